@@ -1,0 +1,45 @@
+"""Error types of the engine. Every message is a sentence a user can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a network spec.
+
+    ``layer_index`` is 0-based (as in parameter keys such as ``layers.3.W``) or ``None``
+    for problems that concern the whole network (loss, optimizer, input shape). ``fix`` is a
+    short imperative suggestion, or ``None`` when no obvious fix exists.
+    """
+
+    message: str
+    layer_index: int | None = None
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        return self.message if self.fix is None else f"{self.message}: {self.fix}"
+
+
+class SpecError(ValueError):
+    """A network spec, layer setting or optimizer setting is invalid.
+
+    ``problems`` lists every problem found (at least one); ``str(error)`` joins them.
+    """
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class ShapeError(SpecError):
+    """A layer cannot accept the shape it receives."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or continue (bad data, mismatched shapes, divergence)."""

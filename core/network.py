@@ -1,0 +1,382 @@
+"""Network: an ordered stack of layers with a loss and an optimizer.
+
+Build it layer by layer (``add``, as in seed 1 and Keras) or from a spec
+(``Network.from_spec``). Arrays carry a leading batch axis: inputs (batch, *input_shape),
+outputs (batch, *output_shape). Parameters are exposed under stable dotted keys
+``layers.<i>.<name>`` with 0-based layer indices (``layers.0.W``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .errors import SpecError, TrainingError
+from .layers.activations import Activation
+from .layers.base import Layer, format_shape
+from .losses import Loss, get_loss, targets_for
+from .optimizers import Optimizer, optimizer_from_config
+from .spec import LayerSpec, NetworkSpec, SpecAnalysis, analyze
+
+
+class Network:
+    """A feed-forward network.
+
+    >>> net = Network(input_shape=(2,), loss="mse", optimizer={"type": "SGD", "learning_rate": 0.1}, seed=1)
+    >>> net.add(Dense(3)); net.add(Activation("tanh")); net.add(Dense(1)); net.add(Activation("tanh"))
+
+    ``dtype`` is float32 by default; float64 is available for checks.
+    """
+
+    def __init__(self, layers: Iterable[Layer] = (), input_shape: Iterable[int] | None = None,
+                 loss: str | Loss = "mse", optimizer: Optimizer | Mapping[str, Any] | str | None = None,
+                 seed: int = 0, dtype: str | np.dtype | type = "float32"):
+        self.layers: list[Layer] = []
+        self.input_shape: tuple[int, ...] | None = tuple(int(d) for d in input_shape) if input_shape is not None else None
+        self.loss: Loss = get_loss(loss)
+        self.optimizer: Optimizer = optimizer_from_config(optimizer if optimizer is not None else {"type": "SGD", "learning_rate": 0.01})
+        self.seed = int(seed)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise SpecError(f"dtype must be float32 or float64, not {self.dtype}")
+        self.rng = np.random.default_rng(self.seed)
+        self.built = False
+        #: Epochs fully completed by all ``fit`` calls so far (training continues from here).
+        self.epochs_done = 0
+        from .training import History
+
+        self.history = History()
+        #: JSON-able facts saved with the model: dataset name and fingerprint, class names,
+        #: input preprocessing, training settings. The engine itself never reads them.
+        self.metadata: dict[str, Any] = {}
+        for layer in layers:
+            self.add(layer)
+
+    # -- construction ------------------------------------------------------------------------
+    def add(self, layer: Layer) -> "Network":
+        if not isinstance(layer, Layer):
+            raise SpecError(f"add() takes a layer such as Dense(10), not {layer!r}")
+        self.layers.append(layer)
+        self.built = False
+        return self
+
+    def compile(self, loss: str | Loss | None = None, optimizer: Optimizer | Mapping[str, Any] | str | None = None) -> "Network":
+        """Set the loss and/or optimizer (Keras-style); resets optimizer state."""
+        if loss is not None:
+            self.loss = get_loss(loss)
+        if optimizer is not None:
+            self.optimizer = optimizer_from_config(optimizer)
+        return self
+
+    @classmethod
+    def from_spec(cls, spec: NetworkSpec | Mapping[str, Any] | str, build: bool = True) -> "Network":
+        """A network from a spec object, its dict form or its JSON text.
+
+        Raises SpecError listing every problem (each naming the layer's position and a fix).
+        """
+        if isinstance(spec, str):
+            spec = NetworkSpec.from_json(spec)
+        elif not isinstance(spec, NetworkSpec):
+            spec = NetworkSpec.from_dict(spec)
+        analysis = analyze(spec)
+        analysis.raise_if_invalid()
+        net = cls([l.create() for l in spec.layers], spec.input_shape, spec.loss,
+                  dict(spec.optimizer), spec.seed, spec.dtype)
+        if build:
+            net.build()
+        return net
+
+    def to_spec(self) -> NetworkSpec:
+        if self.input_shape is None:
+            raise SpecError("the network has no input shape: pass input_shape=... or call build(input_shape)")
+        return NetworkSpec(
+            self.input_shape,
+            tuple(LayerSpec(l.type_name, l.get_config()) for l in self.layers),
+            self.loss.name,
+            self.optimizer.to_dict(),
+            self.seed,
+            self.dtype.name,
+        )
+
+    def analyze(self) -> SpecAnalysis:
+        """Per-layer shapes, parameter counts, multiply-adds and problems (no allocation)."""
+        return analyze(self.to_spec(), self.layers)
+
+    def build(self, input_shape: Iterable[int] | None = None) -> "Network":
+        """Check the stack and allocate every parameter from a generator seeded with ``seed``.
+
+        Building again re-initialises the weights exactly as the first time and resets the
+        optimizer, the generator and the training counters.
+        """
+        if input_shape is not None:
+            self.input_shape = tuple(int(d) for d in input_shape)
+        if self.input_shape is None:
+            raise SpecError("the network has no input shape: pass input_shape=... or call build(input_shape)")
+        self.analyze().raise_if_invalid()
+        self.rng = np.random.default_rng(self.seed)
+        shape = self.input_shape
+        for layer in self.layers:
+            layer.build(shape, self.rng, self.dtype)
+            shape = layer.shape
+        self.optimizer.reset()
+        self.epochs_done = 0
+        from .training import History
+
+        self.history = History()
+        self.built = True
+        return self
+
+    reset_weights = build
+
+    def _ensure_built(self) -> None:
+        if not self.built:
+            self.build()
+
+    # -- properties --------------------------------------------------------------------------
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        self._ensure_built()
+        return self.layers[-1].shape
+
+    def _fused_split(self) -> int:
+        """Number of layers to run before the loss during training.
+
+        With softmax + cross_entropy (or sigmoid + binary_cross_entropy) the final activation
+        is folded into the loss, so training stops one layer early and feeds logits to the
+        stable fused loss. If the loss has a fused form but the network does not end with
+        that activation, its outputs are taken as logits (PyTorch's convention).
+        """
+        last = self.layers[-1] if self.layers else None
+        if (self.loss.fused_activation is not None and isinstance(last, Activation)
+                and last.function == self.loss.fused_activation):
+            return len(self.layers) - 1
+        return len(self.layers)
+
+    # -- forward / backward ----------------------------------------------------------------------
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        expected = self.input_shape
+        if x.shape[1:] != expected:
+            if x.ndim >= 1 and int(np.prod(x.shape[1:])) == int(np.prod(expected)) and x.shape[0] > 0:
+                hint = f"reshape it to (batch, {', '.join(map(str, expected))})"
+            else:
+                hint = f"the network expects per-sample inputs of shape {format_shape(expected)}"
+            raise TrainingError(f"input has shape {format_shape(x.shape)}: {hint}")
+        if not np.issubdtype(x.dtype, np.number):
+            raise TrainingError(f"input must be numeric, not {x.dtype}")
+        return x.astype(self.dtype, copy=False)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """x: (batch, *input_shape) -> outputs (batch, *output_shape), including the final
+        activation (true softmax probabilities). Caches what ``backward`` needs."""
+        self._ensure_built()
+        out = self._check_input(x)
+        for layer in self.layers:
+            out = layer.forward(out, training)
+        return out
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        """grad: dE/d(outputs) (batch, *output_shape) -> dE/d(inputs) (batch, *input_shape).
+
+        Goes through every layer including a final softmax (its full Jacobian); fills every
+        layer's ``grads``. Call after ``forward``.
+        """
+        g = np.asarray(grad, dtype=self.dtype)
+        for layer in reversed(self.layers):
+            g = layer.backward(g)
+        return g
+
+    def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """[(key, param, grad)] for every parameter, keys like ``layers.0.W`` (0-based)."""
+        self._ensure_built()
+        return [(f"layers.{i}.{name}", p, layer.grads[name])
+                for i, layer in enumerate(self.layers) for name, p in layer.params.items()]
+
+    def get_weights(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter, by key."""
+        return {key: p.copy() for key, p, _ in self.parameters()}
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Replace every parameter; keys and shapes must match exactly (values are copied and
+        cast to the network's dtype)."""
+        current = {key: p for key, p, _ in self.parameters()}
+        missing = sorted(set(current) - set(weights))
+        extra = sorted(set(weights) - set(current))
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(missing)}")
+            if extra:
+                parts.append(f"unexpected {', '.join(extra)}")
+            raise SpecError(f"weights do not match the network: {'; '.join(parts)}")
+        for key, value in weights.items():
+            value = np.asarray(value)
+            if value.shape != current[key].shape:
+                raise SpecError(f"weight {key} has shape {value.shape} but the network needs {current[key].shape}")
+        for key, value in weights.items():
+            current[key][...] = value
+
+    @property
+    def param_count(self) -> int:
+        return self.analyze().total_params
+
+    # -- training primitives -----------------------------------------------------------------------
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Labels (n,) or targets (n, k) -> targets in the output shape (n, k), network dtype."""
+        self._ensure_built()
+        return targets_for(y, self.layers[-1].shape[0], self.dtype)
+
+    def train_step(self, x: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+        """One forward + backward + optimizer step on a batch.
+
+        x: (batch, *input_shape) in the network dtype; targets: (batch, k).
+        Returns (loss, scores) where scores (batch, k) rank the classes (logits when the fused
+        path is used). The update is skipped, and TrainingError raised, if the loss or a
+        gradient is not finite, so the weights stay the last finite ones.
+        """
+        loss, scores = self.compute_gradients(x, targets)
+        grads_finite = all(np.isfinite(np.vdot(g, g)) for _, _, g in self.parameters())
+        if not np.isfinite(loss) or not grads_finite:
+            what = "loss" if not np.isfinite(loss) else "gradient"
+            raise TrainingError(f"the {what} became {'NaN' if np.isnan(loss) else 'infinite'}")
+        self.optimizer.step(self.parameters())
+        return loss, scores
+
+    def compute_gradients(self, x: np.ndarray, targets: np.ndarray, training: bool = True) -> tuple[float, np.ndarray]:
+        """Forward + backward without updating; fills every layer's grads. Returns (loss, scores)."""
+        split = self._fused_split()
+        out = x
+        for layer in self.layers[:split]:
+            out = layer.forward(out, training)
+        if self.loss.fused_activation is not None:
+            loss = self.loss.value_from_logits(out, targets)
+            g = self.loss.gradient_from_logits(out, targets)
+        else:
+            loss = self.loss.value(out, targets)
+            g = self.loss.gradient(out, targets)
+        for i in range(split - 1, -1, -1):
+            g = self.layers[i].backward(g, need_input_grad=i > 0)
+        return loss, out
+
+    def loss_value(self, x: np.ndarray, targets: np.ndarray) -> float:
+        """Loss of the network on (x, targets) in inference mode (dropout off)."""
+        split = self._fused_split()
+        out = self._check_input(x)
+        for layer in self.layers[:split]:
+            out = layer.forward(out, False)
+        if self.loss.fused_activation is not None:
+            return self.loss.value_from_logits(out, targets)
+        return self.loss.value(out, targets)
+
+    # -- inference ---------------------------------------------------------------------------------
+    def predict(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Outputs (n, *output_shape) for inputs (n, *input_shape), in batches, dropout off."""
+        self._ensure_built()
+        x = self._check_input(x)
+        if x.shape[0] == 0:
+            return np.zeros((0, *self.output_shape), dtype=self.dtype)
+        parts = [self._predict_batch(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def _predict_batch(self, x: np.ndarray) -> np.ndarray:
+        out = x
+        for layer in self.layers:
+            out = layer.forward(out, False)
+        return out
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Class probabilities (n, k): the outputs if the network ends with softmax/sigmoid,
+        else a softmax of the outputs when the loss treats them as logits."""
+        out = self.predict(x, batch_size)
+        if self._fused_split() == len(self.layers) and self.loss.fused_activation is not None:
+            return self.loss.outputs_from_logits(out)
+        return out
+
+    def predict_classes(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Predicted class index per sample (n,)."""
+        return self.classes_from_scores(self.predict(x, batch_size), logits=self._fused_split() == len(self.layers)
+                                        and self.loss.fused_activation is not None)
+
+    def classes_from_scores(self, scores: np.ndarray, logits: bool = False) -> np.ndarray:
+        """(n, k) scores -> (n,) classes: argmax, or for one output unit a threshold
+        (0 on logits, 0.5 on outputs)."""
+        if scores.shape[1] == 1:
+            return (scores[:, 0] > (0.0 if logits else 0.5)).astype(np.int64)
+        return scores.argmax(axis=1)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> dict[str, float]:
+        """{"loss": mean loss, "accuracy": fraction correct} over (x, y), dropout off.
+
+        y: labels (n,) or targets (n, k).
+        """
+        self._ensure_built()
+        x = self._check_input(x)
+        n = x.shape[0]
+        if n == 0:
+            raise TrainingError("cannot evaluate on an empty dataset")
+        targets = self.targets(y)
+        labels = labels_of(y)
+        split = self._fused_split()
+        total_loss = 0.0
+        correct = 0
+        for i in range(0, n, batch_size):
+            xb, tb = x[i:i + batch_size], targets[i:i + batch_size]
+            out = xb
+            for layer in self.layers[:split]:
+                out = layer.forward(out, False)
+            fused = self.loss.fused_activation is not None
+            loss = self.loss.value_from_logits(out, tb) if fused else self.loss.value(out, tb)
+            total_loss += loss * xb.shape[0]
+            correct += int(np.sum(self.classes_from_scores(out, logits=fused) == labels[i:i + batch_size]))
+        return {"loss": total_loss / n, "accuracy": correct / n}
+
+    def fit(self, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int = 32, **kwargs: Any):
+        """Train for ``epochs`` more epochs; see ``core.training.fit`` for every option.
+
+        Returns the run's ``History`` (per-batch and per-epoch loss/accuracy, hyperparameter
+        changes). Training continues from the current weights and optimizer state.
+        """
+        from .training import fit
+
+        return fit(self, x, y, epochs=epochs, batch_size=batch_size, **kwargs)
+
+    # -- text ------------------------------------------------------------------------------------------
+    def summary(self) -> str:
+        """Keras-like table of layers, output shapes and parameter counts."""
+        analysis = self.analyze()
+        rows = [("#", "Layer", "Output shape", "Params", "Mult-adds")]
+        for info in analysis.layers:
+            shape = format_shape(info.output_shape) if info.output_shape is not None else "?"
+            rows.append((str(info.index + 1), info.description, shape, f"{info.param_count:,}", f"{info.macs:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(5)]
+        line = "-" * (sum(widths) + 8)
+
+        def fmt(r):
+            return "  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
+                              r[3].rjust(widths[3]), r[4].rjust(widths[4])])
+
+        out = [f"Input shape: {format_shape(self.input_shape)}", line, fmt(rows[0]), line]
+        out += [fmt(r) for r in rows[1:]]
+        out += [line, f"Total params: {analysis.total_params:,}",
+                f"Multiply-adds per sample: {analysis.total_macs:,}",
+                f"Loss: {self.loss.name}   Optimizer: {self.optimizer.type_name} "
+                f"(learning rate {self.optimizer.learning_rate:g})   dtype: {self.dtype.name}"]
+        for p in analysis.problems:
+            out.append(f"Problem: {p}")
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return f"Network({', '.join(l.describe() for l in self.layers)})"
+
+
+def labels_of(y: np.ndarray) -> np.ndarray:
+    """Class labels (n,) from labels (n,), one-hot / scores (n, k) or a 0/1 column (n, 1)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y.argmax(axis=1)
+    if y.ndim == 2:
+        y = y[:, 0]
+    if np.issubdtype(y.dtype, np.integer) or (y.size and np.all(np.mod(y, 1) == 0) and y.max() > 1):
+        return y.astype(np.int64)
+    return (y > 0.5).astype(np.int64)

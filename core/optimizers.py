@@ -1,0 +1,181 @@
+"""Optimizers: they receive (key, param, grad) triples and own all of their state.
+
+Layers never optimize; the network hands its parameters to an optimizer under stable keys
+(``layers.3.W``) so the state can be saved and restored exactly. Update rules follow
+PyTorch's conventions (independent checks compare against it):
+
+SGD            p -= lr * g
+  momentum     v = mu * v + g;            p -= lr * v
+  nesterov     v = mu * v + g;            p -= lr * (g + mu * v)
+Adam           m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+               p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+weight_decay   (L2) g <- g + wd * p before the rule above, for every parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import SpecError
+from .params import Param, validate_config
+
+ParamTriple = tuple[str, np.ndarray, np.ndarray]
+
+_LR = Param("learning_rate", "float", minimum=0.0, maximum=10.0, exclusive_minimum=True, log_scale=True,
+            help="step size of each update; too high diverges, too low crawls")
+_WD = Param("weight_decay", "float", default=0.0, minimum=0.0, maximum=1.0,
+            help="L2 penalty: pulls every weight towards zero by this factor per step")
+
+
+class Optimizer:
+    type_name = ""
+    schema: tuple[Param, ...] = ()
+
+    def __init__(self, **config: Any):
+        self.config = validate_config(self.type_name, self.schema, config)
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+        self.iterations = 0
+
+    @property
+    def learning_rate(self) -> float:
+        return self.config["learning_rate"]
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.config["learning_rate"] = _LR.check(value, self.type_name)
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type_name, **self.config}
+
+    def step(self, params: Iterable[ParamTriple]) -> None:
+        """Update every param in place from its grad."""
+        self.iterations += 1
+        wd = self.config.get("weight_decay", 0.0)
+        for key, param, grad in params:
+            if wd:
+                grad = grad + param.dtype.type(wd) * param
+            self._update(key, param, grad)
+
+    def _update(self, key: str, param: np.ndarray, grad: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _slot(self, key: str, name: str, like: np.ndarray) -> np.ndarray:
+        slots = self.state.setdefault(key, {})
+        if name not in slots:
+            slots[name] = np.zeros_like(like)
+        return slots[name]
+
+    # -- persistence -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{"iterations": int, "slots": {"layers.0.W/m": array, ...}}`` (copies)."""
+        slots = {f"{key}/{name}": arr.copy() for key, d in self.state.items() for name, arr in d.items()}
+        return {"iterations": self.iterations, "slots": slots}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.iterations = int(state["iterations"])
+        self.state = {}
+        for full, arr in state["slots"].items():
+            key, _, name = full.rpartition("/")
+            self.state.setdefault(key, {})[name] = np.array(arr, copy=True)
+
+    def reset(self) -> None:
+        self.state = {}
+        self.iterations = 0
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum."""
+
+    type_name = "SGD"
+    schema = (
+        replace(_LR, default=0.01),
+        Param("momentum", "float", default=0.0, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+              help="fraction of the previous step carried into this one (0 = plain SGD)"),
+        Param("nesterov", "bool", default=False, help="look ahead along the momentum before taking the gradient"),
+        _WD,
+    )
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+                         weight_decay=weight_decay)
+        if self.config["nesterov"] and self.config["momentum"] == 0.0:
+            raise SpecError("SGD: 'nesterov' needs a momentum above 0: set momentum (e.g. 0.9) or turn nesterov off")
+
+    def _update(self, key, param, grad):
+        lr = param.dtype.type(self.config["learning_rate"])
+        mu = self.config["momentum"]
+        if mu == 0.0:
+            param -= lr * grad
+            return
+        v = self._slot(key, "velocity", param)
+        v *= param.dtype.type(mu)
+        v += grad
+        if self.config["nesterov"]:
+            param -= lr * (grad + param.dtype.type(mu) * v)
+        else:
+            param -= lr * v
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (Kingma & Ba), PyTorch's defaults."""
+
+    type_name = "Adam"
+    schema = (
+        replace(_LR, default=0.001),
+        Param("beta1", "float", default=0.9, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+              help="decay of the running mean of gradients"),
+        Param("beta2", "float", default=0.999, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+              help="decay of the running mean of squared gradients"),
+        Param("epsilon", "float", default=1e-8, minimum=0.0, maximum=1.0, exclusive_minimum=True,
+              help="added to the denominator to avoid division by zero"),
+        _WD,
+    )
+
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(learning_rate=learning_rate, beta1=beta1, beta2=beta2, epsilon=epsilon,
+                         weight_decay=weight_decay)
+
+    def _update(self, key, param, grad):
+        c = self.config
+        t = self.iterations
+        dt = param.dtype.type
+        b1, b2 = c["beta1"], c["beta2"]
+        m = self._slot(key, "m", param)
+        v = self._slot(key, "v", param)
+        m *= dt(b1)
+        m += dt(1 - b1) * grad
+        v *= dt(b2)
+        v += dt(1 - b2) * (grad * grad)
+        bias1 = 1 - b1 ** t
+        bias2 = 1 - b2 ** t
+        denom = np.sqrt(v)
+        denom *= dt(1.0 / np.sqrt(bias2))
+        denom += dt(c["epsilon"])
+        step = m / denom
+        step *= dt(c["learning_rate"] / bias1)
+        param -= step
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam}
+
+
+def optimizer_from_config(config: dict[str, Any] | Optimizer) -> Optimizer:
+    """``{"type": "Adam", "learning_rate": 0.001}`` -> Adam(...)."""
+    if isinstance(config, Optimizer):
+        return config
+    if isinstance(config, str):
+        config = {"type": config}
+    if not isinstance(config, dict) or "type" not in config:
+        raise SpecError(f"an optimizer must be an object with a 'type' key, not {config!r}")
+    name = config["type"]
+    if name not in OPTIMIZERS:
+        raise SpecError(f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZERS)})")
+    return OPTIMIZERS[name](**{k: v for k, v in config.items() if k != "type"})

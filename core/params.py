@@ -1,0 +1,123 @@
+"""Declared settings of layers and optimizers.
+
+One small schema per setting drives both validation (here) and the GUI's generated forms
+(spin boxes with these ranges, combo boxes with these choices), so that a value the engine
+would refuse cannot be entered in the first place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .errors import SpecError
+
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """Schema of one setting.
+
+    kind: ``"int"``, ``"float"``, ``"choice"``, ``"bool"`` or ``"int_or_pair"`` (an int, or
+    a list of two ints such as a non-square kernel). ``minimum``/``maximum`` are inclusive
+    unless ``exclusive_minimum``/``exclusive_maximum`` is set. ``optional`` allows ``None``
+    (meaning "same as another setting", e.g. pooling stride).
+    """
+
+    name: str
+    kind: str
+    default: Any = _NO_DEFAULT
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+    log_scale: bool = False
+    help: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is _NO_DEFAULT
+
+    def range_text(self) -> str:
+        lo = "" if self.minimum is None else ("> " if self.exclusive_minimum else "≥ ") + f"{self.minimum:g}"
+        hi = "" if self.maximum is None else ("< " if self.exclusive_maximum else "≤ ") + f"{self.maximum:g}"
+        return " and ".join(t for t in (lo, hi) if t)
+
+    def check(self, value: Any, owner: str) -> Any:
+        """Return the value normalised (ints as int, pairs as tuple) or raise SpecError."""
+        where = f"{owner}: '{self.name}'"
+        if value is None and self.optional:
+            return None
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise SpecError(f"{where} must be true or false, not {value!r}")
+            return value
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise SpecError(f"{where} must be one of {', '.join(self.choices)}, not {value!r}")
+            return value
+        if self.kind == "int_or_pair":
+            if isinstance(value, (list, tuple)):
+                if len(value) != 2:
+                    raise SpecError(f"{where} must be an integer or a pair of integers, not {value!r}")
+                return tuple(self._check_number(v, where, integer=True) for v in value)
+            return self._check_number(value, where, integer=True)
+        if self.kind in ("int", "float"):
+            return self._check_number(value, where, integer=self.kind == "int")
+        raise AssertionError(f"unknown parameter kind {self.kind}")
+
+    def _check_number(self, value: Any, where: str, integer: bool) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__index__") and not _is_numpy_number(value):
+            raise SpecError(f"{where} must be a number, not {value!r}")
+        if integer:
+            if isinstance(value, float) or _is_numpy_float(value):
+                if not float(value).is_integer():
+                    raise SpecError(f"{where} must be a whole number, not {value!r}")
+            value = int(value)
+        else:
+            value = float(value)
+            if not math.isfinite(value):
+                raise SpecError(f"{where} must be a finite number, not {value!r}")
+        text = self.range_text()
+        if self.minimum is not None and (value <= self.minimum if self.exclusive_minimum else value < self.minimum):
+            raise SpecError(f"{where} must be {text}, not {value!r}")
+        if self.maximum is not None and (value >= self.maximum if self.exclusive_maximum else value > self.maximum):
+            raise SpecError(f"{where} must be {text}, not {value!r}")
+        return value
+
+
+def _is_numpy_number(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, (np.integer, np.floating))
+
+
+def _is_numpy_float(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, np.floating)
+
+
+def validate_config(owner: str, schema: tuple[Param, ...], config: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``config`` against ``schema``; return the full config with defaults filled in.
+
+    Unknown keys and missing required keys are refused with a message naming them.
+    """
+    known = {p.name for p in schema}
+    unknown = [k for k in config if k not in known]
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "no settings"
+        raise SpecError(f"{owner} has no setting {', '.join(repr(k) for k in unknown)} (it takes {allowed})")
+    result: dict[str, Any] = {}
+    for p in schema:
+        if p.name in config:
+            result[p.name] = p.check(config[p.name], owner)
+        elif p.required:
+            raise SpecError(f"{owner} needs the setting '{p.name}'" + (f" ({p.help})" if p.help else ""))
+        else:
+            result[p.name] = p.default
+    return result

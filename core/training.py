@@ -1,0 +1,381 @@
+"""The training loop, its thread-safe control object, reports and history.
+
+The loop is a plain generator (``run_training``) that yields immutable reports and checks a
+``TrainingControl`` between batches, so it runs the same headless, in tests and on the
+GUI's worker thread (which only drives it). ``fit`` is the callback-style wrapper.
+
+Randomness: shuffling and dropout draw from the network's generator (seeded with the
+network's seed and saved in model files); the validation split uses its own generator
+derived from the seed. Same seed and data -> bit-identical weights and curves (at a fixed
+BLAS thread count).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+from .errors import TrainingError
+from .params import Param
+
+_BATCH_SIZE = Param("batch_size", "int", minimum=1, maximum=1_000_000, help="samples per update")
+
+
+# ----------------------------------------------------------------------------------------------
+# Control
+# ----------------------------------------------------------------------------------------------
+class TrainingControl:
+    """Thread-safe remote control for a running loop: stop, pause, resume, step, knobs.
+
+    Any thread may call the commands; the loop polls between batches (``_wait_turn``).
+    Learning-rate and batch-size changes are queued and applied before the next batch.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._stop = False
+        self._paused = False
+        self._batch_credit = 0
+        self._epoch_credit = False
+        self._changes: list[tuple[str, Any]] = []
+
+    # commands (any thread)
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+            self._batch_credit = 0
+            self._epoch_credit = False
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def step_batch(self, count: int = 1) -> None:
+        """While paused: let exactly ``count`` more batches run, then pause again."""
+        with self._cond:
+            self._paused = True
+            self._batch_credit += int(count)
+            self._cond.notify_all()
+
+    def step_epoch(self) -> None:
+        """While paused: run to the end of the current epoch (a whole one if at its start)."""
+        with self._cond:
+            self._paused = True
+            self._epoch_credit = True
+            self._cond.notify_all()
+
+    def set_learning_rate(self, value: float) -> None:
+        self._queue("learning_rate", float(value))
+
+    def set_batch_size(self, value: int) -> None:
+        self._queue("batch_size", _BATCH_SIZE.check(value, "training"))
+
+    def _queue(self, name: str, value: Any) -> None:
+        with self._cond:
+            self._changes.append((name, value))
+            self._cond.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    # loop side
+    def _wait_turn(self) -> bool:
+        """Block while paused without step credit. False once stop was requested."""
+        with self._cond:
+            while True:
+                if self._stop:
+                    return False
+                if not self._paused:
+                    return True
+                if self._batch_credit > 0:
+                    self._batch_credit -= 1
+                    return True
+                if self._epoch_credit:
+                    return True
+                self._cond.wait()
+
+    def _epoch_ended(self) -> None:
+        with self._cond:
+            self._epoch_credit = False
+
+    def _take_changes(self) -> list[tuple[str, Any]]:
+        with self._cond:
+            changes, self._changes = self._changes, []
+            return changes
+
+
+# ----------------------------------------------------------------------------------------------
+# Reports and history
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchReport:
+    """After one batch. ``epoch`` is 0-based; ``progress`` = epoch + fraction of it done."""
+
+    epoch: int
+    batch: int
+    batches: int
+    progress: float
+    loss: float
+    accuracy: float
+    learning_rate: float
+    batch_size: int
+    samples_seen: int
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """After one full epoch: training means (weighted by batch size) and validation metrics."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    learning_rate: float
+    seconds: float
+    samples_per_second: float
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A hyperparameter change applied between batches, at ``progress`` (epochs)."""
+
+    progress: float
+    name: str
+    old: float
+    new: float
+
+    def label(self) -> str:
+        short = {"learning_rate": "lr", "batch_size": "batch"}.get(self.name, self.name)
+        return f"{short} {self.old:g} → {self.new:g}"
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """How a run ended: ``status`` is "finished", "stopped" or "diverged"."""
+
+    status: str
+    message: str
+    epochs_done: int
+
+
+@dataclass
+class History:
+    """Everything a run recorded. JSON-able through ``to_dict`` / ``from_dict``.
+
+    ``batches``: column lists progress, loss, accuracy, learning_rate, batch_size.
+    ``epochs``: one EpochReport per completed epoch. ``events``: hyperparameter changes.
+    ``history`` gives the Keras-style dict of per-epoch lists.
+    """
+
+    batches: dict[str, list[float]] = field(default_factory=lambda: {
+        "progress": [], "loss": [], "accuracy": [], "learning_rate": [], "batch_size": []})
+    epochs: list[EpochReport] = field(default_factory=list)
+    events: list[ChangeEvent] = field(default_factory=list)
+
+    def add_batch(self, r: BatchReport) -> None:
+        b = self.batches
+        b["progress"].append(r.progress)
+        b["loss"].append(r.loss)
+        b["accuracy"].append(r.accuracy)
+        b["learning_rate"].append(r.learning_rate)
+        b["batch_size"].append(r.batch_size)
+
+    @property
+    def history(self) -> dict[str, list[float | None]]:
+        keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+        return {k: [getattr(e, k) for e in self.epochs] for k in keys}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batches": {k: list(v) for k, v in self.batches.items()},
+            "epochs": [asdict(e) for e in self.epochs],
+            "events": [asdict(e) for e in self.events],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "History":
+        h = cls()
+        for k in h.batches:
+            h.batches[k] = [float(v) for v in data.get("batches", {}).get(k, [])]
+        h.epochs = [EpochReport(**e) for e in data.get("epochs", [])]
+        h.events = [ChangeEvent(**e) for e in data.get("events", [])]
+        return h
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------
+def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train_idx, val_idx) split of ``n`` samples; ``fraction`` in [0, 1)."""
+    if not 0.0 <= fraction < 1.0:
+        raise TrainingError(f"validation_split must be in [0, 1), not {fraction}")
+    n_val = int(round(n * fraction))
+    perm = np.random.default_rng([seed, 0x5EED]).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def run_training(network, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int = 32,
+                 validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+                 shuffle: bool = True, control: TrainingControl | None = None,
+                 explode_factor: float = 1e4) -> Iterator[BatchReport | EpochReport | ChangeEvent]:
+    """Train ``network`` for ``epochs`` more epochs, yielding reports as it goes.
+
+    x: (n, *input_shape); y: labels (n,) or targets (n, k). Yields a BatchReport after every
+    batch, a ChangeEvent when a queued change is applied, and an EpochReport after every
+    epoch. Returns (as the generator's value) a TrainingResult. A non-finite loss or
+    gradient, or a loss above ``explode_factor`` times the first one, ends the run with
+    status "diverged" and the weights of before the failing update.
+    """
+    network._ensure_built()
+    control = control or TrainingControl()
+    x = network._check_input(x)
+    if x.shape[0] != len(y):
+        raise TrainingError(f"x has {x.shape[0]:,} samples but y has {len(y):,}")
+    if x.shape[0] == 0:
+        raise TrainingError("the training set is empty")
+    if not np.all(np.isfinite(x)):
+        raise TrainingError("the inputs contain NaN or infinite values")
+    epochs = int(epochs)
+    if epochs < 0:
+        raise TrainingError(f"epochs must be ≥ 0, not {epochs}")
+    batch_size = _BATCH_SIZE.check(batch_size, "training")
+    from .network import labels_of
+
+    targets = network.targets(y)
+    labels = labels_of(y)
+    fused = network.loss.fused_activation is not None
+    n = x.shape[0]
+    first_loss: float | None = None
+    optimizer = network.optimizer
+
+    for _ in range(epochs):
+        epoch = network.epochs_done
+        order = network.rng.permutation(n) if shuffle else None
+        start_time = time.perf_counter()
+        pos = 0
+        batch_index = 0
+        sum_loss = 0.0
+        sum_correct = 0
+        while pos < n:
+            if not control._wait_turn():
+                return TrainingResult("stopped", f"stopped during epoch {epoch + 1}", network.epochs_done)
+            for name, value in control._take_changes():
+                old = optimizer.learning_rate if name == "learning_rate" else batch_size
+                if value == old:
+                    continue
+                if name == "learning_rate":
+                    optimizer.learning_rate = value
+                else:
+                    batch_size = value
+                event = ChangeEvent(epoch + pos / n, name, old, value)
+                network.history.events.append(event)
+                yield event
+            end = min(pos + batch_size, n)
+            idx = order[pos:end] if order is not None else slice(pos, end)
+            xb, tb = x[idx], targets[idx]
+            try:
+                loss, scores = network.train_step(xb, tb)
+            except TrainingError as exc:
+                return TrainingResult("diverged", _divergence_message(str(exc), epoch, batch_index),
+                                      network.epochs_done)
+            if first_loss is None:
+                # Floor at 1 so a nearly converged run's normal wobble never counts as explosion.
+                first_loss = max(loss, 1.0)
+            elif loss > explode_factor * first_loss:
+                return TrainingResult("diverged", _divergence_message(
+                    f"the loss exploded to {loss:.3g} (it started at {first_loss:.3g})", epoch, batch_index),
+                    network.epochs_done)
+            m = end - pos
+            correct = int(np.sum(network.classes_from_scores(scores, logits=fused) == labels[idx]))
+            sum_loss += loss * m
+            sum_correct += correct
+            pos = end
+            expected_batches = batch_index + 1 + math.ceil((n - pos) / batch_size)
+            report = BatchReport(epoch, batch_index, expected_batches, epoch + pos / n, loss, correct / m, optimizer.learning_rate, batch_size, pos)
+            network.history.add_batch(report)
+            batch_index += 1
+            yield report
+        control._epoch_ended()
+        seconds = time.perf_counter() - start_time
+        val_loss = val_acc = None
+        if validation_data is not None and len(validation_data[0]):
+            metrics = network.evaluate(*validation_data)
+            val_loss, val_acc = metrics["loss"], metrics["accuracy"]
+        network.epochs_done += 1
+        report = EpochReport(epoch, sum_loss / n, sum_correct / n, val_loss, val_acc,
+                             optimizer.learning_rate, seconds, n / max(seconds, 1e-9))
+        network.history.epochs.append(report)
+        yield report
+    return TrainingResult("finished", f"finished after {network.epochs_done} epochs", network.epochs_done)
+
+
+def _divergence_message(what: str, epoch: int, batch: int) -> str:
+    return (f"{what} at epoch {epoch + 1}, batch {batch + 1}; training stopped and the last finite "
+            "weights were kept. Try a lower learning rate.")
+
+
+Callback = Callable[[Any], None]
+
+
+def fit(network, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int = 32, *,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None, validation_split: float = 0.0,
+        shuffle: bool = True, callbacks: Iterable[Any] = (), control: TrainingControl | None = None,
+        verbose: bool = False, raise_on_divergence: bool = True) -> History:
+    """Train and return the network's History.
+
+    callbacks: objects with any of ``on_batch_end(BatchReport)``, ``on_epoch_end(EpochReport)``,
+    ``on_change(ChangeEvent)``, ``on_train_end(TrainingResult)``, or plain callables that
+    receive every report. ``validation_split`` holds out a seeded fraction of (x, y) when
+    ``validation_data`` is not given. A diverged run raises TrainingError (with the weights
+    of before the failing update kept) unless ``raise_on_divergence`` is False.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if validation_data is None and validation_split:
+        train_idx, val_idx = split_validation(len(x), validation_split, network.seed)
+        validation_data = (x[val_idx], y[val_idx])
+        x, y = x[train_idx], y[train_idx]
+    callbacks = list(callbacks)
+    gen = run_training(network, x, y, epochs=epochs, batch_size=batch_size,
+                       validation_data=validation_data, shuffle=shuffle, control=control)
+    method = {BatchReport: "on_batch_end", EpochReport: "on_epoch_end", ChangeEvent: "on_change"}
+    while True:
+        try:
+            report = next(gen)
+        except StopIteration as stop:
+            result: TrainingResult = stop.value
+            break
+        if verbose and isinstance(report, EpochReport):
+            val = f"  val_loss {report.val_loss:.4f}  val_acc {report.val_accuracy:.4f}" if report.val_loss is not None else ""
+            print(f"epoch {report.epoch + 1}  loss {report.loss:.4f}  acc {report.accuracy:.4f}{val}  "
+                  f"({report.seconds:.1f} s)")
+        for cb in callbacks:
+            hook = getattr(cb, method[type(report)], None)
+            if hook is not None:
+                hook(report)
+            elif callable(cb):
+                cb(report)
+    for cb in callbacks:
+        hook = getattr(cb, "on_train_end", None)
+        if hook is not None:
+            hook(result)
+    if result.status == "diverged" and raise_on_divergence:
+        raise TrainingError(result.message)
+    return network.history

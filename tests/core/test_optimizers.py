@@ -1,0 +1,86 @@
+"""Optimizer steps against updates computed by hand (PyTorch's conventions)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core import SGD, Adam, SpecError
+from core.optimizers import optimizer_from_config
+
+
+def run(opt, grads, p0=1.0):
+    p = np.array([p0])
+    for g in grads:
+        opt.step([("w", p, np.array([g]))])
+    return float(p[0])
+
+
+def test_plain_sgd():
+    assert run(SGD(0.1), [2.0, -1.0]) == pytest.approx(1.0 - 0.1 * 2 + 0.1 * 1)
+
+
+def test_momentum():
+    # v1 = 2; p1 = 1 - .1*2 = .8 ; v2 = .9*2 + 1 = 2.8; p2 = .8 - .28 = .52
+    assert run(SGD(0.1, momentum=0.9), [2.0, 1.0]) == pytest.approx(0.52)
+
+
+def test_nesterov():
+    # v1 = 2; p1 = 1 - .1*(2 + .9*2) = .62 ; v2 = 2.8; p2 = .62 - .1*(1 + .9*2.8) = .268
+    assert run(SGD(0.1, momentum=0.9, nesterov=True), [2.0, 1.0]) == pytest.approx(0.268)
+
+
+def test_adam_with_bias_correction():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    p, m, v = 1.0, 0.0, 0.0
+    for t, g in enumerate([0.5, -0.2, 0.3], start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p -= lr * (m / (1 - b1 ** t)) / (math.sqrt(v / (1 - b2 ** t)) + eps)
+    assert run(Adam(lr), [0.5, -0.2, 0.3]) == pytest.approx(p, rel=1e-12)
+
+
+def test_first_adam_step_is_lr_times_sign():
+    assert run(Adam(0.01), [123.0]) == pytest.approx(1.0 - 0.01, rel=1e-6)
+
+
+def test_weight_decay_adds_l2_gradient():
+    assert run(SGD(0.1, weight_decay=0.5), [0.0]) == pytest.approx(1.0 - 0.1 * 0.5 * 1.0)
+
+
+def test_state_round_trip_continues_identically():
+    grads = [0.5, -0.2, 0.3, 0.1, -0.4]
+    a = Adam(0.01)
+    pa = np.array([1.0])
+    for g in grads:
+        a.step([("w", pa, np.array([g]))])
+    b = Adam(0.01)
+    pb = np.array([1.0])
+    for g in grads[:2]:
+        b.step([("w", pb, np.array([g]))])
+    c = Adam(0.01)
+    c.load_state_dict(b.state_dict())
+    for g in grads[2:]:
+        c.step([("w", pb, np.array([g]))])
+    assert pa[0] == pb[0]
+
+
+def test_float32_params_stay_float32():
+    p = np.ones(3, dtype=np.float32)
+    Adam(0.1).step([("w", p, np.full(3, 0.5, dtype=np.float32))])
+    SGD(0.1, momentum=0.9).step([("w", p, np.full(3, 0.5, dtype=np.float32))])
+    assert p.dtype == np.float32
+
+
+@pytest.mark.parametrize("config,fragment", [
+    ({"type": "RMSprop"}, "unknown optimizer"),
+    ({"type": "SGD", "learning_rate": -1}, "learning_rate"),
+    ({"type": "SGD", "learning_rate": 0.1, "nesterov": True}, "nesterov"),
+    ({"type": "Adam", "beta1": 1.0}, "beta1"),
+    ({"learning_rate": 0.1}, "'type'"),
+])
+def test_bad_optimizer_settings(config, fragment):
+    with pytest.raises(SpecError, match=fragment):
+        optimizer_from_config(config)
