@@ -1,0 +1,117 @@
+"""2-D max pooling, channels-first, valid padding."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..params import Param
+from ..registry import register_layer
+from ._im2col import image_shape_fix, pair, pair_text
+from .base import Layer, Shape, format_shape
+
+
+@register_layer
+class MaxPool2D(Layer):
+    """MaxPool2D(pool_size=2, stride=None): (batch, C, H, W) -> (batch, C, OH, OW).
+
+    Each output is the maximum of a ph×pw window; ``stride`` None means ``stride =
+    pool_size`` (non-overlapping windows). No padding: OH = (H - ph) // sh + 1, so rows and
+    columns that do not fill a whole window are ignored (their gradient is zero).
+
+    Gradient: each window sends its output gradient to exactly ONE input element, the first
+    maximum in row-major window order (as PyTorch does), so ties never double-count; where
+    windows overlap, contributions to the same input element add up.
+
+    Implementation: a loop over the ph*pw window offsets, each step one vectorised operation
+    on a strided view of all samples/channels/windows at once. For 2×2 pooling of a
+    (128, 8, 28, 28) float32 batch this measured ~0.4 ms forward and ~1.0 ms backward, against
+    ~15 ms for ``reshape(B, C, OH, ph, OW, pw).max(axis=(3, 5))`` (numpy reduces over two
+    non-adjacent short axes very slowly) and ~17 ms for an argmax/one-hot backward. The
+    non-overlapping case (stride >= pool size, the usual one) is the fast path in backward:
+    gradients are written straight into place instead of accumulated through a temporary.
+    """
+
+    type_name = "MaxPool2D"
+    schema = (
+        Param("pool_size", "int_or_pair", default=2, minimum=1, maximum=64,
+              help="height and width of each pooling window, e.g. 2 or [2, 3]"),
+        Param("stride", "int_or_pair", default=None, minimum=1, maximum=64, optional=True,
+              help="step between windows; empty means the same as pool_size"),
+    )
+
+    def __init__(self, pool_size: int | tuple[int, int] | list[int] = 2,
+                 stride: int | tuple[int, int] | list[int] | None = None):
+        super().__init__(pool_size=pool_size, stride=stride)
+        self.pool: tuple[int, int] = pair(self.config["pool_size"])
+        self.strides: tuple[int, int] = self.pool if self.config["stride"] is None else pair(self.config["stride"])
+        self._x: np.ndarray | None = None
+        self._y: np.ndarray | None = None
+
+    def describe(self) -> str:
+        text = f"MaxPool {pair_text(self.pool)}"
+        if self.strides != self.pool:
+            sh, sw = self.strides
+            text += f"/{sh}" if sh == sw else f"/{pair_text(self.strides)}"
+        return text
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3:
+            raise self.shape_error(
+                f"MaxPool2D needs an image input (channels, height, width) but receives {format_shape(input_shape)}",
+                image_shape_fix(input_shape),
+            )
+        channels, height, width = (int(d) for d in input_shape)
+        (ph, pw), (sh, sw) = self.pool, self.strides
+        if ph > height or pw > width:
+            raise self.shape_error(
+                f"pool window {pair_text(self.pool)} is larger than the input {height}×{width}",
+                "use a smaller pool_size or remove this pooling layer",
+            )
+        return (channels, (height - ph) // sh + 1, (width - pw) // sw + 1)
+
+    def _windows(self, a: np.ndarray, i: int, j: int) -> np.ndarray:
+        """View of ``a`` (batch, C, H, W) at window offset (i, j): (batch, C, OH, OW)."""
+        (sh, sw), (oh, ow) = self.strides, self.shape[1:]
+        return a[:, :, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw]
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """x: (batch, C, H, W) -> (batch, C, OH, OW), same dtype as x."""
+        self._check_built()
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"MaxPool2D was built for inputs {format_shape(self.input_shape)} per sample "
+                             f"but receives a batch of shape {format_shape(x.shape)}")
+        offsets = [(i, j) for i in range(self.pool[0]) for j in range(self.pool[1])]
+        y = self._windows(x, 0, 0).copy()
+        for i, j in offsets[1:]:
+            np.maximum(y, self._windows(x, i, j), out=y)
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """dy: (batch, C, OH, OW) -> dx: (batch, C, H, W) (None if not needed)."""
+        if self._x is None:
+            raise RuntimeError("MaxPool2D.backward called before forward")
+        if not need_input_grad:
+            return None
+        x, y = self._x, self._y
+        dx = np.zeros(x.shape, dtype=x.dtype)
+        overlapping = self.strides[0] < self.pool[0] or self.strides[1] < self.pool[1]
+        scratch = np.empty(y.shape, dtype=x.dtype) if overlapping else None
+        offsets = [(i, j) for i in range(self.pool[0]) for j in range(self.pool[1])]
+        taken = None  # windows whose maximum was already found at an earlier offset
+        for n, (i, j) in enumerate(offsets):
+            hit = np.equal(self._windows(x, i, j), y)
+            if taken is None:
+                taken = hit
+            else:
+                np.greater(hit, taken, out=hit)  # hit and not yet taken: only the first max
+                if n < len(offsets) - 1:
+                    np.logical_or(taken, hit, out=taken)
+            target = self._windows(dx, i, j)
+            if scratch is None:
+                # Non-overlapping windows: each input element belongs to one window at most.
+                np.multiply(dy, hit, out=target)
+            else:
+                np.multiply(dy, hit, out=scratch)
+                target += scratch
+        return dx
