@@ -20,11 +20,7 @@ __nnstudio_core__ = True
 __version__ = "0.1.0"
 
 from .errors import Problem, ShapeError, SpecError, TrainingError
-from .layers import Activation, Dense, Dropout, Flatten, Layer
-try:  # TEMP until conv lands
-    from .layers import Conv2D, MaxPool2D
-except ImportError:
-    pass
+from .layers import Activation, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
 from .losses import LOSSES, get_loss
 from .metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
 from .network import Network

@@ -5,13 +5,7 @@ from .activations import Activation
 from .dense import Dense
 from .dropout import Dropout
 from .reshape import Flatten
+from .conv import Conv2D
+from .pooling import MaxPool2D
 
-__all__ = ["Layer", "format_shape", "Activation", "Dense", "Dropout", "Flatten"]
-
-try:  # conv and pooling are being written in parallel; they register themselves on import.
-    from .conv import Conv2D  # noqa: F401
-    from .pooling import MaxPool2D  # noqa: F401
-
-    __all__ += ["Conv2D", "MaxPool2D"]
-except ImportError:  # pragma: no cover - removed once conv/pooling land
-    pass
+__all__ = ["Layer", "format_shape", "Activation", "Dense", "Dropout", "Flatten", "Conv2D", "MaxPool2D"]
