@@ -1,0 +1,41 @@
+"""Datasets for nnstudio: bundled, generated, imported (IDX, CSV) and MNIST.
+
+NumPy and the standard library only. Every bad input raises :class:`DataError` (a
+``ValueError``) whose message names the file and, where relevant, the line and column.
+
+Main entry points:
+
+- ``load_dataset(name, **params) -> Dataset`` for the names in ``DATASET_NAMES``
+  (``DATASETS[name]`` describes each: title, description, default parameters);
+- ``Dataset.split(seed, validation_fraction, test_fraction) -> DataSplits`` (seeded,
+  stratified) and ``Dataset.fingerprint()``;
+- ``dataset_from_idx`` / ``dataset_from_csv`` for files the user imports, built on
+  ``load_idx`` / ``read_idx`` and ``load_csv``;
+- MNIST: ``find_mnist``, ``locate_mnist_in``, ``load_mnist``, ``download_mnist``;
+- ``apply_preprocessing`` turns raw inputs (a drawn digit) into network inputs exactly as
+  the dataset's own samples were made;
+- ``user_data_dir`` / ``user_cache_dir``: per-user folders (never the installed package).
+"""
+
+from __future__ import annotations
+
+from .csv_import import load_csv
+from .datasets import (DATASET_NAMES, DATASETS, DIGITS8X8_ATTRIBUTION, Dataset, DatasetInfo, DataSplits,
+                       apply_preprocessing, dataset_from_arrays, dataset_from_csv, dataset_from_idx,
+                       load_dataset)
+from .errors import DataError, DownloadCancelled
+from .idx import load_idx, read_idx
+from .mnist import (DEFAULT_MIRRORS, MNIST_ATTRIBUTION, MNIST_FILES, MnistLocation, clear_mnist_memory_cache,
+                    download_mnist, find_mnist, load_mnist, locate_mnist_in, mnist_search_places)
+from .paths import user_cache_dir, user_data_dir
+
+__all__ = [
+    "DataError", "DownloadCancelled",
+    "Dataset", "DataSplits", "DatasetInfo", "DATASETS", "DATASET_NAMES", "load_dataset",
+    "dataset_from_idx", "dataset_from_csv", "dataset_from_arrays", "apply_preprocessing",
+    "DIGITS8X8_ATTRIBUTION",
+    "load_idx", "read_idx", "load_csv",
+    "MnistLocation", "find_mnist", "locate_mnist_in", "mnist_search_places", "load_mnist",
+    "download_mnist", "clear_mnist_memory_cache", "MNIST_FILES", "DEFAULT_MIRRORS", "MNIST_ATTRIBUTION",
+    "user_data_dir", "user_cache_dir",
+]
