@@ -10,6 +10,7 @@ Public names (stable; see README "Library API"):
 - ``fit``, ``TrainingControl``, ``History`` and the report types;
 - metrics ``accuracy``, ``confusion_matrix``, ``classification_report``;
 - ``check_network`` (gradient check);
+- model files: ``save_model``, ``load_model``, ``ModelFileError``; data: ``core.data``;
 - errors ``SpecError``, ``ShapeError``, ``TrainingError``.
 """
 
@@ -26,10 +27,11 @@ from .metrics import ClassificationReport, accuracy, classification_report, conf
 from .network import Network
 from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer
 from .registry import LAYER_TYPES, layer_class
-from .spec import LayerSpec, NetworkSpec, SpecAnalysis, analyze
+from .spec import LayerSpec, NetworkSpec, SpecAnalysis, TrainingConfig, analyze
 from .training import (BatchReport, ChangeEvent, EpochReport, History, TrainingControl, TrainingResult, fit,
                        run_training)
 from .gradcheck import check_network
+from .model_file import ModelFileError, load_model, save_model
 
 __all__ = [
     "__nnstudio_core__", "__version__",
@@ -39,7 +41,8 @@ __all__ = [
     "ClassificationReport", "accuracy", "classification_report", "confusion_matrix",
     "Network", "OPTIMIZERS", "SGD", "Adam", "Optimizer",
     "LAYER_TYPES", "layer_class",
-    "LayerSpec", "NetworkSpec", "SpecAnalysis", "analyze",
+    "LayerSpec", "NetworkSpec", "SpecAnalysis", "TrainingConfig", "analyze",
     "BatchReport", "ChangeEvent", "EpochReport", "History", "TrainingControl", "TrainingResult", "fit",
     "run_training", "check_network",
+    "ModelFileError", "load_model", "save_model",
 ]

@@ -40,6 +40,9 @@ class Network:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise SpecError(f"dtype must be float32 or float64, not {self.dtype}")
+        #: The run's one generator: initial weights, shuffling and dropout masks all draw from
+        #: it (layers keep a reference), so restore a state in place
+        #: (``rng.bit_generator.state = ...``) rather than replacing the object.
         self.rng = np.random.default_rng(self.seed)
         self.built = False
         #: Epochs fully completed by all ``fit`` calls so far (training continues from here).

@@ -213,7 +213,8 @@ class History:
     def from_dict(cls, data: dict[str, Any]) -> "History":
         h = cls()
         for k in h.batches:
-            h.batches[k] = [float(v) for v in data.get("batches", {}).get(k, [])]
+            cast = int if k == "batch_size" else float
+            h.batches[k] = [cast(v) for v in data.get("batches", {}).get(k, [])]
         h.epochs = [EpochReport(**e) for e in data.get("epochs", [])]
         h.events = [ChangeEvent(**e) for e in data.get("events", [])]
         return h

@@ -134,7 +134,8 @@ def test_float32_stays_float32(name, cfg, shape):
 @pytest.mark.parametrize("name,cfg,shape", CASES, ids=IDS)
 def test_save_load_equality(name, cfg, shape, tmp_path):
     """A network holding the layer predicts identically after a save/load round trip."""
-    model_file = pytest.importorskip("core.model_file")
+    from core import model_file
+
     layers = [layer_class(name)(**cfg)]
     if len(layers[0].output_shape(shape)) != 1:
         layers.append(core.Flatten())

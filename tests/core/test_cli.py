@@ -1,0 +1,414 @@
+"""The headless command line: train / evaluate / predict / summary / demo, exit codes, progress."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import cli
+from core.cli import Progress, main
+from core.data import load_dataset
+from core.model_file import load_model
+from core.training import BatchReport, EpochReport
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(err: str, *fragments: str, after_progress: bool = False) -> None:
+    """stderr is exactly one error line (or, after training output, ends with one)."""
+    lines = err.strip().splitlines()
+    if after_progress:
+        assert sum("error:" in line for line in lines) == 1, err
+        lines = lines[-1:]
+    assert len(lines) == 1, err
+    assert "error:" in lines[0] and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def accuracy_in(text: str, prefix: str = "accuracy") -> float:
+    match = re.search(prefix + r" (\d\.\d+)", text)
+    assert match, text
+    return float(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "digits.nnz"
+    assert main(["train", "--preset", "digits", "-o", str(path)]) == 0
+    return path
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """uint8 array (n,) or (n, r, c) -> gzip IDX file (magic 2049 / 2051)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# train
+# ----------------------------------------------------------------------------------------------
+def test_train_xor_preset_then_evaluate(tmp_path, capsys):
+    model = tmp_path / "xor.nnz"
+    code, out, err = run(capsys, "train", "--preset", "xor", "-o", model)
+    assert code == 0, err
+    assert f"saved {model}" in out and accuracy_in(out) == 1.0
+    assert "epoch 1000/1000" in err  # not a TTY: plain epoch lines
+    net = load_model(model)
+    assert net.epochs_done == 1000
+    assert net.metadata["dataset"]["name"] == "xor"
+    assert net.metadata["training"] == {"epochs": 1000, "batch_size": 1, "validation_split": 0.0, "shuffle": True}
+    assert net.metadata["class_names"] == ["0", "1"]
+    assert net.metadata["dataset"]["fingerprint"] == load_dataset("xor").fingerprint()
+
+    code, out, err = run(capsys, "evaluate", model)
+    assert code == 0, err
+    assert accuracy_in(out) == 1.0 and "precision" in out and "confusion matrix" in out
+
+
+def test_train_digits_preset_reaches_95_percent(digits_model, capsys):
+    net = load_model(digits_model)
+    assert net.epochs_done == 100
+    assert net.metadata["split"] == {"seed": 2, "validation_fraction": 0.1, "test_fraction": 0.2}
+    assert net.metadata["preprocessing"]["scale"] == pytest.approx(1 / 16)
+    code, out, err = run(capsys, "evaluate", digits_model)
+    assert code == 0, err
+    assert accuracy_in(out) >= 0.95
+    assert "(test, 359 samples)" in out
+    report = load_dataset("digits8x8")
+    assert all(name in out for name in report.class_names)
+    assert "weighted avg" in out and "rows: true class" in out
+
+
+def test_evaluate_other_parts_and_dataset(digits_model, capsys):
+    code, out, _ = run(capsys, "evaluate", digits_model, "--split", "all")
+    assert code == 0 and "(all, 1,797 samples)" in out
+    code, out, _ = run(capsys, "evaluate", digits_model, "--split", "train")
+    assert code == 0 and accuracy_in(out) > 0.95
+    code, out, err = run(capsys, "evaluate", digits_model, "--dataset", "xor")
+    assert code == 2
+    assert_one_line_error(err, "64", "xor")
+
+
+def test_train_spec_file_with_overrides_and_dataset_options(tmp_path, capsys):
+    spec = {"input_shape": [2], "layers": [
+        {"type": "Dense", "units": 16}, {"type": "Activation", "function": "tanh"},
+        {"type": "Dense", "units": 2}, {"type": "Activation", "function": "softmax"}],
+        "loss": "cross_entropy", "optimizer": {"type": "Adam", "learning_rate": 0.001}, "seed": 5}
+    spec_path = tmp_path / "moons.json"
+    spec_path.write_text(json.dumps(spec))
+    model = tmp_path / "moons.nnz"
+    code, out, err = run(capsys, "train", spec_path, "--dataset", "moons", "--dataset-option", "n_samples=300",
+                         "--dataset-option", "noise=0.05", "--epochs", "30", "--batch-size", "16",
+                         "--validation-split", "0.2", "--test-split", "0.25", "--learning-rate", "0.02",
+                         "-o", model)
+    assert code == 0, err
+    assert accuracy_in(out) > 0.9
+    net = load_model(model)
+    assert net.optimizer.learning_rate == 0.02 and net.seed == 5
+    assert net.metadata["dataset"]["params"] == {"n_samples": 300, "noise": 0.05}
+    assert net.metadata["split"] == {"seed": 5, "validation_fraction": 0.2, "test_fraction": 0.25}
+    assert net.history.epochs[-1].val_accuracy is not None
+    # evaluate rebuilds the same dataset (its stored options) and the same test split
+    code, out, err = run(capsys, "evaluate", model)
+    assert code == 0 and "note:" not in err
+    assert "(test, 75 samples)" in out
+
+
+def test_train_reshapes_image_layout_for_an_mlp(tmp_path, capsys):
+    code, out, err = run(capsys, "train", "--preset", "digits", "--dataset-option", "layout=image",
+                         "--epochs", "2", "-o", tmp_path / "m.nnz")
+    assert code == 0, err
+
+
+def test_train_divergence_exits_1(tmp_path, capsys):
+    spec = {"input_shape": [2], "layers": [{"type": "Dense", "units": 1}], "loss": "mse",
+            "optimizer": {"type": "SGD", "learning_rate": 10.0}, "seed": 0}
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    code, out, err = run(capsys, "train", tmp_path / "s.json", "--dataset", "xor", "--epochs", "200",
+                         "--batch-size", "1", "-o", tmp_path / "m.nnz")
+    assert code == 1
+    assert_one_line_error(err, "training diverged", "learning rate", after_progress=True)
+    assert not (tmp_path / "m.nnz").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# predict
+# ----------------------------------------------------------------------------------------------
+def digits_raw(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n bundled digits as raw 0..16 uint8 (n, 8, 8) and their labels (n,)."""
+    ds = load_dataset("digits8x8")
+    raw = np.rint(ds.x[:n] * 16).astype(np.uint8).reshape(n, 8, 8)
+    return raw, ds.y[:n]
+
+
+def test_predict_idx_with_and_without_labels(digits_model, tmp_path, capsys):
+    raw, labels = digits_raw(40)
+    images = write_idx(tmp_path / "img.idx.gz", raw)
+    label_file = write_idx(tmp_path / "lab.idx.gz", labels)
+    code, out, err = run(capsys, "predict", digits_model, "--idx", images, label_file)
+    assert code == 0, err
+    assert "(40 samples)" in out and accuracy_in(out) >= 0.9
+    rows = [line.split() for line in out.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert len(rows) == 40 and all(len(r) == 3 for r in rows)
+    predicted = np.array([int(r[1]) for r in rows])
+    expected = load_model(digits_model).predict_classes(load_dataset("digits8x8").x[:40])
+    assert np.array_equal(predicted, expected)
+
+    code, out, err = run(capsys, "predict", digits_model, "--idx", images, "--limit", "3")
+    assert code == 0, err
+    assert "37 more" in out and "accuracy" not in out
+
+
+def test_predict_csv_with_labels_features_only_and_named_column(digits_model, tmp_path, capsys):
+    raw, labels = digits_raw(25)
+    rows = [",".join(map(str, r.ravel())) for r in raw]
+    (tmp_path / "labelled.csv").write_text("\n".join(f"{r},{y}" for r, y in zip(rows, labels)) + "\n")
+    (tmp_path / "features.csv").write_text("\n".join(rows) + "\n")
+    header = ",".join(["digit"] + [f"p{i}" for i in range(64)])
+    (tmp_path / "named.csv").write_text(header + "\n" + "\n".join(f"{y},{r}" for r, y in zip(rows, labels)) + "\n")
+
+    code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "labelled.csv")
+    assert code == 0, err
+    assert accuracy_in(out) >= 0.9
+    code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "features.csv", "--no-labels")
+    assert code == 0, err
+    assert "(25 samples)" in out and "accuracy" not in out
+    code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "named.csv", "--label-column", "digit")
+    assert code == 0, err
+    assert accuracy_in(out) >= 0.9
+    code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "features.csv")
+    assert code == 2
+    assert_one_line_error(err, "63 values per sample", "--no-labels")
+
+
+# ----------------------------------------------------------------------------------------------
+# summary and demo
+# ----------------------------------------------------------------------------------------------
+def test_summary_of_model_and_spec(digits_model, tmp_path, capsys):
+    code, out, err = run(capsys, "summary", digits_model)
+    assert code == 0, err
+    assert "Total params: 1,135" in out and "Epochs trained: 100" in out and "Dataset: digits8x8" in out
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(cli.PRESETS["digits"]["spec"]))
+    code, out, err = run(capsys, "summary", spec)
+    assert code == 0, err
+    assert "Total params: 1,135" in out and "Epochs trained" not in out
+
+
+def test_demo_trains_quickly_and_reports(tmp_path, capsys):
+    import time
+
+    start = time.perf_counter()
+    code, out, err = run(capsys, "demo", "-o", tmp_path / "demo.nnz")
+    assert code == 0, err
+    assert time.perf_counter() - start < 20
+    assert accuracy_in(out) >= 0.93
+    assert "precision" in out and "confusion matrix" in out and "epoch 20/20" in err
+    assert load_model(tmp_path / "demo.nnz").epochs_done == 20
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input: exit 2 with one line, no traceback
+# ----------------------------------------------------------------------------------------------
+def test_missing_spec_file(tmp_path, capsys):
+    code, _, err = run(capsys, "train", tmp_path / "nope.json", "--dataset", "xor", "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "nope.json", "no such spec file")
+
+
+def test_invalid_spec_json_and_invalid_spec(tmp_path, capsys):
+    (tmp_path / "a.json").write_text("{oops")
+    code, _, err = run(capsys, "train", tmp_path / "a.json", "--dataset", "xor", "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "a.json", "not valid JSON")
+    (tmp_path / "b.json").write_text(json.dumps({"input_shape": [2], "layers": [{"type": "Magic"}]}))
+    code, _, err = run(capsys, "train", tmp_path / "b.json", "--dataset", "xor", "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "unknown layer type 'Magic'")
+
+
+def test_unknown_dataset(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "imagenet", "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "unknown dataset 'imagenet'", "digits8x8")
+
+
+def test_dataset_that_does_not_fit_the_network(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "digits8x8", "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "(2,)", "(64,)")
+    code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "blobs", "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "1 output(s)", "3 classes")
+
+
+def test_bad_dataset_option_and_training_setting(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "moons", "--dataset-option", "noise",
+                       "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "KEY=VALUE")
+    code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "moons", "--dataset-option", "colour=red",
+                       "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "colour")
+    code, _, err = run(capsys, "train", "--preset", "xor", "--epochs", "0", "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "epochs")
+
+
+def test_output_folder_missing_is_refused_before_training(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--preset", "digits", "-o", tmp_path / "no" / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "does not exist")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "summary", "predict"])
+def test_missing_and_corrupt_model(tmp_path, capsys, command, digits_model):
+    extra = ["--csv", str(tmp_path / "x.csv")] if command == "predict" else []
+    code, _, err = run(capsys, command, tmp_path / "missing.nnz", *extra)
+    assert code == 2
+    assert_one_line_error(err, "missing.nnz")
+    corrupt = tmp_path / "corrupt.nnz"
+    corrupt.write_bytes(digits_model.read_bytes()[:700])
+    code, _, err = run(capsys, command, corrupt, *extra)
+    assert code == 2
+    assert_one_line_error(err, "corrupt.nnz", "not an nnstudio model file")
+
+
+def test_missing_idx_file(digits_model, tmp_path, capsys):
+    code, _, err = run(capsys, "predict", digits_model, "--idx", tmp_path / "none.idx")
+    assert code == 2
+    assert_one_line_error(err, "none.idx")
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["train"], ["train", "--preset", "xor"], ["predict", "m.nnz"],
+                                  ["train", "--preset", "xor", "--epochs", "many", "-o", "m.nnz"]])
+def test_usage_errors_exit_2(capsys, argv):
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert "Traceback" not in err
+    if argv:
+        assert_one_line_error(err)
+
+
+def test_help_exits_0(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "train" in out and "demo" in out
+
+
+def test_interrupt_exits_130(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(cli, "run_training", interrupted)
+    code, _, err = run(capsys, "train", "--preset", "xor", "-o", tmp_path / "m.nnz")
+    assert code == 130 and "interrupted" in err
+    assert not (tmp_path / "m.nnz").exists()
+
+
+def test_unexpected_error_exits_1_with_one_line(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.delenv("NNSTUDIO_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "run_training", broken)
+    code, _, err = run(capsys, "train", "--preset", "xor", "-o", tmp_path / "m.nnz")
+    assert code == 1
+    assert_one_line_error(err, "unexpected ZeroDivisionError: boom", after_progress=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# the real entry point
+# ----------------------------------------------------------------------------------------------
+def test_python_m_core_subprocess(tmp_path):
+    model = tmp_path / "xor.nnz"
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "core", "train", "--preset", "xor", "-o", str(model)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "saved" in done.stdout and model.exists()
+    done = subprocess.run([sys.executable, "-m", "core", "evaluate", str(tmp_path / "nope.nnz")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"python -m core: error: {tmp_path / 'nope.nnz'}: no such model file"
+
+
+# ----------------------------------------------------------------------------------------------
+# progress display
+# ----------------------------------------------------------------------------------------------
+def batch(epoch: int, i: int, n: int = 10, loss: float = 0.5) -> BatchReport:
+    return BatchReport(epoch, i, n, epoch + (i + 1) / n, loss, 0.5, 0.1, 4, 4 * (i + 1))
+
+
+def epoch_report(epoch: int) -> EpochReport:
+    return EpochReport(epoch, 0.25, 0.9, 0.3, 0.85, 0.1, 0.5, 100.0)
+
+
+def test_progress_on_a_terminal_is_throttled_and_ends_with_epoch_lines():
+    stream = io.StringIO()
+    now = [0.0]
+    progress = Progress(stream, total_epochs=3, interactive=True, clock=lambda: now[0])
+    for i in range(10):
+        now[0] += 0.03  # 10 batches in 0.3 s -> about 3 redraws
+        progress.update(batch(0, i))
+    progress.update(epoch_report(0))
+    progress.close()
+    text = stream.getvalue()
+    redraws = text.count("\repoch 1/3 [")
+    assert 2 <= redraws <= 4
+    assert "epoch 1/3 [##" in text and "% loss 0.5" in text
+    assert text.endswith("epoch 1/3  loss 0.25  acc 0.9000  val_loss 0.3  val_acc 0.8500  (0.50 s)        \n")
+
+
+def test_progress_in_a_log_has_one_line_per_epoch_and_no_bars():
+    stream = io.StringIO()
+    progress = Progress(stream, total_epochs=3, interactive=False)
+    for e in range(3):
+        for i in range(10):
+            progress.update(batch(e, i))
+        progress.update(epoch_report(e))
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert "[" not in stream.getvalue() and "\r" not in stream.getvalue()
+
+
+def test_progress_in_a_log_of_a_long_run_is_limited_to_about_100_lines():
+    stream = io.StringIO()
+    progress = Progress(stream, total_epochs=1000, interactive=False)
+    for e in range(1000):
+        progress.update(epoch_report(e))
+    lines = stream.getvalue().splitlines()
+    assert 100 <= len(lines) <= 102 and lines[-1].startswith("epoch 1000/1000")
+
+
+@pytest.mark.parametrize("option, fragment", [
+    (["--seed", "-1"], "'seed'"),
+    (["--learning-rate", "-1"], "learning_rate"),
+    (["--batch-size", "0"], "batch_size"),
+    (["--validation-split", "0.95"], "validation_split"),
+    (["--test-split", "1.5"], "test_fraction"),
+])
+def test_bad_training_overrides_exit_2(tmp_path, capsys, option, fragment):
+    code, _, err = run(capsys, "train", "--preset", "digits", *option, "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, fragment)
+    assert not (tmp_path / "m.nnz").exists()
