@@ -220,6 +220,16 @@ class Network:
         for key, value in weights.items():
             current[key][...] = value
 
+    def inference_copy(self) -> "Network":
+        """An independent network with the same spec and weights but no optimizer state,
+        history or caches: cheap, and safe to predict with while this one trains."""
+        self._ensure_built()
+        copy = Network.from_spec(self.to_spec())
+        copy.set_weights({key: p for key, p, _ in self.parameters()})
+        copy.metadata = dict(self.metadata)
+        copy.epochs_done = self.epochs_done
+        return copy
+
     @property
     def param_count(self) -> int:
         return self.analyze().total_params

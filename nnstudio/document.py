@@ -1,0 +1,372 @@
+"""The open project: network spec, training settings, dataset choice, trained network, file.
+
+One ``Document`` per window. Every user edit goes through ``Document.change`` which pushes
+an undoable command onto ``undo_stack``; undo and redo restore the whole previous state
+(spec, training settings, dataset, and the trained network when an edit discarded it).
+Widgets read the state through properties and listen to the signals; they never mutate
+the spec themselves.
+
+The trained network (``core.Network``) belongs to the GUI thread except while a training
+run has it (``training_active``); during a run, predictions use ``snapshot`` (a copy made
+at each epoch end), never the live network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+import core
+from core import Network, NetworkSpec, TrainingConfig
+from core.data import Dataset, DataSplits, load_dataset
+
+#: Fraction held out for testing when a dataset has no official test split.
+TEST_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    """Which dataset the document trains on: a registered name and its parameters, or an
+    imported file (``name`` "import", ``params`` holding the file paths)."""
+
+    name: str = "digits8x8"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DatasetChoice":
+        return cls(str(data.get("name", "digits8x8")), dict(data.get("params", {})))
+
+
+@dataclass(frozen=True)
+class DocumentState:
+    """Everything an undoable edit can change. ``network`` is the trained model or None."""
+
+    spec: NetworkSpec
+    training: TrainingConfig
+    dataset: DatasetChoice
+    network: Network | None = None
+
+
+def architecture_of(spec: NetworkSpec) -> tuple:
+    """The part of a spec that trained weights depend on (layers, input shape, dtype)."""
+    return (spec.input_shape, spec.layers, spec.dtype)
+
+
+class _StateCommand(QUndoCommand):
+    """Replace the document state; undo restores the previous one.
+
+    Consecutive commands with the same ``merge_key`` (e.g. typing digits into one spin box)
+    merge into one undo step.
+    """
+
+    _ids: dict[str, int] = {}
+
+    def __init__(self, document: "Document", new: DocumentState, text: str, merge_key: str | None = None):
+        super().__init__(text)
+        self._document = document
+        self._old = document.state
+        self._new = new
+        self._merge_id = -1 if merge_key is None else self._ids.setdefault(merge_key, 1000 + len(self._ids))
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return self._merge_id
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if other.id() != self.id() or not isinstance(other, _StateCommand):
+            return False
+        self._new = other._new
+        return True
+
+    def redo(self) -> None:
+        self._document._apply(self._new)
+
+    def undo(self) -> None:
+        self._document._apply(self._old)
+
+
+class Document(QObject):
+    """The open project. Signals say which part changed; ``modifiedChanged`` follows the
+    undo stack's clean state."""
+
+    specChanged = Signal()
+    trainingConfigChanged = Signal()
+    datasetChanged = Signal()
+    networkChanged = Signal()
+    pathChanged = Signal()
+    modifiedChanged = Signal(bool)
+    trainingActiveChanged = Signal(bool)
+    #: The network predictions should use was replaced (new epoch, finished run, load, reset).
+    snapshotChanged = Signal()
+    #: A message for the user: (text, level "error" | "warning" | "info", details). Widgets
+    #: call ``notify``; the main window shows it in its message bar (never a modal box).
+    message = Signal(str, str, str)
+
+    def __init__(self, state: DocumentState | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
+        self._state = state or default_state()
+        self._path: Path | None = None
+        self._dataset_cache: tuple[DatasetChoice, Dataset] | None = None
+        self._splits_cache: tuple[tuple, DataSplits] | None = None
+        self._training_active = False
+        self._unsaved_training = False
+        #: Weights-only copy of the network taken at the last epoch end, finish or load: what
+        #: predictions use (never the live network, which a worker thread may be training).
+        self.snapshot: Network | None = None
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def state(self) -> DocumentState:
+        return self._state
+
+    @property
+    def spec(self) -> NetworkSpec:
+        return self._state.spec
+
+    @property
+    def training(self) -> TrainingConfig:
+        return self._state.training
+
+    @property
+    def dataset_choice(self) -> DatasetChoice:
+        return self._state.dataset
+
+    @property
+    def network(self) -> Network | None:
+        """The trained network, or None when the current spec has not been trained yet."""
+        return self._state.network
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def modified(self) -> bool:
+        """Unsaved edits or unsaved training results."""
+        return not self.undo_stack.isClean() or self._unsaved_training
+
+    @property
+    def training_active(self) -> bool:
+        return self._training_active
+
+    def set_training_active(self, active: bool) -> None:
+        if active != self._training_active:
+            self._training_active = active
+            self.trainingActiveChanged.emit(active)
+
+    def notify(self, text: str, level: str = "error", details: str = "") -> None:
+        self.message.emit(text, level, details)
+
+    def reset(self, state: DocumentState, path: Path | None = None) -> None:
+        """Replace everything (New, Open, preset): clears undo history and the modified flag."""
+        if self._training_active:
+            raise RuntimeError("the document cannot change while training runs")
+        self.undo_stack.clear()
+        self._unsaved_training = False
+        self._path = Path(path) if path is not None else None
+        self._state = state
+        self._refresh_snapshot()
+        # Every part may have changed: tell every listener.
+        self.specChanged.emit()
+        self.trainingConfigChanged.emit()
+        self.datasetChanged.emit()
+        self.networkChanged.emit()
+        self.pathChanged.emit()
+        self.modifiedChanged.emit(False)
+
+    # -- edits (undoable) -------------------------------------------------------------------------
+    def change(self, text: str, *, spec: NetworkSpec | None = None, training: TrainingConfig | None = None,
+               dataset: DatasetChoice | None = None, merge_key: str | None = None) -> None:
+        """Push an undoable edit named ``text`` (shown as "Undo <text>").
+
+        Changing the architecture (layers, input shape, dtype) discards the trained network
+        (undo brings it back); changing only loss, optimizer or seed keeps the weights.
+        """
+        if self._training_active:
+            raise RuntimeError("the document cannot change while training runs")
+        new = self._state
+        if spec is not None:
+            network = new.network
+            if network is not None and architecture_of(spec) != architecture_of(new.spec):
+                network = None
+            new = replace(new, spec=spec, network=network)
+        if training is not None:
+            new = replace(new, training=training)
+        if dataset is not None:
+            new = replace(new, dataset=dataset)
+        if new == self._state:
+            return
+        self.undo_stack.push(_StateCommand(self, new, text, merge_key))
+
+    def _apply(self, new: DocumentState) -> None:
+        old, self._state = self._state, new
+        if old.spec != new.spec:
+            self.specChanged.emit()
+        if old.training != new.training:
+            self.trainingConfigChanged.emit()
+        if old.dataset != new.dataset:
+            self.datasetChanged.emit()
+        if old.network is not new.network:
+            self._refresh_snapshot()
+            self.networkChanged.emit()
+
+    # -- trained network (not undoable: training is not an edit) ------------------------------------
+    def network_for_training(self) -> Network:
+        """The network to train: the trained one, or a fresh one built from the spec.
+
+        Applies the current loss and optimizer settings; optimizer state is kept when the
+        optimizer's type and settings other than the learning rate are unchanged.
+        """
+        network = self._state.network
+        spec = self._state.spec
+        if network is None:
+            network = Network.from_spec(spec)
+            self._state = replace(self._state, network=network)
+        else:
+            if network.loss.name != spec.loss:
+                network.compile(loss=spec.loss)
+            wanted = dict(spec.optimizer)
+            current = network.optimizer.to_dict()
+            if {k: v for k, v in wanted.items() if k != "learning_rate"} != \
+                    {k: v for k, v in current.items() if k != "learning_rate" and k in wanted}:
+                network.compile(optimizer=wanted)
+            elif "learning_rate" in wanted:
+                network.optimizer.learning_rate = wanted["learning_rate"]
+            network.seed = spec.seed
+        network.metadata.update(self.metadata_for_file())
+        return network
+
+    def network_trained(self, network: Network | None = None) -> None:
+        """Call when a run ended (or weights were reset): refresh the snapshot, mark modified."""
+        if network is not None and network is not self._state.network:
+            self._state = replace(self._state, network=network)
+        self._refresh_snapshot()
+        self.networkChanged.emit()
+        self._mark_modified()
+
+    def reset_weights(self) -> None:
+        """Forget training: the next run starts from weights drawn from the seed."""
+        if self._state.network is not None:
+            self._state = replace(self._state, network=None)
+            self._refresh_snapshot()
+            self.networkChanged.emit()
+            self._mark_modified()
+
+    def _refresh_snapshot(self) -> None:
+        network = self._state.network
+        self.set_snapshot(network.inference_copy() if network is not None and network.built else None)
+
+    def set_snapshot(self, snapshot: Network | None) -> None:
+        """Replace the network predictions use (a copy the caller no longer touches)."""
+        self.snapshot = snapshot
+        self.snapshotChanged.emit()
+
+    def _mark_modified(self) -> None:
+        # Training results are not undoable edits, but they are unsaved changes.
+        was = self.modified
+        self._unsaved_training = True
+        if not was:
+            self.modifiedChanged.emit(True)
+
+    # -- dataset --------------------------------------------------------------------------------------
+    def dataset(self) -> Dataset:
+        """The chosen dataset, loaded on first use and cached (raises core.data.DataError)."""
+        choice = self._state.dataset
+        if self._dataset_cache is None or self._dataset_cache[0] != choice:
+            self._dataset_cache = (choice, load_choice(choice))
+        return self._dataset_cache[1]
+
+    def splits(self) -> DataSplits:
+        """Train / validation / test split of the chosen dataset for the current seed and
+        validation fraction (official test split when the dataset has one; else 20%).
+        Cached; raises core.data.DataError."""
+        key = (self._state.dataset, self._state.spec.seed, self._state.training.validation_split)
+        if self._splits_cache is None or self._splits_cache[0] != key:
+            data = self.dataset()
+            self._splits_cache = (key, data.split(seed=self._state.spec.seed,
+                                                  validation_fraction=self._state.training.validation_split,
+                                                  test_fraction=TEST_FRACTION))
+        return self._splits_cache[1]
+
+    def metadata_for_file(self) -> dict[str, Any]:
+        """What model files record about the data and settings of this document."""
+        meta: dict[str, Any] = {"dataset": {"name": self._state.dataset.name,
+                                            "params": dict(self._state.dataset.params)},
+                                "training": self._state.training.to_dict()}
+        if self._dataset_cache is not None and self._dataset_cache[0] == self._state.dataset:
+            data = self._dataset_cache[1]
+            meta["class_names"] = list(data.class_names)
+            meta["preprocessing"] = dict(data.preprocessing)
+        return meta
+
+    # -- files -------------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Save spec, training settings, dataset identity and (trained or initial) weights.
+
+        Raises core.ModelFileError / OSError; on failure the previous file is intact.
+        """
+        network = self._state.network
+        if network is None:
+            network = Network.from_spec(self._state.spec)
+        network.metadata.update(self.metadata_for_file())
+        core.save_model(network, path, training_config=self._state.training)
+        self._path = Path(path)
+        self._unsaved_training = False
+        was_clean = self.undo_stack.isClean()
+        self.undo_stack.setClean()
+        if was_clean:  # cleanChanged does not fire: say it ourselves
+            self.modifiedChanged.emit(False)
+        self.pathChanged.emit()
+
+    def open_file(self, path: str | Path) -> None:
+        """Replace the document with a model file's contents.
+
+        Raises core.ModelFileError (or OSError) before changing anything, so a bad file
+        leaves the current document untouched.
+        """
+        self.reset(state_from_file(path), Path(path))
+
+    def _on_undo_stack_clean_changed(self, clean: bool) -> None:
+        self.modifiedChanged.emit(self.modified)
+
+
+def state_from_file(path: str | Path) -> DocumentState:
+    """Read a model file into a DocumentState (raises core.ModelFileError)."""
+    network = core.load_model(path)
+    meta = network.metadata
+    try:
+        training = TrainingConfig.from_dict(meta["training"]) if isinstance(meta.get("training"), dict) else TrainingConfig()
+    except core.SpecError:
+        training = TrainingConfig()  # settings from a newer/odd file: fall back, the weights are what matter
+    dataset = DatasetChoice.from_dict(meta["dataset"]) if isinstance(meta.get("dataset"), dict) else DatasetChoice()
+    return DocumentState(network.to_spec(), training, dataset, network)
+
+
+def load_choice(choice: DatasetChoice) -> Dataset:
+    """Load the dataset a DatasetChoice names (imported files included)."""
+    from core.data import dataset_from_csv, dataset_from_idx
+
+    params = dict(choice.params)
+    if choice.name == "import-idx":
+        return dataset_from_idx(params.pop("images"), params.pop("labels"), **params)
+    if choice.name == "import-csv":
+        return dataset_from_csv(params.pop("path"), **params)
+    return load_dataset(choice.name, **params)
+
+
+def default_state() -> DocumentState:
+    """A small MLP on the bundled 8×8 digits: trains in seconds, ready for Train."""
+    spec = NetworkSpec.from_dict({
+        "input_shape": [64],
+        "layers": [{"type": "Dense", "units": 64}, {"type": "Activation", "function": "relu"},
+                   {"type": "Dense", "units": 10}, {"type": "Activation", "function": "softmax"}],
+        "loss": "cross_entropy", "optimizer": {"type": "Adam", "learning_rate": 0.001}, "seed": 0})
+    return DocumentState(spec, TrainingConfig(epochs=30, batch_size=32, validation_split=0.1), DatasetChoice("digits8x8"))

@@ -1,0 +1,1 @@
+"""Thin widgets: each shows document state and emits or performs user intents."""

@@ -1,0 +1,59 @@
+"""Fixtures shared by the GUI tests (pytest-qt, offscreen; see tests/conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnstudio.document import Document
+
+
+class FakeDialogs:
+    """Answers every question without a modal dialog; tests set the answers."""
+
+    def __init__(self):
+        self.open_path: str | None = None
+        self.save_path: str | None = None
+        self.data_paths: list[str] = []
+        self.folder: str | None = None
+        self.save_changes_answer = "discard"
+        self.confirm_answer = True
+        self.asked: list[str] = []
+
+    def open_model_path(self, folder=""):
+        self.asked.append("open")
+        return self.open_path
+
+    def save_model_path(self, suggestion=""):
+        self.asked.append("save")
+        return self.save_path
+
+    def open_data_paths(self, title, file_filter, multiple=False):
+        self.asked.append("data")
+        return list(self.data_paths)
+
+    def save_file_path(self, title, suggestion, file_filter):
+        self.asked.append("export")
+        return self.save_path
+
+    def choose_folder(self, title):
+        self.asked.append("folder")
+        return self.folder
+
+    def ask_save_changes(self, name):
+        self.asked.append("save_changes")
+        return self.save_changes_answer
+
+    def confirm(self, title, text):
+        self.asked.append("confirm")
+        return self.confirm_answer
+
+
+@pytest.fixture
+def dialogs() -> FakeDialogs:
+    return FakeDialogs()
+
+
+@pytest.fixture
+def document(qtbot) -> Document:
+    """A fresh default document (8×8 digits MLP)."""
+    return Document()
