@@ -61,7 +61,16 @@ class LayerSpec:
     config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "config", _freeze(dict(self.config)))
+        config = dict(self.config)
+        # Canonical form: a valid config gets its defaults filled in, so two specs that
+        # build the same layer compare equal. An invalid one is kept as given, so editors
+        # can still show it with its problem.
+        try:
+            cls = layer_class(self.type)
+            config = cls.from_config(_thaw(config)).get_config()
+        except SpecError:
+            pass
+        object.__setattr__(self, "config", _freeze(config))
 
     @classmethod
     def of(cls, type: str, **config: Any) -> "LayerSpec":
@@ -99,7 +108,12 @@ class NetworkSpec:
         object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
         layers = tuple(l if isinstance(l, LayerSpec) else LayerSpec.from_dict(l) for l in self.layers)
         object.__setattr__(self, "layers", layers)
-        object.__setattr__(self, "optimizer", _freeze(dict(self.optimizer)))
+        optimizer = _thaw(self.optimizer) if isinstance(self.optimizer, Mapping) else self.optimizer
+        try:  # canonical form, as for layers
+            optimizer = optimizer_from_config(dict(optimizer)).to_dict()
+        except (SpecError, TypeError, ValueError):
+            pass
+        object.__setattr__(self, "optimizer", _freeze(dict(optimizer)))
 
     # -- JSON ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
