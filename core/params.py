@@ -43,9 +43,17 @@ class Param:
         return self.default is _NO_DEFAULT
 
     def range_text(self) -> str:
-        lo = "" if self.minimum is None else ("> " if self.exclusive_minimum else "≥ ") + f"{self.minimum:g}"
-        hi = "" if self.maximum is None else ("< " if self.exclusive_maximum else "≤ ") + f"{self.maximum:g}"
-        return " and ".join(t for t in (lo, hi) if t)
+        """E.g. "between 1 and 100,000", "in [0, 1)", "> 0"."""
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and hi is not None:
+            if not self.exclusive_minimum and not self.exclusive_maximum:
+                return f"between {_num(lo)} and {_num(hi)}"
+            return f"in {'(' if self.exclusive_minimum else '['}{_num(lo)}, {_num(hi)}{')' if self.exclusive_maximum else ']'}"
+        if lo is not None:
+            return ("> " if self.exclusive_minimum else "≥ ") + _num(lo)
+        if hi is not None:
+            return ("< " if self.exclusive_maximum else "≤ ") + _num(hi)
+        return ""
 
     def check(self, value: Any, owner: str) -> Any:
         """Return the value normalised (ints as int, pairs as tuple) or raise SpecError."""
@@ -88,6 +96,11 @@ class Param:
         if self.maximum is not None and (value >= self.maximum if self.exclusive_maximum else value > self.maximum):
             raise SpecError(f"{where} must be {text}, not {value!r}")
         return value
+
+
+def _num(value: float) -> str:
+    """1000 -> "1,000", 0.5 -> "0.5"."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 def _is_numpy_number(value: Any) -> bool:
