@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from typing import Sequence
 
@@ -22,13 +24,45 @@ def check_core() -> str | None:
     return None
 
 
+def _setup_logging() -> None:
+    """Log to a file in the user's data folder (a GUI script on Windows has no console) and
+    route Qt's own warnings there too."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    from core.data import user_data_dir
+
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    try:
+        folder = user_data_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(folder / "nnstudio.log", encoding="utf-8"))
+    except OSError:
+        pass  # a read-only home must not stop the app
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=handlers)
+    qt_log = logging.getLogger("qt")
+    levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+              QtMsgType.QtFatalMsg: logging.CRITICAL}
+
+    def handler(kind, _context, message):
+        qt_log.log(levels.get(kind, logging.WARNING), message)
+
+    qInstallMessageHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start the app; ``argv`` may name a model file to open."""
+    """Start the app; ``argv`` may name a model file to open.
+
+    ``NNSTUDIO_QUIT_AFTER_MS`` (a test hook) closes the window that many milliseconds after
+    it is shown, through the normal close path, so a smoke test can run the real launch.
+    """
     argv = list(sys.argv if argv is None else argv)
     problem = check_core()
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
@@ -36,9 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_application_names()
     app = QApplication.instance() or QApplication(argv)
+    _setup_logging()
     window = MainWindow()
     window.show()
     files = [a for a in argv[1:] if not a.startswith("-")]
     if files:
         window.open_path(files[0])
+    quit_after = os.environ.get("NNSTUDIO_QUIT_AFTER_MS")
+    if quit_after:
+        QTimer.singleShot(int(quit_after), window.close)
     return app.exec()
