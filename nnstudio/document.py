@@ -82,6 +82,9 @@ class _StateCommand(QUndoCommand):
         if other.id() != self.id() or not isinstance(other, _StateCommand):
             return False
         self._new = other._new
+        self.setText(other.text())  # "Undo" names the latest value
+        # Stepping a field back to where it started leaves nothing to undo.
+        self.setObsolete(self._new == self._old)
         return True
 
     def redo(self) -> None:

@@ -93,3 +93,12 @@ def test_edits_are_refused_while_training(document):
     with pytest.raises(RuntimeError):
         document.change("Set units", spec=with_units(document.spec, 20))
     document.set_training_active(False)
+
+
+def test_merged_edits_name_the_latest_value_and_vanish_when_back_to_start(document):
+    original = document.spec
+    document.change("Set units to 65", spec=with_units(original, 65), merge_key="layer0.units")
+    document.change("Set units to 66", spec=with_units(original, 66), merge_key="layer0.units")
+    assert document.undo_stack.undoText() == "Set units to 66"
+    document.change("Set units to 64", spec=original, merge_key="layer0.units")
+    assert document.undo_stack.count() == 0 and document.spec == original and not document.modified

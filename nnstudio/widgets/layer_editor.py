@@ -1,0 +1,712 @@
+"""The layer list editor (left column): palette, layer list, problems and quick fix, totals,
+and the selected layer's settings form.
+
+Every edit goes through ``document.change`` with a text saying what Undo will undo ("Add
+Dense", "Delete layer 3 (Dropout)", "Move layer 2 up", "Insert Flatten"); the list follows
+the document through ``LayerListModel``. The stack arithmetic (insert, move, quick fixes)
+is ``core.spec_edit``; shapes and counts are ``core.analyze``.
+
+Keyboard (while the palette, buttons or list have focus — scoped there so the settings
+form keeps Delete, Alt+Down and friends for its own inputs): Insert adds the palette's
+current type below the selected layer, Delete removes the selected layer, Ctrl+D duplicates
+it, Alt+Up / Alt+Down move it. The same actions are offered to the main window's Network
+menu by ``menu_actions()``. While training runs the editor is read-only.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from PySide6.QtCore import QMimeData, QModelIndex, QPointF, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import (QAction, QColor, QFont, QFontMetrics, QIcon, QKeySequence, QPainter, QPainterPath,
+                           QPalette, QPen, QPixmap)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListView, QListWidget,
+                               QListWidgetItem, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle,
+                               QStyledItemDelegate, QStyleOptionViewItem, QToolButton, QVBoxLayout, QWidget)
+
+from core.layers import format_shape
+from core.spec import layer_label
+from core.spec_edit import (PALETTE_TYPES, QuickFix, default_layer, duplicate_layer, insert_layer, move_layer,
+                            quick_fix, remove_layer)
+
+from ..document import Document
+from ..layer_list_model import LAYER_TYPE_MIME, PROBLEM_COLOR, LayerListModel, shape_text
+from .param_form import LAYER_BLURBS, ParamForm
+
+#: Badge colour per layer type (list rows and palette chips), readable on light and dark themes.
+TYPE_COLORS = {"Dense": QColor("#2f6fc9"), "Conv2D": QColor("#8a3fb0"), "MaxPool2D": QColor("#138a72"),
+               "Flatten": QColor("#6b7780"), "Dropout": QColor("#c8660f"), "Activation": QColor("#2e8b3e")}
+_OTHER_COLOR = QColor("#555555")
+
+_LOCATION_PREFIX = re.compile(r"^layer \d+ \([^)]*\):? ")
+
+
+def _type_color(type_name: str | None) -> QColor:
+    return TYPE_COLORS.get(type_name or "", _OTHER_COLOR)
+
+
+def _chip_icon(color: QColor, size: int = 12) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(color)
+    p.drawRoundedRect(QRectF(1, 1, size - 2, size - 2), 3, 3)
+    p.end()
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # keep the type colour on the highlighted chip
+    return icon
+
+
+def _tool_icon(kind: str, color: QColor, size: int = 20) -> QIcon:
+    """Small line icons drawn here (no icon theme offscreen or on Windows)."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(color, 1.8, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+    p.setPen(pen)
+    s = size
+
+    def arrow(x: float, top: float, bottom: float, up: bool) -> None:
+        p.drawLine(QPointF(x, top), QPointF(x, bottom))
+        tip, base = (top, top + 4) if up else (bottom, bottom - 4)
+        p.drawLine(QPointF(x, tip), QPointF(x - 3.5, base))
+        p.drawLine(QPointF(x, tip), QPointF(x + 3.5, base))
+
+    def plus(cx: float, cy: float, r: float) -> None:
+        p.drawLine(QPointF(cx - r, cy), QPointF(cx + r, cy))
+        p.drawLine(QPointF(cx, cy - r), QPointF(cx, cy + r))
+
+    if kind == "up":
+        arrow(s / 2, 3, s - 3, True)
+    elif kind == "down":
+        arrow(s / 2, 3, s - 3, False)
+    elif kind == "insert_above":
+        plus(s * 0.32, s * 0.5, 4)
+        arrow(s * 0.72, 3, s - 4, True)
+    elif kind == "insert_below":
+        plus(s * 0.32, s * 0.5, 4)
+        arrow(s * 0.72, 4, s - 3, False)
+    elif kind == "duplicate":
+        p.drawRoundedRect(QRectF(3, 3, 10, 10), 2, 2)
+        front = QRectF(7, 7, 10, 10)
+        # Clear the front square's area so the back one looks hidden behind it.
+        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
+        p.fillRect(front.adjusted(-1, -1, 1, 1), Qt.GlobalColor.transparent)
+        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
+        p.drawRoundedRect(front, 2, 2)
+        plus(12, 12, 2.5)
+    elif kind == "delete":
+        path = QPainterPath()
+        path.moveTo(5, 6)
+        path.lineTo(6.5, s - 3)
+        path.lineTo(s - 6.5, s - 3)
+        path.lineTo(s - 5, 6)
+        p.drawPath(path)
+        p.drawLine(QPointF(3.5, 5), QPointF(s - 3.5, 5))
+        p.drawLine(QPointF(8, 3), QPointF(s - 8, 3))
+        p.drawLine(QPointF(8.5, 8.5), QPointF(8.5, s - 5.5))
+        p.drawLine(QPointF(s - 8.5, 8.5), QPointF(s - 8.5, s - 5.5))
+    p.end()
+    return QIcon(pixmap)
+
+
+class LayerPalette(QListWidget):
+    """Layer types as chips. Activating one (double-click or Enter) emits ``itemActivated``;
+    dragging one into the layer list drops a new layer there."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("layerPalette")
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setSpacing(2)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAccessibleName("Layer palette")
+        for name in PALETTE_TYPES:
+            item = QListWidgetItem(_chip_icon(_type_color(name)), name)
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setToolTip(f"{name}: {LAYER_BLURBS.get(name, '')}\n"
+                            "Double-click or press Enter to add it below the selected layer, "
+                            "or drag it into the list.")
+            self.addItem(item)
+        self.setCurrentRow(0)
+
+    def current_type(self) -> str:
+        item = self.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else PALETTE_TYPES[0]
+
+    def mimeData(self, items) -> QMimeData:  # noqa: N802 - Qt's name
+        mime = QMimeData()
+        if items:
+            name = items[0].data(Qt.ItemDataRole.UserRole)
+            mime.setData(LAYER_TYPE_MIME, name.encode("utf-8"))
+            mime.setText(name)
+        return mime
+
+    def startDrag(self, supportedActions) -> None:  # noqa: N802, N803 - Qt's names
+        # Copy only: a Move would make the view delete the chip after the drop.
+        super().startDrag(Qt.DropAction.CopyAction)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        # Chips wrap: grow or shrink to show every row (deferred until the layout is done).
+        QTimer.singleShot(0, self, self._fit_height)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        QTimer.singleShot(0, self, self._fit_height)
+
+    def _fit_height(self) -> None:
+        if not self.count():
+            return
+        self.doItemsLayout()
+        bottom = max(self.visualItemRect(self.item(i)).bottom() for i in range(self.count()))
+        height = bottom + self.verticalOffset() + 2 * self.frameWidth() + self.spacing() + 2
+        if height > 0 and height != self.height():
+            self.setFixedHeight(height)
+
+
+class LayerDelegate(QStyledItemDelegate):
+    """Two-line rows: a coloured position badge, caption and parameter count; the output
+    shape (or the problem, in red) below."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        fm = QFontMetrics(option.font)
+        # Narrow width hint: the list view stretches rows to its width, and a wide hint would
+        # stick after the column is made narrower (clipping the counts at the right).
+        return QSize(160, 2 * fm.height() + 12)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        widget = opt.widget
+        style = widget.style() if widget is not None else None
+        painter.save()
+        problem = index.data(LayerListModel.ProblemRole) or ""
+        rect = opt.rect
+        if problem:
+            painter.fillRect(rect, QColor(PROBLEM_COLOR.red(), PROBLEM_COLOR.green(), PROBLEM_COLOR.blue(), 28))
+        if style is not None:
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, widget)
+        if problem:
+            painter.fillRect(QRectF(rect.left(), rect.top() + 2, 3, rect.height() - 4), PROBLEM_COLOR)
+
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        enabled = bool(opt.state & QStyle.StateFlag.State_Enabled)
+        group = QPalette.ColorGroup.Normal if enabled else QPalette.ColorGroup.Disabled
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        text_color = opt.palette.color(group, role)
+        muted = QColor(text_color)
+        muted.setAlphaF(0.65)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+
+        fm = QFontMetrics(opt.font)
+        line = fm.height()
+        top = rect.top() + 6
+        # Position badge.
+        diameter = int(line * 1.5)
+        badge = QRectF(rect.left() + 8, rect.center().y() - diameter / 2 + 0.5, diameter, diameter)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(_type_color(index.data(LayerListModel.LayerTypeRole)))
+        painter.drawEllipse(badge)
+        badge_font = QFont(opt.font)
+        badge_font.setBold(True)
+        if index.row() >= 99:
+            badge_font.setPointSizeF(max(badge_font.pointSizeF() * 0.8, 6))
+        painter.setFont(badge_font)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(index.row() + 1))
+
+        left = int(badge.right()) + 8
+        right = rect.right() - 8
+        params = index.data(LayerListModel.ParamCountRole) or 0
+        known = index.data(LayerListModel.OutputShapeRole) is not None
+        # After a problem the shapes, and so the counts, are unknown: say so rather than 0.
+        count_text = f"{params:,}" if known else "?"
+        bold = QFont(opt.font)
+        bold.setBold(True)
+        bold_fm = QFontMetrics(bold)
+        count_width = fm.horizontalAdvance(count_text)
+        unit_text = "params"
+        unit_width = fm.horizontalAdvance(unit_text)
+        right_width = max(count_width, unit_width)
+
+        caption_width = max(right - left - right_width - 10, 20)
+        painter.setFont(bold)
+        painter.setPen(text_color)
+        caption = bold_fm.elidedText(index.data(LayerListModel.CaptionRole) or "", Qt.TextElideMode.ElideRight,
+                                     caption_width)
+        left_middle = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(QRectF(left, top, caption_width, line), left_middle, caption)
+        painter.setFont(opt.font)
+        painter.setPen(text_color if params else muted)
+        painter.drawText(QRectF(right - right_width, top, right_width, line),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, count_text)
+        painter.setPen(muted)
+        painter.drawText(QRectF(right - right_width, top + line, right_width, line),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, unit_text)
+
+        if problem:
+            second = "⚠ " + _LOCATION_PREFIX.sub("", problem.splitlines()[0])
+            painter.setPen(text_color if selected else PROBLEM_COLOR)
+        else:
+            second = "→ " + shape_text(index.data(LayerListModel.OutputShapeRole))
+            painter.setPen(muted)
+        second = fm.elidedText(second, Qt.TextElideMode.ElideRight, caption_width)
+        painter.drawText(QRectF(left, top + line, caption_width, line),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, second)
+        painter.restore()
+
+
+class _LayerListView(QListView):
+    """The layer list; says how to start when it is empty."""
+
+    PLACEHOLDER = "No layers yet.\nDouble-click a layer type above, or drag it here."
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if self.model() is not None and self.model().rowCount() == 0:
+            painter = QPainter(self.viewport())
+            color = self.palette().color(QPalette.ColorRole.PlaceholderText)
+            painter.setPen(color)
+            painter.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.PLACEHOLDER)
+            painter.end()
+
+
+class LayerEditor(QWidget):
+    """Edit the document's layer stack. See the module docstring."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("layerEditor")
+        self.document = document
+        self.model = LayerListModel(document, self)
+        self._fix: QuickFix | None = None
+        self._pending_select: int | None = None
+
+        # -- widgets ----------------------------------------------------------------------------
+        title = QLabel("Layers")
+        title_font = title.font()
+        title_font.setBold(True)
+        title_font.setPointSizeF(title_font.pointSizeF() * 1.1)
+        title.setFont(title_font)
+        self.input_label = QLabel()
+        self.input_label.setObjectName("layerInputShape")
+        self.input_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.palette_view = LayerPalette()
+        self.palette_view.itemActivated.connect(self._on_palette_view_item_activated)
+        self.palette_view.currentItemChanged.connect(self._on_palette_view_current_item_changed)
+
+        self.list_view = _LayerListView()
+        self.list_view.setObjectName("layerList")
+        self.list_view.setAccessibleName("Layers")
+        self.list_view.setModel(self.model)
+        self.list_view.setItemDelegate(LayerDelegate(self.list_view))
+        self.list_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list_view.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.list_view.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.list_view.setDropIndicatorShown(True)
+        self.list_view.setDragDropOverwriteMode(False)
+        self.list_view.setUniformItemSizes(True)
+        self.list_view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list_view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list_view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.list_view.setMinimumHeight(120)
+        self.list_view.selectionModel().currentRowChanged.connect(self._on_selection_current_row_changed)
+        self.model.layersEdited.connect(self._on_model_layers_edited)
+
+        self.problem_frame = QFrame()
+        self.problem_frame.setObjectName("layerProblemBox")
+        self.problem_frame.setFrameShape(QFrame.Shape.StyledPanel)
+        self.problem_frame.setStyleSheet(
+            "#layerProblemBox { background: rgba(200, 40, 40, 22); border: 1px solid rgba(200, 40, 40, 110);"
+            " border-radius: 4px; }")
+        self.problem_label = QLabel()
+        self.problem_label.setObjectName("layerProblem")
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fix_button = QPushButton()
+        self.fix_button.setObjectName("layerQuickFix")
+        self.fix_button.clicked.connect(self._on_fix_button_clicked)
+        problem_layout = QVBoxLayout(self.problem_frame)
+        problem_layout.setContentsMargins(8, 6, 8, 6)
+        problem_layout.addWidget(self.problem_label)
+        fix_row = QHBoxLayout()
+        fix_row.addStretch(1)
+        fix_row.addWidget(self.fix_button)
+        problem_layout.addLayout(fix_row)
+
+        self.totals_label = QLabel()
+        self.totals_label.setObjectName("layerTotals")
+        self.totals_label.setWordWrap(True)
+        self.totals_label.setTextFormat(Qt.TextFormat.RichText)
+        self.totals_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.read_only_label = QLabel("Training is running: the network is read-only until it stops.")
+        self.read_only_label.setObjectName("layerReadOnlyNotice")
+        self.read_only_label.setWordWrap(True)
+
+        self.form = ParamForm(document)
+
+        # -- actions ---------------------------------------------------------------------------
+        icon_color = self.palette().color(QPalette.ColorRole.WindowText)
+
+        def action(name: str, text: str, icon: str, slot, shortcut: QKeySequence | str | None) -> QAction:
+            a = QAction(_tool_icon(icon, icon_color), text, self)
+            a.setObjectName(name)
+            if shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            a.triggered.connect(slot)
+            return a
+
+        self.add_action = action("layerAddAction", "&Add", "insert_below", self._on_add_action_triggered,
+                                 QKeySequence(Qt.Key.Key_Insert))
+        self.insert_above_action = action("layerInsertAboveAction", "Insert &above", "insert_above",
+                                          self._on_insert_above_action_triggered, None)
+        self.duplicate_action = action("layerDuplicateAction", "D&uplicate layer", "duplicate",
+                                       self._on_duplicate_action_triggered, "Ctrl+D")
+        self.delete_action = action("layerDeleteAction", "&Delete layer", "delete",
+                                    self._on_delete_action_triggered, QKeySequence(Qt.Key.Key_Delete))
+        self.move_up_action = action("layerMoveUpAction", "Move layer &up", "up", self._on_move_up_action_triggered,
+                                     "Alt+Up")
+        self.move_down_action = action("layerMoveDownAction", "Move layer do&wn", "down",
+                                       self._on_move_down_action_triggered, "Alt+Down")
+        self._separator = QAction(self)
+        self._separator.setSeparator(True)
+        self._actions = [self.add_action, self.insert_above_action, self.duplicate_action, self.delete_action,
+                         self.move_up_action, self.move_down_action]
+
+        toolbar = QHBoxLayout()
+        toolbar.setSpacing(2)
+        self.tool_buttons: dict[str, QToolButton] = {}
+        for a in self._actions:
+            if a is self.delete_action:
+                toolbar.addSpacing(6)
+            if a is self.move_up_action:
+                toolbar.addSpacing(6)
+            button = QToolButton()
+            button.setDefaultAction(a)
+            button.setAutoRaise(True)
+            button.setIconSize(QSize(18, 18))
+            button.setObjectName(a.objectName().replace("Action", "Button"))
+            toolbar.addWidget(button)
+            self.tool_buttons[a.objectName()] = button
+        toolbar.addStretch(1)
+        for a in (self.add_action, self.insert_above_action, self.duplicate_action, self.delete_action,
+                  self._separator, self.move_up_action, self.move_down_action):
+            self.list_view.addAction(a)
+
+        # -- layout ----------------------------------------------------------------------------
+        # The keyboard shortcuts belong to this part (palette, buttons, list), not to the form.
+        self.list_panel = QWidget()
+        self.list_panel.setObjectName("layerListPanel")
+        for a in self._actions:
+            self.list_panel.addAction(a)
+        top = QVBoxLayout(self.list_panel)
+        top.setContentsMargins(0, 0, 0, 0)
+        top.setSpacing(4)
+        header = QHBoxLayout()
+        header.addWidget(title)
+        header.addStretch(1)
+        header.addWidget(self.input_label)
+        top.addLayout(header)
+        top.addWidget(self.palette_view)
+        top.addLayout(toolbar)
+        top.addWidget(self.list_view, 1)
+        top.addWidget(self.problem_frame)
+        top.addWidget(self.totals_label)
+        top.addWidget(self.read_only_label)
+
+        form_panel = QWidget()
+        form_layout = QVBoxLayout(form_panel)
+        form_layout.setContentsMargins(0, 6, 0, 0)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        form_layout.addWidget(line)
+        form_layout.addWidget(self.form)
+        form_layout.addStretch(1)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("layerEditorSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        # The form scrolls rather than being squeezed when the column is short.
+        form_scroll = QScrollArea()
+        form_scroll.setObjectName("layerSettingsScroll")
+        form_scroll.setWidgetResizable(True)
+        form_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        form_scroll.setWidget(form_panel)
+        self._form_panel = form_panel
+        self._sized = False
+        self.splitter.addWidget(self.list_panel)
+        self.splitter.addWidget(form_scroll)
+        # Extra height goes to the list; the form keeps the height its fields need.
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.splitter)
+        self.setMinimumWidth(260)
+
+        document.trainingActiveChanged.connect(self._on_document_training_active_changed)
+        self._on_palette_view_current_item_changed()
+        if self.model.rowCount():
+            self.select_row(0)
+        self._on_document_training_active_changed(document.training_active)
+        self._update_all()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._sized:
+            # First show: give the form the height its fields need (up to 45%), the list the rest.
+            self._sized = True
+            total = sum(self.splitter.sizes())
+            if total > 0:
+                form = min(self._form_panel.sizeHint().height() + 4, int(total * 0.45))
+                self.splitter.setSizes([total - form, form])
+
+    # -- public API ----------------------------------------------------------------------------------
+    def menu_actions(self) -> list[QAction]:
+        """Actions for the main window's Network menu (shortcuts scoped to the editor)."""
+        return [self.add_action, self.insert_above_action, self.duplicate_action, self.delete_action,
+                self._separator, self.move_up_action, self.move_down_action]
+
+    def current_type(self) -> str:
+        """The palette's current layer type (what Insert and the add buttons add)."""
+        return self.palette_view.current_type()
+
+    def selected_row(self) -> int | None:
+        index = self.list_view.selectionModel().currentIndex()
+        rows = self.list_view.selectionModel().selectedRows()
+        if rows:
+            return rows[0].row()
+        return index.row() if index.isValid() else None
+
+    def select_row(self, row: int | None) -> None:
+        selection = self.list_view.selectionModel()
+        if row is None or not 0 <= row < self.model.rowCount():
+            selection.clearSelection()
+            selection.setCurrentIndex(QModelIndex(), selection.SelectionFlag.Clear)
+            self._on_selection_changed()
+            return
+        index = self.model.index(row)
+        selection.setCurrentIndex(index, selection.SelectionFlag.ClearAndSelect)
+        self.list_view.scrollTo(index)
+        self._on_selection_changed()
+
+    def add_layer(self, type_name: str | None = None, *, above: bool = False) -> None:
+        """Add a default layer of ``type_name`` (palette's current type) below the selected
+        layer (at the end when none is selected), or above it."""
+        if self.document.training_active:
+            return
+        type_name = type_name or self.current_type()
+        row = self.selected_row()
+        spec = self.document.spec
+        if above and row is not None:
+            self._change(f"Insert {type_name} above layer {row + 1}", insert_layer(spec, row, default_layer(type_name)),
+                         row)
+        else:
+            at = len(spec.layers) if row is None else row + 1
+            self._change(f"Add {type_name}", insert_layer(spec, at, default_layer(type_name)), at)
+
+    def duplicate_selected(self) -> None:
+        row = self._editable_row()
+        if row is not None:
+            label = layer_label(row, self.document.spec.layers[row].type)
+            self._change(f"Duplicate {label}", duplicate_layer(self.document.spec, row), row + 1)
+
+    def delete_selected(self) -> None:
+        row = self._editable_row()
+        if row is not None:
+            label = layer_label(row, self.document.spec.layers[row].type)
+            spec = remove_layer(self.document.spec, row)
+            self._change(f"Delete {label}", spec, min(row, len(spec.layers) - 1))
+
+    def move_selected(self, delta: int) -> None:
+        """Move the selected layer up (``delta`` -1) or down (+1)."""
+        row = self._editable_row()
+        if row is None or not 0 <= row + delta < self.model.rowCount():
+            return
+        direction = "up" if delta < 0 else "down"
+        moved = move_layer(self.document.spec, row, row + delta)
+        if moved == self.document.spec:
+            # Two identical neighbours: nothing to undo, but the highlight should still move.
+            self.select_row(row + delta)
+            return
+        self._change(f"Move layer {row + 1} {direction}", moved, row + delta)
+
+    def quick_fix(self) -> QuickFix | None:
+        """The fix the "Fix: …" button applies now, or None."""
+        return self._fix
+
+    def apply_quick_fix(self) -> None:
+        fix = self._fix
+        if fix is None or self.document.training_active:
+            return
+        self._change(fix.label, fix.spec, fix.row)
+
+    def _change(self, text: str, spec, select: int | None) -> None:
+        """Push an edit and then select ``select``: the editor knows which layer the user
+        means even where the edit alone is ambiguous (e.g. deleting one of two twins)."""
+        self._pending_select = select
+        try:
+            self.document.change(text, spec=spec)
+        finally:
+            self._pending_select = None
+
+    def _editable_row(self) -> int | None:
+        if self.document.training_active:
+            return None
+        row = self.selected_row()
+        return row if row is not None and 0 <= row < self.model.rowCount() else None
+
+    # -- slots ------------------------------------------------------------------------------------------
+    def _on_palette_view_item_activated(self, item: QListWidgetItem) -> None:
+        self.add_layer(item.data(Qt.ItemDataRole.UserRole))
+
+    def _on_palette_view_current_item_changed(self, *_args) -> None:
+        name = self.current_type()
+        self.add_action.setText(f"&Add {name}")
+        self.add_action.setToolTip(f"Add {name} below the selected layer (Insert)")
+        self.insert_above_action.setText(f"Insert {name} &above")
+        self.insert_above_action.setToolTip(f"Insert {name} above the selected layer")
+
+    def _on_add_action_triggered(self) -> None:
+        self.add_layer()
+
+    def _on_insert_above_action_triggered(self) -> None:
+        self.add_layer(above=True)
+
+    def _on_duplicate_action_triggered(self) -> None:
+        self.duplicate_selected()
+
+    def _on_delete_action_triggered(self) -> None:
+        self.delete_selected()
+
+    def _on_move_up_action_triggered(self) -> None:
+        self.move_selected(-1)
+
+    def _on_move_down_action_triggered(self) -> None:
+        self.move_selected(+1)
+
+    def _on_fix_button_clicked(self) -> None:
+        self.apply_quick_fix()
+
+    def _on_selection_current_row_changed(self, *_args) -> None:
+        self._on_selection_changed()
+
+    def _on_selection_changed(self) -> None:
+        self.form.set_layer(self.selected_row())
+        self._update_problem()
+        self._update_actions()
+
+    def _on_model_layers_edited(self, diff) -> None:
+        count = self.model.rowCount()
+        current = self.selected_row()
+        if self._pending_select is not None:
+            row = self._pending_select
+        elif diff.kind == "insert":
+            row = diff.index
+        elif diff.kind == "remove":
+            row = min(diff.index, count - 1)
+        elif diff.kind == "move":
+            # The selection model followed the rows; keep it, or show the moved layer.
+            row = current if current is not None else diff.to
+        elif diff.kind in ("update", "replace"):
+            # Show the layer the edit (or the undo) changed, so its new values are visible.
+            row = min(diff.index, count - 1) if diff.index is not None else current
+        else:
+            row = current
+        self.select_row(row if count else None)
+        self._update_all()
+
+    def _on_document_training_active_changed(self, active: bool) -> None:
+        self.palette_view.setEnabled(not active)
+        self.list_view.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop if active
+                                       else QAbstractItemView.DragDropMode.DragDrop)
+        self.read_only_label.setVisible(active)
+        self._update_problem()
+        self._update_actions()
+
+    # -- refresh ------------------------------------------------------------------------------------------
+    def _update_all(self) -> None:
+        spec = self.document.spec
+        analysis = self.model.analysis
+        shape = format_shape(spec.input_shape)
+        axes = {1: "features", 2: "height, width", 3: "channels, height, width"}.get(len(spec.input_shape), "")
+        self.input_label.setText(f"Input {shape}")
+        self.input_label.setToolTip(
+            f"Each sample the network sees has shape {shape} ({axes}). The input shape follows the dataset: "
+            "choose another dataset or layout in the data settings to change it.")
+        output = shape_text(analysis.output_shape) if analysis.ok else "unknown"
+        known = "" if analysis.ok else " so far"
+        rows = (("Parameters", f"{analysis.total_params:,}{known}"),
+                ("Multiply-adds per sample", f"{analysis.total_macs:,}{known}"),
+                ("Output", output))
+        self.totals_label.setText(
+            "<table width='100%' cellspacing='0' cellpadding='0'>"
+            + "".join(f"<tr><td>{html.escape(k)}</td><td align='right'><b>{html.escape(v)}</b></td></tr>"
+                      for k, v in rows)
+            + "</table>")
+        self.totals_label.setToolTip("Parameters: weights and biases the network learns. Multiply-adds: the work "
+                                     "one forward pass does for one sample.")
+        self._update_problem()
+        self._update_actions()
+
+    def _update_problem(self) -> None:
+        analysis = self.model.analysis
+        row = self.selected_row()
+        problems = self.model.problems(row) if row is not None else ()
+        problem = problems[0] if problems else (analysis.problems[0] if analysis.problems else None)
+        if problem is None:
+            self._fix = None
+            self.problem_frame.hide()
+            return
+        text = str(problem)
+        text = text[:1].upper() + text[1:]
+        others = len(analysis.problems) - 1
+        if others > 0:
+            text += f" ({others} more problem{'s' if others > 1 else ''})"
+        self.problem_label.setText("⚠ " + text)
+        self._fix = quick_fix(self.document.spec, problem)
+        if self._fix is not None:
+            label = self._fix.label
+            self.fix_button.setText(f"Fix: {label[:1].lower()}{label[1:]}")
+            self.fix_button.setToolTip(f"{self._fix.label} (one step: Undo reverts it)")
+        self.fix_button.setVisible(self._fix is not None)
+        self.fix_button.setEnabled(not self.document.training_active)
+        self.problem_frame.show()
+
+    def _update_actions(self) -> None:
+        editable = not self.document.training_active
+        row = self.selected_row()
+        count = self.model.rowCount()
+        has_row = row is not None and 0 <= row < count
+        self.add_action.setEnabled(editable)
+        self.insert_above_action.setEnabled(editable and has_row)
+        self.duplicate_action.setEnabled(editable and has_row)
+        self.delete_action.setEnabled(editable and has_row)
+        self.move_up_action.setEnabled(editable and has_row and row > 0)
+        self.move_down_action.setEnabled(editable and has_row and row < count - 1)
+        where = f"layer {row + 1}" if has_row else "the selected layer"
+        self.duplicate_action.setToolTip(f"Duplicate {where} (Ctrl+D)")
+        self.delete_action.setToolTip(f"Delete {where} (Delete)")
+        self.move_up_action.setToolTip(f"Move {where} up (Alt+Up)")
+        self.move_down_action.setToolTip(f"Move {where} down (Alt+Down)")
