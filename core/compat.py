@@ -1,0 +1,302 @@
+"""Does a network fit a dataset, how to make it fit, and what to show of a dataset.
+
+Pure NumPy and standard library helpers used by the GUI's dataset panel (the GUI computes
+nothing itself):
+
+- ``check_compatibility(spec, input_shape, n_classes, dataset_title)`` lists what stops a
+  network spec from training on a dataset (input shape, output units, layers that cannot
+  take the dataset's samples), each as a :class:`core.Problem` with a readable message;
+- ``fit_spec_to_dataset(spec, input_shape, n_classes)`` returns the spec with its input
+  shape, first layer (a Flatten in front of a Dense for image input) and last Dense layer's
+  units set for the dataset;
+- ``layout_for_spec(spec)`` picks the sample layout ("flat" or "image") of the image sets
+  (digits, MNIST) that suits a network's first layer, ``input_shape_for_layout`` gives the
+  per-sample shape of that layout;
+- ``dataset_param_schema(name)`` describes the parameters of a named dataset (ranges the
+  loader accepts, help text) so a form cannot hold a value the loader refuses;
+- preview helpers: ``example_indices`` (one example per class), ``preview_images``
+  (samples as 8-bit grey images) and ``scatter_points`` (2-D points scaled into the unit
+  square, subsampled).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .data.datasets import DATASETS
+from .errors import Problem, SpecError
+from .params import Param
+from .spec import LayerSpec, NetworkSpec, analyze
+
+__all__ = [
+    "check_compatibility", "fit_spec_to_dataset", "output_units", "layout_for_spec", "input_shape_for_layout",
+    "describe_input", "dataset_param_schema", "example_indices", "image_shape_for", "preview_images",
+    "scatter_points", "IMAGE_FIRST_LAYERS",
+]
+
+#: Layer types that need an image input (channels, height, width).
+IMAGE_FIRST_LAYERS = ("Conv2D", "MaxPool2D")
+
+
+# --------------------------------------------------------------------------- compatibility
+
+
+def describe_input(shape: tuple[int, ...]) -> str:
+    """Per-sample shape in words: ``(64,)`` -> "64 inputs", ``(1, 28, 28)`` -> "1×28×28 images"."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) == 1:
+        return f"{shape[0]:,} input" + ("" if shape[0] == 1 else "s")
+    return "×".join(str(d) for d in shape) + (" images" if len(shape) == 3 else " arrays")
+
+
+def output_units(spec: NetworkSpec, input_shape: tuple[int, ...] | None = None) -> int | None:
+    """Number of outputs of ``spec`` when fed ``input_shape`` (default: its own input shape).
+
+    Uses shape analysis; when that fails before the end, falls back to the units of the
+    last Dense layer (what the user would edit). None when neither is known.
+    """
+    shape = tuple(spec.input_shape if input_shape is None else input_shape)
+    try:
+        analysis = analyze(spec.replace(input_shape=shape))
+    except SpecError:
+        analysis = None
+    if analysis is not None and analysis.ok and analysis.output_shape is not None and len(analysis.output_shape) == 1:
+        return int(analysis.output_shape[0])
+    index = _last_dense(spec.layers)
+    if index is None:
+        return None
+    units = spec.layers[index].config.get("units")
+    return int(units) if isinstance(units, int) and not isinstance(units, bool) else None
+
+
+def _outputs_fit(units: int, n_classes: int, loss: str) -> bool:
+    # One output unit can separate two classes (targets are then the labels 0/1), but not
+    # with softmax cross-entropy: a softmax over one unit is always 1.
+    return units == n_classes or (n_classes == 2 and units == 1 and loss != "cross_entropy")
+
+
+def _creatable(layer: LayerSpec) -> bool:
+    """True when the layer's settings are valid, so a problem it has is about shapes."""
+    try:
+        layer.create()
+    except SpecError:
+        return False
+    return True
+
+
+def _last_dense(layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> int | None:
+    for i in range(len(layers) - 1, -1, -1):
+        if layers[i].type == "Dense":
+            return i
+    return None
+
+
+def check_compatibility(spec: NetworkSpec, input_shape: tuple[int, ...], n_classes: int,
+                        dataset_title: str = "the dataset") -> list[Problem]:
+    """What stops ``spec`` from training on a dataset with samples of ``input_shape`` and
+    ``n_classes`` classes. Empty when it fits.
+
+    Problems of the spec's settings (no layers, a bad setting) are the layer editor's
+    business and are not repeated here; the first layer that cannot take the shape it
+    receives from the dataset's samples (e.g. Conv2D fed flat points) is reported.
+    """
+    input_shape = tuple(int(d) for d in input_shape)
+    problems: list[Problem] = []
+    if tuple(spec.input_shape) != input_shape:
+        problems.append(Problem(
+            f"The network expects {describe_input(spec.input_shape)} but {dataset_title} has "
+            f"{describe_input(input_shape)}", None, f"set the network's input to {describe_input(input_shape)}"))
+    fed = analyze(spec.replace(input_shape=input_shape))
+    shape_problems = [p for p in fed.problems if p.layer_index is not None and _creatable(spec.layers[p.layer_index])]
+    if shape_problems:
+        first = shape_problems[0]
+        problems.append(Problem(f"With {dataset_title}'s samples, {first.message}", first.layer_index, first.fix))
+    units = output_units(spec, input_shape if fed.ok else None)
+    if units is not None and not _outputs_fit(units, n_classes, spec.loss):
+        problems.append(Problem(
+            f"The network has {units:,} output" + ("" if units == 1 else "s")
+            + f" but {dataset_title} has {n_classes} classes", _last_dense(spec.layers),
+            f"set the last Dense layer's units to {n_classes}"))
+    return problems
+
+
+def fit_spec_to_dataset(spec: NetworkSpec, input_shape: tuple[int, ...], n_classes: int) -> NetworkSpec:
+    """``spec`` changed as little as possible to fit the dataset.
+
+    - the input shape becomes ``input_shape``;
+    - a Dense first layer fed multi-dimensional samples gets a Flatten in front of it;
+    - the last Dense layer's units become ``n_classes`` (a single output unit is kept for
+      two classes unless the loss is softmax cross-entropy); a network without a Dense layer
+      gets (Flatten and) Dense(n_classes) appended.
+
+    Layers that cannot take the samples for other reasons (Conv2D fed flat points, a kernel
+    larger than the image) are left alone: ``check_compatibility`` still reports them.
+    """
+    input_shape = tuple(int(d) for d in input_shape)
+    layers = list(spec.layers)
+    if len(input_shape) > 1 and layers and layers[0].type == "Dense":
+        layers.insert(0, LayerSpec("Flatten"))
+    index = _last_dense(layers)
+    if index is None:
+        fitted = spec.replace(input_shape=input_shape, layers=tuple(layers))
+        analysis = analyze(fitted)
+        if analysis.output_shape is not None and len(analysis.output_shape) != 1:
+            layers.append(LayerSpec("Flatten"))
+        layers.append(LayerSpec.of("Dense", units=int(n_classes)))
+    else:
+        units = layers[index].config.get("units")
+        if not (isinstance(units, int) and _outputs_fit(units, n_classes, spec.loss)):
+            layers[index] = layers[index].with_config(units=int(n_classes))
+    return spec.replace(input_shape=input_shape, layers=tuple(layers))
+
+
+def layout_for_spec(spec: NetworkSpec) -> str:
+    """"image" when the network's first layer needs images (Conv2D, MaxPool2D, or a Flatten
+    on an image input), else "flat": the layout an image dataset should use for it."""
+    if not spec.layers:
+        return "flat"
+    first = spec.layers[0].type
+    if first in IMAGE_FIRST_LAYERS or (first == "Flatten" and len(spec.input_shape) == 3):
+        return "image"
+    return "flat"
+
+
+def input_shape_for_layout(image_shape: tuple[int, int], layout: str) -> tuple[int, ...]:
+    """Per-sample shape of an image set laid out as ``layout``: "flat" -> ``(h*w,)``,
+    "image" -> ``(1, h, w)``."""
+    h, w = (int(d) for d in image_shape)
+    if layout == "flat":
+        return (h * w,)
+    if layout == "image":
+        return (1, h, w)
+    raise ValueError(f"layout must be 'flat' or 'image', not {layout!r}")
+
+
+# --------------------------------------------------------------------------- dataset parameters
+
+_PARAMS = {
+    # Ranges are the ones core.data's generators accept (n_samples must be at least twice the
+    # class count; 20 covers the largest class count, 10).
+    "n_samples": Param("n_samples", "int", default=400, minimum=20, maximum=1_000_000,
+                       help="how many points to generate (split evenly between the classes)"),
+    "noise": Param("noise", "float", default=0.1, minimum=0.0, maximum=10.0,
+                   help="standard deviation of the random jitter added to every point (for blobs: the "
+                        "spread of each cluster)"),
+    "seed": Param("seed", "int", default=0, minimum=0, maximum=2**31 - 1,
+                  help="the same seed generates exactly the same points"),
+    "n_classes": Param("n_classes", "int", default=2, minimum=2, maximum=10,
+                       help="number of classes (spiral arms, blobs)"),
+    "layout": Param("layout", "choice", default="flat", choices=("flat", "image"),
+                    help="flat: each image as one row of pixels (for Dense layers); image: channels × "
+                         "height × width (for Conv2D)"),
+}
+
+
+def dataset_param_schema(name: str) -> tuple[Param, ...]:
+    """Schema of the parameters ``core.data.load_dataset(name, ...)`` takes, with the
+    dataset's own defaults, in the order ``DATASETS[name].params`` lists them."""
+    info = DATASETS.get(name)
+    if info is None:
+        raise KeyError(f"unknown dataset {name!r}")
+    out = []
+    for key, default in info.params.items():
+        param = _PARAMS.get(key)
+        if param is None:  # a parameter this module does not know yet: no form field
+            continue
+        out.append(Param(param.name, param.kind, default, param.minimum, param.maximum, param.exclusive_minimum,
+                         param.exclusive_maximum, param.choices, param.optional, param.log_scale, param.help))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- previews
+
+
+def example_indices(y: np.ndarray, n_classes: int, count: int = 10) -> np.ndarray:
+    """Indices of up to ``count`` samples to show: one per class first (in class order, the
+    first sample of each), then second examples of each class, and so on.
+
+    y: int ``(n,)`` labels 0..n_classes-1. Returns int64 ``(k,)`` with k = min(count, n).
+    """
+    y = np.asarray(y).reshape(-1)
+    per_class = [np.flatnonzero(y == c) for c in range(int(n_classes))]
+    chosen: list[int] = []
+    rank = 0
+    while len(chosen) < count and any(rank < len(p) for p in per_class):
+        for members in per_class:
+            if rank < len(members) and len(chosen) < count:
+                chosen.append(int(members[rank]))
+        rank += 1
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def image_shape_for(input_shape: tuple[int, ...], preprocessing: dict[str, Any] | None = None) -> tuple[int, int] | None:
+    """(height, width) when samples of ``input_shape`` are images, else None.
+
+    ``(c, h, w)`` -> ``(h, w)`` (first channel shown); ``(h, w)`` as is; a flat ``(h*w,)``
+    when the dataset's preprocessing names its ``image_shape``.
+    """
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) == 3:
+        return shape[1], shape[2]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    image = tuple((preprocessing or {}).get("image_shape", ()))
+    if len(shape) == 1 and len(image) == 2 and math.prod(image) == shape[0]:
+        return int(image[0]), int(image[1])
+    return None
+
+
+def preview_images(x: np.ndarray, indices: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    """Samples ``x[indices]`` as uint8 ``(k, h, w)`` grey images, 0 = lowest value shown.
+
+    x: ``(n, *input_shape)`` with prod(input_shape) = h*w (or ``(n, c, h, w)``: the first
+    channel). Values are stretched to 0..255 over the chosen samples together, so relative
+    brightness between them is kept.
+    """
+    h, w = (int(d) for d in image_shape)
+    chosen = np.asarray(x)[np.asarray(indices, dtype=np.int64)]
+    k = len(chosen)
+    if chosen.ndim == 4:
+        chosen = chosen[:, 0]
+    chosen = chosen.reshape(k, h, w).astype(np.float64)
+    if k == 0:
+        return np.zeros((0, h, w), dtype=np.uint8)
+    lo, hi = float(chosen.min()), float(chosen.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return np.zeros((k, h, w), dtype=np.uint8)
+    scaled = (chosen - lo) * (255.0 / (hi - lo))
+    return np.ascontiguousarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
+
+
+def scatter_points(x: np.ndarray, y: np.ndarray, max_points: int = 1500, seed: int = 0,
+                   margin: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """The first two features of ``x`` scaled into the unit square for a scatter plot.
+
+    x: ``(n, features)`` (one feature: plotted against 0); y: ``(n,)`` labels. Both axes use
+    the same scale (circles stay round), centred, with ``margin`` left at the edges; y grows
+    upwards as in a plot. At most ``max_points`` samples, chosen with a seeded generator.
+    Returns float64 ``(m, 2)`` in [0, 1] and the labels int64 ``(m,)``.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y).reshape(-1)
+    n = len(x)
+    index = np.arange(n)
+    if n > max_points:
+        index = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+    flat = x[index].reshape(len(index), -1).astype(np.float64)
+    pts = np.zeros((len(index), 2))
+    pts[:, : min(2, flat.shape[1])] = flat[:, :2]
+    if len(pts) == 0:
+        return pts, y[index].astype(np.int64)
+    finite = np.isfinite(pts).all(axis=1)
+    pts, labels = pts[finite], y[index][finite].astype(np.int64)
+    if len(pts) == 0:
+        return pts, labels
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    span = float((hi - lo).max())
+    scale = (1.0 - 2 * margin) / span if span > 0 else 0.0
+    out = 0.5 + (pts - (lo + hi) / 2) * scale
+    return np.clip(out, 0.0, 1.0), labels

@@ -1,0 +1,239 @@
+"""core.compat: network/dataset fit checks and fixes, dataset parameter schemas, previews."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import LayerSpec, NetworkSpec, analyze
+from core.compat import (check_compatibility, dataset_param_schema, describe_input, example_indices,
+                         fit_spec_to_dataset, image_shape_for, input_shape_for_layout, layout_for_spec,
+                         output_units, preview_images, scatter_points)
+from core.data import DATASET_NAMES, DATASETS, DataError, load_dataset
+
+
+def mlp(inputs=784, hidden=32, outputs=10, loss="cross_entropy") -> NetworkSpec:
+    return NetworkSpec.from_dict({
+        "input_shape": [inputs],
+        "layers": [{"type": "Dense", "units": hidden}, {"type": "Activation", "function": "relu"},
+                   {"type": "Dense", "units": outputs}, {"type": "Activation", "function": "softmax"}],
+        "loss": loss})
+
+
+def cnn(shape=(1, 28, 28), outputs=10) -> NetworkSpec:
+    return NetworkSpec.from_dict({
+        "input_shape": list(shape),
+        "layers": [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same"},
+                   {"type": "Activation", "function": "relu"}, {"type": "MaxPool2D", "pool_size": 2},
+                   {"type": "Flatten"}, {"type": "Dense", "units": outputs},
+                   {"type": "Activation", "function": "softmax"}]})
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def test_matching_network_has_no_problems():
+    assert check_compatibility(mlp(64), (64,), 10, "Digits 8×8") == []
+    assert check_compatibility(cnn((1, 8, 8)), (1, 8, 8), 10) == []
+
+
+def test_input_mismatch_names_both_sizes_and_dataset():
+    problems = check_compatibility(mlp(784), (64,), 10, "Digits 8×8")
+    assert [p.message for p in problems] == ["The network expects 784 inputs but Digits 8×8 has 64 inputs"]
+    assert "64" in problems[0].fix
+
+
+def test_output_mismatch_points_at_last_dense():
+    problems = check_compatibility(mlp(2, outputs=10), (2,), 3, "Blobs")
+    assert len(problems) == 1
+    assert problems[0].message == "The network has 10 outputs but Blobs has 3 classes"
+    assert problems[0].layer_index == 2
+
+
+def test_single_output_fits_two_classes_except_with_softmax_cross_entropy():
+    assert check_compatibility(mlp(2, outputs=1, loss="binary_cross_entropy"), (2,), 2) == []
+    assert check_compatibility(mlp(2, outputs=1, loss="mse"), (2,), 2) == []
+    assert len(check_compatibility(mlp(2, outputs=1, loss="cross_entropy"), (2,), 2)) == 1
+    assert len(check_compatibility(mlp(2, outputs=1, loss="mse"), (2,), 3)) == 1
+
+
+def test_conv_network_fed_flat_points_is_reported_with_the_layer():
+    problems = check_compatibility(cnn((1, 8, 8)), (2,), 2, "Moons")
+    messages = " | ".join(p.message for p in problems)
+    assert "expects 1×8×8 images but Moons has 2 inputs" in messages
+    assert "With Moons's samples, layer 1 (Conv2D)" in messages
+
+
+def test_problems_of_the_spec_itself_are_not_repeated():
+    broken = NetworkSpec((64,), ())  # no layers: the editor says so, not the dataset panel
+    assert check_compatibility(broken, (64,), 10) == []
+    bad_setting = mlp(64).with_layers([LayerSpec.of("Dense", units=0), LayerSpec.of("Dense", units=10)])
+    assert check_compatibility(bad_setting, (64,), 10) == []
+
+
+def test_describe_input():
+    assert describe_input((64,)) == "64 inputs"
+    assert describe_input((1,)) == "1 input"
+    assert describe_input((1, 28, 28)) == "1×28×28 images"
+    assert describe_input((3072,)) == "3,072 inputs"
+
+
+def test_output_units_falls_back_to_last_dense_when_shapes_fail():
+    spec = cnn((1, 28, 28), outputs=7).replace(input_shape=(64,))  # Conv2D cannot take (64,)
+    assert output_units(spec) == 7
+    assert output_units(mlp(64, outputs=5)) == 5
+    assert output_units(NetworkSpec((4,), ())) is None
+
+
+# --------------------------------------------------------------------------- fixes
+
+
+@pytest.mark.parametrize("spec, shape, classes", [
+    (mlp(784), (64,), 10),
+    (mlp(64), (2,), 3),
+    (mlp(2, outputs=2), (784,), 10),
+    (mlp(784), (1, 8, 8), 10),           # Dense first on images: Flatten goes in front
+    (cnn((1, 28, 28)), (1, 8, 8), 10),
+    (cnn((1, 8, 8), outputs=2), (1, 28, 28), 10),
+    (NetworkSpec.from_dict({"input_shape": [1, 8, 8], "layers": [{"type": "Conv2D", "filters": 2, "kernel_size": 3}]}),
+     (1, 8, 8), 4),                       # no Dense at all: Flatten + Dense appended
+    (NetworkSpec.from_dict({"input_shape": [3], "layers": [{"type": "Activation", "function": "relu"}]}), (2,), 2),
+])
+def test_fit_makes_the_spec_valid_for_the_dataset(spec, shape, classes):
+    fitted = fit_spec_to_dataset(spec, shape, classes)
+    assert check_compatibility(fitted, shape, classes) == []
+    assert analyze(fitted).ok
+    assert fitted.input_shape == shape
+    assert (fitted.loss, fitted.seed, dict(fitted.optimizer)) == (spec.loss, spec.seed, dict(spec.optimizer))
+
+
+def test_fit_changes_only_first_and_last_layers():
+    spec = mlp(784, hidden=48, outputs=10)
+    fitted = fit_spec_to_dataset(spec, (2,), 3)
+    assert [l.type for l in fitted.layers] == [l.type for l in spec.layers]
+    assert fitted.layers[0] == spec.layers[0]  # hidden width kept
+    assert fitted.layers[2].config["units"] == 3
+    assert fitted.layers[2].config.get("kernel_initializer", "glorot_uniform") == "glorot_uniform"
+
+
+def test_fit_keeps_a_single_binary_output():
+    spec = mlp(64, outputs=1, loss="binary_cross_entropy")
+    assert fit_spec_to_dataset(spec, (2,), 2).layers[2].config["units"] == 1
+
+
+def test_fit_is_identity_when_already_compatible():
+    spec = mlp(64)
+    assert fit_spec_to_dataset(spec, (64,), 10) == spec
+
+
+def test_fit_cannot_turn_points_into_images_and_says_so():
+    spec = cnn((1, 28, 28))
+    fitted = fit_spec_to_dataset(spec, (2,), 2)
+    assert any("Conv2D" in p.message for p in check_compatibility(fitted, (2,), 2))
+
+
+def test_layout_follows_the_first_layer():
+    assert layout_for_spec(mlp(784)) == "flat"
+    assert layout_for_spec(cnn()) == "image"
+    flatten_first = NetworkSpec.from_dict({"input_shape": [1, 28, 28],
+                                           "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 10}]})
+    assert layout_for_spec(flatten_first) == "image"
+    assert layout_for_spec(NetworkSpec((64,), ())) == "flat"
+    assert input_shape_for_layout((8, 8), "flat") == (64,)
+    assert input_shape_for_layout((28, 28), "image") == (1, 28, 28)
+    with pytest.raises(ValueError):
+        input_shape_for_layout((8, 8), "points")
+
+
+def test_layout_choice_gives_the_shape_the_loader_makes():
+    spec = cnn((1, 8, 8))
+    data = load_dataset("digits8x8", layout=layout_for_spec(spec))
+    assert data.input_shape == input_shape_for_layout((8, 8), layout_for_spec(spec)) == spec.input_shape
+
+
+# --------------------------------------------------------------------------- dataset parameters
+
+
+def test_every_named_dataset_parameter_has_a_schema_with_its_default():
+    for name in DATASET_NAMES:
+        schema = dataset_param_schema(name)
+        assert [p.name for p in schema] == list(DATASETS[name].params)
+        assert {p.name: p.default for p in schema} == DATASETS[name].params
+        assert all(p.help for p in schema)
+    with pytest.raises(KeyError):
+        dataset_param_schema("nope")
+
+
+@pytest.mark.parametrize("name", [n for n in DATASET_NAMES if DATASETS[n].kind == "generated"])
+def test_schema_ranges_are_accepted_by_the_loader(name):
+    schema = {p.name: p for p in dataset_param_schema(name)}
+    for key, p in schema.items():
+        for value in (p.minimum, p.maximum):
+            if key == "n_samples" and value == p.maximum:
+                value = 5_000  # the maximum is checked below without generating a million points
+            value = int(value) if p.kind == "int" else float(value)
+            data = load_dataset(name, **{key: value})
+            if key == "n_classes":
+                assert data.n_classes == value
+    # Just outside the ranges the loader refuses: the schema is not stricter than needed there.
+    with pytest.raises(DataError):
+        load_dataset(name, noise=schema["noise"].maximum * 1.01)
+    with pytest.raises(DataError):
+        load_dataset(name, n_samples=int(schema["n_samples"].maximum) + 1)
+
+
+# --------------------------------------------------------------------------- previews
+
+
+def test_example_indices_one_per_class_in_class_order():
+    y = np.array([3, 1, 0, 2, 1, 0, 3, 2, 2])
+    idx = example_indices(y, 4, count=4)
+    assert y[idx].tolist() == [0, 1, 2, 3]
+    assert idx.tolist() == [2, 1, 3, 0]  # the first sample of each class
+
+
+def test_example_indices_fill_up_with_second_examples_and_stop_when_exhausted():
+    y = np.array([0, 1, 0, 1, 0])
+    idx = example_indices(y, 2, count=10)
+    assert idx.tolist() == [0, 1, 2, 3, 4]
+    assert example_indices(y, 2, count=3).tolist() == [0, 1, 2]
+    assert len(example_indices(np.arange(20) % 20, 20, count=10)) == 10
+
+
+def test_image_shape_for():
+    assert image_shape_for((1, 28, 28)) == (28, 28)
+    assert image_shape_for((64,), {"image_shape": [8, 8]}) == (8, 8)
+    assert image_shape_for((64,), {}) is None
+    assert image_shape_for((2,), {"image_shape": [8, 8]}) is None
+    assert image_shape_for((3, 4, 5)) == (4, 5)
+
+
+def test_preview_images_stretch_to_full_range():
+    x = np.linspace(0, 0.5, 3 * 64, dtype=np.float32).reshape(3, 64)
+    images = preview_images(x, np.array([2, 0]), (8, 8))
+    assert images.shape == (2, 8, 8) and images.dtype == np.uint8
+    assert images[1, 0, 0] == 0 and images[0, 7, 7] == 255
+    assert images[0].mean() > images[1].mean()
+    flat_const = np.ones((2, 1, 4, 4), dtype=np.float32)
+    assert not preview_images(flat_const, np.array([0, 1]), (4, 4)).any()
+
+
+def test_scatter_points_keep_aspect_and_fit_unit_square():
+    x = np.array([[-2.0, -1.0], [2.0, 1.0], [0.0, 0.0]])
+    y = np.array([0, 1, 0])
+    pts, labels = scatter_points(x, y, margin=0.0)
+    assert labels.tolist() == [0, 1, 0]
+    assert pts.min() >= 0 and pts.max() <= 1
+    np.testing.assert_allclose(pts[0], [0.0, 0.25])
+    np.testing.assert_allclose(pts[1], [1.0, 0.75])
+    np.testing.assert_allclose(pts[2], [0.5, 0.5])
+
+
+def test_scatter_points_subsample_reproducibly():
+    data = load_dataset("moons", n_samples=5000)
+    a, la = scatter_points(data.x, data.y, max_points=300, seed=1)
+    b, lb = scatter_points(data.x, data.y, max_points=300, seed=1)
+    assert a.shape == (300, 2) and np.array_equal(a, b) and np.array_equal(la, lb)
+    assert set(la.tolist()) == {0, 1}
+    one_feature, _ = scatter_points(np.array([[1.0], [3.0]]), np.array([0, 1]), margin=0.0)
+    np.testing.assert_allclose(one_feature, [[0.0, 0.5], [1.0, 0.5]])
