@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self.evaluation_panel = self._panel("widgets.evaluation_panel", "EvaluationPanel", doc, self.controller,
                                             self.dialogs)
         self.start_page = self._panel("widgets.start_page", "StartPage")
-        self.start_page.presetChosen.connect(self.new_from_preset)
+        self._wire_panels()
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -90,12 +90,17 @@ class MainWindow(QMainWindow):
         scroll.setObjectName("settingsScroll")
         scroll.setWidgetResizable(True)
         scroll.setWidget(settings_column)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Side columns keep a usable width; the centre (plots, canvas) absorbs resizing.
+        scroll.setMinimumWidth(280)
+        self.layer_editor.setMinimumWidth(250)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.layer_editor)
         self.splitter.addWidget(self.tabs)
         self.splitter.addWidget(scroll)
+        self.splitter.setChildrenCollapsible(False)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
@@ -107,6 +112,28 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.message_bar)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+
+    def _wire_panels(self) -> None:
+        """Connections between panels (each panel only knows the document)."""
+        self.start_page.presetChosen.connect(self.new_from_preset)
+        # Learning rate and batch size stay live while training: the controller applies
+        # them at the next batch.
+        self.training_settings.learningRateRequested.connect(self.controller.set_learning_rate)
+        self.training_settings.batchSizeRequested.connect(self.controller.set_batch_size)
+        self.dashboard.statusText.connect(self._on_dashboard_status_text)
+        self.evaluation_panel.sampleChosen.connect(self._on_evaluation_panel_sample_chosen)
+
+    def _on_dashboard_status_text(self, text: str) -> None:
+        self.statusBar().showMessage(text)
+
+    def _on_evaluation_panel_sample_chosen(self, image, caption: str) -> None:
+        self.draw_panel.show_sample(image, caption)
+        self.tabs.setCurrentWidget(self.draw_panel)
+
+    def _shutdown_workers(self) -> bool:
+        """Stop every background thread (training, download, evaluation); True when none is left."""
+        results = [self.controller.shutdown(), self.dataset_panel.shutdown(), self.evaluation_panel.shutdown()]
+        return all(results)
 
     def _build_actions(self) -> None:
         def action(text, slot, shortcut=None, name=None, tip=""):
@@ -330,8 +357,8 @@ class MainWindow(QMainWindow):
         if not self._confirm_discard():
             event.ignore()
             return
-        if not self.controller.shutdown():
-            self.show_message("Training did not stop in time; try closing again.", "warning")
+        if not self._shutdown_workers():
+            self.show_message("A background task did not stop in time; try closing again.", "warning")
             event.ignore()
             return
         self._save_geometry()

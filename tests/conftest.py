@@ -15,9 +15,14 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _TEST_HOME = tempfile.mkdtemp(prefix="nnstudio-test-home-")
 os.environ["NNSTUDIO_HOME"] = _TEST_HOME
+# Offscreen Qt with a desktop-sized screen (the plugin's default is 800×800, smaller than
+# the main window's minimum size, which would make geometry checks meaningless).
+_SCREEN = Path(_TEST_HOME) / "offscreen-screen.json"
+_SCREEN.write_text('{"screens": [{"name": "test", "x": 0, "y": 0, "width": 1920, "height": 1200, '
+                   '"logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}')
+os.environ.setdefault("QT_QPA_PLATFORM", f"offscreen:configfile={_SCREEN}")
 
 REPO = Path(__file__).resolve().parents[1]
 _DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"

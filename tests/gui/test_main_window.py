@@ -1,0 +1,150 @@
+"""The main window: names, presets through the UI, files (open, save, recent, drag and
+drop, corrupt files), the unsaved-changes guard and geometry persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+import core
+from nnstudio.main_window import MainWindow
+from nnstudio.presets import load_presets
+from nnstudio.settings import app_settings
+
+NAMES = ["layerList", "layerPalette", "datasetCombo", "lossCombo", "optimizerCombo", "learningRateEdit",
+         "epochsSpin", "batchSizeSpin", "seedSpin", "trainButton", "pauseButton", "stepButton", "stopButton",
+         "lossPlot", "accuracyPlot", "digitCanvas", "clearCanvasButton", "probabilityBars", "predictionLabel",
+         "inputPreview", "confusionMatrix", "classReport", "mistakesGallery", "weightsView", "decisionBoundary",
+         "gradCheckButton"]
+
+
+@pytest.fixture
+def window(qtbot, dialogs):
+    w = MainWindow(dialogs=dialogs)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    yield w
+    assert w.controller.shutdown()
+    w.document.undo_stack.clear()
+    w.document._unsaved_training = False
+
+
+def test_every_named_widget_is_present(window):
+    missing = [name for name in NAMES if window.findChild(QWidget, name) is None]
+    assert missing == []
+
+
+@pytest.mark.parametrize("preset", [p for p in load_presets()], ids=lambda p: p.key)
+def test_each_preset_through_the_start_page_builds_its_spec(window, qtbot, preset):
+    window.tabs.setCurrentWidget(window.start_page)
+    qtbot.mouseClick(window.start_page.buttons[preset.key], Qt.MouseButton.LeftButton)
+    expected = preset.state()
+    assert window.document.spec == expected.spec
+    assert window.document.training == expected.training
+    assert window.document.dataset_choice == expected.dataset
+    assert window.tabs.currentWidget() is window.dashboard
+    assert not window.document.modified
+
+
+def test_preset_menu_lists_every_preset(window):
+    titles = [a.text() for a in window.preset_menu.actions()]
+    assert titles == [p.title for p in load_presets()]
+
+
+def test_open_modify_save_reopen_round_trip(window, qtbot, dialogs, tmp_path):
+    path = tmp_path / "net.nnz"
+    dialogs.save_path = str(path)
+    window.save_as_action.trigger()
+    assert path.is_file() and not window.document.modified
+    assert window.windowTitle().startswith("net.nnz")
+    # modify through the real editor form, then save with Ctrl+S's action
+    form_units = window.layer_editor.findChild(QWidget, "param_units")
+    form_units.setValue(48)
+    form_units.editingFinished.emit()
+    assert window.document.spec.layers[0].config["units"] == 48
+    assert window.document.modified and window.isWindowModified()
+    window.save_action.trigger()
+    assert not window.document.modified
+    saved_spec = window.document.spec
+    window.new_action.trigger()
+    assert window.document.spec.layers[0].config["units"] == 64
+    dialogs.open_path = str(path)
+    window.open_action.trigger()
+    assert window.document.spec == saved_spec and window.document.path == path
+    assert str(path.resolve()) == window.recent_files()[0]
+
+
+def test_corrupt_file_shows_a_message_and_keeps_the_document(window, tmp_path):
+    window.document.change("Use SGD", spec=window.document.spec.replace(optimizer={"type": "SGD", "learning_rate": 0.1}))
+    before = window.document.state
+    bad = tmp_path / "evil.nnz"
+    bad.write_bytes(b"not a model at all")
+    assert window.open_path(bad) is False
+    assert window.document.state is before
+    assert window.message_bar.isVisible() and "evil.nnz" in window.message_bar.text
+    assert "Traceback" not in window.message_bar.text
+
+
+def test_unsaved_changes_guard(window, dialogs):
+    window.document.change("Use SGD", spec=window.document.spec.replace(optimizer={"type": "SGD", "learning_rate": 0.1}))
+    dialogs.save_changes_answer = "cancel"
+    window.new_action.trigger()
+    assert window.document.spec.optimizer["type"] == "SGD" and dialogs.asked[-1] == "save_changes"
+    dialogs.save_changes_answer = "discard"
+    window.new_action.trigger()
+    assert window.document.spec.optimizer["type"] == "Adam"
+
+
+def test_close_asks_and_can_be_cancelled(window, dialogs):
+    window.document.change("Use SGD", spec=window.document.spec.replace(optimizer={"type": "SGD", "learning_rate": 0.1}))
+    dialogs.save_changes_answer = "cancel"
+    window.close()
+    assert window.isVisible()
+    dialogs.save_changes_answer = "discard"
+    window.close()
+    assert not window.isVisible()
+
+
+def test_dropping_a_model_file_opens_it(window, qtbot, tmp_path):
+    net = core.Network.from_spec({"input_shape": [64], "layers": [{"type": "Dense", "units": 10},
+                                  {"type": "Activation", "function": "softmax"}], "loss": "cross_entropy"})
+    path = tmp_path / "dropped.nnz"
+    core.save_model(net, path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.document.path == path, timeout=3000)
+    assert len(window.document.spec.layers) == 2
+
+
+def test_geometry_and_splitter_persist(qtbot, dialogs):
+    first = MainWindow(dialogs=dialogs)
+    qtbot.addWidget(first)
+    first.resize(1500, 777)
+    first.show()
+    qtbot.waitExposed(first)
+    total = sum(first.splitter.sizes())
+    first.splitter.setSizes([300, total - 620, 320])
+    sizes = first.splitter.sizes()
+    assert sizes == [300, total - 620, 320]
+    first.close()
+    second = MainWindow(dialogs=dialogs)
+    qtbot.addWidget(second)
+    assert second.size().width() == 1500 and second.size().height() == 777
+    second.show()
+    qtbot.waitUntil(lambda: second.splitter.sizes() == sizes, timeout=2000)
+    second.close()
+
+
+def test_undo_menu_names_the_edit(window):
+    window.document.change("Delete layer 2 (Activation)",
+                           spec=window.document.spec.with_layers(window.document.spec.layers[:1] + window.document.spec.layers[2:]))
+    assert window.undo_action.text() == "&Undo Delete layer 2 (Activation)"
+    window.undo_action.trigger()
+    assert len(window.document.spec.layers) == 4
