@@ -34,20 +34,28 @@ class TrainingControl:
 
     Any thread may call the commands; the loop polls between batches (``_wait_turn``).
     Learning-rate and batch-size changes are queued and applied before the next batch.
+
+    For a driver that must know when the loop blocks (a GUI worker flushing its last
+    reports before a pause): ``before_wait`` is called, with the control's lock held, each
+    time the loop is about to block; ``generation`` counts the commands that can release it
+    (resume, step, stop), so the driver can tell a fresh wait from the same one.
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._cond = threading.Condition()  # re-entrant: before_wait may read the control
         self._stop = False
         self._paused = False
         self._batch_credit = 0
         self._epoch_credit = False
         self._changes: list[tuple[str, Any]] = []
+        self.before_wait: Callable[[], None] | None = None
+        self.generation = 0
 
     # commands (any thread)
     def stop(self) -> None:
         with self._cond:
             self._stop = True
+            self.generation += 1
             self._cond.notify_all()
 
     def pause(self) -> None:
@@ -59,6 +67,7 @@ class TrainingControl:
     def resume(self) -> None:
         with self._cond:
             self._paused = False
+            self.generation += 1
             self._cond.notify_all()
 
     def step_batch(self, count: int = 1) -> None:
@@ -66,6 +75,7 @@ class TrainingControl:
         with self._cond:
             self._paused = True
             self._batch_credit += int(count)
+            self.generation += 1
             self._cond.notify_all()
 
     def step_epoch(self) -> None:
@@ -73,6 +83,7 @@ class TrainingControl:
         with self._cond:
             self._paused = True
             self._epoch_credit = True
+            self.generation += 1
             self._cond.notify_all()
 
     def set_learning_rate(self, value: float) -> None:
@@ -108,6 +119,8 @@ class TrainingControl:
                     return True
                 if self._epoch_credit:
                     return True
+                if self.before_wait is not None:
+                    self.before_wait()
                 self._cond.wait()
 
     def _epoch_ended(self) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QLabel, QMainWindow, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QMainWindow, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 import core
 
 from .dialogs import Dialogs
-from .document import Document, DocumentState
+from .document import Document
 from .settings import app_settings
 from .widgets.message_bar import MessageBar
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import core
-from core import Activation, Dense, Dropout, Flatten, Network, NetworkSpec, SpecError, analyze
+from core import Activation, Dense, Network, NetworkSpec, SpecError, analyze
 
 from .test_layer_conformance import numeric_grad, rel_err
 

@@ -32,6 +32,11 @@ def test_wheel_contains_packages_and_bundled_data(wheel):
     resources = sorted(p for p in (REPO / "resources").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for path in resources:
         assert "core/resources/" + path.relative_to(REPO / "resources").as_posix() in names, path
+    # every package of the source tree is in the wheel (an explicit list can forget one)
+    for package in sorted(REPO.glob("*/**/__init__.py")):
+        rel = package.relative_to(REPO).as_posix()
+        if rel.startswith(("core/", "nnstudio/")) and "__pycache__" not in rel:
+            assert rel in names, f"package missing from the wheel: {rel}"
     # MNIST is never redistributed
     assert not any("idx3-ubyte" in n or "mnist.npz" in n for n in names)
     assert not any(n.startswith("tests/") for n in names)

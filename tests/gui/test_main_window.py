@@ -3,16 +3,14 @@ drop, corrupt files), the unsaved-changes guard and geometry persistence."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
 import core
 from nnstudio.main_window import MainWindow
 from nnstudio.presets import load_presets
-from nnstudio.settings import app_settings
 
 NAMES = ["layerList", "layerPalette", "datasetCombo", "lossCombo", "optimizerCombo", "learningRateEdit",
          "epochsSpin", "batchSizeSpin", "seedSpin", "trainButton", "pauseButton", "stepButton", "stopButton",

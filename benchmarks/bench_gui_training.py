@@ -1,0 +1,182 @@
+"""Does the live dashboard slow training down, and does training freeze the GUI?
+
+Same run, same machine: one MNIST epoch of an MLP 784-128-64-10 (Adam, batch 128, the
+document's train/validation split) timed
+
+(a) headless: ``Network.fit`` in this thread, one BLAS thread (what the worker uses on a
+    2-core machine), and
+(b) in the app: a ``TrainingController`` + a visible ``TrainingDashboard`` (offscreen
+    QApplication, event loop running, plots refreshing), from ``start()`` to ``runFinished``.
+
+While (b) runs, a GUI-thread QTimer probe fires every 5 ms and records how late each tick
+is: the event loop's stalls (targets: worst ≤ 50 ms, 99th percentile ≤ 20 ms). The ratio
+(b) / (a) must be ≤ 1.10. Runs alternate (a), (b), (a), (b)… and the best of each is kept,
+the least disturbed by other programs. On a shared machine wall times wander with the
+load, so the CPU time of the training thread is printed too: its ratio to the headless
+epoch's CPU time is what the dashboard costs the training itself. The GUI thread's CPU time
+matters as much: in Python, a millisecond of GUI work is one the training thread may wait
+for the GIL, which is why the dashboard paces its redraws on it.
+
+    NNSTUDIO_DATA=/work/shared/data/mnist python benchmarks/bench_gui_training.py [--repeat 5]   # exit 1 if a target is missed
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("NNSTUDIO_HOME", tempfile.mkdtemp(prefix="nnstudio-bench-"))  # never the user's settings
+_REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("NNSTUDIO_DATA", str(_REPO.parent / "shared" / "data" / "mnist"))
+sys.path.insert(0, str(_REPO))
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from core import Network, NetworkSpec, TrainingConfig  # noqa: E402
+from nnstudio.dialogs import Dialogs  # noqa: E402
+from nnstudio.document import DatasetChoice, Document, DocumentState  # noqa: E402
+from nnstudio.settings import app_settings  # noqa: E402
+from nnstudio.training_controller import BLAS_THREADS_KEY, TrainingController, blas_threads_setting  # noqa: E402
+from nnstudio.widgets.training_dashboard import TrainingDashboard  # noqa: E402
+
+PROBE_MS = 5
+SPEC = {"input_shape": [784],
+        "layers": [{"type": "Dense", "units": 128}, {"type": "Activation", "function": "relu"},
+                   {"type": "Dense", "units": 64}, {"type": "Activation", "function": "relu"},
+                   {"type": "Dense", "units": 10}, {"type": "Activation", "function": "softmax"}],
+        "loss": "cross_entropy", "optimizer": {"type": "Adam", "learning_rate": 0.001}, "seed": 0}
+
+
+class Probe:
+    """Records the time between ticks of a ``PROBE_MS`` GUI-thread timer."""
+
+    def __init__(self):
+        self.clock = QElapsedTimer()
+        self.intervals: list[float] = []
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(PROBE_MS)
+        self.timer.timeout.connect(self.on_timeout)
+        self.last = None
+
+    def start(self):
+        self.intervals.clear()
+        self.clock.start()
+        self.last = self.clock.nsecsElapsed()
+        self.timer.start()
+
+    def stop(self):
+        self.timer.stop()
+
+    def on_timeout(self):
+        now = self.clock.nsecsElapsed()
+        self.intervals.append((now - self.last) / 1e6)
+        self.last = now
+
+    def stalls(self) -> np.ndarray:
+        """How late each tick was beyond its period, ms."""
+        return np.maximum(np.asarray(self.intervals) - PROBE_MS, 0.0)
+
+
+def new_document() -> Document:
+    state = DocumentState(NetworkSpec.from_dict(SPEC), TrainingConfig(epochs=1, batch_size=128, validation_split=0.1),
+                          DatasetChoice("mnist"))
+    return Document(state)
+
+
+def headless_epoch(document: Document) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one epoch of ``fit`` in this thread."""
+    s = document.splits()
+    net = Network.from_spec(document.spec)
+    with threadpool_limits(limits=blas_threads_setting(), user_api="blas"):
+        start, cpu = time.perf_counter(), time.thread_time()
+        net.fit(s.x_train, s.y_train, epochs=1, batch_size=128, validation_data=(s.x_val, s.y_val))
+        return time.perf_counter() - start, time.thread_time() - cpu
+
+
+def gui_epoch(document: Document, controller: TrainingController, probe: Probe) -> tuple[float, np.ndarray, int, float]:
+    """Seconds for the epoch in the app, the probe's stalls (ms), report packets received
+    and the GUI thread's CPU seconds meanwhile (what the dashboard costs)."""
+    document.reset_weights()
+    loop = QEventLoop()
+    packets = []
+    controller.reportsReceived.connect(packets.append)
+    controller.runFinished.connect(loop.quit)
+    controller.runFailed.connect(loop.quit)
+    probe.start()
+    start, cpu = time.perf_counter(), time.thread_time()
+    assert controller.start(), "training did not start"
+    loop.exec()
+    elapsed, cpu = time.perf_counter() - start, time.thread_time() - cpu
+    probe.stop()
+    controller.reportsReceived.disconnect(packets.append)
+    controller.runFinished.disconnect(loop.quit)
+    controller.runFailed.disconnect(loop.quit)
+    return elapsed, probe.stalls(), len(packets), cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    app = QApplication.instance() or QApplication([])
+    document = new_document()
+    splits = document.splits()  # load once: both sides then train on the same arrays
+    print(f"MNIST: {len(splits.y_train):,} training, {len(splits.y_val):,} validation samples; "
+          f"BLAS threads {blas_threads_setting()} (setting {BLAS_THREADS_KEY}="
+          f"{app_settings().value(BLAS_THREADS_KEY)!s}); {os.cpu_count()} CPU cores")
+    controller = TrainingController(document)
+    dashboard = TrainingDashboard(document, controller, Dialogs())
+    dashboard.resize(1100, 800)
+    dashboard.show()
+    app.processEvents()
+    probe = Probe()
+
+    headless_epoch(document)  # warm-up (allocator, caches)
+    head, head_cpu, gui, stalls, packets, cpus, worker_cpu = [], [], [], [], [], [], []
+    try:
+        for i in range(args.repeat):
+            wall, cpu = headless_epoch(document)
+            head.append(wall)
+            head_cpu.append(cpu)
+            seconds, s, p, cpu = gui_epoch(document, controller, probe)
+            gui.append(seconds)
+            cpus.append(cpu)
+            worker_cpu.append(controller.last_outcome.cpu_seconds)
+            stalls.append(s)
+            packets.append(p)
+            print(f"  round {i + 1}: headless {head[-1]:.3f} s (CPU {head_cpu[-1]:.3f})   dashboard {gui[-1]:.3f} s "
+                  f"(training thread CPU {worker_cpu[-1]:.3f}, GUI thread CPU {cpu:.3f})   "
+                  f"stall worst {s.max():.1f} ms  p99 {np.percentile(s, 99):.1f} ms   {p} packets")
+    finally:
+        assert controller.shutdown(), "training thread did not stop"
+    best_head, best_gui = min(head), min(gui)
+    all_stalls = np.concatenate(stalls)
+    ratio = best_gui / best_head
+    worst, p99 = float(all_stalls.max()), float(np.percentile(all_stalls, 99))
+    print(f"(a) headless fit, one epoch:        {best_head:.3f} s (best of {args.repeat})")
+    print(f"(b) in the dashboard, one epoch:    {best_gui:.3f} s (best of {args.repeat})")
+    print(f"    ratio (b)/(a):                  {ratio:.3f}   target ≤ 1.10   {'OK' if ratio <= 1.10 else 'MISSED'}")
+    print(f"    event-loop stall, worst:        {worst:.1f} ms   target ≤ 50 ms   {'OK' if worst <= 50 else 'MISSED'}")
+    print(f"    event-loop stall, 99th pct:     {p99:.1f} ms   target ≤ 20 ms   {'OK' if p99 <= 20 else 'MISSED'}")
+    per_round = [float(s.max()) for s in stalls]
+    print(f"    worst stall per round:          {', '.join(f'{w:.0f}' for w in per_round)} ms "
+          f"(median {np.median(per_round):.0f} ms; a lone outlier is usually another program taking the CPU)")
+    cpu_ratio = min(worker_cpu) / min(head_cpu)
+    print(f"    training CPU (b)/(a):           {cpu_ratio:.3f}   (best {min(worker_cpu):.3f} s / {min(head_cpu):.3f} s)")
+    print(f"    median wall (a) {np.median(head):.3f} s, (b) {np.median(gui):.3f} s; GUI thread CPU per epoch "
+          f"{min(cpus):.3f}-{max(cpus):.3f} s; probe ticks {all_stalls.size:,}; report packets {packets}")
+    return 0 if ratio <= 1.10 and worst <= 50 and p99 <= 20 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Plot-ready curves of one training run, built from reports or a saved History (NumPy only).
+
+The dashboard hands every report the worker sends to ``TrainingCurves.add``; it appends to
+growable buffers and smooths only the new batch points, so the cost of a plot tick depends
+on what arrived, not on how long the run is. The widget just passes the series' ``x`` / ``y``
+views to its curves.
+
+Coordinates: x is in epochs. A batch point sits at ``BatchReport.progress`` (fractional
+epochs done after that batch); an epoch point at ``epoch + 1`` (the end of that epoch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from .series import GrowableSeries, nearest_index
+from .smoothing import EmaSmoother, smoothing_span, weight_for_span
+from .training import BatchReport, ChangeEvent, EpochReport, History
+
+__all__ = ["TrainingCurves", "Readout", "SERIES"]
+
+#: Every series a run has. ``batch_*`` follow the batches, ``epoch_*`` / ``val_*`` the epochs.
+SERIES = ("batch_loss", "batch_loss_smooth", "batch_accuracy", "batch_accuracy_smooth",
+          "epoch_loss", "epoch_accuracy", "val_loss", "val_accuracy")
+
+
+@dataclass(frozen=True)
+class Readout:
+    """The data nearest to a cursor position, for one metric ("loss" or "accuracy").
+
+    ``x``: exact position (epochs) of the nearest batch point, or of the nearest epoch point
+    when the run has no batch points; ``batch`` / ``smoothed``: that batch's raw and smoothed
+    value. ``epoch``: 1-based number of the nearest epoch end within half an epoch of the
+    cursor, with its training (``train``) and validation (``val``) values.
+    """
+
+    metric: str
+    x: float | None = None
+    batch: float | None = None
+    smoothed: float | None = None
+    epoch: int | None = None
+    train: float | None = None
+    val: float | None = None
+
+
+class TrainingCurves:
+    """The series of one run (see ``SERIES``) and its hyperparameter change events.
+
+    ``span``: smoothing span in batches (see ``core.smoothing.smoothing_span``).
+    """
+
+    def __init__(self, span: float = 20):
+        self.span = float(span)
+        self.series: dict[str, GrowableSeries] = {name: GrowableSeries() for name in SERIES}
+        self.events: list[ChangeEvent] = []
+        #: Batch x values only grow (False after a stopped epoch was re-run from its start,
+        #: which core does on Continue: its batches then overlap the stopped ones).
+        self.batches_sorted = True
+        weight = weight_for_span(span)
+        self._smooth_loss = EmaSmoother(weight)
+        self._smooth_accuracy = EmaSmoother(weight)
+
+    def __getitem__(self, name: str) -> GrowableSeries:
+        return self.series[name]
+
+    @property
+    def empty(self) -> bool:
+        return all(len(s) == 0 for s in self.series.values()) and not self.events
+
+    @property
+    def last_x(self) -> float | None:
+        """Largest x of any point so far (None when empty)."""
+        ends = [s.x[-1] for s in self.series.values() if len(s)]
+        return float(max(ends)) if ends else None
+
+    # -- feeding --------------------------------------------------------------------------------
+    def add(self, reports: Iterable[BatchReport | EpochReport | ChangeEvent]) -> frozenset[str]:
+        """Append reports in run order; returns the names of the series that changed (and
+        "events" when change events arrived)."""
+        bx: list[float] = []
+        bl: list[float] = []
+        ba: list[float] = []
+        ex: list[float] = []
+        el: list[float] = []
+        ea: list[float] = []
+        vx: list[float] = []
+        vl: list[float] = []
+        va: list[float] = []
+        events: list[ChangeEvent] = []
+        for r in reports:
+            if isinstance(r, BatchReport):
+                bx.append(r.progress)
+                bl.append(r.loss)
+                ba.append(r.accuracy)
+            elif isinstance(r, EpochReport):
+                ex.append(r.epoch + 1.0)
+                el.append(r.loss)
+                ea.append(r.accuracy)
+                if r.val_loss is not None:
+                    vx.append(r.epoch + 1.0)
+                    vl.append(r.val_loss)
+                    va.append(r.val_accuracy if r.val_accuracy is not None else np.nan)
+            elif isinstance(r, ChangeEvent):
+                events.append(r)
+        return self._append(bx, bl, ba, ex, el, ea, vx, vl, va, events)
+
+    def _append(self, bx, bl, ba, ex, el, ea, vx, vl, va, events) -> frozenset[str]:
+        changed: set[str] = set()
+        s = self.series
+        if len(bx):
+            bx = np.asarray(bx, dtype=np.float64)
+            bl = np.asarray(bl, dtype=np.float64)
+            ba = np.asarray(ba, dtype=np.float64)
+            if self.batches_sorted:
+                prev = s["batch_loss"].x
+                self.batches_sorted = bool(np.all(np.diff(bx) >= 0) and (len(prev) == 0 or bx[0] >= prev[-1]))
+            s["batch_loss"].append(bx, bl)
+            s["batch_loss_smooth"].append(bx, self._smooth_loss.add(bl))
+            s["batch_accuracy"].append(bx, ba)
+            s["batch_accuracy_smooth"].append(bx, self._smooth_accuracy.add(ba))
+            changed.update(("batch_loss", "batch_loss_smooth", "batch_accuracy", "batch_accuracy_smooth"))
+        if len(ex):
+            s["epoch_loss"].append(ex, el)
+            s["epoch_accuracy"].append(ex, ea)
+            changed.update(("epoch_loss", "epoch_accuracy"))
+        if len(vx):
+            s["val_loss"].append(vx, vl)
+            s["val_accuracy"].append(vx, va)
+            changed.update(("val_loss", "val_accuracy"))
+        if events:
+            self.events.extend(events)
+            changed.add("events")
+        return frozenset(changed)
+
+    @classmethod
+    def from_history(cls, history: History, span: float | None = None) -> "TrainingCurves":
+        """Curves of everything a network's History recorded (e.g. a model opened from a
+        file). ``span`` None: suited to the history's batches per epoch (``smoothing_span``)."""
+        b = history.batches
+        n = min(len(b["progress"]), len(b["loss"]), len(b["accuracy"]))
+        if span is None:
+            epochs = max(float(b["progress"][n - 1]), 1e-9) if n else 1.0
+            span = smoothing_span(round(n / epochs) if n else 1)
+        curves = cls(span)
+        epochs = list(history.epochs)
+        with_val = [e for e in epochs if e.val_loss is not None]
+        curves._append(
+            b["progress"][:n], b["loss"][:n], b["accuracy"][:n],
+            [e.epoch + 1.0 for e in epochs], [e.loss for e in epochs], [e.accuracy for e in epochs],
+            [e.epoch + 1.0 for e in with_val], [e.val_loss for e in with_val],
+            [e.val_accuracy if e.val_accuracy is not None else np.nan for e in with_val],
+            list(history.events))
+        return curves
+
+    # -- reading ------------------------------------------------------------------------------------
+    def readout(self, x: float, metric: str = "loss") -> Readout | None:
+        """What lies nearest to position ``x`` (epochs) for ``metric`` "loss" or "accuracy";
+        None when the run has no points."""
+        if metric not in ("loss", "accuracy"):
+            raise ValueError(f"metric must be 'loss' or 'accuracy', not {metric!r}")
+        raw = self.series[f"batch_{metric}"]
+        smooth = self.series[f"batch_{metric}_smooth"]
+        train = self.series[f"epoch_{metric}"]
+        val = self.series[f"val_{metric}"]
+        out: dict = {}
+        if self.batches_sorted:
+            i = nearest_index(raw.x, x)
+        else:  # overlapping x after a re-run epoch: the latest of the nearest points
+            i = None if len(raw) == 0 or not np.isfinite(x) else int(len(raw) - 1 - np.argmin(np.abs(raw.x[::-1] - x)))
+        if i is not None:
+            out.update(x=float(raw.x[i]), batch=float(raw.y[i]), smoothed=float(smooth.y[i]))
+        j = nearest_index(train.x, x)
+        if j is not None and abs(train.x[j] - x) <= 0.5:
+            ex = float(train.x[j])
+            out.update(epoch=int(round(ex)), train=float(train.y[j]))
+            if i is None:
+                out["x"] = ex
+            k = nearest_index(val.x, ex)
+            if k is not None and val.x[k] == ex:
+                out["val"] = float(val.y[k])
+        if not out:
+            return None
+        return Readout(metric, **out)
+
+    def copy(self) -> "TrainingCurves":
+        """An independent copy (e.g. to keep a run as a comparison while it continues)."""
+        out = TrainingCurves(self.span)
+        out.series = {name: s.copy() for name, s in self.series.items()}
+        out.events = list(self.events)
+        out.batches_sorted = self.batches_sorted
+        out._smooth_loss.__dict__.update(self._smooth_loss.__dict__)
+        out._smooth_accuracy.__dict__.update(self._smooth_accuracy.__dict__)
+        return out

@@ -1,0 +1,189 @@
+"""The training worker: drives ``core.run_training`` on its own QThread and reports in packets.
+
+One worker per run. The controller (GUI thread) builds a ``TrainingJob``, moves a
+``TrainingWorker`` to a fresh QThread, connects its signals to bound GUI-thread slots with
+queued connections, then starts the thread (see PITFALLS.md, QThread).
+
+Report coalescing: with batch size 1 the loop yields tens of thousands of reports per
+second; one queued signal each would flood the GUI's event queue. The worker collects
+reports and sends them as one immutable ``ReportPacket`` at most every ``report_interval``
+seconds (60 per second by default), plus:
+
+- right before the loop blocks (paused, or a step finished), so the GUI always shows
+  exactly where training stands while it waits (``ReportPacket.waiting``);
+- at the end of the run, before ``runEnded``.
+
+Snapshots: at an epoch end the worker copies the weights (``Network.inference_copy``) for
+predictions, so nothing ever reads the live network from another thread. On tiny datasets
+an epoch lasts microseconds, so copies are limited to one per ``snapshot_interval``
+seconds while running freely; an epoch ending while paused/stepping, and the run's last
+epoch, are always copied.
+
+Pause, step, stop and knob changes never go through slots (a worker busy in its loop never
+runs queued calls): the controller calls the thread-safe ``WorkerControl`` directly.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+from threadpoolctl import threadpool_limits
+
+import core
+from core import BatchReport, ChangeEvent, EpochReport, Network, TrainingControl, TrainingResult, run_training
+from core.data import DataError
+
+__all__ = ["TrainingJob", "ReportPacket", "RunEnd", "WorkerControl", "TrainingWorker", "readable_error"]
+
+#: Errors that describe a problem with the user's settings or data, not a bug.
+USER_ERRORS = (core.TrainingError, core.SpecError, core.ShapeError, DataError)
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """Everything one run needs. x: (n, *input_shape); y: (n,) labels or (n, k) targets;
+    ``validation``: (x_val, y_val) or None. The network is handed to the worker for the run
+    and must not be touched by another thread until ``runEnded``."""
+
+    run_id: int
+    network: Network
+    x: np.ndarray
+    y: np.ndarray
+    validation: tuple[np.ndarray, np.ndarray] | None
+    epochs: int
+    batch_size: int
+    shuffle: bool = True
+    blas_threads: int = 1
+    report_interval: float = 1.0 / 60.0
+    snapshot_interval: float = 0.1
+
+
+@dataclass(frozen=True)
+class ReportPacket:
+    """Reports in run order since the previous packet.
+
+    ``snapshot``: weights-only copy taken at the latest epoch end in this packet, or None.
+    ``waiting``: the loop is blocked after these reports until a command (resume, step,
+    stop) arrives; ``generation`` is the control's command count at that moment, so a
+    packet that was overtaken by a newer command can be recognised as stale.
+    """
+
+    run_id: int
+    reports: tuple[BatchReport | EpochReport | ChangeEvent, ...]
+    snapshot: Network | None = None
+    waiting: bool = False
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended. ``status``: "finished", "stopped", "diverged" or "failed" (an
+    exception; ``details`` holds the traceback). ``batches``: batches trained in this run;
+    ``cpu_seconds``: CPU time the training thread used."""
+
+    run_id: int
+    status: str
+    message: str
+    details: str = ""
+    epochs_done: int = 0
+    batches: int = 0
+    cpu_seconds: float = 0.0
+
+
+#: The loop's remote control. core.TrainingControl already offers what the worker needs
+#: (``before_wait`` and ``generation``); the name stays for readability at call sites.
+WorkerControl = TrainingControl
+
+
+def readable_error(exc: BaseException) -> str:
+    """A sentence for the message bar: user errors as they are, others marked unexpected."""
+    if isinstance(exc, USER_ERRORS):
+        return f"Training stopped: {exc}"
+    return f"Training failed unexpectedly ({type(exc).__name__}: {exc}). Details has the traceback for a bug report."
+
+
+class TrainingWorker(QObject):
+    """Runs one ``TrainingJob``. Emits ``packetReady(ReportPacket)`` and, last,
+    ``runEnded(RunEnd)``. ``outcome`` holds the RunEnd once ``run`` returned (read it only
+    after the thread was joined)."""
+
+    packetReady = Signal(object)
+    runEnded = Signal(object)
+
+    def __init__(self, job: TrainingJob, control: WorkerControl):
+        super().__init__()
+        self._job = job
+        self._control = control
+        self._pending: list[Any] = []
+        self._snapshot: Network | None = None
+        self._announced_generation: int | None = None
+        self._last_flush = 0.0
+        self._last_snapshot = -1e9
+        self.outcome: RunEnd | None = None
+
+    @Slot()
+    def run(self) -> None:
+        job, control = self._job, self._control
+        cpu_start = time.thread_time()
+        network = job.network
+        batches = 0
+        end_epoch = network.epochs_done + job.epochs
+        control.before_wait = self._on_control_before_wait
+        try:
+            # One BLAS thread on small machines: a second one would wait at a barrier
+            # whenever the GUI thread is busy (PITFALLS.md, BLAS threads).
+            with threadpool_limits(limits=job.blas_threads, user_api="blas"):
+                gen = run_training(network, job.x, job.y, epochs=job.epochs, batch_size=job.batch_size,
+                                   validation_data=job.validation, shuffle=job.shuffle, control=control)
+                self._last_flush = time.perf_counter()
+                while True:
+                    try:
+                        report = next(gen)
+                    except StopIteration as stop:
+                        result: TrainingResult = stop.value
+                        break
+                    self._pending.append(report)
+                    self._announced_generation = None
+                    now = time.perf_counter()
+                    if isinstance(report, BatchReport):
+                        batches += 1
+                    elif isinstance(report, EpochReport):
+                        if (now - self._last_snapshot >= job.snapshot_interval or control.paused
+                                or network.epochs_done >= end_epoch):
+                            self._snapshot = network.inference_copy()
+                            self._last_snapshot = now
+                    if now - self._last_flush >= job.report_interval:
+                        self._flush(now)
+            outcome = RunEnd(job.run_id, result.status, result.message, "", result.epochs_done, batches)
+        except Exception as exc:  # noqa: BLE001 - any failure must reach the user, not kill the thread
+            outcome = RunEnd(job.run_id, "failed", readable_error(exc), traceback.format_exc(),
+                             network.epochs_done, batches)
+        finally:
+            control.before_wait = None
+        self._flush(time.perf_counter())
+        outcome = replace(outcome, cpu_seconds=time.thread_time() - cpu_start)
+        self.outcome = outcome
+        self.runEnded.emit(outcome)
+
+    def _flush(self, now: float, waiting: bool = False, generation: int = 0) -> None:
+        if not self._pending and self._snapshot is None and not waiting:
+            return
+        packet = ReportPacket(self._job.run_id, tuple(self._pending), self._snapshot, waiting, generation)
+        self._pending = []
+        self._snapshot = None
+        self._last_flush = now
+        self.packetReady.emit(packet)
+
+    def _on_control_before_wait(self) -> None:
+        # Called in this thread with the control's lock held, right before the loop blocks.
+        # Emitting a queued signal only posts an event: it never waits for the GUI thread.
+        generation = self._control.generation
+        if generation == self._announced_generation:
+            return  # woken by a knob change while still paused: already announced
+        self._announced_generation = generation
+        self._flush(time.perf_counter(), waiting=True, generation=generation)

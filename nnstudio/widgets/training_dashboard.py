@@ -1,0 +1,503 @@
+"""The Train tab: controls, live loss and accuracy plots, progress, comparison and export.
+
+Data path: the controller relays the worker's packets (``reportsReceived``, ≤ ~60/s); this
+widget only queues them. A QTimer at 20 Hz (``REFRESH_MS``) feeds what arrived to the run's
+``core.TrainingCurves`` (growable buffers, smoothing in core) and pushes just the changed
+series to one plot per tick (the plots take turns), so redraw cost does not grow with the
+run, never runs per batch, and no GUI event carries two plot redraws. The tick paces itself
+on the GUI thread's measured CPU use (``GUI_BUSY_TARGET``): a big window or a slow machine
+gets fewer redraws rather than slower training.
+While the tab is hidden the curves still grow but the plots are only redrawn when shown.
+
+Runs to compare: when a run starts from fresh weights, or a different network is loaded,
+the curves shown so far stay on the axes, faded and named by their key settings, until
+"Clear runs". "Keep as comparison" copies the current curves the same way at any time.
+
+Space toggles pause / resume while the focus is inside this tab and the focused widget does
+not use Space itself (a focused button still clicks): never a window-wide shortcut.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeyEvent, QShowEvent
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from core import BatchReport, Network
+from core.eta import ThroughputMeter, eta_seconds, format_duration, next_refresh_ms, progress_text, run_fraction
+from core.history_csv import batches_csv, epochs_csv
+from core.smoothing import smoothing_span
+from core.training_curves import Readout, TrainingCurves
+
+from ..document import Document
+from ..training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController, settings_label
+from .training_controls import TrainingControls
+from .training_plot import MetricPlot
+
+__all__ = ["TrainingDashboard", "REFRESH_MS", "MAX_COMPARISONS"]
+
+#: Fastest refresh tick while training (20 Hz; the two plots take turns, so each redraws at
+#: ≤ 10 Hz: PITFALLS.md, pyqtgraph). The tick slows down when the GUI thread gets busy.
+REFRESH_MS = 50
+#: Share of the GUI thread's time the refresh pacing aims at (``core.eta.next_refresh_ms``):
+#: in Python every GUI millisecond is one the training thread may wait for the GIL.
+GUI_BUSY_TARGET = 0.08
+#: Status-bar text (samples per second) at most this often.
+STATUS_INTERVAL_S = 0.5
+#: Earlier runs kept on the axes; the oldest goes first.
+MAX_COMPARISONS = 6
+
+
+class TrainingDashboard(QWidget):
+    """Train tab for ``document`` driving ``controller``; questions go through ``dialogs``.
+
+    ``statusText(str)``: short status (samples per second, run end) for the window's status bar.
+    """
+
+    statusText = Signal(str)
+
+    def __init__(self, document: Document, controller: TrainingController, dialogs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("trainingDashboard")
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self._document = document
+        self._controller = controller
+        self._dialogs = dialogs
+
+        self.controls = TrainingControls()
+        self.loss_plot = MetricPlot("loss", "Loss")
+        self.accuracy_plot = MetricPlot("accuracy", "Accuracy")
+        self.accuracy_plot.setXLink(self.loss_plot)
+        self.plots = (self.loss_plot, self.accuracy_plot)
+
+        self.hover_label = QLabel("Hover over a plot to read exact values.")
+        self.hover_label.setObjectName("hoverLabel")
+        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.log_check = QCheckBox("Log scale")
+        self.log_check.setObjectName("logScaleCheck")
+        self.log_check.setToolTip("Logarithmic loss axis: shows progress when the loss spans several decades")
+        self.keep_button = QPushButton("Keep as comparison")
+        self.keep_button.setObjectName("keepComparisonButton")
+        self.keep_button.setToolTip("Keep the curves drawn so far, faded, to compare with what comes next")
+        self.clear_runs_button = QPushButton("Clear runs")
+        self.clear_runs_button.setObjectName("clearRunsButton")
+        self.clear_runs_button.setToolTip("Remove the faded curves of earlier runs")
+        self.export_button = QPushButton("Export")
+        self.export_button.setObjectName("exportButton")
+        self.export_menu = QMenu(self.export_button)
+        self.export_menu.setObjectName("exportMenu")
+        self.export_loss_action = self._export_action("Loss plot as PNG…", "exportLossPngAction")
+        self.export_accuracy_action = self._export_action("Accuracy plot as PNG…", "exportAccuracyPngAction")
+        self.export_menu.addSeparator()
+        self.export_epochs_action = self._export_action("History per epoch as CSV…", "exportEpochsCsvAction")
+        self.export_batches_action = self._export_action("History per batch as CSV…", "exportBatchesCsvAction")
+        self.export_button.setMenu(self.export_menu)
+
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.log_check)
+        bottom.addStretch(1)
+        bottom.addWidget(self.keep_button)
+        bottom.addWidget(self.clear_runs_button)
+        bottom.addWidget(self.export_button)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("trainingPlotsSplitter")
+        splitter.addWidget(self.loss_plot)
+        splitter.addWidget(self.accuracy_plot)
+        splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.controls)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.hover_label)
+        layout.addLayout(bottom)
+
+        # Current run and its bookkeeping.
+        self._curves = TrainingCurves()
+        self._shown_network: Network | None = None
+        self._run_label = ""
+        self._comparison_curves: list[TrainingCurves] = []
+        self._comparison_labels: list[str] = []
+        self._pending: list[tuple] = []
+        #: Series changed since each plot last redrew (plots redraw on alternate ticks).
+        self._dirty: dict[MetricPlot, set[str]] = {self.loss_plot: set(), self.accuracy_plot: set()}
+        self._turn = 0
+        self._last_batch: BatchReport | None = None
+        self._meter = ThroughputMeter()
+        self._last_status = 0.0
+        self._run_started_at = 0.0
+        self._timer = QTimer(self)
+        self._timer.setObjectName("plotRefreshTimer")
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._on_refresh_timer_timeout)
+        self._tick_clock: tuple[float, float] | None = None  # (wall, GUI thread CPU) at the last tick
+
+        c = self.controls
+        c.trainRequested.connect(controller.start)
+        c.pauseRequested.connect(controller.pause)
+        c.resumeRequested.connect(controller.resume)
+        c.stepBatchRequested.connect(controller.step_batch)
+        c.stepEpochRequested.connect(controller.step_epoch)
+        c.stopRequested.connect(controller.stop)
+        c.resetWeightsRequested.connect(self._on_controls_reset_weights_requested)
+        self.log_check.toggled.connect(self._on_log_check_toggled)
+        self.keep_button.clicked.connect(self.keep_as_comparison)
+        self.clear_runs_button.clicked.connect(self.clear_comparisons)
+        for plot in self.plots:
+            plot.hovered.connect(self._on_plot_hovered)
+
+        controller.stateChanged.connect(self._on_controller_state_changed)
+        controller.runStarted.connect(self._on_controller_run_started)
+        controller.reportsReceived.connect(self._on_controller_reports_received)
+        controller.runFinished.connect(self._on_controller_run_finished)
+        controller.runFailed.connect(self._on_controller_run_failed)
+        controller.waitingChanged.connect(self._on_controller_waiting_changed)
+        document.networkChanged.connect(self._on_document_network_changed)
+        document.trainingConfigChanged.connect(self._sync_controls)
+
+        self._on_document_network_changed()
+        self._sync_controls()
+
+    def _export_action(self, text: str, name: str) -> QAction:
+        a = self.export_menu.addAction(text)
+        a.setObjectName(name)
+        a.triggered.connect(self._on_export_action_triggered)
+        return a
+
+    def menu_actions(self) -> list[QAction]:
+        """Train, Pause/Resume, Step batch, Step epoch, Stop, Reset weights (the Training menu)."""
+        return self.controls.actions_for_menu()
+
+    # -- what is shown ---------------------------------------------------------------------------------------
+    @property
+    def curves(self) -> TrainingCurves:
+        """The current run's curves (what the plots draw)."""
+        return self._curves
+
+    @property
+    def comparison_labels(self) -> list[str]:
+        return list(self._comparison_labels)
+
+    def _show_run(self, network: Network | None, label: str, span: float | None = None) -> None:
+        """Make ``network``'s history the current run; the curves shown so far become a
+        comparison when they have points. ``span``: smoothing span (None: from the history)."""
+        if not self._curves.empty:
+            self._keep(self._curves, self._run_label)
+        if network is not None and (network.history.batches["progress"] or network.history.epochs):
+            curves = TrainingCurves.from_history(network.history, span)
+        else:
+            curves = TrainingCurves(span if span is not None else self._curves.span)
+        self._set_curves(curves)
+        self._shown_network = network
+        self._run_label = label
+
+    def _set_curves(self, curves: TrainingCurves) -> None:
+        self._curves = curves
+        for dirty in self._dirty.values():
+            dirty.clear()
+        for plot in self.plots:
+            plot.set_run(curves)
+
+    def _keep(self, curves: TrainingCurves, label: str) -> None:
+        label = f"run {len(self._comparison_labels) + 1}: {label}" if label else f"run {len(self._comparison_labels) + 1}"
+        if len(self._comparison_labels) >= MAX_COMPARISONS:
+            # Drop the oldest: rebuild the remaining ones (rare, a handful of curves).
+            kept = [(c, l) for c, l in zip(self._comparison_curves[1:], self._comparison_labels[1:])]
+            self.clear_comparisons()
+            for c, l in kept:
+                self._add_comparison(c, l)
+        self._add_comparison(curves, label)
+        self._sync_controls()
+
+    def _add_comparison(self, curves: TrainingCurves, label: str) -> None:
+        self._comparison_curves.append(curves)
+        self._comparison_labels.append(label)
+        for plot in self.plots:
+            plot.add_comparison(curves, label)
+
+    def keep_as_comparison(self) -> None:
+        """Keep a copy of the current curves, faded, while the current run goes on."""
+        self._drain()
+        if self._curves.empty:
+            return
+        at = self._curves.last_x
+        self._keep(self._curves.copy(), f"{self._run_label} (at epoch {at:.3g})" if at is not None else self._run_label)
+
+    def clear_comparisons(self) -> None:
+        for plot in self.plots:
+            plot.clear_comparisons()
+        self._comparison_curves = []
+        self._comparison_labels = []
+        self._sync_controls()
+
+    # -- controller ---------------------------------------------------------------------------------------------
+    def _on_controller_run_started(self) -> None:
+        info = self._controller.run_info
+        network = self._controller.network
+        self._pending.clear()
+        if network is not self._shown_network or info.fresh:
+            self._show_run(network, info.label(), smoothing_span(info.batches_per_epoch))
+        self._run_label = self._run_label or info.label()
+        self._last_batch = None
+        self._meter.restart()
+        self._run_started_at = time.perf_counter()
+        self._last_status = 0.0
+        # The whole run's extent (x-linked plots); axes stay put while points arrive.
+        self.loss_plot.hold_ranges(0.0, float(info.end_epoch))
+        self._update_progress()
+        self._tick_clock = None
+        self._timer.start(REFRESH_MS)
+
+    def _on_controller_reports_received(self, reports: tuple) -> None:
+        # Only queue: the timer turns reports into plot points at ≤ 20 Hz.
+        self._pending.append(reports)
+
+    def _on_controller_state_changed(self, state: str) -> None:
+        if state == RUNNING:
+            self._meter.restart()  # time spent paused is not slow training
+        self._sync_controls()
+        self._update_progress()
+        if state == PAUSED:
+            self.statusText.emit("Training paused")
+
+    def _on_controller_waiting_changed(self, waiting: bool) -> None:
+        if waiting:
+            self._drain()  # show exactly where training stands while it waits
+            self._update_progress()
+            self._sync_controls()
+
+    def _on_controller_run_finished(self, status: str, message: str) -> None:
+        self._end_run()
+        self.statusText.emit(f"Training {message}")
+
+    def _on_controller_run_failed(self, message: str, details: str) -> None:
+        self._end_run()
+        self.statusText.emit("Training failed")
+
+    def _end_run(self) -> None:
+        self._timer.stop()
+        self._drain()
+        network = self._controller.network
+        # Reports dropped by a shutdown (window closing, New/Open) are in the history: the
+        # thread has ended, so the history can be read.
+        if network is not None and network is self._shown_network and \
+                len(self._curves["batch_loss"]) != len(network.history.batches["progress"]):
+            label = self._run_label
+            self._set_curves(TrainingCurves.from_history(network.history, self._curves.span))
+            self._run_label = label
+        self.loss_plot.follow_data()
+        self.accuracy_plot.follow_data()
+        self._update_progress()
+        self._sync_controls()
+
+    def _on_document_network_changed(self) -> None:
+        if self._controller.state != IDLE:
+            return  # the run's own network: its reports already feed the plots
+        network = self._document.network
+        if network is None:
+            # Weights reset or architecture changed: the run shown so far becomes a comparison.
+            if not self._curves.empty:
+                self._keep(self._curves, self._run_label)
+                self._set_curves(TrainingCurves(self._curves.span))
+            self._shown_network = None
+            self._run_label = ""
+        elif network is not self._shown_network:
+            optimizer = network.optimizer
+            self._show_run(network, settings_label(optimizer.type_name, optimizer.learning_rate,
+                                                   self._document.training.batch_size))
+        self._update_progress()
+        self._sync_controls()
+
+    # -- refresh ------------------------------------------------------------------------------------------------
+    def _on_refresh_timer_timeout(self) -> None:
+        self._pace()
+        # One plot per tick, alternately: each redraws at ≤ 10 Hz and no single event of the
+        # GUI thread carries both redraws (keeps event-loop stalls short while training).
+        plot = self.plots[self._turn]
+        self._turn = 1 - self._turn
+        if self._pending or self._dirty[plot]:
+            self._drain(only=plot)
+            self._update_progress()
+            self._maybe_status()
+
+    def _pace(self) -> None:
+        """Set the next tick's period from how busy the GUI thread was since the last one."""
+        now, cpu = time.perf_counter(), time.thread_time()
+        if self._tick_clock is not None and now > self._tick_clock[0]:
+            busy = (cpu - self._tick_clock[1]) / (now - self._tick_clock[0])
+            self._timer.setInterval(round(next_refresh_ms(self._timer.interval(), busy, GUI_BUSY_TARGET)))
+        self._tick_clock = (now, cpu)
+
+    @property
+    def refresh_ms(self) -> int:
+        """The refresh tick's current period."""
+        return self._timer.interval()
+
+    def _drain(self, only: MetricPlot | None = None) -> None:
+        """Feed queued reports to the curves; redraw the changed series (of ``only``, or
+        of both plots) if visible."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            for reports in pending:
+                changed = self._curves.add(reports)
+                for dirty in self._dirty.values():
+                    dirty |= changed
+                for r in reversed(reports):
+                    if isinstance(r, BatchReport):
+                        self._last_batch = r
+                        break
+            self._note_throughput()
+        if not self.isVisible():
+            return  # redrawn when shown again
+        for plot in (only,) if only is not None else self.plots:
+            if self._dirty[plot]:
+                changed = frozenset(self._dirty[plot])
+                self._dirty[plot].clear()
+                plot.update_series(changed)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._drain()
+
+    def _note_throughput(self) -> None:
+        info, last = self._controller.run_info, self._last_batch
+        if info is not None and last is not None and self._controller.state == RUNNING:
+            self._meter.update((last.progress - info.start_epoch) * info.n_train, time.perf_counter())
+
+    def _update_progress(self) -> None:
+        state = self._controller.state
+        info = self._controller.run_info
+        last = self._last_batch
+        if state == IDLE or info is None:
+            network = self._document.network
+            done = network.epochs_done if network is not None else 0
+            text = f"Trained {done:,} epoch{'s' if done != 1 else ''}" if done else "Not trained yet"
+            self.controls.set_progress(1.0 if done else 0.0, text)
+            return
+        if last is None:
+            epoch, batch, batches, progress = info.start_epoch + 1, None, None, float(info.start_epoch)
+        else:
+            epoch, batch, batches, progress = last.epoch + 1, last.batch + 1, last.batches, last.progress
+            if batch == batches and epoch < info.end_epoch:  # an epoch just ended: name the next one
+                epoch, batch, batches = epoch + 1, None, None
+        left = None
+        if state == RUNNING:
+            left = eta_seconds((info.end_epoch - progress) * info.n_train, self._meter.rate)
+        text = progress_text(epoch, info.end_epoch, batch, batches, left)
+        prefix = {PAUSED: "Paused · ", STOPPING: "Stopping · "}.get(state, "")
+        self.controls.set_progress(run_fraction(progress, info.start_epoch, info.epochs), prefix + text)
+
+    def _maybe_status(self) -> None:
+        now = time.perf_counter()
+        rate = self._meter.rate
+        if rate is None or now - self._last_status < STATUS_INTERVAL_S:
+            return
+        self._last_status = now
+        elapsed = format_duration(now - self._run_started_at)
+        self.statusText.emit(f"Training: {rate:,.0f} samples/s · {elapsed} elapsed")
+
+    # -- user actions ---------------------------------------------------------------------------------------------
+    def _sync_controls(self) -> None:
+        state = self._controller.state
+        network = self._document.network
+        trained = network is not None and (network.epochs_done > 0 or bool(network.history.batches["progress"]))
+        self.controls.set_state(state, can_continue=trained, has_weights=network is not None)
+        history_ok = network is not None and (state == IDLE or (state == PAUSED and self._controller.waiting))
+        self.export_epochs_action.setEnabled(history_ok)
+        self.export_batches_action.setEnabled(history_ok)
+        self.keep_button.setEnabled(not self._curves.empty or bool(self._pending))
+        self.clear_runs_button.setEnabled(bool(self._comparison_labels))
+
+    def _on_controls_reset_weights_requested(self) -> None:
+        if self._controller.state != IDLE or self._document.network is None:
+            return
+        if self._dialogs.confirm("Reset weights", "Forget this network's training? The next run starts from "
+                                 "new random weights drawn from the seed."):
+            self._controller.reset_weights()
+
+    def _on_log_check_toggled(self, on: bool) -> None:
+        self.loss_plot.set_log_y(on)
+
+    def _on_plot_hovered(self, readout: Readout | None) -> None:
+        if readout is None or readout.x is None:
+            return
+        what = readout.metric
+        fmt = "{:.4g}" if what == "loss" else "{:.2%}"
+        parts = [f"At epoch {readout.x:.4g}"]
+        if readout.batch is not None:
+            parts.append(f"{what} {fmt.format(readout.batch)} (batch), {fmt.format(readout.smoothed)} (smoothed)")
+        if readout.epoch is not None:
+            end = f"epoch {readout.epoch}: training {fmt.format(readout.train)}"
+            if readout.val is not None:
+                end += f", validation {fmt.format(readout.val)}"
+            parts.append(end)
+        self.hover_label.setText(" · ".join(parts))
+
+    def _on_export_action_triggered(self) -> None:
+        action = self.sender()
+        if action is self.export_loss_action:
+            self.export_plot(self.loss_plot)
+        elif action is self.export_accuracy_action:
+            self.export_plot(self.accuracy_plot)
+        elif action is self.export_epochs_action:
+            self.export_history(per_batch=False)
+        elif action is self.export_batches_action:
+            self.export_history(per_batch=True)
+
+    def export_plot(self, plot: MetricPlot) -> bool:
+        """Ask for a path and save ``plot`` as PNG. True when written."""
+        self._drain()
+        path = self._dialogs.save_file_path(f"Export {plot.metric} plot", f"{plot.metric}.png", "PNG images (*.png)")
+        if not path:
+            return False
+        path = Path(path) if Path(path).suffix else Path(path).with_suffix(".png")
+        try:
+            plot.export_png(str(path))
+        except Exception as exc:  # noqa: BLE001 - exporter errors vary; the user needs the reason
+            self._document.notify(f"Could not export the {plot.metric} plot to {path.name}: {exc}")
+            return False
+        if not path.is_file():
+            self._document.notify(f"Could not export the {plot.metric} plot to {path.name}: the image was not "
+                                  "written (is the folder writable?)")
+            return False
+        self.statusText.emit(f"Saved {path.name}")
+        return True
+
+    def export_history(self, per_batch: bool = False) -> bool:
+        """Ask for a path and save the network's history as CSV. True when written."""
+        network = self._document.network
+        state = self._controller.state
+        if network is None or not (state == IDLE or (state == PAUSED and self._controller.waiting)):
+            return False  # while the worker runs, the history is being appended to
+        kind = "batches" if per_batch else "epochs"
+        path = self._dialogs.save_file_path(f"Export training history ({kind})", f"training-{kind}.csv",
+                                            "CSV files (*.csv)")
+        if not path:
+            return False
+        path = Path(path) if Path(path).suffix else Path(path).with_suffix(".csv")
+        text = batches_csv(network.history) if per_batch else epochs_csv(network.history)
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            self._document.notify(f"Could not export the training history to {path.name}: {exc.strerror or exc}")
+            return False
+        self.statusText.emit(f"Saved {path.name}")
+        return True
+
+    # -- keys ---------------------------------------------------------------------------------------------------------
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+        # Reaches here only when the focused child did not use the key (a focused button
+        # takes Space itself), so Space never steals a click.
+        if event.key() == Qt.Key.Key_Space and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            state = self._controller.state
+            if state == RUNNING:
+                self._controller.pause()
+            elif state == PAUSED:
+                self._controller.resume()
+            event.accept()
+            return
+        super().keyPressEvent(event)

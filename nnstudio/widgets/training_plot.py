@@ -1,0 +1,266 @@
+"""One training metric (loss or accuracy) as a live pyqtgraph plot.
+
+Draws a run's ``core.training_curves.TrainingCurves``: per-batch values (raw and faint, loss
+only), their smoothed line, the per-epoch training value and the validation value, plus
+faded curves of earlier runs kept for comparison and dashed vertical lines where the
+learning rate or batch size changed. It computes nothing: the curves object holds the
+arrays (growable buffers; this widget passes views to ``setData``).
+
+Cost stays flat as runs grow (PITFALLS.md, pyqtgraph): the dashboard calls
+``update_series`` from a ≤ 20 Hz timer with only the series that changed; lines are 1 px
+and not antialiased; ``setDownsampling(auto=True)`` + ``setClipToView(True)`` bound the
+points drawn; the axis widths are fixed so new tick labels do not relayout the plot.
+During a run the axes hold still (``hold_ranges``): x spans the whole run and the loss
+axis only moves when data leave it (``core.series.stable_range``), because regenerating an
+axis costs more than drawing the curves. No grid: pyqtgraph's grid costs ~15 ms a redraw.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from core.series import Bounds, finite_bounds, stable_range
+from core.training_curves import Readout, TrainingCurves
+
+__all__ = ["MetricPlot"]
+
+_BLUE = (31, 119, 180)
+_ORANGE = (230, 110, 0)
+#: Hues for runs kept for comparison (faded when drawn).
+_COMPARISON_COLORS = ((120, 120, 120), (44, 160, 44), (148, 103, 189), (214, 39, 40), (140, 86, 75),
+                      (23, 190, 207))
+_MAX_SYMBOLS = 100  # more epoch points than this: draw the line only (symbols cost per point)
+_MIN_LEGEND_HEIGHT, _MIN_LEGEND_WIDTH = 240, 480  # pixels
+
+
+class MetricPlot(pg.PlotWidget):
+    """Live plot of ``metric`` ("loss" or "accuracy"). Emits ``hovered(Readout | None)``
+    with the data nearest to the mouse."""
+
+    hovered = Signal(object)
+
+    def __init__(self, metric: str, title: str, parent: QWidget | None = None):
+        super().__init__(parent, background="w")
+        if metric not in ("loss", "accuracy"):
+            raise ValueError(f"metric must be 'loss' or 'accuracy', not {metric!r}")
+        self.metric = metric
+        self.setObjectName(f"{metric}Plot")
+        self.setAccessibleName(title)
+        item = self.getPlotItem()
+        item.setTitle(title, color="#222", size="10pt")
+        item.setLabel("bottom", "epochs")
+        item.setLabel("left", metric)
+        item.setDownsampling(auto=True, mode="peak")
+        item.setClipToView(True)
+        item.setMenuEnabled(False)
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen("#444"))
+            axis.setTextPen(pg.mkPen("#222"))
+        item.getAxis("left").setWidth(52)  # fixed: changing tick labels do not relayout the plot
+        if metric == "accuracy":
+            item.setYRange(0.0, 1.0, padding=0.04)
+            item.enableAutoRange(y=False)
+        # Loss falls and accuracy rises: keep each legend where its curves usually are not.
+        # An opaque legend: a translucent fill costs ~1.5 ms per redraw (blending).
+        self.legend = item.addLegend(offset=(-8, 8) if metric == "loss" else (-8, -36), labelTextColor="#222",
+                                     brush=pg.mkBrush(255, 255, 255), labelTextSize="8pt", verSpacing=-6,
+                                     pen=pg.mkPen(200, 200, 200))
+
+        def curve(name: str | None, pen, **kw) -> pg.PlotDataItem:
+            c = pg.PlotDataItem(name=name, pen=pen, **kw)
+            item.addItem(c)
+            return c
+
+        batch_name = "per batch" if metric == "loss" else None
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        if metric == "loss":
+            self._curves["batch_loss"] = curve(batch_name, pg.mkPen(*_BLUE, 55, width=1), skipFiniteCheck=True)
+        self._curves[f"batch_{metric}_smooth"] = curve("smoothed", pg.mkPen(*_BLUE, 230, width=1),
+                                                       skipFiniteCheck=True)
+        self._curves[f"epoch_{metric}"] = curve("training (epoch)", pg.mkPen(20, 60, 140, width=2),
+                                                symbol="o", symbolSize=5, symbolBrush=(20, 60, 140),
+                                                symbolPen=None)
+        self._curves[f"val_{metric}"] = curve("validation", pg.mkPen(*_ORANGE, width=2), symbol="s",
+                                              symbolSize=5, symbolBrush=_ORANGE, symbolPen=None)
+        self._marker = pg.PlotDataItem(pen=None, symbol="o", symbolSize=9, symbolBrush=None,
+                                       symbolPen=pg.mkPen(200, 0, 0, width=1.5))
+        item.addItem(self._marker)
+        self._run = TrainingCurves()
+        self._lines: list[pg.InfiniteLine] = []
+        self._comparisons: list[list[pg.PlotDataItem]] = []
+        self._log = False
+        # y extent of everything drawn (current run + comparisons), kept incrementally, and
+        # the held y range while a run goes on (None: pyqtgraph autoscales).
+        self._bounds: Bounds | None = None
+        self._comparison_bounds: Bounds | None = None
+        self._seen: dict[str, int] = {}
+        self._holding = False
+        self._y_range: tuple[float, float] | None = None
+        self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        legend = self.__dict__.get("legend")  # pyqtgraph resizes once before __init__ ends
+        # A small plot would be mostly legend: hide it there (hovering still names the values).
+        if legend is not None:
+            legend.setVisible(self.height() >= _MIN_LEGEND_HEIGHT and self.width() >= _MIN_LEGEND_WIDTH)
+
+    # -- the current run ----------------------------------------------------------------------------------
+    @property
+    def run(self) -> TrainingCurves:
+        return self._run
+
+    def set_run(self, curves: TrainingCurves) -> None:
+        """Show ``curves`` as the current run (redraws everything)."""
+        self._run = curves
+        for line in self._lines:
+            self.getPlotItem().removeItem(line)
+        self._lines = []
+        self._marker.setData([], [])
+        self._bounds = self._comparison_bounds
+        self._seen = {}
+        self._y_range = None
+        self.update_series(frozenset(curves.series) | {"events"})
+
+    def update_series(self, changed: frozenset[str]) -> None:
+        """Push the named series of the current run to their curves (views, no copies)."""
+        run = self._run
+        for name, c in self._curves.items():
+            if name in changed:
+                s = run[name]
+                if name.startswith(("epoch_", "val_")):
+                    self._set_symbols(c, len(s))
+                c.setData(s.x, s.y)
+                new = finite_bounds(s.y[self._seen.get(name, 0):])
+                self._seen[name] = len(s)
+                if new is not None:
+                    self._bounds = new.merge(self._bounds)
+        if self._holding:
+            self._hold_y()
+        if "events" in changed:
+            for event in run.events[len(self._lines):]:
+                self._add_change_line(event.progress, event.label())
+
+    def _set_symbols(self, c: pg.PlotDataItem, n: int) -> None:
+        want = "o" if c is self._curves[f"epoch_{self.metric}"] else "s"
+        symbol = want if n <= _MAX_SYMBOLS else None
+        if c.opts["symbol"] != symbol:
+            c.setSymbol(symbol)
+
+    def _add_change_line(self, x: float, label: str) -> None:
+        line = pg.InfiniteLine(pos=x, angle=90, movable=False,
+                               pen=pg.mkPen(90, 90, 90, 200, width=1, style=Qt.PenStyle.DashLine),
+                               label=label if self.metric == "loss" else None,
+                               labelOpts={"position": 0.97, "color": (40, 40, 40), "fill": (255, 255, 255, 220),
+                                          "anchors": [(0, 0), (0, 0)]})
+        line.setToolTip(label)
+        self.getPlotItem().addItem(line)
+        self._lines.append(line)
+
+    @property
+    def change_lines(self) -> list[tuple[float, str]]:
+        """(x, label) of every change line drawn for the current run."""
+        return [(float(line.value()), line.toolTip()) for line in self._lines]
+
+    def curve_data(self, name: str):
+        """(x, y) arrays a current-run curve holds, e.g. "batch_loss" (for tests and export)."""
+        c = self._curves[name]
+        return c.xData, c.yData  # the data given, not the clipped / downsampled view
+
+    # -- runs kept for comparison --------------------------------------------------------------------------
+    def add_comparison(self, curves: TrainingCurves, label: str) -> None:
+        """Draw ``curves`` faded, named ``label`` in the legend, until ``clear_comparisons``."""
+        color = _COMPARISON_COLORS[len(self._comparisons) % len(_COMPARISON_COLORS)]
+        metric = self.metric
+        main = curves[f"batch_{metric}_smooth"]
+        if len(main) == 0:
+            main = curves[f"epoch_{metric}"]
+        items = [pg.PlotDataItem(main.x.copy(), main.y.copy(), name=label, pen=pg.mkPen(*color, 110, width=1))]
+        val = curves[f"val_{metric}"]
+        if len(val):
+            items.append(pg.PlotDataItem(val.x.copy(), val.y.copy(),
+                                         pen=pg.mkPen(*color, 110, width=1, style=Qt.PenStyle.DashLine)))
+        for it in items:
+            it.setZValue(-10)  # behind the current run
+            self.getPlotItem().addItem(it)
+            b = finite_bounds(it.yData)
+            if b is not None:
+                self._comparison_bounds = b.merge(self._comparison_bounds)
+                self._bounds = b.merge(self._bounds)
+        self._comparisons.append(items)
+
+    def clear_comparisons(self) -> None:
+        for items in self._comparisons:
+            for it in items:
+                self.getPlotItem().removeItem(it)
+        self._comparisons = []
+        self._comparison_bounds = None
+
+    @property
+    def comparison_count(self) -> int:
+        return len(self._comparisons)
+
+    def legend_labels(self) -> list[str]:
+        return [label.text for _, label in self.legend.items]
+
+    # -- view ------------------------------------------------------------------------------------------
+    def set_log_y(self, on: bool) -> None:
+        """Logarithmic y axis (loss spans decades); accuracy stays linear."""
+        self._log = bool(on) and self.metric == "loss"
+        self.getPlotItem().setLogMode(y=self._log)
+        if self._holding:
+            self._y_range = None  # the held range was in the other scale's units
+            self._hold_y()
+
+    def hold_ranges(self, x_lo: float, x_hi: float) -> None:
+        """While a run goes on: show x in [x_lo, x_hi] (the run's whole extent) and move the
+        loss axis only when data leave it, so the axes are not redrawn at every refresh."""
+        self.getPlotItem().setXRange(x_lo, x_hi, padding=0.01)
+        if self.metric == "loss":
+            self._holding = True
+            self._y_range = None
+            self._hold_y()
+
+    def follow_data(self) -> None:
+        """Fit the view to the data again (after a run)."""
+        self._holding = False
+        self._y_range = None
+        self.getPlotItem().enableAutoRange(x=True, y=self.metric == "loss")
+
+    def _hold_y(self) -> None:
+        new = stable_range(self._y_range, self._bounds, log=self._log)
+        if new is not None:
+            self._y_range = new
+            self.getPlotItem().setYRange(*new, padding=0)
+
+    @property
+    def log_y(self) -> bool:
+        return self._log
+
+    def readout_at(self, scene_pos: QPointF) -> Readout | None:
+        """The current run's data nearest to a scene position (None outside the plot area)."""
+        vb = self.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        x = vb.mapSceneToView(scene_pos).x()
+        return self._run.readout(x, self.metric)
+
+    def _on_scene_mouse_moved(self, scene_pos: QPointF) -> None:
+        readout = self.readout_at(scene_pos)
+        if readout is not None and readout.x is not None:
+            y = readout.batch if readout.batch is not None else readout.train
+            self._marker.setData([readout.x], [y])
+        else:
+            self._marker.setData([], [])
+        self.hovered.emit(readout)
+
+    def export_png(self, path: str, width: int = 1200) -> None:
+        """Write the plot as a PNG (works offscreen)."""
+        from pyqtgraph.exporters import ImageExporter
+
+        exporter = ImageExporter(self.getPlotItem())
+        exporter.parameters()["width"] = int(width)
+        exporter.export(str(path))
