@@ -1,0 +1,303 @@
+"""A square canvas to draw a digit on: white ink on black, round anti-aliased brush.
+
+The strokes are painted into a grey QImage at the screen's device-pixel ratio (crisp on
+high-DPI screens); ``image_array()`` hands its grey levels to core as a NumPy array (a view
+on the image's bytes, converted to [0, 1]: no maths here).
+
+Strokes are line segments between successive mouse (or tablet) positions with round caps
+and joins, so a fast mouse still draws a continuous stroke. A tablet's pressure scales the
+width. Keys while the canvas has focus: Ctrl+Z (the platform's Undo) removes the last
+stroke, Esc or Delete clears. The canvas claims those keys through ``ShortcutOverride``
+so they win over the window's own Ctrl+Z (the document's undo) only while it has focus.
+
+``imageChanged`` is throttled: the first change of a burst starts a 30 ms timer and the
+canvas emits when it fires, so a prediction follows the pen about 30 times a second while
+drawing; releasing the button emits at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (QColor, QImage, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPaintEvent, QPen,
+                           QTabletEvent)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from .input_preview import array_to_qimage
+
+CANVAS_SIZE = 280
+#: Default pen width. With digits drawn 130-230 px tall it gives preprocessed strokes as thick
+#: as MNIST's (mean ink 102 grey-level units per 28×28 input against MNIST's 103), and the
+#: shipped model read every synthetic mouse-drawn test digit at widths 20-28 (see
+#: resources/models/README.md).
+DEFAULT_BRUSH = 24
+MIN_BRUSH, MAX_BRUSH = 4, 60
+THROTTLE_MS = 30
+
+
+@dataclass
+class Stroke:
+    """One pen-down-to-pen-up stroke: points in logical pixels and the width at each."""
+
+    points: list[QPointF] = field(default_factory=list)
+    widths: list[float] = field(default_factory=list)
+
+
+class DigitCanvas(QWidget):
+    """280×280 (logical pixels) drawing surface. ``image_array()`` -> (H, W) float32 in
+    [0, 1] where H = W = 280 × device-pixel ratio."""
+
+    imageChanged = Signal()
+    #: Drawing started over a shown sample (the panel switches back to drawing mode).
+    drawingStarted = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("digitCanvas")
+        self.setFixedSize(CANVAS_SIZE, CANVAS_SIZE)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setAccessibleName("Digit canvas")
+        self.setToolTip("Draw a digit with the mouse or a pen.\nCtrl+Z: undo the last stroke; Esc/Delete: clear")
+        self._brush = float(DEFAULT_BRUSH)
+        self._strokes: list[Stroke] = []
+        self._current: Stroke | None = None
+        self._sample: QImage | None = None
+        self._image = self._blank_image()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(THROTTLE_MS)
+        self._timer.timeout.connect(self.imageChanged)
+
+    # -- public API ----------------------------------------------------------------------------
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(CANVAS_SIZE, CANVAS_SIZE)
+
+    @property
+    def brush_width(self) -> float:
+        """Pen width in logical pixels (before tablet pressure)."""
+        return self._brush
+
+    def set_brush_width(self, width: float) -> None:
+        """Applies to strokes drawn from now on (drawn strokes keep their width)."""
+        self._brush = float(min(max(width, MIN_BRUSH), MAX_BRUSH))
+
+    @property
+    def stroke_count(self) -> int:
+        return len(self._strokes)
+
+    @property
+    def showing_sample(self) -> bool:
+        return self._sample is not None
+
+    def is_empty(self) -> bool:
+        return not self._strokes and self._current is None
+
+    def image_array(self) -> np.ndarray:
+        """The drawing's grey levels: (H, W) float32 in [0, 1] at the device-pixel ratio."""
+        image = self._image
+        view = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
+        return view[:, :image.width()].astype(np.float32) / np.float32(255)
+
+    def clear(self) -> None:
+        """Remove every stroke (and a shown sample); emits imageChanged at once."""
+        self._strokes.clear()
+        self._current = None
+        self._sample = None
+        self._redraw()
+        self._emit_now()
+
+    def undo_stroke(self) -> bool:
+        """Remove the last stroke; False when there is none."""
+        if not self._strokes:
+            return False
+        self._strokes.pop()
+        self._redraw()
+        self._emit_now()
+        return True
+
+    def show_sample(self, image: np.ndarray) -> None:
+        """Show a dataset sample (s, s) in [0, 1] scaled up to the canvas (nearest neighbour,
+        so its pixels stay visible). The strokes are cleared; drawing replaces the sample.
+        Does not emit imageChanged (the sample is predicted directly by the panel)."""
+        self._strokes.clear()
+        self._current = None
+        self._sample = array_to_qimage(image)
+        self._redraw()
+
+    # -- painting into the image ---------------------------------------------------------------
+    def _ratio(self) -> float:
+        return max(1.0, float(self.devicePixelRatioF()))
+
+    def _blank_image(self) -> QImage:
+        ratio = self._ratio()
+        side = int(round(CANVAS_SIZE * ratio))
+        image = QImage(side, side, QImage.Format.Format_Grayscale8)
+        image.setDevicePixelRatio(ratio)
+        image.fill(0)
+        return image
+
+    def _pen(self, width: float) -> QPen:
+        pen = QPen(QColor(255, 255, 255), width)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        return pen
+
+    def _painter(self) -> QPainter:
+        painter = QPainter(self._image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        return painter
+
+    def _paint_segment(self, painter: QPainter, stroke: Stroke, i: int) -> None:
+        """Paint point i of a stroke: a dot for the first point, else the segment from i-1."""
+        painter.setPen(self._pen(stroke.widths[i]))
+        if i == 0:
+            painter.drawPoint(stroke.points[0])
+        else:
+            painter.drawLine(stroke.points[i - 1], stroke.points[i])
+
+    def _redraw(self) -> None:
+        """Repaint the whole image from the stroke list (after undo, clear, DPI change)."""
+        self._image = self._blank_image()
+        painter = self._painter()
+        if self._sample is not None:
+            painter.drawImage(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), self._sample)
+        for stroke in self._strokes + ([self._current] if self._current else []):
+            for i in range(len(stroke.points)):
+                self._paint_segment(painter, stroke, i)
+        painter.end()
+        self.update()
+
+    def _add_point(self, pos: QPointF, pressure: float | None) -> None:
+        width = self._brush if pressure is None else self._brush * (0.35 + 0.9 * min(max(pressure, 0.0), 1.0))
+        stroke = self._current
+        if stroke is None:
+            return
+        stroke.points.append(QPointF(pos))
+        stroke.widths.append(width)
+        painter = self._painter()
+        self._paint_segment(painter, stroke, len(stroke.points) - 1)
+        painter.end()
+        # Repaint only around the new segment.
+        a = stroke.points[-2] if len(stroke.points) > 1 else pos
+        margin = width / 2 + 2
+        self.update(QRectF(a, pos).normalized().adjusted(-margin, -margin, margin, margin).toAlignedRect())
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _begin(self, pos: QPointF, pressure: float | None) -> None:
+        if self._sample is not None:
+            self._sample = None
+            self._redraw()
+            self.drawingStarted.emit()
+        self._current = Stroke()
+        self._add_point(pos, pressure)
+
+    def _end(self) -> None:
+        if self._current is not None:
+            self._strokes.append(self._current)
+            self._current = None
+            self._emit_now()
+
+    def _emit_now(self) -> None:
+        self._timer.stop()
+        self.imageChanged.emit()
+
+    # -- events ----------------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        painter.drawImage(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), self._image)
+        if self.is_empty() and self._sample is None:  # on screen only, never in the image
+            painter.setPen(QColor(110, 110, 110))
+            painter.drawText(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
+        if self.hasFocus():  # a thin focus frame: keyboard users see where Ctrl+Z goes
+            painter.setPen(QPen(self.palette().highlight().color(), 1))
+            painter.drawRect(QRectF(0.5, 0.5, CANVAS_SIZE - 1, CANVAS_SIZE - 1))
+        painter.end()
+
+    def focusInEvent(self, event) -> None:  # noqa: N802
+        super().focusInEvent(event)
+        self.update()  # the focus frame
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802
+        super().focusOutEvent(event)
+        self.update()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
+            self._begin(event.position(), None)
+            event.accept()
+        else:
+            super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        # Qt sends press, then this for a quick second press: the press already began the
+        # stroke (QWidget's default would begin it a second time).
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._current is not None and event.buttons() & Qt.MouseButton.LeftButton:
+            self._add_point(event.position(), None)
+            event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self._current is not None:
+            if event.position() != self._current.points[-1]:
+                self._add_point(event.position(), None)
+            self._end()
+            event.accept()
+
+    def tabletEvent(self, event: QTabletEvent) -> None:  # noqa: N802
+        kind = event.type()
+        if kind == QEvent.Type.TabletPress:
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
+            self._begin(event.position(), event.pressure())
+        elif kind == QEvent.Type.TabletMove and self._current is not None:
+            self._add_point(event.position(), event.pressure())
+        elif kind == QEvent.Type.TabletRelease:
+            self._end()
+        event.accept()  # no synthesised mouse events: the pen already drew
+
+    def _canvas_key(self, event: QKeyEvent) -> str | None:
+        if event.matches(QKeySequence.StandardKey.Undo):
+            return "undo"
+        if event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_Delete) and not event.modifiers():
+            return "clear"
+        return None
+
+    def event(self, event: QEvent) -> bool:  # noqa: A003 - Qt's name
+        # Claim Ctrl+Z / Esc / Delete before window shortcuts see them (only with focus).
+        if event.type() == QEvent.Type.ShortcutOverride and self._canvas_key(event) is not None:
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        action = self._canvas_key(event)
+        if action == "undo":
+            self.undo_stroke()
+        elif action == "clear":
+            self.clear()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._check_ratio()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.DevicePixelRatioChange:  # moved to another screen
+            self._check_ratio()
+
+    def _check_ratio(self) -> None:
+        """Re-render the strokes when the screen's device-pixel ratio differs from the image's."""
+        if abs(self._image.devicePixelRatio() - self._ratio()) > 1e-6:
+            self._redraw()
