@@ -318,30 +318,54 @@ class Network:
             return (scores[:, 0] > (0.0 if logits else 0.5)).astype(np.int64)
         return scores.argmax(axis=1)
 
+    def scores(self, x: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, bool]:
+        """(n, k) class scores for inputs (n, *input_shape), dropout off, and whether they
+        are logits (True when the loss has a fused form: the final softmax/sigmoid is left
+        out, exactly as training and ``evaluate`` compute the loss)."""
+        self._ensure_built()
+        x = self._check_input(x)
+        split = self._fused_split()
+        parts = []
+        for i in range(0, x.shape[0], batch_size):
+            out = x[i:i + batch_size]
+            for layer in self.layers[:split]:
+                out = layer.forward(out, False)
+            parts.append(out)
+        fused = self.loss.fused_activation is not None
+        if not parts:
+            k = self.layers[split - 1].shape[0] if split else 0
+            return np.zeros((0, k), dtype=self.dtype), fused
+        return (np.concatenate(parts) if len(parts) > 1 else parts[0]), fused
+
+    def layer_outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        """Every layer's output for inputs (batch, *input_shape), dropout off: element i has
+        shape (batch, *layers[i].shape). For looking inside (feature maps, activations)."""
+        self._ensure_built()
+        out = self._check_input(x)
+        outputs = []
+        for layer in self.layers:
+            out = layer.forward(out, False)  # layers never modify their input: keeping each is safe
+            outputs.append(out)
+        return outputs
+
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> dict[str, float]:
         """{"loss": mean loss, "accuracy": fraction correct} over (x, y), dropout off.
 
         y: labels (n,) or targets (n, k).
         """
         self._ensure_built()
-        x = self._check_input(x)
-        n = x.shape[0]
-        if n == 0:
+        if len(x) == 0:
             raise TrainingError("cannot evaluate on an empty dataset")
+        scores, fused = self.scores(x, batch_size)
         targets = self.targets(y)
         labels = labels_of(y)
-        split = self._fused_split()
+        n = scores.shape[0]
         total_loss = 0.0
-        correct = 0
         for i in range(0, n, batch_size):
-            xb, tb = x[i:i + batch_size], targets[i:i + batch_size]
-            out = xb
-            for layer in self.layers[:split]:
-                out = layer.forward(out, False)
-            fused = self.loss.fused_activation is not None
-            loss = self.loss.value_from_logits(out, tb) if fused else self.loss.value(out, tb)
-            total_loss += loss * xb.shape[0]
-            correct += int(np.sum(self.classes_from_scores(out, logits=fused) == labels[i:i + batch_size]))
+            sb, tb = scores[i:i + batch_size], targets[i:i + batch_size]
+            loss = self.loss.value_from_logits(sb, tb) if fused else self.loss.value(sb, tb)
+            total_loss += loss * sb.shape[0]
+        correct = int(np.sum(self.classes_from_scores(scores, logits=fused) == labels))
         return {"loss": total_loss / n, "accuracy": correct / n}
 
     def fit(self, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int = 32, **kwargs: Any):

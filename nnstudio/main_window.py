@@ -122,6 +122,8 @@ class MainWindow(QMainWindow):
         self.training_settings.batchSizeRequested.connect(self.controller.set_batch_size)
         self.dashboard.statusText.connect(self._on_dashboard_status_text)
         self.evaluation_panel.sampleChosen.connect(self._on_evaluation_panel_sample_chosen)
+        # The Evaluate tab shows the activations of whatever the Draw tab feeds the network.
+        self.draw_panel.networkInputChanged.connect(self.evaluation_panel.set_probe_input)
 
     def _on_dashboard_status_text(self, text: str) -> None:
         self.statusBar().showMessage(text)

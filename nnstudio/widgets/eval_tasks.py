@@ -1,0 +1,94 @@
+"""Run pure functions (evaluation, gradient check) off the GUI thread; results come back as
+GUI-thread signals.
+
+A private ``QThreadPool`` (one thread) runs each job; a relay ``QObject`` living in the GUI
+thread carries the result back by a queued signal to a bound method of this runner, which
+re-emits it on the GUI thread (PITFALLS: never a lambda on a worker signal, never wait on a
+signal emitted from another thread). Jobs receive only immutable or private data (a network
+copy, read-only arrays) and never touch a widget.
+
+Only the newest job of each ``kind`` reports: a result of an older job (e.g. an evaluation
+of weights replaced since) is dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+
+class _Relay(QObject):
+    """Emitted from the pool's thread; lives in the GUI thread, so delivery is queued."""
+
+    done = Signal(str, int, object)
+    failed = Signal(str, int, str, str)
+
+
+class TaskRunner(QObject):
+    """``submit(kind, fn, *args)`` runs ``fn(*args)`` in the background.
+
+    Signals (GUI thread): ``finished(kind, result)`` and ``failed(kind, message, details)``
+    for the newest job of that kind; ``busyChanged(kind, busy)``.
+    """
+
+    finished = Signal(str, object)
+    failed = Signal(str, str, str)
+    busyChanged = Signal(str, bool)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        # Created before the relay: Qt deletes children in creation order, and the pool's
+        # destructor waits for running jobs, so the relay outlives every job that may emit.
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._relay = _Relay(self)
+        self._relay.done.connect(self._on_relay_done)
+        self._relay.failed.connect(self._on_relay_failed)
+        self._tokens = itertools.count(1)
+        self._latest: dict[str, int] = {}
+
+    def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> int:
+        """Queue ``fn(*args)``; returns its token. Supersedes earlier jobs of ``kind``."""
+        token = next(self._tokens)
+        was_busy = self.busy(kind)
+        self._latest[kind] = token
+        relay = self._relay
+
+        def job() -> None:
+            try:
+                result = fn(*args)
+            except Exception as exc:  # noqa: BLE001 - every failure must reach the user, not kill the thread
+                relay.failed.emit(kind, token, str(exc) or type(exc).__name__, traceback.format_exc())
+                return
+            relay.done.emit(kind, token, result)
+
+        self._pool.start(job)
+        if not was_busy:
+            self.busyChanged.emit(kind, True)
+        return token
+
+    def busy(self, kind: str) -> bool:
+        """True while the newest job of ``kind`` has not reported."""
+        return kind in self._latest
+
+    def wait(self, msecs: int = 30_000) -> bool:
+        """Block until every queued job has run (for shutdown and tests); False on timeout."""
+        return self._pool.waitForDone(msecs)
+
+    def _take(self, kind: str, token: int) -> bool:
+        if self._latest.get(kind) != token:
+            return False  # superseded by a newer job of the same kind
+        del self._latest[kind]
+        self.busyChanged.emit(kind, False)
+        return True
+
+    def _on_relay_done(self, kind: str, token: int, result: object) -> None:
+        if self._take(kind, token):
+            self.finished.emit(kind, result)
+
+    def _on_relay_failed(self, kind: str, token: int, message: str, details: str) -> None:
+        if self._take(kind, token):
+            self.failed.emit(kind, message, details)

@@ -1,0 +1,470 @@
+"""The Evaluate tab: see what the network learned.
+
+- Evaluation on the test split (after every run and on demand): accuracy, loss, confusion
+  matrix (click a cell to see its samples, most confidently wrong first), per-class report.
+- Weights and activations (first-layer weights as images, conv filters, feature maps).
+- Decision boundary over the plane for 2-D datasets.
+- Gradient check.
+- Export: confusion matrix and report as CSV, every plot as PNG.
+
+Evaluation and the gradient check run on a copy of ``document.snapshot`` in a background
+thread (``TaskRunner``); everything computed comes from ``core.evaluation`` and
+``core.inspect``. Data come from ``document.dataset()`` / ``document.splits()``; a
+``DataError`` becomes one ``document.notify`` per dataset choice.
+
+Wiring for the main window: ``sampleChosen(image, caption)`` (a gallery click on an image
+dataset: (h, w) floats in [0, 1]) -> the Draw tab's ``show_sample``; the Draw tab's current
+network-shaped input -> ``set_probe_input(x)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QStandardItemModel
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
+
+from core.data import DataError
+from core.evaluation import Evaluation, compatibility_problem, evaluate, evaluation_csv
+from core.inspect import sample_images
+
+from .confusion_matrix_view import ConfusionMatrixView
+from .decision_boundary_view import DecisionBoundaryView
+from .eval_cells import reset_table, set_cell
+from .eval_tasks import TaskRunner
+from .grad_check_view import GradCheckView
+from .mistakes_gallery import MAX_ITEMS, MistakesGallery
+from .weights_view import WeightsView
+
+TASK = "evaluate"
+CSV_FILTER = "CSV files (*.csv);;All files (*)"
+REPORT_COLUMNS = ["Class", "Precision", "Recall", "F1", "Support"]
+PNG_FILTER = "PNG images (*.png);;All files (*)"
+
+
+@dataclass(frozen=True, eq=False)
+class ShownEvaluation:
+    """An evaluation and what it was computed from (to show samples and detect staleness).
+
+    x: the test inputs (n, *input_shape) (read-only arrays shared with the document's cache).
+    """
+
+    evaluation: Evaluation
+    snapshot: Any
+    x: np.ndarray
+    input_shape: tuple[int, ...]
+    preprocessing: dict
+    dataset_choice: Any
+    seed: int
+    epochs: int
+    official_test: bool
+
+
+class EvaluationPanel(QWidget):
+    """The "Evaluate" tab (objectName ``evaluationPanel``).
+
+    ``controller``: the TrainingController (its ``runFinished`` triggers an evaluation) or None.
+    """
+
+    #: A sample picked in the gallery: (h, w) float image in [0, 1], and a caption.
+    sampleChosen = Signal(object, str)
+    #: An evaluation finished and is shown (the core.evaluation.Evaluation).
+    evaluationFinished = Signal(object)
+
+    def __init__(self, document, controller=None, dialogs=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("evaluationPanel")
+        self._document = document
+        self._controller = controller
+        self._dialogs = dialogs
+        self._failed_choice = None
+        self._pending: dict | None = None
+        self.shown: ShownEvaluation | None = None
+        self.runner = TaskRunner(self)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_top_bar())
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("evaluationTabs")
+        self.tabs.setDocumentMode(True)
+        layout.addWidget(self.tabs, 1)
+        self.tabs.addTab(self._build_confusion_page(), "Confusion matrix")
+        self.weights_view = WeightsView(document, self._data)
+        self.tabs.addTab(self._with_export(self.weights_view, "exportWeightsPngButton",
+                                           self._on_export_weights_png_button_clicked), "Weights && activations")
+        self.boundary_view = DecisionBoundaryView(document, self._data)
+        self.tabs.addTab(self._with_export(self.boundary_view, "exportBoundaryPngButton",
+                                           self._on_export_boundary_png_button_clicked), "Decision boundary")
+        self.grad_check_view = GradCheckView(document, self._data, self.runner)
+        self.tabs.addTab(self.grad_check_view, "Gradient check")
+
+        self.runner.finished.connect(self._on_runner_finished)
+        self.runner.failed.connect(self._on_runner_failed)
+        document.snapshotChanged.connect(self._on_document_snapshot_changed)
+        document.datasetChanged.connect(self._on_document_dataset_changed)
+        document.specChanged.connect(self._on_document_spec_changed)
+        if controller is not None:
+            controller.runFinished.connect(self._on_controller_run_finished)
+        self._update_summary()
+
+    # -- construction -------------------------------------------------------------------------------
+    def _build_top_bar(self) -> QHBoxLayout:
+        bar = QHBoxLayout()
+        self.evaluate_button = QPushButton("Evaluate on test set")
+        self.evaluate_button.setObjectName("evaluateButton")
+        self.evaluate_button.setToolTip("Run the trained network on the held-out test samples")
+        self.evaluate_button.clicked.connect(self._on_evaluate_button_clicked)
+        bar.addWidget(self.evaluate_button)
+        self.summary = QLabel()
+        self.summary.setObjectName("evaluationSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar.addWidget(self.summary, 1)
+        self.export_csv_button = QPushButton("Export CSV…")
+        self.export_csv_button.setObjectName("exportCsvButton")
+        self.export_csv_button.setToolTip("Save the confusion matrix and the per-class report as a CSV file")
+        self.export_csv_button.clicked.connect(self._on_export_csv_button_clicked)
+        bar.addWidget(self.export_csv_button)
+        return bar
+
+    def _build_confusion_page(self) -> QWidget:
+        page = QWidget()
+        outer = QVBoxLayout(page)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        self._confusion_splitter = splitter
+        outer.addWidget(splitter)
+
+        top = QWidget()
+        self.confusion_page = top
+        row = QHBoxLayout(top)
+        row.setContentsMargins(0, 0, 0, 0)
+        left = QVBoxLayout()
+        caption = QLabel("<b>Confusion matrix</b><br>rows: true class ↓ · columns: predicted class →<br>"
+                         "click a cell to see its samples")
+        left.addWidget(caption)
+        self.normalize_check = QCheckBox("Show row percentages (% of each true class)")
+        self.normalize_check.setObjectName("normalizeCheck")
+        self.normalize_check.toggled.connect(self._on_normalize_check_toggled)
+        left.addWidget(self.normalize_check)
+        self.confusion_view = ConfusionMatrixView()
+        self.confusion_view.cellChosen.connect(self._on_confusion_view_cell_chosen)
+        left.addWidget(self.confusion_view, 0)
+        left.addStretch(1)
+        row.addLayout(left, 0)
+
+        right = QVBoxLayout()
+        right.addWidget(QLabel("<b>Per-class report</b> (test set)"))
+        self.report_table = QTableView()
+        self.report_table.setObjectName("classReport")
+        self.report_model = QStandardItemModel(0, 5, self.report_table)
+        self.report_model.setHorizontalHeaderLabels(REPORT_COLUMNS)
+        self.report_table.setModel(self.report_model)
+        self.report_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.report_table.verticalHeader().setVisible(False)
+        self.report_table.verticalHeader().setDefaultSectionSize(24)
+        self.report_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.report_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.report_table.setToolTip("Precision: of the samples predicted as this class, the share that are it. "
+                                     "Recall: of the samples of this class, the share found. F1: their harmonic "
+                                     "mean. Support: test samples of the class.")
+        right.addWidget(self.report_table, 1)
+        export_png = QPushButton("Export PNG…")
+        export_png.setObjectName("exportConfusionPngButton")
+        export_png.setToolTip("Save the confusion matrix and report as a picture")
+        export_png.clicked.connect(self._on_export_confusion_png_button_clicked)
+        right.addWidget(export_png, 0, Qt.AlignmentFlag.AlignRight)
+        row.addLayout(right, 1)
+        splitter.addWidget(top)
+
+        bottom = QWidget()
+        gallery_layout = QVBoxLayout(bottom)
+        gallery_layout.setContentsMargins(0, 0, 0, 0)
+        self.gallery_title = QLabel("Click a cell of the matrix to see its samples here.")
+        self.gallery_title.setObjectName("galleryTitle")
+        self.gallery_title.setWordWrap(True)
+        gallery_layout.addWidget(self.gallery_title)
+        self.gallery = MistakesGallery()
+        self.gallery.sampleChosen.connect(self.sampleChosen)
+        self.gallery.sampleIndexChosen.connect(self._on_gallery_sample_index_chosen)
+        gallery_layout.addWidget(self.gallery, 1)
+        splitter.addWidget(bottom)
+        # The matrix keeps its full size; the gallery takes what is left (and scrolls).
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setCollapsible(0, False)
+        splitter.setCollapsible(1, False)
+        self.gallery.setMinimumHeight(self.gallery.gridSize().height() + 8)
+        return page
+
+    def _with_export(self, view: QWidget, name: str, slot) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(view, 1)
+        button = QPushButton("Export PNG…")
+        button.setObjectName(name)
+        button.clicked.connect(slot)
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignRight)
+        return page
+
+    # -- public ----------------------------------------------------------------------------------------
+    @property
+    def evaluation(self) -> Evaluation | None:
+        """The evaluation shown, or None."""
+        return self.shown.evaluation if self.shown is not None else None
+
+    @property
+    def evaluating(self) -> bool:
+        return self.runner.busy(TASK)
+
+    def set_probe_input(self, x: np.ndarray | None) -> None:
+        """Show the activations this network-input-shaped array causes (the Draw tab's input)."""
+        self.weights_view.set_probe_input(x)
+
+    show_activations_for = set_probe_input
+
+    def evaluate(self) -> bool:
+        """Start evaluating the snapshot on the test split; False (reason shown) if impossible."""
+        network = self._document.snapshot
+        if network is None:
+            self.summary.setText("No trained network yet: train it on the Train tab, then evaluate it here.")
+            return False
+        data = self._data()
+        if data is None:
+            self.summary.setText("The test data could not be loaded (see the message above).")
+            return False
+        dataset, splits = data
+        problem = compatibility_problem(network, dataset.input_shape, dataset.n_classes)
+        if problem is not None:
+            self.summary.setText(f"Cannot evaluate: {problem}.")
+            self._document.notify(f"Cannot evaluate on {dataset.name}: {problem}.", "warning")
+            return False
+        copy = network.inference_copy()  # private to the worker: the snapshot stays the GUI's
+        self._pending = dict(snapshot=network, x=splits.x_test, input_shape=tuple(dataset.input_shape),
+                             preprocessing=dict(dataset.preprocessing), dataset_choice=self._document.dataset_choice,
+                             seed=self._document.spec.seed, epochs=network.epochs_done,
+                             official_test=bool(splits.test_is_official))
+        self.evaluate_button.setEnabled(False)
+        self.summary.setText(f"Evaluating on {len(splits.y_test):,} test samples…")
+        self.runner.submit(TASK, evaluate, copy, splits.x_test, splits.y_test, dataset.class_names)
+        return True
+
+    def shutdown(self, msecs: int = 30_000) -> bool:
+        """Wait for background work (evaluation, gradient check); False on timeout."""
+        return self.runner.wait(msecs)
+
+    # -- data ---------------------------------------------------------------------------------------------
+    def _data(self):
+        """(Dataset, DataSplits) of the document, or None after telling the user why."""
+        choice = self._document.dataset_choice
+        try:
+            return self._document.dataset(), self._document.splits()
+        except (DataError, OSError) as exc:
+            if self._failed_choice != choice:  # once per dataset choice, not at every refresh
+                self._failed_choice = choice
+                self._document.notify(f"The dataset could not be loaded for evaluation: {exc}", "error")
+            return None
+
+    # -- evaluation results ----------------------------------------------------------------------------------
+    def _on_runner_finished(self, kind: str, result: object) -> None:
+        if kind != TASK or self._pending is None:
+            return
+        self.evaluate_button.setEnabled(True)
+        self.shown = ShownEvaluation(evaluation=result, **self._pending)
+        self._pending = None
+        ev = self.shown.evaluation
+        self.confusion_view.set_matrix(ev.confusion, ev.class_names)
+        self.confusion_view.set_normalized(self.normalize_check.isChecked())
+        self._fill_report(ev)
+        self._make_room_for_matrix()
+        self.gallery.show_samples(np.zeros(0, np.int64), np.zeros(0), None, [], [])
+        self.gallery_title.setText("Click a cell of the matrix to see its samples here.")
+        self._update_summary()
+        self.evaluationFinished.emit(ev)
+
+    def _on_runner_failed(self, kind: str, message: str, details: str) -> None:
+        if kind != TASK:
+            return
+        self.evaluate_button.setEnabled(True)
+        self._pending = None
+        self._update_summary()
+        self._document.notify(f"Evaluation failed: {message}", "error", details)
+
+    def _make_room_for_matrix(self) -> None:
+        """Give the matrix its full height when the gallery below has taken it (the splitter
+        was laid out before the matrix had rows); the gallery scrolls instead."""
+        sizes = self._confusion_splitter.sizes()
+        need = self.confusion_page.sizeHint().height()
+        if len(sizes) == 2 and sizes[0] < need:
+            spare = sizes[1] - self.gallery.minimumHeight()
+            grow = min(need - sizes[0], max(spare, 0))
+            self._confusion_splitter.setSizes([sizes[0] + grow, sizes[1] - grow])
+
+    def _fill_report(self, ev: Evaluation | None) -> None:
+        """One row per class, then accuracy and the macro / weighted averages (None empties).
+        ``Qt.UserRole`` of each number holds its exact value."""
+        if ev is None:
+            reset_table(self.report_model, 0, len(REPORT_COLUMNS))
+            return
+        report = ev.report
+        total = int(report.support.sum())
+        rows = [(name, p, r, f, s) for name, p, r, f, s in report.rows()]
+        rows.append(("accuracy", None, None, report.accuracy, total))
+        rows.append(("macro avg", *report.macro_avg, total))
+        rows.append(("weighted avg", *report.weighted_avg, total))
+        reset_table(self.report_model, len(rows), len(REPORT_COLUMNS))
+        self.report_model.setHorizontalHeaderLabels(REPORT_COLUMNS)
+        bold = QFont()
+        bold.setBold(True)
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        for r, values in enumerate(rows):
+            summary_row = r >= len(report.class_names)
+            for c, value in enumerate(values):
+                roles = {"font": bold} if summary_row else {}
+                if value is None:
+                    text = ""
+                elif c == 0:
+                    text = str(value)
+                else:
+                    text = f"{int(value):,}" if c == 4 else f"{value:.3f}"
+                    roles.update(user=float(value), alignment=right)  # exact number for automation
+                set_cell(self.report_model, r, c, text, **roles)
+
+    def _update_summary(self) -> None:
+        shown = self.shown
+        if self.evaluating:
+            return
+        has_snapshot = self._document.snapshot is not None
+        self.evaluate_button.setEnabled(has_snapshot)
+        self.export_csv_button.setEnabled(shown is not None)
+        if shown is None:
+            self.summary.setText("Not evaluated yet: press Evaluate (done automatically after each training run)."
+                                 if has_snapshot else
+                                 "No trained network yet: train it on the Train tab, then evaluate it here.")
+            return
+        ev = shown.evaluation
+        which = "official test set" if shown.official_test else "held-out test split"
+        text = (f"<b>Accuracy {ev.accuracy:.1%}</b> · loss {ev.loss:.4f} · {ev.n_samples:,} samples of the {which} · "
+                f"weights after epoch {shown.epochs}")
+        stale = []
+        if self._document.snapshot is not shown.snapshot:
+            stale.append("the weights have changed")
+        if self._document.spec.seed != shown.seed:
+            stale.append("the seed (and so the test split) has changed")
+        if stale:
+            text += f"<br><i>Out of date: {' and '.join(stale)} since; press Evaluate to update.</i>"
+        self.summary.setText(text)
+
+    # -- slots ---------------------------------------------------------------------------------------------------
+    def _on_evaluate_button_clicked(self) -> None:
+        self.evaluate()
+
+    def _on_controller_run_finished(self, status: str, message: str) -> None:
+        # After the current signal has been handled everywhere: the controller may hand the
+        # finished network to the document after emitting runFinished.
+        QTimer.singleShot(0, self._evaluate_after_run)
+
+    def _evaluate_after_run(self) -> None:
+        if self._document.snapshot is not None:
+            self.evaluate()
+
+    def _on_document_snapshot_changed(self) -> None:
+        self._update_summary()
+
+    def _on_document_spec_changed(self) -> None:
+        self._update_summary()
+
+    def _on_document_dataset_changed(self) -> None:
+        self._failed_choice = None
+        if self.shown is not None and self.shown.dataset_choice != self._document.dataset_choice:
+            # Results of another dataset: clear rather than show them as this one's.
+            self.shown = None
+            self.confusion_view.set_matrix(None)
+            self._fill_report(None)
+            self.gallery.show_samples(np.zeros(0, np.int64), np.zeros(0), None, [], [])
+            self.gallery_title.setText("Click a cell of the matrix to see its samples here.")
+        self._update_summary()
+
+    def _on_normalize_check_toggled(self, checked: bool) -> None:
+        self.confusion_view.set_normalized(checked)
+
+    def _on_confusion_view_cell_chosen(self, true: int, predicted: int) -> None:
+        shown = self.shown
+        if shown is None:
+            return
+        ev = shown.evaluation
+        indices = ev.samples_for_cell(true, predicted)
+        names = ev.class_names
+        shown_idx = indices[:MAX_ITEMS]
+        confidence = ev.confidence[shown_idx]
+        images = sample_images(shown.x[shown_idx], shown.input_shape, shown.preprocessing)
+        captions, labels = [], []
+        for i, p in zip(shown_idx, confidence):
+            captions.append(f"Test sample {int(i)}: true {names[true]}, predicted {names[predicted]} "
+                            f"with probability {p:.2f}")
+            if images is None:
+                values = ", ".join(f"{v:.2f}" for v in np.ravel(shown.x[i])[:4])
+                labels.append(f"({values})\np = {p:.2f}")
+            else:
+                labels.append(f"p = {p:.2f}")
+        self.gallery.show_samples(shown_idx, confidence, images, captions, labels)
+        count = len(indices)
+        what = (f"True {names[true]} correctly predicted" if true == predicted
+                else f"True {names[true]} predicted as {names[predicted]}")
+        more = f" (showing the {MAX_ITEMS} most confident)" if count > MAX_ITEMS else ""
+        order = ("most confidently wrong first" if true != predicted else "most confident first")
+        self.gallery_title.setText(f"{what}: {count} sample{'s' * (count != 1)}{more}, {order}; under each, the "
+                                   f"probability given to {names[predicted]}."
+                                   + (" Click one to open it in the Draw tab." if images is not None else ""))
+
+    def _on_gallery_sample_index_chosen(self, index: int) -> None:
+        if self.shown is not None:
+            self.weights_view.set_probe_input(np.array(self.shown.x[index]))
+
+    # -- export ----------------------------------------------------------------------------------------------------
+    def _ask_path(self, title: str, suggestion: str, file_filter: str, suffix: str) -> Path | None:
+        if self._dialogs is None:
+            return None
+        path = self._dialogs.save_file_path(title, suggestion, file_filter)
+        if not path:
+            return None
+        path = Path(path)
+        return path if path.suffix else path.with_suffix(suffix)
+
+    def _on_export_csv_button_clicked(self) -> None:
+        if self.shown is None:
+            return
+        path = self._ask_path("Export confusion matrix and report", "evaluation.csv", CSV_FILTER, ".csv")
+        if path is None:
+            return
+        try:
+            path.write_text(evaluation_csv(self.shown.evaluation), encoding="utf-8")
+        except OSError as exc:
+            self._document.notify(f"Could not save {path.name}: {exc}", "error")
+            return
+        self._document.notify(f"Saved the confusion matrix and report to {path.name}.", "info")
+
+    def _export_png(self, widget: QWidget, title: str, suggestion: str) -> None:
+        path = self._ask_path(title, suggestion, PNG_FILTER, ".png")
+        if path is None:
+            return
+        if not widget.grab().save(str(path), "PNG"):
+            self._document.notify(f"Could not save the picture to {path}: check the folder exists and is writable.",
+                                  "error")
+            return
+        self._document.notify(f"Saved {path.name}.", "info")
+
+    def _on_export_confusion_png_button_clicked(self) -> None:
+        self._export_png(self.confusion_page, "Export confusion matrix as PNG", "confusion_matrix.png")
+
+    def _on_export_weights_png_button_clicked(self) -> None:
+        # The scroll area's content, not just the part scrolled into view.
+        self._export_png(self.weights_view.widget(), "Export weights and activations as PNG", "weights.png")
+
+    def _on_export_boundary_png_button_clicked(self) -> None:
+        self._export_png(self.boundary_view.plot, "Export decision boundary as PNG", "decision_boundary.png")

@@ -1,0 +1,126 @@
+"""TaskRunner (background jobs with GUI-thread results) and RefreshThrottle."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import QThread
+from PySide6.QtWidgets import QApplication, QWidget
+
+from nnstudio.widgets.eval_tasks import TaskRunner
+from nnstudio.widgets.eval_throttle import RefreshThrottle
+
+WAIT = 10_000
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = TaskRunner()
+    yield r
+    assert r.wait(WAIT)
+
+
+def gui_thread():
+    return QApplication.instance().thread()
+
+
+def test_result_arrives_on_the_gui_thread(qtbot, runner):
+    seen = {}
+
+    def job(a, b):
+        seen["thread"] = threading.current_thread()
+        return a + b
+
+    def on_finished(kind, result):
+        seen["receiver_thread"] = QThread.currentThread()
+        seen["result"] = (kind, result)
+
+    runner.finished.connect(on_finished)
+    with qtbot.waitSignal(runner.finished, timeout=WAIT):
+        runner.submit("add", job, 2, 3)
+        assert runner.busy("add")
+    assert seen["result"] == ("add", 5)
+    assert seen["thread"] is not threading.main_thread()  # ran in the background
+    assert seen["receiver_thread"] is gui_thread()
+    assert not runner.busy("add")
+
+
+def test_only_the_newest_job_of_a_kind_reports(qtbot, runner):
+    gate = threading.Event()
+    results = []
+    runner.finished.connect(lambda kind, result: results.append(result))
+
+    def slow(value):
+        gate.wait(WAIT / 1000)
+        return value
+
+    runner.submit("eval", slow, "old")
+    runner.submit("eval", slow, "new")
+    gate.set()
+    qtbot.waitUntil(lambda: not runner.busy("eval"), timeout=WAIT)
+    assert runner.wait(WAIT)
+    qtbot.waitUntil(lambda: results == ["new"], timeout=WAIT)
+
+
+def test_failures_are_relayed_with_details(qtbot, runner):
+    def boom():
+        raise ValueError("the data do not fit")
+
+    with qtbot.waitSignal(runner.failed, timeout=WAIT) as blocker:
+        runner.submit("x", boom)
+    kind, message, details = blocker.args
+    assert (kind, message) == ("x", "the data do not fit")
+    assert "Traceback" in details and "ValueError" in details
+
+
+def test_busy_changed_reports_start_and_end(qtbot, runner):
+    states = []
+    runner.busyChanged.connect(lambda kind, busy: states.append((kind, busy)))
+    with qtbot.waitSignal(runner.finished, timeout=WAIT):
+        runner.submit("k", lambda: 1)
+    assert states == [("k", True), ("k", False)]
+
+
+def test_throttle_runs_at_once_then_collapses_requests(qtbot):
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    calls = []
+    throttle = RefreshThrottle(widget, lambda: calls.append(1), 100)
+    throttle.request()
+    assert len(calls) == 1
+    for _ in range(10):
+        throttle.request()
+    assert len(calls) == 1 and throttle.pending
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=WAIT)
+    assert not throttle.pending
+
+
+class _View(QWidget):
+    """Wires the throttle as the real views do."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+        self.throttle = RefreshThrottle(self, lambda: self.calls.append(1), 100)
+
+    def showEvent(self, event):  # noqa: N802
+        super().showEvent(event)
+        self.throttle.widget_shown()
+
+
+def test_throttle_waits_while_hidden(qtbot):
+    view = _View()
+    qtbot.addWidget(view)
+    view.throttle.request()
+    view.throttle.request()
+    assert view.calls == [] and view.throttle.pending
+    view.show()
+    qtbot.waitUntil(lambda: view.calls == [1], timeout=WAIT)
+    assert not view.throttle.pending
+    view.hide()
+    view.show()  # nothing owed: no refresh
+    qtbot.waitUntil(lambda: not view.throttle._timer.isActive(), timeout=WAIT)
+    assert view.calls == [1]
