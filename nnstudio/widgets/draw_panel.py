@@ -17,7 +17,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QFont
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QSpinBox,
+from PySide6.QtWidgets import (QBoxLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QSpinBox,
                                QVBoxLayout, QWidget)
 
 from core.data import DataError, load_dataset
@@ -146,10 +146,13 @@ class DrawPanel(QWidget):
         preview_column.addWidget(self.preview)
         preview_column.addWidget(preview_caption)
         preview_column.addStretch(1)
-        view_row = QHBoxLayout()
+        # Preview and bars sit side by side when there is room and stack when the panel is
+        # narrow (small windows), so the panel never forces the window wider.
+        view_row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         view_row.addLayout(preview_column)
         view_row.addWidget(self.bars, 3)
         view_row.addStretch(1)  # past the bars' maximum width, space goes here (left-aligned)
+        self._view_row = view_row
         right = QVBoxLayout()
         right.addWidget(self.prediction_label)
         right.addWidget(self.model_label)
@@ -161,6 +164,19 @@ class DrawPanel(QWidget):
         layout.addLayout(left, 0)
         layout.addLayout(right, 1)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self._stack_view(True)
+
+    #: Below this width the preview goes above the bars instead of beside them.
+    SIDE_BY_SIDE_WIDTH = 760
+
+    def _stack_view(self, stacked: bool) -> None:
+        direction = QBoxLayout.Direction.TopToBottom if stacked else QBoxLayout.Direction.LeftToRight
+        if self._view_row.direction() != direction:
+            self._view_row.setDirection(direction)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._stack_view(event.size().width() < self.SIDE_BY_SIDE_WIDTH)
+        super().resizeEvent(event)
 
     # -- public API ----------------------------------------------------------------------------
     @property
