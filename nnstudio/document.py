@@ -354,15 +354,46 @@ def state_from_file(path: str | Path) -> DocumentState:
 
 
 def load_choice(choice: DatasetChoice) -> Dataset:
-    """Load the dataset a DatasetChoice names (imported files included)."""
+    """Load the dataset a DatasetChoice names (imported files included).
+
+    ``params["include_drawings"]`` (MNIST only) adds the drawings the user kept from the
+    Draw tab to the training samples; the official test split stays untouched.
+    """
     from core.data import dataset_from_csv, dataset_from_idx
 
     params = dict(choice.params)
+    include_drawings = bool(params.pop("include_drawings", False))
     if choice.name == "import-idx":
-        return dataset_from_idx(params.pop("images"), params.pop("labels"), **params)
-    if choice.name == "import-csv":
-        return dataset_from_csv(params.pop("path"), **params)
-    return load_dataset(choice.name, **params)
+        data = dataset_from_idx(params.pop("images"), params.pop("labels"), **params)
+    elif choice.name == "import-csv":
+        data = dataset_from_csv(params.pop("path"), **params)
+    else:
+        data = load_dataset(choice.name, **params)
+    return with_user_drawings(data) if include_drawings else data
+
+
+def with_user_drawings(data: Dataset) -> Dataset:
+    """``data`` with the user's kept drawings appended to its training samples.
+
+    Only for 28×28 digit sets with an official test split (MNIST), so drawings never leak
+    into the test set. Raises core.data.DataError otherwise or when the store is unreadable.
+    """
+    from dataclasses import replace as replace_fields
+
+    import numpy as np
+
+    from core.data import DataError
+
+    from .user_dataset import UserDrawings
+
+    if data.y_test is None or int(np.prod(data.input_shape)) != 28 * 28 or data.n_classes != 10:
+        raise DataError(f"your drawings are 28×28 digits: they can only join MNIST-like data, not {data.name}")
+    images, labels = UserDrawings.load().as_arrays()
+    if not len(labels):
+        return data
+    extra = images.reshape(len(images), *data.input_shape).astype(data.x.dtype)
+    return replace_fields(data, x=np.concatenate([data.x, extra]), y=np.concatenate([data.y, labels]),
+                          description=f"{data.description} Plus {len(labels):,} of your drawings.")
 
 
 def default_state() -> DocumentState:

@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         self.evaluation_panel.sampleChosen.connect(self._on_evaluation_panel_sample_chosen)
         # The Evaluate tab shows the activations of whatever the Draw tab feeds the network.
         self.draw_panel.networkInputChanged.connect(self.evaluation_panel.set_probe_input)
+        self.draw_panel.drawingAdded.connect(self._on_draw_panel_drawing_added)
 
     def _on_dashboard_status_text(self, text: str) -> None:
         self.statusBar().showMessage(text)
@@ -131,6 +132,9 @@ class MainWindow(QMainWindow):
     def _on_evaluation_panel_sample_chosen(self, image, caption: str) -> None:
         self.draw_panel.show_sample(image, caption)
         self.tabs.setCurrentWidget(self.draw_panel)
+
+    def _on_draw_panel_drawing_added(self, _count: int) -> None:
+        self.dataset_panel.drawings_changed()
 
     def _shutdown_workers(self) -> bool:
         """Stop every background thread (training, download, evaluation); True when none is left."""

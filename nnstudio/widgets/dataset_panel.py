@@ -30,7 +30,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QAbstractSpinBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox,
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox,
                                QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from core.compat import (check_compatibility, dataset_param_schema, describe_input, fit_spec_to_dataset,
@@ -40,6 +40,7 @@ from core.data import (DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset,
 from core.params import Param
 
 from ..document import DatasetChoice, Document, load_choice
+from ..user_dataset import UserDrawings
 from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
 from .dataset_preview import DatasetPreview
 
@@ -144,6 +145,13 @@ class DatasetPanel(QGroupBox):
         self.params_form = QFormLayout(self.params_box)
         self.params_form.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.params_box)
+
+        self.drawings_check = QCheckBox("Include my drawings")
+        self.drawings_check.setObjectName("includeDrawingsCheck")
+        self.drawings_check.setToolTip("Add the drawings you kept from the Draw tab (right-click a prediction) "
+                                       "to the training samples of the next run; the test set is unchanged")
+        self.drawings_check.clicked.connect(self._on_drawings_check_clicked)
+        layout.addWidget(self.drawings_check)
 
         self.info = QLabel()
         self.info.setObjectName("datasetInfo")
@@ -478,8 +486,35 @@ class DatasetPanel(QGroupBox):
             self._set_mnist_state("hidden")
         data = self._current_data()
         self._show_data(data, choice)
+        self._update_drawings_check(data, choice)
         self._update_compat(data)
         self._update_enabled()
+
+    def _update_drawings_check(self, data: Dataset | None, choice: DatasetChoice) -> None:
+        """Offered for MNIST once the user has kept drawings from the Draw tab."""
+        count = 0
+        if data is not None and choice.name == "mnist":
+            try:
+                count = UserDrawings.load().count
+            except DataError:
+                count = 0
+        included = bool(choice.params.get("include_drawings", False))
+        self.drawings_check.setVisible(count > 0 or included)
+        self.drawings_check.setText(f"Include my drawings ({count:,})")
+        self.drawings_check.setChecked(included)
+
+    def drawings_changed(self) -> None:
+        """The user's kept drawings changed (Draw tab): update the offer and its count."""
+        self._update_drawings_check(self._current_data(), self.document.dataset_choice)
+
+    def _on_drawings_check_clicked(self, checked: bool) -> None:
+        choice = self.document.dataset_choice
+        params = {k: v for k, v in choice.params.items() if k != "include_drawings"}
+        if checked:
+            params["include_drawings"] = True
+        text = "Include my drawings" if checked else "Leave out my drawings"
+        if not self._apply_choice(DatasetChoice(choice.name, params), text):
+            self._refresh()
 
     def _show_data(self, data: Dataset | None, choice: DatasetChoice) -> None:
         self.preview.set_dataset(data)
@@ -529,7 +564,7 @@ class DatasetPanel(QGroupBox):
 
     def _update_enabled(self) -> None:
         training = self.document.training_active
-        for widget in (self.combo, self.params_box, self.fit_button, self.locate_button):
+        for widget in (self.combo, self.params_box, self.fit_button, self.locate_button, self.drawings_check):
             widget.setEnabled(not training)
         if training:
             self.combo.setToolTip("The dataset cannot change while training runs")

@@ -47,6 +47,8 @@ class DrawPanel(QWidget):
     """
 
     networkInputChanged = Signal(object)
+    #: A drawing was kept for training; carries the number of drawings now stored.
+    drawingAdded = Signal(int)
 
     def __init__(self, document: Document, parent: QWidget | None = None, seed: int | None = None):
         super().__init__(parent)
@@ -385,6 +387,7 @@ class DrawPanel(QWidget):
             self.document.notify(f"The drawing was not added: {exc}", "error")
             return False
         self.drawings_label.setText(f"Your drawings: {store.count} (this one as {label})")
-        self.document.notify(f"Added this drawing as a {label} to your drawings ({store.count} stored in "
-                             f"{store.path}).", "info")
+        self.document.notify(f"Added this drawing as a {label} to your drawings ({store.count} stored; "
+                             "tick “Include my drawings” under MNIST to train on them).", "info")
+        self.drawingAdded.emit(store.count)
         return True

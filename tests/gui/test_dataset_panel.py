@@ -278,3 +278,34 @@ def test_dataset_cannot_change_while_training(qtbot, panel, document):
     assert document.dataset_choice.name == "digits8x8"
     document.set_training_active(False)
     assert combo(panel).isEnabled()
+
+
+@pytest.mark.mnist
+def test_kept_drawings_can_join_the_next_run(qtbot, document, dialogs, mnist_dir, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QCheckBox
+
+    from nnstudio.user_dataset import UserDrawings
+
+    monkeypatch.setenv("NNSTUDIO_HOME", str(tmp_path))
+    store = UserDrawings.load()
+    for label in (1, 7, 7):
+        image = np.zeros((28, 28))
+        image[6:22, 13:15] = 1.0
+        store.add(image, label)
+    widget = DatasetPanel(document, dialogs)
+    qtbot.addWidget(widget)
+    widget.show()
+    check = widget.findChild(QCheckBox, "includeDrawingsCheck")
+    assert not check.isVisibleTo(widget)  # digits: drawings are 28×28, not offered
+    assert widget.choose("mnist")
+    assert check.isVisibleTo(widget) and check.text() == "Include my drawings (3)"
+    before = len(document.dataset().y)
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton)
+    data = document.dataset()
+    assert len(data.y) == before + 3 and list(data.y[-3:]) == [1, 7, 7]
+    assert len(data.y_test) == 10_000  # the test set is never touched
+    assert np.allclose(data.x[-1].reshape(28, 28)[6:22, 13:15], 1.0)
+    assert document.undo_stack.undoText() == "Include my drawings"
+    document.undo_stack.undo()
+    assert len(document.dataset().y) == before and not check.isChecked()
+    assert widget.shutdown(5000)
