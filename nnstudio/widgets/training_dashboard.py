@@ -1,7 +1,7 @@
 """The Train tab: controls, live loss and accuracy plots, progress, comparison and export.
 
 Data path: the controller relays the worker's packets (``reportsReceived``, ≤ ~60/s); this
-widget only queues them. A QTimer at 20 Hz (``REFRESH_MS``) feeds what arrived to the run's
+widget only queues them. A QTimer at 10 Hz (``REFRESH_MS``) feeds what arrived to the run's
 ``core.TrainingCurves`` (growable buffers, smoothing in core) and pushes just the changed
 series to one plot per tick (the plots take turns), so redraw cost does not grow with the
 run, never runs per batch, and no GUI event carries two plot redraws. The tick paces itself
@@ -40,12 +40,14 @@ from .training_plot import MetricPlot
 
 __all__ = ["TrainingDashboard", "REFRESH_MS", "MAX_COMPARISONS"]
 
-#: Fastest refresh tick while training (20 Hz; the two plots take turns, so each redraws at
-#: ≤ 10 Hz: PITFALLS.md, pyqtgraph). The tick slows down when the GUI thread gets busy.
-REFRESH_MS = 50
+#: Fastest refresh tick while training (10 Hz; the two plots take turns, so each redraws at
+#: ≤ 5 Hz: PITFALLS.md, pyqtgraph). The tick slows down when the GUI thread gets busy.
+#: Measured (benchmarks/bench_gui_training.py, quiet 2-core machine): at 20 Hz the GUI's GIL
+#: share made an MNIST MLP epoch 1.13-1.19× slower than headless; at 10 Hz 1.09×.
+REFRESH_MS = 100
 #: Share of the GUI thread's time the refresh pacing aims at (``core.eta.next_refresh_ms``):
 #: in Python every GUI millisecond is one the training thread may wait for the GIL.
-GUI_BUSY_TARGET = 0.08
+GUI_BUSY_TARGET = 0.05
 #: Status-bar text (samples per second) at most this often.
 STATUS_INTERVAL_S = 0.5
 #: Earlier runs kept on the axes; the oldest goes first.
@@ -253,7 +255,7 @@ class TrainingDashboard(QWidget):
         self._timer.start(REFRESH_MS)
 
     def _on_controller_reports_received(self, reports: tuple) -> None:
-        # Only queue: the timer turns reports into plot points at ≤ 20 Hz.
+        # Only queue: the timer turns reports into plot points at ≤ 10 Hz.
         self._pending.append(reports)
 
     def _on_controller_state_changed(self, state: str) -> None:
@@ -329,7 +331,8 @@ class TrainingDashboard(QWidget):
         now, cpu = time.perf_counter(), time.thread_time()
         if self._tick_clock is not None and now > self._tick_clock[0]:
             busy = (cpu - self._tick_clock[1]) / (now - self._tick_clock[0])
-            self._timer.setInterval(round(next_refresh_ms(self._timer.interval(), busy, GUI_BUSY_TARGET)))
+            self._timer.setInterval(round(next_refresh_ms(self._timer.interval(), busy, GUI_BUSY_TARGET,
+                                                          lo_ms=REFRESH_MS)))
         self._tick_clock = (now, cpu)
 
     @property
