@@ -52,3 +52,29 @@ def test_installed_wheel_reads_bundled_data_through_importlib_resources(wheel, t
                             cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "(1797, 64)"
+
+
+def test_wheel_declares_the_launch_commands(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        entry_points = next(zf.read(n).decode() for n in zf.namelist() if n.endswith("entry_points.txt"))
+    assert "[gui_scripts]" in entry_points and "nnstudio = nnstudio.app:main" in entry_points
+    assert "nnstudio-cli = core.cli:main" in entry_points
+
+
+def test_app_starts_from_the_installed_wheel(wheel, tmp_path):
+    """The app from the wheel alone (not the source tree) opens its window offscreen, with
+    the shipped model and presets read from the wheel's resources, and closes cleanly."""
+    import os
+
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import nnstudio, core;"
+            "assert nnstudio.__file__.startswith(sys.argv[1]) and core.__file__.startswith(sys.argv[1]);"
+            "from nnstudio.app import main; sys.exit(main(['nnstudio']))")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NNSTUDIO_HOME=str(tmp_path / "home"),
+               NNSTUDIO_QUIT_AFTER_MS="1500")
+    result = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr
+    noise = [l for l in result.stderr.splitlines() if l.strip() and "propagateSizeHints" not in l]
+    assert noise == [], result.stderr

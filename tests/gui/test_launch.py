@@ -28,3 +28,17 @@ def test_opening_a_missing_file_from_the_command_line_shows_a_message_not_a_trac
     result = run_app(tmp_path, str(tmp_path / "missing.nnz"))
     assert result.returncode == 0
     assert "Traceback" not in result.stderr
+
+
+def test_a_foreign_core_package_is_refused_with_a_clear_message(tmp_path):
+    """Another distribution's top-level 'core' shadowing ours must not start a broken app."""
+    fake = tmp_path / "shadow" / "core"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("VALUE = 1\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]);"
+            "from nnstudio.app import main; sys.exit(main(['nnstudio']))")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NNSTUDIO_HOME=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "shadow")], env=env,
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not nnstudio's engine" in result.stderr and "virtual environment" in result.stderr
