@@ -54,7 +54,7 @@ def check_network(network: Network, x: np.ndarray, y: np.ndarray, eps: float = 1
     evaluated in inference mode so the loss is deterministic.
     """
     net = float64_copy(network)
-    x = np.asarray(x, dtype=np.float64)
+    x = np.array(x, dtype=np.float64)  # a private copy: entries are perturbed in place
     targets = net.targets(y)
 
     def loss_fn() -> float:
@@ -62,38 +62,32 @@ def check_network(network: Network, x: np.ndarray, y: np.ndarray, eps: float = 1
 
     net.compute_gradients(x, targets, training=False)
     analytic = {key: g.copy() for key, _, g in net.parameters()}
-    results = []
+    analytic["input"] = _input_gradient(net, x, targets)
     rng = np.random.default_rng(seed)
-    for key, param, _ in net.parameters():
-        flat = param.reshape(-1)
-        idx = rng.choice(flat.size, size=min(max_entries, flat.size), replace=False)
-        numeric = np.empty(len(idx))
-        for j, i in enumerate(idx):
-            old = flat[i]
-            flat[i] = old + eps
-            plus = loss_fn()
-            flat[i] = old - eps
-            minus = loss_fn()
-            flat[i] = old
-            numeric[j] = (plus - minus) / (2 * eps)
+    results = []
+    for key, values in [(key, param) for key, param, _ in net.parameters()] + [("input", x)]:
+        idx, numeric = _numeric_gradient(loss_fn, values, eps, max_entries, rng)
         err = relative_error(analytic[key].reshape(-1)[idx], numeric)
         results.append(GradCheckResult(key, err, len(idx), err < threshold))
-    # Input gradient through the full network.
-    input_grad = _input_gradient(net, x, targets)
-    flat_x = x.reshape(-1)
-    idx = rng.choice(flat_x.size, size=min(max_entries, flat_x.size), replace=False)
+    return results
+
+
+def _numeric_gradient(loss_fn, values: np.ndarray, eps: float, max_entries: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences of ``loss_fn`` at up to ``max_entries`` random entries of
+    ``values`` (perturbed in place and restored). Returns (flat indices, gradients)."""
+    flat = values.reshape(-1)
+    idx = rng.choice(flat.size, size=min(max_entries, flat.size), replace=False)
     numeric = np.empty(len(idx))
     for j, i in enumerate(idx):
-        old = flat_x[i]
-        flat_x[i] = old + eps
+        old = flat[i]
+        flat[i] = old + eps
         plus = loss_fn()
-        flat_x[i] = old - eps
+        flat[i] = old - eps
         minus = loss_fn()
-        flat_x[i] = old
+        flat[i] = old
         numeric[j] = (plus - minus) / (2 * eps)
-    err = relative_error(input_grad.reshape(-1)[idx], numeric)
-    results.append(GradCheckResult("input", err, len(idx), err < threshold))
-    return results
+    return idx, numeric
 
 
 def _input_gradient(net: Network, x: np.ndarray, targets: np.ndarray) -> np.ndarray:
