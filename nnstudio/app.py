@@ -65,13 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from .document import Document, initial_state
     from .main_window import MainWindow
     from .settings import configure_application_names
 
     configure_application_names()
     app = QApplication.instance() or QApplication(argv)
     _setup_logging()
-    window = MainWindow()
+    window = MainWindow(document=Document(initial_state()))
     window.show()
     files = [a for a in argv[1:] if not a.startswith("-")]
     if files:

@@ -396,6 +396,24 @@ def with_user_drawings(data: Dataset) -> Dataset:
                           description=f"{data.description} Plus {len(labels):,} of your drawings.")
 
 
+def initial_state() -> DocumentState:
+    """What a new window and File ▸ New start with: the "MNIST MLP" preset when MNIST is on
+    this computer, otherwise ``default_state`` on the bundled 8×8 digits — ready to train."""
+    from core.data import find_mnist
+
+    if find_mnist() is not None:
+        from .presets import load_presets
+
+        for preset in load_presets():
+            if preset.key == MNIST_DEFAULT_PRESET:
+                return preset.state()
+    return default_state()
+
+
+#: The preset a new document uses when MNIST is available.
+MNIST_DEFAULT_PRESET = "04-mnist-mlp"
+
+
 def default_state() -> DocumentState:
     """A small MLP on the bundled 8×8 digits: trains in seconds, ready for Train."""
     spec = NetworkSpec.from_dict({

@@ -153,7 +153,8 @@ class MainWindow(QMainWindow):
             return a
 
         self.new_action = action("&New", self.new_document, QKeySequence.StandardKey.New, "newAction",
-                                 "Start a new network (a small MLP on the 8×8 digits)")
+                                 "Start a new network (an MLP on MNIST if it is on this computer, else on the "
+                                 "8×8 digits)")
         self.open_action = action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "openAction")
         self.save_action = action("&Save", self.save, QKeySequence.StandardKey.Save, "saveAction")
         self.save_as_action = action("Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs, "saveAsAction")
@@ -226,9 +227,9 @@ class MainWindow(QMainWindow):
 
     def new_document(self) -> None:
         if self._stop_training() and self._confirm_discard():
-            from .document import default_state
+            from .document import initial_state
 
-            self.document.reset(default_state())
+            self.document.reset(initial_state())
             self.statusBar().showMessage("New network", 4000)
 
     def new_from_preset(self, preset) -> None:

@@ -100,7 +100,7 @@ class DrawPanel(QWidget):
                       "Right-click the prediction to keep the drawing for training.")
         hint.setObjectName("drawHintLabel")
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: #555;")
+        hint.setStyleSheet("color: palette(placeholder-text);")
 
         left = QVBoxLayout()
         left.addWidget(self.canvas, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -128,12 +128,12 @@ class DrawPanel(QWidget):
         self.model_label = QLabel("")
         self.model_label.setObjectName("modelLabel")
         self.model_label.setWordWrap(True)
-        self.model_label.setStyleSheet("color: #444;")
+        self.model_label.setStyleSheet("color: palette(placeholder-text);")
 
         self.preview = InputPreview()
         preview_caption = QLabel("What the network sees")
         preview_caption.setObjectName("inputPreviewCaption")
-        preview_caption.setStyleSheet("color: #555;")
+        preview_caption.setStyleSheet("color: palette(placeholder-text);")
         preview_caption.setFixedWidth(self.preview.width())
         preview_caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
 
@@ -142,7 +142,7 @@ class DrawPanel(QWidget):
 
         self.drawings_label = QLabel("")
         self.drawings_label.setObjectName("myDrawingsLabel")
-        self.drawings_label.setStyleSheet("color: #555;")
+        self.drawings_label.setStyleSheet("color: palette(placeholder-text);")
 
         preview_column = QVBoxLayout()
         preview_column.addWidget(self.preview)

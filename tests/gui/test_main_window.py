@@ -9,6 +9,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QWidget
 
 import core
+from nnstudio.document import default_state, initial_state
 from nnstudio.main_window import MainWindow
 from nnstudio.presets import load_presets
 
@@ -69,7 +70,7 @@ def test_open_modify_save_reopen_round_trip(window, qtbot, dialogs, tmp_path):
     assert not window.document.modified
     saved_spec = window.document.spec
     window.new_action.trigger()
-    assert window.document.spec.layers[0].config["units"] == 64
+    assert window.document.spec == initial_state().spec and window.document.path is None
     dialogs.open_path = str(path)
     window.open_action.trigger()
     assert window.document.spec == saved_spec and window.document.path == path
@@ -94,7 +95,7 @@ def test_unsaved_changes_guard(window, dialogs):
     assert window.document.spec.optimizer["type"] == "SGD" and dialogs.asked[-1] == "save_changes"
     dialogs.save_changes_answer = "discard"
     window.new_action.trigger()
-    assert window.document.spec.optimizer["type"] == "Adam"
+    assert window.document.spec == initial_state().spec and not window.document.modified
 
 
 def test_close_asks_and_can_be_cancelled(window, dialogs):
@@ -146,3 +147,12 @@ def test_undo_menu_names_the_edit(window):
     assert window.undo_action.text() == "&Undo Delete layer 2 (Activation)"
     window.undo_action.trigger()
     assert len(window.document.spec.layers) == 4
+
+
+def test_new_documents_start_on_mnist_when_it_is_on_the_computer(mnist_dir, monkeypatch, tmp_path):
+    assert initial_state().dataset.name == "mnist"
+    assert initial_state().spec.input_shape == (784,)
+    monkeypatch.setenv("NNSTUDIO_DATA", str(tmp_path))  # nothing there
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert initial_state() == default_state()
+    assert default_state().dataset.name == "digits8x8"
