@@ -72,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_application_names()
     app = QApplication.instance() or QApplication(argv)
     _setup_logging()
+    from .icons import app_icon
+
+    app.setWindowIcon(app_icon())
     window = MainWindow(document=Document(initial_state()))
     window.show()
     files = [a for a in argv[1:] if not a.startswith("-")]

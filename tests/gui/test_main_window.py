@@ -156,3 +156,12 @@ def test_new_documents_start_on_mnist_when_it_is_on_the_computer(mnist_dir, monk
     monkeypatch.setenv("HOME", str(tmp_path))
     assert initial_state() == default_state()
     assert default_state().dataset.name == "digits8x8"
+
+
+def test_app_icon_is_shipped_and_renders(qtbot):
+    from nnstudio.icons import app_icon
+
+    icon = app_icon()
+    assert not icon.isNull()
+    image = icon.pixmap(64, 64).toImage()
+    assert image.width() == 64 and image.pixelColor(32, 32).alpha() == 255
