@@ -102,11 +102,14 @@ def headless_epoch(document: Document) -> tuple[float, float]:
         return time.perf_counter() - start, time.thread_time() - cpu
 
 
-def gui_epoch(document: Document, controller: TrainingController, probe: Probe | None) -> tuple[float, np.ndarray, int, float]:
+def gui_epoch(document: Document, controller: TrainingController, probe: Probe | None,
+              after_reset=None) -> tuple[float, np.ndarray, int, float]:
     """Seconds for the epoch in the app, the probe's stalls (ms; empty without a probe),
     report packets received and the GUI thread's CPU seconds meanwhile (what the dashboard
-    costs)."""
+    costs). ``after_reset`` runs once the weights were reset (e.g. clear comparison curves)."""
     document.reset_weights()
+    if after_reset is not None:
+        after_reset()
     loop = QEventLoop()
     packets = []
     controller.reportsReceived.connect(packets.append)
@@ -154,8 +157,10 @@ def main() -> int:
             # Timing rounds run without the probe: a 200 Hz Python timer is not part of the
             # app, and its GIL hand-offs would be charged to the dashboard. Stalls are
             # measured in separate rounds with the probe on.
-            seconds, _, p, cpu = gui_epoch(document, controller, None)
-            _, s, _, _ = gui_epoch(document, controller, probe)
+            # Each round measures the same thing: one run on clean axes (earlier rounds
+            # would otherwise pile up as faded comparison curves and cost more to paint).
+            seconds, _, p, cpu = gui_epoch(document, controller, None, dashboard.clear_comparisons)
+            _, s, _, _ = gui_epoch(document, controller, probe, dashboard.clear_comparisons)
             gui.append(seconds)
             cpus.append(cpu)
             worker_cpu.append(controller.last_outcome.cpu_seconds)
