@@ -1,7 +1,7 @@
 """The user's own drawings, kept to add to the training set ("Add this drawing as label k").
 
 Stored in ``core.data.user_data_dir()/drawings/my_drawings.npz``, written with ``np.savez``
-(plain arrays: reading it never needs pickle) atomically (a temporary file in the same
+(plain numeric arrays, read back with allow_pickle=False) atomically (a temporary file in the same
 folder, then ``os.replace``), so a crash never leaves half a file. Members:
 
 - ``images``: uint8 (n, 28, 28), 0..255 (MNIST's raw range: the drawings were preprocessed
