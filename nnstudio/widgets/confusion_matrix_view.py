@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPalette, QStandardItemModel
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPalette, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTableView, QWidget
 
 from core.evaluation import normalize_rows
@@ -97,6 +97,9 @@ class ConfusionMatrixView(QTableView):
         set_headers(self.matrix_model, Qt.Orientation.Vertical, names, [f"True class {n}" for n in names])
         self._write_texts()
         size = CELL_SIZE if k <= 12 else max(22, 504 // max(k, 1))
+        # Wide enough for the largest count in bold (MNIST's diagonal holds 4-digit counts).
+        widest = str(int(self._counts.max())) if self._counts.size else "0"
+        size = max(size, QFontMetrics(bold).horizontalAdvance(widest) + 10)
         self.horizontalHeader().setDefaultSectionSize(size)
         self.verticalHeader().setDefaultSectionSize(size)
         # The whole matrix at once when it fits a screen (no scrolling to find the mistakes).

@@ -280,3 +280,19 @@ def test_plane_plot_paints_huge_point_sets_quickly(qtbot):
     assert plot.markers_drawn == 2 * MAX_MARKERS  # evenly thinned, not 200,000 markers
     seconds = best_time(plot.grab, repeats=5)
     assert seconds < 0.05, f"painting the plane took {seconds * 1000:.1f} ms"
+
+
+def test_confusion_cells_fit_four_digit_counts(qtbot):
+    """MNIST's diagonal holds counts above 1,000: a cell shows the whole number."""
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from nnstudio.widgets.confusion_matrix_view import ConfusionMatrixView
+
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    counts = np.diag([1135, 980, 1032]).astype(np.int64)
+    view.set_matrix(counts, ("0", "1", "2"))
+    bold = QFont(view.font())
+    bold.setBold(True)
+    needed = QFontMetrics(bold).horizontalAdvance("1135")
+    assert view.horizontalHeader().defaultSectionSize() > needed
