@@ -28,8 +28,8 @@ from .network import Network
 from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer
 from .registry import LAYER_TYPES, layer_class
 from .spec import LayerSpec, NetworkSpec, SpecAnalysis, TrainingConfig, analyze
-from .training import (BatchReport, ChangeEvent, EpochReport, History, TrainingControl, TrainingResult, fit,
-                       run_training)
+from .training import (BatchReport, ChangeEvent, EpochReport, History, TrainingControl, TrainingResult, drive,
+                       fit, run_training)
 from .gradcheck import check_network
 from .model_file import ModelFileError, load_model, save_model
 
@@ -43,6 +43,6 @@ __all__ = [
     "LAYER_TYPES", "layer_class",
     "LayerSpec", "NetworkSpec", "SpecAnalysis", "TrainingConfig", "analyze",
     "BatchReport", "ChangeEvent", "EpochReport", "History", "TrainingControl", "TrainingResult", "fit",
-    "run_training", "check_network",
+    "run_training", "drive", "check_network",
     "ModelFileError", "load_model", "save_model",
 ]

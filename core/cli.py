@@ -36,7 +36,7 @@ from .metrics import classification_report, confusion_matrix
 from .model_file import ModelFileError, load_model, save_model
 from .network import Network
 from .spec import NetworkSpec, TrainingConfig
-from .training import BatchReport, ChangeEvent, EpochReport, TrainingResult, run_training
+from .training import BatchReport, ChangeEvent, EpochReport, TrainingResult, drive, run_training
 
 __all__ = ["main", "PRESETS", "CliError"]
 
@@ -352,13 +352,7 @@ def train_network(network: Network, x: np.ndarray, y: np.ndarray, config: Traini
     progress = Progress(stream, network.epochs_done + config.epochs)
     gen = run_training(network, x, y, epochs=config.epochs, batch_size=config.batch_size,
                        validation_data=val, shuffle=config.shuffle)
-    while True:
-        try:
-            report = next(gen)
-        except StopIteration as stop:
-            result: TrainingResult = stop.value
-            break
-        progress.update(report)
+    result = drive(gen, progress.update)
     progress.close()
     if result.status == "diverged":
         raise CliError(f"training diverged: {result.message}", EXIT_FAILED)

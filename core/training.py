@@ -348,6 +348,18 @@ def _divergence_message(what: str, epoch: int, batch: int) -> str:
 Callback = Callable[[Any], None]
 
 
+def drive(reports: Iterator[BatchReport | EpochReport | ChangeEvent],
+          handle: Callable[[BatchReport | EpochReport | ChangeEvent], None]) -> TrainingResult:
+    """Pass every report of a ``run_training`` generator to ``handle``; return how the run
+    ended (the generator's return value, which a plain ``for`` loop would drop)."""
+    while True:
+        try:
+            report = next(reports)
+        except StopIteration as stop:
+            return stop.value
+        handle(report)
+
+
 def fit(network, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int = 32, *,
         validation_data: tuple[np.ndarray, np.ndarray] | None = None, validation_split: float = 0.0,
         shuffle: bool = True, callbacks: Iterable[Any] = (), control: TrainingControl | None = None,
@@ -370,12 +382,8 @@ def fit(network, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int 
     gen = run_training(network, x, y, epochs=epochs, batch_size=batch_size,
                        validation_data=validation_data, shuffle=shuffle, control=control)
     method = {BatchReport: "on_batch_end", EpochReport: "on_epoch_end", ChangeEvent: "on_change"}
-    while True:
-        try:
-            report = next(gen)
-        except StopIteration as stop:
-            result: TrainingResult = stop.value
-            break
+
+    def dispatch(report: BatchReport | EpochReport | ChangeEvent) -> None:
         if verbose and isinstance(report, EpochReport):
             val = f"  val_loss {report.val_loss:.4f}  val_acc {report.val_accuracy:.4f}" if report.val_loss is not None else ""
             print(f"epoch {report.epoch + 1}  loss {report.loss:.4f}  acc {report.accuracy:.4f}{val}  "
@@ -386,6 +394,8 @@ def fit(network, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int 
                 hook(report)
             elif callable(cb):
                 cb(report)
+
+    result = drive(gen, dispatch)
     for cb in callbacks:
         hook = getattr(cb, "on_train_end", None)
         if hook is not None:

@@ -35,7 +35,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 from threadpoolctl import threadpool_limits
 
 import core
-from core import BatchReport, ChangeEvent, EpochReport, Network, TrainingControl, TrainingResult, run_training
+from core import BatchReport, ChangeEvent, EpochReport, Network, TrainingControl, run_training
+from core.training import drive
 from core.data import DataError
 
 __all__ = ["TrainingJob", "ReportPacket", "RunEnd", "WorkerControl", "TrainingWorker", "readable_error"]
@@ -124,6 +125,8 @@ class TrainingWorker(QObject):
         self._announced_generation: int | None = None
         self._last_flush = 0.0
         self._last_snapshot = -1e9
+        self._batches = 0
+        self._end_epoch = 0
         self.outcome: RunEnd | None = None
 
     @Slot()
@@ -131,8 +134,8 @@ class TrainingWorker(QObject):
         job, control = self._job, self._control
         cpu_start = time.thread_time()
         network = job.network
-        batches = 0
-        end_epoch = network.epochs_done + job.epochs
+        self._batches = 0
+        self._end_epoch = network.epochs_done + job.epochs
         control.before_wait = self._on_control_before_wait
         try:
             # One BLAS thread on small machines: a second one would wait at a barrier
@@ -141,34 +144,34 @@ class TrainingWorker(QObject):
                 gen = run_training(network, job.x, job.y, epochs=job.epochs, batch_size=job.batch_size,
                                    validation_data=job.validation, shuffle=job.shuffle, control=control)
                 self._last_flush = time.perf_counter()
-                while True:
-                    try:
-                        report = next(gen)
-                    except StopIteration as stop:
-                        result: TrainingResult = stop.value
-                        break
-                    self._pending.append(report)
-                    self._announced_generation = None
-                    now = time.perf_counter()
-                    if isinstance(report, BatchReport):
-                        batches += 1
-                    elif isinstance(report, EpochReport):
-                        if (now - self._last_snapshot >= job.snapshot_interval or control.paused
-                                or network.epochs_done >= end_epoch):
-                            self._snapshot = network.inference_copy()
-                            self._last_snapshot = now
-                    if now - self._last_flush >= job.report_interval:
-                        self._flush(now)
-            outcome = RunEnd(job.run_id, result.status, result.message, "", result.epochs_done, batches)
+                result = drive(gen, self._on_report)
+            outcome = RunEnd(job.run_id, result.status, result.message, "", result.epochs_done, self._batches)
         except Exception as exc:  # noqa: BLE001 - any failure must reach the user, not kill the thread
             outcome = RunEnd(job.run_id, "failed", readable_error(exc), traceback.format_exc(),
-                             network.epochs_done, batches)
+                             network.epochs_done, self._batches)
         finally:
             control.before_wait = None
         self._flush(time.perf_counter())
         outcome = replace(outcome, cpu_seconds=time.thread_time() - cpu_start)
         self.outcome = outcome
         self.runEnded.emit(outcome)
+
+    def _on_report(self, report: BatchReport | EpochReport | ChangeEvent) -> None:
+        """Queue one report; take a snapshot at (paced) epoch ends; flush at most every
+        ``report_interval`` seconds."""
+        self._pending.append(report)
+        self._announced_generation = None
+        now = time.perf_counter()
+        if isinstance(report, BatchReport):
+            self._batches += 1
+        elif isinstance(report, EpochReport):
+            job, network = self._job, self._job.network
+            if (now - self._last_snapshot >= job.snapshot_interval or self._control.paused
+                    or network.epochs_done >= self._end_epoch):
+                self._snapshot = network.inference_copy()
+                self._last_snapshot = now
+        if now - self._last_flush >= self._job.report_interval:
+            self._flush(now)
 
     def _flush(self, now: float, waiting: bool = False, generation: int = 0) -> None:
         if not self._pending and self._snapshot is None and not waiting:
