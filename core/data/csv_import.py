@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import count, read_bytes
 from .errors import DataError
 
 __all__ = ["load_csv", "parse_csv_text", "MAX_CLASSES"]
@@ -39,24 +40,13 @@ MAX_CLASSES = 1000
 _DELIMITERS = (",", ";", "\t")
 
 
-def _fmt(n: int) -> str:
-    return f"{n:,}"
-
-
 def _short(cell: str, limit: int = 40) -> str:
     return repr(cell if len(cell) <= limit else cell[: limit - 1] + "…")
 
 
 def _read_text(path: Path) -> str:
     name = path.name
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: the file does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: this is a folder, not a CSV file") from None
-    except OSError as e:
-        raise DataError(f"{path}: the file cannot be read ({e.strerror or e})") from None
+    data = read_bytes(path, "a CSV file")
     if data[:2] == b"\x1f\x8b":
         try:
             data = zlib.decompressobj(wbits=31).decompress(data)
@@ -302,12 +292,12 @@ def _encode_labels(name, label_cells, rows, label_index, header) -> tuple[np.nda
     if len(names) < 2:
         only = names[0] if names else ""
         raise DataError(
-            f"{name}: all {_fmt(len(rows))} rows have the same label {only!r} in {column}; "
+            f"{name}: all {count(len(rows))} rows have the same label {only!r} in {column}; "
             f"a classifier needs at least two classes (is the label column right?)"
         )
     if len(names) > MAX_CLASSES:
         raise DataError(
-            f"{name}: {column} has {_fmt(len(names))} different values in {_fmt(len(rows))} rows; "
+            f"{name}: {column} has {count(len(names))} different values in {count(len(rows))} rows; "
             f"that is too many classes (at most {MAX_CLASSES:,}): choose the column that holds "
             f"the class label"
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import count, read_bytes
 from .errors import DataError
 
 __all__ = ["read_idx", "load_idx", "IMAGES_MAGIC", "LABELS_MAGIC"]
@@ -41,22 +42,6 @@ _IDX_TYPES: dict[int, np.dtype] = {
 
 # Extra decompressed bytes counted (not stored) to report the real size of an oversized file.
 _COUNT_LIMIT = 256 * 1024 * 1024
-
-
-def _fmt(n: int) -> str:
-    return f"{n:,}"
-
-
-def _read_source(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise DataError(f"{path}: the file does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: this is a folder, not an IDX file") from None
-    except OSError as e:
-        raise DataError(f"{path}: the file cannot be read ({e.strerror or e})") from None
 
 
 def _parse_header(name: str, head: bytes, total_hint: str) -> tuple[np.dtype, tuple[int, ...], int, int]:
@@ -87,7 +72,7 @@ def _parse_header(name: str, head: bytes, total_hint: str) -> tuple[np.dtype, tu
 
 
 def _describe_dims(dims: tuple[int, ...]) -> str:
-    return " × ".join(_fmt(d) for d in dims)
+    return " × ".join(count(d) for d in dims)
 
 
 def _size_mismatch(name: str, dims, dtype, expected: int, actual: str, longer: bool,
@@ -96,7 +81,7 @@ def _size_mismatch(name: str, dims, dtype, expected: int, actual: str, longer: b
     why = "it holds more than its header declares" if longer else "it is truncated"
     return DataError(
         f"{name}: the header declares {_describe_dims(dims)} values of {dtype.itemsize} byte"
-        f"{'s' if dtype.itemsize != 1 else ''} ({_fmt(expected)} bytes with the header) "
+        f"{'s' if dtype.itemsize != 1 else ''} ({count(expected)} bytes with the header) "
         f"but the file {holds} {actual} bytes; the file is damaged ({why})"
     )
 
@@ -112,12 +97,12 @@ def _decode_gzip(name: str, data: bytes) -> tuple[np.dtype, tuple[int, ...], byt
         raise DataError(f"{name}: the gzip data is damaged ({e}); get the file again") from None
     if len(head) < max_header and not head_d.eof:
         raise DataError(
-            f"{name}: the gzip file is truncated (it ends after {_fmt(len(head))} unpacked "
+            f"{name}: the gzip file is truncated (it ends after {count(len(head))} unpacked "
             f"bytes); get the file again"
         )
     if not head:
         raise DataError(f"{name}: the file is empty (the gzip stream holds no data)")
-    dtype, dims, header_len, magic = _parse_header(name, head, f"only {_fmt(len(head))} bytes when unpacked")
+    dtype, dims, header_len, magic = _parse_header(name, head, f"only {count(len(head))} bytes when unpacked")
     expected = header_len + int(np.prod(dims, dtype=object)) * dtype.itemsize
     limit = min(expected + 1, sys.maxsize)
 
@@ -130,8 +115,8 @@ def _decode_gzip(name: str, data: bytes) -> tuple[np.dtype, tuple[int, ...], byt
         raise DataError(f"{name}: the gzip data is damaged ({e}); get the file again") from None
     if len(out) < limit and not d.eof:
         raise DataError(
-            f"{name}: the gzip file is truncated (it ends after {_fmt(len(out))} unpacked bytes "
-            f"of the {_fmt(expected)} its header declares); get the file again"
+            f"{name}: the gzip file is truncated (it ends after {count(len(out))} unpacked bytes "
+            f"of the {count(expected)} its header declares); get the file again"
         )
     if len(out) > expected:
         # More data than declared: count (without storing) how much, to say both numbers.
@@ -146,13 +131,13 @@ def _decode_gzip(name: str, data: bytes) -> tuple[np.dtype, tuple[int, ...], byt
                 actual += len(chunk)
         except zlib.error:
             pass
-        actual_text = _fmt(actual) if d.eof else f"more than {_fmt(actual)}"
+        actual_text = count(actual) if d.eof else f"more than {count(actual)}"
         raise _size_mismatch(name, dims, dtype, expected, actual_text, True, True)
     if len(out) < expected:
-        raise _size_mismatch(name, dims, dtype, expected, _fmt(len(out)), False, True)
+        raise _size_mismatch(name, dims, dtype, expected, count(len(out)), False, True)
     if d.unused_data.strip(b"\0"):
         raise DataError(
-            f"{name}: unexpected data after the IDX content ({_fmt(len(d.unused_data))} "
+            f"{name}: unexpected data after the IDX content ({count(len(d.unused_data))} "
             f"more compressed bytes); the file is damaged"
         )
     return dtype, dims, out, header_len, magic
@@ -164,16 +149,16 @@ def _read_raw(name: str, path: Path) -> tuple[np.dtype, tuple[int, ...], bytes, 
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(4 + 4 * 255)
-            dtype, dims, header_len, magic = _parse_header(name, head, f"{_fmt(size)} bytes")
+            dtype, dims, header_len, magic = _parse_header(name, head, f"{count(size)} bytes")
             expected = header_len + int(np.prod(dims, dtype=object)) * dtype.itemsize
             if size != expected:
-                raise _size_mismatch(name, dims, dtype, expected, _fmt(size), size > expected, False)
+                raise _size_mismatch(name, dims, dtype, expected, count(size), size > expected, False)
             f.seek(0)
             data = f.read()
     except OSError as e:
         raise DataError(f"{name}: the file cannot be read ({e.strerror or e})") from None
     if len(data) != expected:  # the file changed while reading
-        raise _size_mismatch(name, dims, dtype, expected, _fmt(len(data)), len(data) > expected, False)
+        raise _size_mismatch(name, dims, dtype, expected, count(len(data)), len(data) > expected, False)
     return dtype, dims, data, header_len, magic
 
 
@@ -192,7 +177,7 @@ def _decode(path: str | os.PathLike) -> tuple[np.ndarray, str, int]:
     if not start:
         raise DataError(f"{name}: the file is empty")
     if start == _GZIP_MAGIC:
-        dtype, dims, data, header_len, magic = _decode_gzip(name, _read_source(path))
+        dtype, dims, data, header_len, magic = _decode_gzip(name, read_bytes(path, "an IDX file"))
     else:
         dtype, dims, data, header_len, magic = _read_raw(name, path)
     array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
@@ -238,7 +223,7 @@ def load_idx(images_path: str | os.PathLike, labels_path: str | os.PathLike) -> 
     _expect(y_name, y_magic, "labels", LABELS_MAGIC)
     if len(y) != len(x):
         raise DataError(
-            f"{y_name}: the labels file has {_fmt(len(y))} entries but the images file "
-            f"{x_name} has {_fmt(len(x))}; the two files do not belong together"
+            f"{y_name}: the labels file has {count(len(y))} entries but the images file "
+            f"{x_name} has {count(len(x))}; the two files do not belong together"
         )
     return x, y.astype(np.int64)

@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import count
 from .errors import DataError, DownloadCancelled
 from .idx import load_idx
 from .paths import user_cache_dir, user_data_dir
@@ -93,10 +94,6 @@ _CACHE_VERSION = 1
 _CACHE_KEEP = 3
 _CHUNK = 64 * 1024
 _MAX_ATTEMPTS_PER_MIRROR = 5
-
-
-def _fmt(n: int) -> str:
-    return f"{n:,}"
 
 
 # --------------------------------------------------------------------------- discovery
@@ -469,7 +466,7 @@ def _transfer(opener, url: str, part: Path, size: int, timeout: float,
         length = response.headers.get("Content-Length")
         if length is not None and length.isdigit() and have + int(length) != size:
             raise _BadFile(
-                f"the server offers {_fmt(have + int(length))} bytes but the file has {_fmt(size)}"
+                f"the server offers {count(have + int(length))} bytes but the file has {count(size)}"
             )
         on_bytes(have)
         with open(part, mode) as f:
@@ -481,7 +478,7 @@ def _transfer(opener, url: str, part: Path, size: int, timeout: float,
                     if not chunk:
                         break
                     if have + len(chunk) > size:
-                        raise _BadFile(f"the server sent more than the {_fmt(size)} bytes of the file")
+                        raise _BadFile(f"the server sent more than the {count(size)} bytes of the file")
                     f.write(chunk)
                     have += len(chunk)
                     on_bytes(have)
@@ -489,7 +486,7 @@ def _transfer(opener, url: str, part: Path, size: int, timeout: float,
                 raise _Interrupted(_reason(e), progressed=have > start_have or mode == "wb") from None
     if have < size:
         raise _Interrupted(
-            f"the connection closed after {_fmt(have)} of {_fmt(size)} bytes",
+            f"the connection closed after {count(have)} of {count(size)} bytes",
             progressed=have > start_have or mode == "wb",
         )
 
