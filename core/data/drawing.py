@@ -175,18 +175,26 @@ def _fit_box(h: int, w: int, box: int) -> tuple[int, int]:
     return max(1, min(box, round(h * scale))), max(1, min(box, round(w * scale)))
 
 
+def _ink_crop(image: np.ndarray) -> np.ndarray | None:
+    """Step 1 of both recipes: the (h, w) part of image (H, W) inside the ink's bounding
+    box, or None when there is no ink above the threshold."""
+    image = _check_image(image)
+    box = ink_bounding_box(image)
+    if box is None:
+        return None
+    top, bottom, left, right = box
+    return image[top:bottom, left:right]
+
+
 # --------------------------------------------------------------------------- MNIST recipe
 
 
 def normalize_mnist(image: np.ndarray) -> np.ndarray | None:
     """Steps 1-3 of the MNIST recipe: image (H, W) in [0, 1] -> (28, 28) float64 in [0, 1]
     (not quantised), or None when there is no ink above the threshold."""
-    image = _check_image(image)
-    box = ink_bounding_box(image)
-    if box is None:
+    crop = _ink_crop(image)
+    if crop is None:
         return None
-    top, bottom, left, right = box
-    crop = image[top:bottom, left:right]
     th, tw = _fit_box(crop.shape[0], crop.shape[1], MNIST_BOX)
     small = np.clip(area_resize(crop, th, tw), 0.0, 1.0)
     field = np.zeros((MNIST_SIZE, MNIST_SIZE))
@@ -205,12 +213,9 @@ def normalize_mnist(image: np.ndarray) -> np.ndarray | None:
 def bitmap_32(image: np.ndarray) -> np.ndarray | None:
     """Steps 1-4 of the UCI recipe: image (H, W) in [0, 1] -> (32, 32) bool bitmap, or None
     when there is no ink above the threshold."""
-    image = _check_image(image)
-    box = ink_bounding_box(image)
-    if box is None:
+    crop = _ink_crop(image)
+    if crop is None:
         return None
-    top, bottom, left, right = box
-    crop = image[top:bottom, left:right]
     h, w = crop.shape
     if h >= w:
         th, tw = UCI_BITMAP, max(1, min(UCI_BITMAP, round(w * UCI_BITMAP / h)))
