@@ -26,6 +26,8 @@ from core.data import Dataset, DataSplits, load_dataset
 
 #: Fraction held out for testing when a dataset has no official test split.
 TEST_FRACTION = 0.2
+#: Datasets kept loaded per document (two MNIST layouts are ~0.45 GB together).
+DATASET_CACHE_SIZE = 2
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class DatasetChoice:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": dict(self.params)}
+
+    def key(self) -> tuple:
+        """A hashable identity (the params dict itself is not hashable)."""
+        return (self.name, tuple(sorted((k, repr(v)) for k, v in self.params.items())))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DatasetChoice":
@@ -117,7 +123,9 @@ class Document(QObject):
         self.undo_stack.cleanChanged.connect(self._on_undo_stack_clean_changed)
         self._state = state or default_state()
         self._path: Path | None = None
-        self._dataset_cache: tuple[DatasetChoice, Dataset] | None = None
+        #: Recently loaded datasets by choice (a choice being checked by the dataset panel and
+        #: the one it replaces, so neither a switch nor its undo loads twice).
+        self._datasets: dict[tuple, Dataset] = {}
         self._splits_cache: tuple[tuple, DataSplits] | None = None
         self._training_active = False
         self._unsaved_training = False
@@ -282,10 +290,25 @@ class Document(QObject):
     # -- dataset --------------------------------------------------------------------------------------
     def dataset(self) -> Dataset:
         """The chosen dataset, loaded on first use and cached (raises core.data.DataError)."""
-        choice = self._state.dataset
-        if self._dataset_cache is None or self._dataset_cache[0] != choice:
-            self._dataset_cache = (choice, load_choice(choice))
-        return self._dataset_cache[1]
+        return self.load_dataset(self._state.dataset)
+
+    def load_dataset(self, choice: DatasetChoice) -> Dataset:
+        """Load ``choice`` (cached: the last ``DATASET_CACHE_SIZE`` choices stay in memory);
+        raises core.data.DataError. Checking a choice before switching to it costs nothing
+        extra this way."""
+        key = choice.key()
+        data = self._datasets.pop(key, None)
+        if data is None:
+            data = load_choice(choice)
+        self._datasets[key] = data  # most recent last
+        while len(self._datasets) > DATASET_CACHE_SIZE:
+            del self._datasets[next(iter(self._datasets))]
+        return data
+
+    def drop_loaded_datasets(self) -> None:
+        """Forget loaded datasets and splits (their files changed, e.g. a drawing was kept)."""
+        self._datasets.clear()
+        self._splits_cache = None
 
     def splits(self) -> DataSplits:
         """Train / validation / test split of the chosen dataset for the current seed and
@@ -304,8 +327,8 @@ class Document(QObject):
         meta: dict[str, Any] = {"dataset": {"name": self._state.dataset.name,
                                             "params": dict(self._state.dataset.params)},
                                 "training": self._state.training.to_dict()}
-        if self._dataset_cache is not None and self._dataset_cache[0] == self._state.dataset:
-            data = self._dataset_cache[1]
+        data = self._datasets.get(self._state.dataset.key())
+        if data is not None:
             meta["class_names"] = list(data.class_names)
             meta["preprocessing"] = dict(data.preprocessing)
         return meta

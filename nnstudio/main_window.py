@@ -134,6 +134,8 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.draw_panel)
 
     def _on_draw_panel_drawing_added(self, _count: int) -> None:
+        if self.document.dataset_choice.params.get("include_drawings"):
+            self.document.drop_loaded_datasets()  # the next run must see the new drawing
         self.dataset_panel.drawings_changed()
 
     def _shutdown_workers(self) -> bool:

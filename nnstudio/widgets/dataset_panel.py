@@ -39,7 +39,7 @@ from core.data import (DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset,
                        locate_mnist_in)
 from core.params import Param
 
-from ..document import DatasetChoice, Document, load_choice
+from ..document import DatasetChoice, Document
 from ..user_dataset import UserDrawings
 from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
 from .dataset_preview import DatasetPreview
@@ -62,7 +62,7 @@ def dataset_title(choice: DatasetChoice) -> str:
     return info.title.split(" (")[0] if info is not None else choice.name
 
 
-def validate_choice(choice: DatasetChoice) -> None:
+def validate_choice(document: Document, choice: DatasetChoice) -> None:
     """Raise DataError when ``choice`` cannot be loaded. For MNIST only the raw files are
     decoded (shared in-memory cache), so the document's own load then costs little."""
     if choice.name == "mnist":
@@ -71,7 +71,7 @@ def validate_choice(choice: DatasetChoice) -> None:
             raise DataError("MNIST was not found on this computer")
         load_mnist(location)
         return
-    load_choice(choice)
+    document.load_dataset(choice)  # cached: the switch that follows does not load it again
 
 
 @contextlib.contextmanager
@@ -297,7 +297,7 @@ class DatasetPanel(QGroupBox):
             return True
         try:
             with _busy():
-                validate_choice(choice)
+                validate_choice(self.document, choice)
         except DataError as exc:
             prefix = failure or f"{dataset_title(choice)} could not be loaded"
             self.document.notify(f"{prefix}: {exc}", "error")
@@ -401,7 +401,7 @@ class DatasetPanel(QGroupBox):
         params = defaults | dict(choice.params) | {name: value}
         new = DatasetChoice(choice.name, params)
         try:
-            validate_choice(new)
+            validate_choice(self.document, new)
         except DataError as exc:  # the ranges should make this impossible; never lose the old choice
             self.document.notify(f"{dataset_title(choice)}: {exc}", "error")
             self._rebuild_params(choice)
@@ -443,7 +443,7 @@ class DatasetPanel(QGroupBox):
         if choice != self.document.dataset_choice:
             try:
                 with _busy():
-                    validate_choice(choice)
+                    validate_choice(self.document, choice)
             except DataError as exc:
                 self.document.notify(f"{dataset_title(choice)} could not be loaded: {exc}", "error")
                 return

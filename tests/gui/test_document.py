@@ -102,3 +102,19 @@ def test_merged_edits_name_the_latest_value_and_vanish_when_back_to_start(docume
     assert document.undo_stack.undoText() == "Set units to 66"
     document.change("Set units to 64", spec=original, merge_key="layer0.units")
     assert document.undo_stack.count() == 0 and document.spec == original and not document.modified
+
+
+def test_a_checked_dataset_is_not_loaded_again_when_chosen_or_undone(document, monkeypatch):
+    import nnstudio.document as document_module
+
+    loads = []
+    real = document_module.load_choice
+    monkeypatch.setattr(document_module, "load_choice", lambda c: loads.append(c.name) or real(c))
+    moons = DatasetChoice("moons", {"n_samples": 100, "noise": 0.1, "seed": 0})
+    document.dataset()
+    document.load_dataset(moons)  # what the dataset panel does before switching
+    document.change("Use moons", dataset=moons)
+    document.dataset()
+    document.undo_stack.undo()
+    document.dataset()
+    assert loads == ["digits8x8", "moons"]
