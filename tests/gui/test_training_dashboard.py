@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QPushButton, QVBoxLayout, QWidget
 
 from core import Network
 from nnstudio.document import Document, DocumentState
@@ -378,3 +378,57 @@ def test_axes_hold_still_while_a_run_feeds_points(qtbot):
     assert vb.state["targetRange"][1][1] > 9.0
     plot.follow_data()
     assert vb.state["autoRange"][0] and vb.state["autoRange"][1]
+
+
+def test_steady_redraws_repaint_only_the_curves(qtbot, monkeypatch):
+    """Title, axes, legend and epoch markers come from Qt's item cache while points arrive:
+    pyqtgraph's Python paint (which holds the GIL the training thread needs) runs for them
+    only when they change."""
+    import pyqtgraph as pg
+    from pyqtgraph.graphicsItems.AxisItem import AxisItem
+    from pyqtgraph.graphicsItems.LegendItem import ItemSample, LegendItem
+
+    from core import BatchReport
+    from core.training_curves import TrainingCurves
+    from nnstudio.widgets.training_plot import MetricPlot
+
+    painted: dict[str, int] = {}
+
+    def counting(cls):
+        original = cls.paint
+
+        def paint(self, *args):
+            painted[cls.__name__] = painted.get(cls.__name__, 0) + 1
+            return original(self, *args)
+        monkeypatch.setattr(cls, "paint", paint)
+
+    for cls in (AxisItem, LegendItem, ItemSample, pg.ScatterPlotItem, pg.PlotCurveItem):
+        counting(cls)
+    plot = MetricPlot("loss", "Loss")
+    qtbot.addWidget(plot)
+    plot.resize(700, 400)
+    plot.show()
+    qtbot.waitExposed(plot)
+    curves = TrainingCurves(span=5)
+    plot.set_run(curves)
+    plot.add_comparison(TrainingCurves(span=5), "run 1")  # a legend entry added later is cached too
+    plot.hold_ranges(0.0, 10.0)
+    QApplication.processEvents()  # the window's backing store exists: repaint() paints now
+
+    def feed(step):
+        reports = [BatchReport(0, i, 1000, (5 * step + i + 1) / 100, 2.0 / (1 + 0.05 * (5 * step + i)), 0.5,
+                               0.01, 8, 8) for i in range(5)]
+        plot.update_series(curves.add(reports))
+        plot.viewport().repaint()
+
+    for step in range(3):  # first points: the loss axis settles
+        feed(step)
+    painted.clear()
+    for step in range(3, 13):
+        feed(step)
+    assert painted.get("PlotCurveItem", 0) >= 10  # the curves were redrawn each time
+    assert painted.get("AxisItem", 0) == 0 and painted.get("LegendItem", 0) == 0
+    assert painted.get("ItemSample", 0) == 0 and painted.get("ScatterPlotItem", 0) == 0
+    plot.getPlotItem().setXRange(0.0, 20.0, padding=0)  # a real change still reaches the axis
+    plot.viewport().repaint()
+    assert painted.get("AxisItem", 0) >= 1
