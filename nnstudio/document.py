@@ -255,11 +255,16 @@ class Document(QObject):
         network.metadata.update(self.metadata_for_file())
         return network
 
-    def network_trained(self, network: Network | None = None) -> None:
-        """Call when a run ended (or weights were reset): refresh the snapshot, mark modified."""
+    def network_trained(self, network: Network | None = None, snapshot: Network | None = None) -> None:
+        """Call when a run ended (or weights were reset): refresh the snapshot, mark modified.
+        ``snapshot``: a weights-only copy of the network as it is now, when the caller has one
+        (None: one is made here)."""
         if network is not None and network is not self._state.network:
             self._state = replace(self._state, network=network)
-        self._refresh_snapshot()
+        if snapshot is None:
+            self._refresh_snapshot()
+        elif snapshot is not self.snapshot:  # a run's last packet may have brought it already
+            self.set_snapshot(snapshot)
         self.networkChanged.emit()
         self._mark_modified()
 

@@ -342,7 +342,7 @@ class TrainingController(QObject):
         doc = self._document
         doc.set_training_active(False)
         if outcome.batches:
-            doc.network_trained(run.network)
+            doc.network_trained(run.network, outcome.snapshot)
         self._set_waiting(False)
         self._set_state(IDLE)
         if outcome.status == "failed":

@@ -85,7 +85,9 @@ class ReportPacket:
 class RunEnd:
     """How a run ended. ``status``: "finished", "stopped", "diverged" or "failed" (an
     exception; ``details`` holds the traceback). ``batches``: batches trained in this run;
-    ``cpu_seconds``: CPU time the training thread used."""
+    ``cpu_seconds``: CPU time the training thread used. ``snapshot``: weights-only copy of
+    the final weights (None after a failure): the epoch-end copy when nothing changed since,
+    so a finished run is copied once, not again by the GUI thread."""
 
     run_id: int
     status: str
@@ -94,6 +96,7 @@ class RunEnd:
     epochs_done: int = 0
     batches: int = 0
     cpu_seconds: float = 0.0
+    snapshot: Network | None = None
 
 
 #: The loop's remote control. core.TrainingControl already offers what the worker needs
@@ -121,7 +124,8 @@ class TrainingWorker(QObject):
         self._job = job
         self._control = control
         self._pending: list[Any] = []
-        self._snapshot: Network | None = None
+        self._snapshot: Network | None = None  # waiting for the next packet
+        self._latest_snapshot: tuple[int, Network] | None = None  # (batches trained then, copy)
         self._announced_generation: int | None = None
         self._last_flush = 0.0
         self._last_snapshot = -1e9
@@ -145,7 +149,8 @@ class TrainingWorker(QObject):
                                    validation_data=job.validation, shuffle=job.shuffle, control=control)
                 self._last_flush = time.perf_counter()
                 result = drive(gen, self._on_report)
-            outcome = RunEnd(job.run_id, result.status, result.message, "", result.epochs_done, self._batches)
+            outcome = RunEnd(job.run_id, result.status, result.message, "", result.epochs_done, self._batches,
+                             snapshot=self._final_snapshot(result.status))
         except Exception as exc:  # noqa: BLE001 - any failure must reach the user, not kill the thread
             outcome = RunEnd(job.run_id, "failed", readable_error(exc), traceback.format_exc(),
                              network.epochs_done, self._batches)
@@ -169,9 +174,20 @@ class TrainingWorker(QObject):
             if (now - self._last_snapshot >= job.snapshot_interval or self._control.paused
                     or network.epochs_done >= self._end_epoch):
                 self._snapshot = network.inference_copy()
+                self._latest_snapshot = (self._batches, self._snapshot)
                 self._last_snapshot = now
         if now - self._last_flush >= self._job.report_interval:
             self._flush(now)
+
+    def _final_snapshot(self, status: str) -> Network | None:
+        """A copy of the weights as the run leaves them: the last epoch-end copy when no batch
+        ran since (a diverged run restored older weights afterwards, so it is copied anew)."""
+        network = self._job.network
+        if not network.built:
+            return None
+        if status != "diverged" and self._latest_snapshot is not None and self._latest_snapshot[0] == self._batches:
+            return self._latest_snapshot[1]
+        return network.inference_copy()
 
     def _flush(self, now: float, waiting: bool = False, generation: int = 0) -> None:
         if not self._pending and self._snapshot is None and not waiting:

@@ -148,6 +148,20 @@ def test_short_run_reports_every_batch_and_epoch_and_finishes(qtbot, document, c
     assert net is controller.network and net.epochs_done == 3 and len(net.history.epochs) == 3
     assert rec.snapshots >= 2 and document.snapshot is not net and document.modified
     assert_same_weights(document.snapshot.get_weights(), net.get_weights())
+    assert document.snapshot is controller.last_outcome.snapshot
+
+
+def test_a_finished_run_copies_its_final_weights_once(qtbot, document, controller, rec, monkeypatch):
+    # The epoch-end copy the worker sends is also the run's final snapshot: the GUI thread
+    # does not copy the weights again (a copy it would make holding the GIL).
+    copies = []
+    original = Network.inference_copy
+    monkeypatch.setattr(Network, "inference_copy", lambda self: copies.append(1) or original(self))
+    configure(document, epochs=1, batch_size=64)
+    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+        controller.start()
+    assert len(copies) == 1 and rec.snapshots == 1
+    assert_same_weights(document.snapshot.get_weights(), document.network.get_weights())
 
 
 def test_continue_trains_more_epochs_from_the_current_weights(qtbot, document, controller, rec):
@@ -243,6 +257,7 @@ def test_stop_mid_epoch_leaves_a_usable_model_that_can_continue(qtbot, document,
     assert done.args == ["stopped", "stopped during epoch 1"]
     net = document.network
     assert net.epochs_done == 0 and len(net.history.batches["loss"]) == 3 and len(rec.batches) == 3
+    assert_same_weights(document.snapshot.get_weights(), net.get_weights())  # after the third batch
     x_test = document.splits().x_test
     probabilities = document.snapshot.predict(x_test)
     assert probabilities.shape == (len(x_test), 10) and np.all(np.isfinite(probabilities))
@@ -314,6 +329,7 @@ def test_divergent_run_stops_with_the_engine_message_and_finite_weights(qtbot, d
     assert level == "warning" and message in text
     for w in document.network.get_weights().values():
         assert np.all(np.isfinite(w))
+    assert_same_weights(document.snapshot.get_weights(), document.network.get_weights())  # the restored ones
     assert np.all(np.isfinite(document.snapshot.predict(document.splits().x_test)))
     assert controller.state == "idle" and not document.training_active
 
