@@ -13,7 +13,7 @@ moved to a fresh QThread (see training_worker.py). The rules from PITFALLS.md (Q
 
 The controller relays what the worker sends as GUI-thread signals: one ``batchReport`` /
 ``epochReport`` / ``changeEvent`` per report, and ``reportsReceived(tuple)`` once per packet
-(at most ~60 per second; plots use that one). Tests and widgets wait on these signals.
+(at most ~20 per second; plots use that one). Tests and widgets wait on these signals.
 
 States: "idle" → start() → "running" ⇄ "paused" → stop() → "stopping" → "idle".
 Stepping from idle starts paused. A run ends "finished", "stopped" or "diverged"

@@ -1,6 +1,6 @@
 """The Train tab: controls, live loss and accuracy plots, progress, comparison and export.
 
-Data path: the controller relays the worker's packets (``reportsReceived``, ≤ ~60/s); this
+Data path: the controller relays the worker's packets (``reportsReceived``, ≤ ~20/s); this
 widget only queues them. A QTimer at 10 Hz (``REFRESH_MS``) feeds what arrived to the run's
 ``core.TrainingCurves`` (growable buffers, smoothing in core) and pushes just the changed
 series to one plot per tick (the plots take turns), so redraw cost does not grow with the

@@ -146,7 +146,9 @@ def test_short_run_reports_every_batch_and_epoch_and_finishes(qtbot, document, c
     assert controller.state == "idle" and rec.states[-1] == "idle" and rec.active == [True, False]
     net = document.network
     assert net is controller.network and net.epochs_done == 3 and len(net.history.epochs) == 3
-    assert rec.snapshots >= 2 and document.snapshot is not net and document.modified
+    # Epoch-end copies are paced (one per snapshot_interval while running freely); the last
+    # one, sent in the final packet, is also the run's final snapshot: not emitted twice.
+    assert rec.snapshots >= 1 and document.snapshot is not net and document.modified
     assert_same_weights(document.snapshot.get_weights(), net.get_weights())
     assert document.snapshot is controller.last_outcome.snapshot
 
