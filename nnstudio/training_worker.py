@@ -87,7 +87,7 @@ class RunEnd:
     """How a run ended. ``status``: "finished", "stopped", "diverged" or "failed" (an
     exception; ``details`` holds the traceback). ``batches``: batches trained in this run;
     ``cpu_seconds``: CPU time the training thread used. ``snapshot``: weights-only copy of
-    the final weights (None after a failure): the epoch-end copy when nothing changed since,
+    the final weights (None after a failure or when no batch ran): the epoch-end copy when nothing changed since,
     so a finished run is copied once, not again by the GUI thread."""
 
     run_id: int
@@ -184,8 +184,8 @@ class TrainingWorker(QObject):
         """A copy of the weights as the run leaves them: the last epoch-end copy when no batch
         ran since (a diverged run restored older weights afterwards, so it is copied anew)."""
         network = self._job.network
-        if not network.built:
-            return None
+        if not network.built or self._batches == 0:
+            return None  # nothing trained: the document keeps the snapshot it has
         if status != "diverged" and self._latest_snapshot is not None and self._latest_snapshot[0] == self._batches:
             return self._latest_snapshot[1]
         return network.inference_copy()
