@@ -129,7 +129,7 @@ class TrainingWorker(QObject):
         self._latest_snapshot: tuple[int, Network] | None = None  # (batches trained then, copy)
         self._announced_generation: int | None = None
         self._last_flush = 0.0
-        self._last_snapshot = -1e9
+        self._last_snapshot_time = -1e9
         self._batches = 0
         self._end_epoch = 0
         self.outcome: RunEnd | None = None
@@ -172,11 +172,11 @@ class TrainingWorker(QObject):
             self._batches += 1
         elif isinstance(report, EpochReport):
             job, network = self._job, self._job.network
-            if (now - self._last_snapshot >= job.snapshot_interval or self._control.paused
+            if (now - self._last_snapshot_time >= job.snapshot_interval or self._control.paused
                     or network.epochs_done >= self._end_epoch):
                 self._snapshot = network.inference_copy()
                 self._latest_snapshot = (self._batches, self._snapshot)
-                self._last_snapshot = now
+                self._last_snapshot_time = now
         if now - self._last_flush >= self._job.report_interval:
             self._flush(now)
 
