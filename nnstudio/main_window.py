@@ -18,6 +18,7 @@ import core
 
 from .dialogs import Dialogs
 from .document import Document
+from .messages import failure_message
 from .settings import app_settings
 from .widgets.message_bar import MessageBar
 
@@ -260,7 +261,7 @@ class MainWindow(QMainWindow):
         try:
             self.document.open_file(path)
         except (core.ModelFileError, OSError) as exc:
-            self.show_message(f"Could not open {path.name}: {exc}")
+            self.show_message(failure_message(f"Could not open {path.name}", path.name, exc))
             return False
         self._add_recent(path)
         self.message_bar.dismiss()

@@ -40,6 +40,7 @@ from core.data import (DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset,
 from core.params import Param
 
 from ..document import DatasetChoice, Document
+from ..messages import failure_message
 from ..user_dataset import UserDrawings
 from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
 from .dataset_preview import DatasetPreview
@@ -299,8 +300,8 @@ class DatasetPanel(QGroupBox):
             with _busy():
                 validate_choice(self.document, choice)
         except DataError as exc:
-            prefix = failure or f"{dataset_title(choice)} could not be loaded"
-            self.document.notify(f"{prefix}: {exc}", "error")
+            action = failure or f"{dataset_title(choice)} could not be loaded"
+            self.document.notify(failure_message(action, dataset_title(choice), exc), "error")
             return False
         self._change_count += 1
         key = f"dataset-choice-{id(self)}-{self._change_count}"

@@ -218,6 +218,7 @@ def test_bad_csv_import_reports_and_keeps_the_previous_dataset(qtbot, panel, doc
         pick(qtbot, combo(panel), "import-csv")
     text, level, _ = message.args
     assert level == "error" and "bad.csv" in text and "line 3" in text
+    assert text.count("bad.csv") == 1, text  # named once, the location kept
     assert document.dataset_choice == before and document.undo_stack.count() == 0
     assert combo(panel).currentData() == "digits8x8"
     assert "data" in dialogs.asked

@@ -85,6 +85,7 @@ def test_corrupt_file_shows_a_message_and_keeps_the_document(window, tmp_path):
     assert window.open_path(bad) is False
     assert window.document.state is before
     assert window.message_bar.isVisible() and "evil.nnz" in window.message_bar.text
+    assert window.message_bar.text.count("evil.nnz") == 1, window.message_bar.text  # named once
     assert "Traceback" not in window.message_bar.text
 
 
