@@ -248,8 +248,11 @@ class TrainingDashboard(QWidget):
         self._meter.restart()
         self._run_started_at = time.perf_counter()
         self._last_status = 0.0
-        # The whole run's extent (x-linked plots); axes stay put while points arrive.
-        self.loss_plot.hold_ranges(0.0, float(info.end_epoch))
+        # The whole run's extent; axes stay put while points arrive. Both plots hold: the x
+        # axes are linked, and a plot still autoscaling would push its data's x extent onto
+        # the other at every refresh (and both x axes would be redrawn each time).
+        for plot in self.plots:
+            plot.hold_ranges(0.0, float(info.end_epoch))
         self._update_progress()
         self._tick_clock = None
         self._timer.start(REFRESH_MS)

@@ -235,7 +235,10 @@ class MetricPlot(pg.PlotWidget):
 
     def hold_ranges(self, x_lo: float, x_hi: float) -> None:
         """While a run goes on: show x in [x_lo, x_hi] (the run's whole extent) and move the
-        loss axis only when data leave it, so the axes are not redrawn at every refresh."""
+        loss axis only when data leave it, so the axes are not redrawn at every refresh.
+        Call it on every plot whose x axis is linked to this one: x autoscaling is each
+        view's own state, and pyqtgraph only turns it off in a linked view when the range
+        actually changes."""
         self.getPlotItem().setXRange(x_lo, x_hi, padding=0.01)
         if self.metric == "loss":
             self._holding = True

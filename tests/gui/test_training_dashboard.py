@@ -380,6 +380,49 @@ def test_axes_hold_still_while_a_run_feeds_points(qtbot):
     assert vb.state["autoRange"][0] and vb.state["autoRange"][1]
 
 
+@pytest.mark.parametrize("second_run", ["fresh", "fresh on cleared axes", "continued"])
+def test_both_linked_x_axes_hold_still_through_a_second_run(qtbot, dash, controller, document, dialogs,
+                                                             second_run):
+    """The x axes are linked: if either plot still autoscales x during a run, it drags the
+    other along as points arrive (and both axes are redrawn each time). After a finished
+    run both plots autoscale again; the next run must switch that off in both, even when
+    its x range happens to equal the one shown (pyqtgraph then tells no linked view): after
+    Reset weights and Clear runs there is nothing to fit, so the last run's range stays."""
+    configure(document, epochs=3, batch_size=64)
+    train(qtbot, dash, controller)
+    if second_run.startswith("fresh"):
+        dialogs.confirm_answer = True
+        click(qtbot, dash, "resetWeightsButton")
+        assert document.network is None
+    if second_run == "fresh on cleared axes":
+        click(qtbot, dash, "clearRunsButton")
+        QApplication.processEvents()  # repainted: nothing left to fit, the last run's x range stays
+    seen = {plot.metric: [] for plot in dash.plots}
+
+    def step_and_look(name: str) -> None:
+        with qtbot.waitSignal(controller.waitingChanged, timeout=RUN_TIMEOUT):
+            click(qtbot, dash, name)
+        QApplication.processEvents()
+        for plot in dash.plots:
+            plot.repaint()  # pyqtgraph autoscales when it paints
+            vb = plot.getPlotItem().getViewBox()
+            seen[plot.metric].append((tuple(vb.viewRange()[0]), vb.state["autoRange"][0]))
+
+    for name in ("stepButton", "stepButton", "stepEpochButton", "stepButton", "stepEpochButton"):
+        step_and_look(name)
+    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+        click(qtbot, dash, "stopButton")
+    end = 6.0 if second_run == "continued" else 3.0
+    for metric, states in seen.items():
+        assert {autoscale for _, autoscale in states} == {False}, metric
+        ranges = {x for x, _ in states}
+        assert len(ranges) == 1, (metric, ranges)
+        (lo, hi), = ranges
+        assert lo <= 0.0 and end <= hi < end * 1.05, (metric, lo, hi)
+    for plot in dash.plots:  # after the run both fit their data again
+        assert plot.getPlotItem().getViewBox().state["autoRange"][0]
+
+
 def test_steady_redraws_repaint_only_the_curves(qtbot, monkeypatch):
     """Title, axes, legend and epoch markers come from Qt's item cache while points arrive:
     pyqtgraph's Python paint (which holds the GIL the training thread needs) runs for them
