@@ -7,7 +7,7 @@ queued connections, then starts the thread (see PITFALLS.md, QThread).
 Report coalescing: with batch size 1 the loop yields tens of thousands of reports per
 second; one queued signal each would flood the GUI's event queue. The worker collects
 reports and sends them as one immutable ``ReportPacket`` at most every ``report_interval``
-seconds (20 per second by default: the dashboard draws at ≤ 10 Hz, and every packet
+seconds (10 per second by default: the dashboard draws at ≤ 5 Hz, and every packet
 wakes the GUI thread, which then takes the GIL from the training thread), plus:
 
 - right before the loop blocks (paused, or a step finished), so the GUI always shows
@@ -61,7 +61,7 @@ class TrainingJob:
     batch_size: int
     shuffle: bool = True
     blas_threads: int = 1
-    report_interval: float = 1.0 / 20.0
+    report_interval: float = 1.0 / 10.0
     snapshot_interval: float = 0.1
 
 

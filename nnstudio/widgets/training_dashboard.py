@@ -1,12 +1,12 @@
 """The Train tab: controls, live loss and accuracy plots, progress, comparison and export.
 
 Data path: the controller relays the worker's packets (``reportsReceived``, ≤ ~20/s); this
-widget only queues them. A QTimer at 10 Hz (``REFRESH_MS``) feeds what arrived to the run's
+widget only queues them. A QTimer at 5 Hz (``REFRESH_MS``) feeds what arrived to the run's
 ``core.TrainingCurves`` (growable buffers, smoothing in core) and pushes just the changed
-series to one plot per tick (the plots take turns), so redraw cost does not grow with the
-run, never runs per batch, and no GUI event carries two plot redraws. The tick paces itself
-on the GUI thread's measured CPU use (``GUI_BUSY_TARGET``): a big window or a slow machine
-gets fewer redraws rather than slower training.
+series to the plots and the progress bar, all redrawn in one paint pass, so redraw cost does
+not grow with the run and never runs per batch. The tick paces itself on the GUI thread's
+measured CPU use (``GUI_BUSY_TARGET``): a big window or a slow machine gets fewer redraws
+rather than slower training.
 While the tab is hidden the curves still grow but the plots are only redrawn when shown.
 
 Runs to compare: when a run starts from fresh weights, or a different network is loaded,
@@ -40,11 +40,14 @@ from .training_plot import MetricPlot
 
 __all__ = ["TrainingDashboard", "REFRESH_MS", "MAX_COMPARISONS"]
 
-#: Fastest refresh tick while training (10 Hz; the two plots take turns, so each redraws at
-#: ≤ 5 Hz: PITFALLS.md, pyqtgraph). The tick slows down when the GUI thread gets busy.
-#: Measured (benchmarks/bench_gui_training.py, quiet 2-core machine): at 20 Hz the GUI's GIL
-#: share made an MNIST MLP epoch 1.13-1.19× slower than headless; at 10 Hz 1.09×.
-REFRESH_MS = 100
+#: Fastest refresh tick while training: 5 Hz, both plots and the progress bar in one pass
+#: (PITFALLS.md, pyqtgraph). It slows down to ``SLOWEST_REFRESH_MS`` when the GUI thread gets
+#: busy. Every GUI millisecond costs the training thread more than a millisecond (it waits
+#: for the GIL, and two busy cores run slower than one), so the dashboard spends few.
+#: Measured (benchmarks/bench_gui_training.py, 2-core VM, GUI thread CPU per MNIST epoch):
+#: the plots taking turns on a 10 Hz tick, each at 5 Hz, cost 32 ms; one 5 Hz pass, 27 ms.
+REFRESH_MS = 200
+SLOWEST_REFRESH_MS = 500
 #: Share of the GUI thread's time the refresh pacing aims at (``core.eta.next_refresh_ms``):
 #: in Python every GUI millisecond is one the training thread may wait for the GIL.
 GUI_BUSY_TARGET = 0.05
@@ -125,9 +128,8 @@ class TrainingDashboard(QWidget):
         self._comparison_curves: list[TrainingCurves] = []
         self._comparison_labels: list[str] = []
         self._pending: list[tuple] = []
-        #: Series changed since each plot last redrew (plots redraw on alternate ticks).
+        #: Series changed since each plot last redrew (a hidden tab redraws when shown).
         self._dirty: dict[MetricPlot, set[str]] = {self.loss_plot: set(), self.accuracy_plot: set()}
-        self._turn = 0
         self._last_batch: BatchReport | None = None
         self._meter = ThroughputMeter()
         self._last_status = 0.0
@@ -258,7 +260,7 @@ class TrainingDashboard(QWidget):
         self._timer.start(REFRESH_MS)
 
     def _on_controller_reports_received(self, reports: tuple) -> None:
-        # Only queue: the timer turns reports into plot points at ≤ 10 Hz.
+        # Only queue: the timer turns reports into plot points at ≤ 5 Hz.
         self._pending.append(reports)
 
     def _on_controller_state_changed(self, state: str) -> None:
@@ -320,12 +322,8 @@ class TrainingDashboard(QWidget):
     # -- refresh ------------------------------------------------------------------------------------------------
     def _on_refresh_timer_timeout(self) -> None:
         self._pace()
-        # One plot per tick, alternately: each redraws at ≤ 10 Hz and no single event of the
-        # GUI thread carries both redraws (keeps event-loop stalls short while training).
-        plot = self.plots[self._turn]
-        self._turn = 1 - self._turn
-        if self._pending or self._dirty[plot]:
-            self._drain(only=plot)
+        if self._pending or any(self._dirty.values()):
+            self._drain()
             self._update_progress()
             self._maybe_status()
 
@@ -335,7 +333,7 @@ class TrainingDashboard(QWidget):
         if self._tick_clock is not None and now > self._tick_clock[0]:
             busy = (cpu - self._tick_clock[1]) / (now - self._tick_clock[0])
             self._timer.setInterval(round(next_refresh_ms(self._timer.interval(), busy, GUI_BUSY_TARGET,
-                                                          lo_ms=REFRESH_MS)))
+                                                          lo_ms=REFRESH_MS, hi_ms=SLOWEST_REFRESH_MS)))
         self._tick_clock = (now, cpu)
 
     @property
@@ -343,9 +341,8 @@ class TrainingDashboard(QWidget):
         """The refresh tick's current period."""
         return self._timer.interval()
 
-    def _drain(self, only: MetricPlot | None = None) -> None:
-        """Feed queued reports to the curves; redraw the changed series (of ``only``, or
-        of both plots) if visible."""
+    def _drain(self) -> None:
+        """Feed queued reports to the curves; redraw the changed series if visible."""
         if self._pending:
             pending, self._pending = self._pending, []
             for reports in pending:
@@ -359,7 +356,7 @@ class TrainingDashboard(QWidget):
             self._note_throughput()
         if not self.isVisible():
             return  # redrawn when shown again
-        for plot in (only,) if only is not None else self.plots:
+        for plot in self.plots:
             if self._dirty[plot]:
                 changed = frozenset(self._dirty[plot])
                 self._dirty[plot].clear()

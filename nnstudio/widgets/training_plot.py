@@ -7,7 +7,7 @@ learning rate or batch size changed. It computes nothing: the curves object hold
 arrays (growable buffers; this widget passes views to ``setData``).
 
 Cost stays flat as runs grow (PITFALLS.md, pyqtgraph): the dashboard calls
-``update_series`` from a ≤ 10 Hz timer with only the series that changed; lines are 1 px
+``update_series`` from a ≤ 5 Hz timer with only the series that changed; lines are 1 px
 and not antialiased; ``setDownsampling(auto=True)`` + ``setClipToView(True)`` bound the
 points drawn; the axis widths are fixed so new tick labels do not relayout the plot.
 During a run the axes hold still (``hold_ranges``): x spans the whole run and the loss
