@@ -204,6 +204,10 @@ def test_fresh_runs_keep_earlier_runs_faded_until_clear(qtbot, dash, controller,
     dialogs.confirm_answer = True
     click(qtbot, dash, "resetWeightsButton")
     assert document.network is None and dash.curves.empty
+    for plot in dash.plots:  # the old run moved to the faded comparison curves: nothing current left
+        m = plot.metric
+        names = [f"batch_{m}_smooth", f"epoch_{m}", f"val_{m}"] + (["batch_loss"] if m == "loss" else [])
+        assert all(plot.curve_data(name)[0] is None or len(plot.curve_data(name)[0]) == 0 for name in names)
     assert dash.comparison_labels == ["run 1: Adam lr 0.001, batch 64"]
     assert dash.loss_plot.comparison_count == dash.accuracy_plot.comparison_count == 1
     assert "run 1: Adam lr 0.001, batch 64" in dash.loss_plot.legend_labels()
