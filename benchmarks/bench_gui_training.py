@@ -171,6 +171,7 @@ def main() -> int:
             if i % 2 == 0:
                 wall, cpu = headless_epoch(document)
             seconds, _, p, gcpu = gui_epoch(document, controller, None, dashboard.clear_comparisons)
+            worker_cpu.append(controller.last_outcome.cpu_seconds)  # this run's, not the probe run's
             if i % 2 == 1:
                 wall, cpu = headless_epoch(document)
             _, st, _, _ = gui_epoch(document, controller, probe, dashboard.clear_comparisons)
@@ -178,7 +179,6 @@ def main() -> int:
             head_cpu.append(cpu)
             gui.append(seconds)
             cpus.append(gcpu)
-            worker_cpu.append(controller.last_outcome.cpu_seconds)
             stalls.append(st)
             packets.append(p)
             print(f"  round {i + 1}: headless {wall:.3f} s (CPU {cpu:.3f})   dashboard {seconds:.3f} s "
