@@ -17,7 +17,7 @@ from typing import Iterable
 import numpy as np
 
 from .series import GrowableSeries, nearest_index
-from .smoothing import EmaSmoother, smoothing_span, weight_for_span
+from .smoothing import EmaSmoother, smoothing_span
 from .training import BatchReport, ChangeEvent, EpochReport, History
 
 __all__ = ["TrainingCurves", "Readout", "SERIES"]
@@ -49,7 +49,8 @@ class Readout:
 class TrainingCurves:
     """The series of one run (see ``SERIES``) and its hyperparameter change events.
 
-    ``span``: smoothing span in batches (see ``core.smoothing.smoothing_span``).
+    ``span``: the smoothed lines' largest span in batches (``core.smoothing.smoothing_span``);
+    it grows to that from a few batches as the run goes (``EmaSmoother.growing``).
     """
 
     def __init__(self, span: float = 20):
@@ -59,9 +60,10 @@ class TrainingCurves:
         #: Batch x values only grow (False after a stopped epoch was re-run from its start,
         #: which core does on Continue: its batches then overlap the stopped ones).
         self.batches_sorted = True
-        weight = weight_for_span(span)
-        self._smooth_loss = EmaSmoother(weight)
-        self._smooth_accuracy = EmaSmoother(weight)
+        # The span grows with the batches seen, up to ``span``: the smoothed line follows
+        # the steep first descent instead of lagging far above it (core.smoothing).
+        self._smooth_loss = EmaSmoother.growing(span)
+        self._smooth_accuracy = EmaSmoother.growing(span)
 
     def __getitem__(self, name: str) -> GrowableSeries:
         return self.series[name]
