@@ -75,15 +75,14 @@ class EmaSmoother:
         most ``span``."""
         return cls(weight_for_span(span), max_span=float(span), ramp=ramp, min_span=min_span)
 
-    def _weight_at(self, count: int) -> float:
-        if self._max_span is None or self._ramp <= 0.0:
-            return self.weight
-        return weight_for_span(min(self._max_span, max(self._min_span, self._ramp * count)))
-
     def add(self, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=np.float64).reshape(-1)
         out = np.empty_like(values)
         acc, norm, count = self._acc, self._norm, self._count
+        fixed_w, ramp = self.weight, self._ramp
+        # Growing: the span reaches its largest value (weight ``self.weight``) at this count.
+        ramp_end = self._max_span / ramp if self._max_span is not None and ramp > 0.0 else 0.0
+        min_span = min(self._min_span, self._max_span) if ramp_end else 0.0
         # A Python loop over floats: exact, and cheap at the few hundred points a plot tick
         # brings (a vectorised closed form loses precision for small weights).
         for i, v in enumerate(values.tolist()):
@@ -91,7 +90,10 @@ class EmaSmoother:
                 out[i] = math.nan
                 continue
             count += 1
-            w = self._weight_at(count)
+            w = fixed_w
+            if count < ramp_end:
+                span = ramp * count
+                w = 1.0 - 2.0 / ((span if span > min_span else min_span) + 1.0)  # weight_for_span
             acc = w * acc + (1.0 - w) * v
             norm = w * norm + (1.0 - w)
             out[i] = acc / norm if norm > 0.0 else v
