@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QPushButton, QVBoxLayout, QWidget
 
@@ -425,6 +425,33 @@ def test_both_linked_x_axes_hold_still_through_a_second_run(qtbot, dash, control
         assert lo <= 0.0 and end <= hi < end * 1.05, (metric, lo, hi)
     for plot in dash.plots:  # after the run both fit their data again
         assert plot.getPlotItem().getViewBox().state["autoRange"][0]
+
+
+def test_a_runs_first_frame_is_painted_before_the_training_thread_starts(qtbot, dash, controller, document):
+    """Painted later, the run's first frame (buttons, progress, axes) would compete
+    with the first batches for the GIL; start() flushes it before starting the thread."""
+    configure(document, epochs=1, batch_size=64)
+    watched = {"progress": dash.controls.progress, "stop": button(dash, "stopButton"),
+               "train": button(dash, "trainButton")}
+    painted: set[str] = set()
+
+    class PaintSpy(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint:
+                painted.update(name for name, w in watched.items() if w is obj)
+            return False
+
+    spy = PaintSpy()
+    for w in watched.values():
+        w.installEventFilter(spy)
+    QApplication.processEvents()  # nothing left to paint from before
+    painted.clear()
+    thread_running_at_paint = []
+    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+        assert controller.start()
+        thread_running_at_paint.append(controller.thread_running)
+        assert painted == set(watched), painted  # all painted inside start(), before it returned
+    assert thread_running_at_paint == [True]
 
 
 def test_steady_redraws_repaint_only_the_curves(qtbot, monkeypatch):
