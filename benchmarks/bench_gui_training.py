@@ -21,7 +21,7 @@ slow drifts that a ratio of two minima (also printed) picks up. The CPU time of 
 training thread is printed too: its ratio to the headless epoch's CPU time is what the
 window costs the training's own work. The GUI thread's CPU time matters more than its
 size: in Python the training thread waits for the GIL while the GUI runs Python, and on
-this 2-core VM a GUI millisecond during training cost 2-3 ms of training time, which is
+this 2-core VM a GUI millisecond during training cost 1-2 ms of training time, which is
 why the dashboard paces its redraws on it and start() paints before the thread starts.
 
     NNSTUDIO_DATA=/work/shared/data/mnist python benchmarks/bench_gui_training.py [--repeat 31]   # exit 1 if a target is missed

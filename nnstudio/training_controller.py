@@ -300,7 +300,7 @@ class TrainingController(QObject):
         self.stateChanged.emit(self._state)
         # Paint the run's first frame (greyed editor, reset axes, buttons, progress) now,
         # before the training thread starts: painted later it would compete with the first
-        # batches for the GIL, and GUI time in contention costs training 2-3x its length.
+        # batches for the GIL, and GUI time in contention costs training 1-2x its length.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.UpdateRequest)
         thread.start()
         return True

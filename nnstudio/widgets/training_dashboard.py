@@ -1,6 +1,6 @@
 """The Train tab: controls, live loss and accuracy plots, progress, comparison and export.
 
-Data path: the controller relays the worker's packets (``reportsReceived``, ≤ ~20/s); this
+Data path: the controller relays the worker's packets (``reportsReceived``, ≤ ~10/s); this
 widget only queues them. A QTimer at 5 Hz (``REFRESH_MS``) feeds what arrived to the run's
 ``core.TrainingCurves`` (growable buffers, smoothing in core) and pushes just the changed
 series to the plots and the progress bar, all redrawn in one paint pass, so redraw cost does
@@ -42,8 +42,8 @@ __all__ = ["TrainingDashboard", "REFRESH_MS", "MAX_COMPARISONS"]
 
 #: Fastest refresh tick while training: 5 Hz, both plots and the progress bar in one pass
 #: (PITFALLS.md, pyqtgraph). It slows down to ``SLOWEST_REFRESH_MS`` when the GUI thread gets
-#: busy. Every GUI millisecond costs the training thread more than a millisecond (it waits
-#: for the GIL, and two busy cores run slower than one), so the dashboard spends few.
+#: busy. Every GUI millisecond in Python costs the training thread one or two (it waits for
+#: the GIL, then for its caches), so the dashboard spends few.
 #: Measured (benchmarks/bench_gui_training.py, 2-core VM, GUI thread CPU per MNIST epoch):
 #: the plots taking turns on a 10 Hz tick, each at 5 Hz, cost 32 ms; one 5 Hz pass, 27 ms.
 REFRESH_MS = 200
