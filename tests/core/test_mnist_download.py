@@ -1,15 +1,14 @@
 """download_mnist against a local HTTP server (127.0.0.1 only) serving the real MNIST files.
 
-The server supports Range requests and can be told to corrupt a file, drop the connection
-after N bytes the first time a file is fetched, or ignore Range headers.
+The server (``tests.loopback_mnist``) supports Range requests and can be told to corrupt a
+file, drop the connection after N bytes the first time a file is fetched, or ignore Range
+headers.
 """
 
 from __future__ import annotations
 
 import hashlib
-import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -17,75 +16,11 @@ import pytest
 
 from core.data import MNIST_FILES, DataError, DownloadCancelled, download_mnist, load_mnist
 
+from ..loopback_mnist import MnistServer, bypass_proxies, closed_port_url, serving
 from .data_fixtures import MNIST_GZ, TRAIN_COUNTS
 
 TOTAL = sum(size for _, size, _ in MNIST_FILES)
 OFFLINE_ADVICE = "check the connection and retry, or locate a folder that already holds mnist"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # keep test output clean
-        pass
-
-    def do_GET(self):
-        server: MnistServer = self.server  # type: ignore[assignment]
-        name = self.path.rsplit("/", 1)[-1]
-        range_header = self.headers.get("Range")
-        with server.lock:
-            server.requests.append((name, range_header))
-            drop_after = server.drop_after.pop(name, None)
-        data = server.files.get(name)
-        if data is None:
-            self.send_error(404)
-            return
-        if name in server.corrupt:
-            data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
-        start = 0
-        if range_header and server.honour_range:
-            start = int(range_header.removeprefix("bytes=").split("-")[0])
-            if start >= len(data):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if drop_after is not None:
-            self.wfile.write(body[:drop_after])
-            self.wfile.flush()
-            self.close_connection = True  # the client sees the stream end early
-            return
-        for i in range(0, len(body), 256 * 1024):
-            try:
-                self.wfile.write(body[i:i + 256 * 1024])
-            except (BrokenPipeError, ConnectionResetError):
-                return
-
-
-class MnistServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, files: dict[str, bytes]):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.files = files
-        self.lock = threading.Lock()
-        self.requests: list[tuple[str, str | None]] = []
-        self.corrupt: set[str] = set()
-        self.drop_after: dict[str, int] = {}
-        self.honour_range = True
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/mnist/"
 
 
 @pytest.fixture(scope="module")
@@ -95,24 +30,9 @@ def mnist_bytes(mnist_dir) -> dict[str, bytes]:
 
 @pytest.fixture
 def server(mnist_bytes, monkeypatch):
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    srv = MnistServer(mnist_bytes)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-
-
-def closed_port_url() -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/mnist/"
+    bypass_proxies(monkeypatch)
+    with serving(MnistServer(mnist_bytes)) as srv:
+        yield srv
 
 
 def _sha(path: Path) -> str:
@@ -165,15 +85,8 @@ def test_corrupted_file_is_caught_by_checksum(server, tmp_path):
 
 @pytest.mark.mnist
 def test_corrupt_mirror_falls_back_to_next(server, tmp_path, mnist_bytes):
-    bad = MnistServer({name: data[:-1] + b"\0" for name, data in mnist_bytes.items()})
-    thread = threading.Thread(target=bad.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(MnistServer({name: data[:-1] + b"\0" for name, data in mnist_bytes.items()})) as bad:
         location = download_mnist(tmp_path / "dl", mirrors=[bad.url, server.url], timeout=10)
-    finally:
-        bad.shutdown()
-        bad.server_close()
-        thread.join(timeout=10)
     assert all(_sha(p) == d for p, (_, _, d) in zip(location.paths, MNIST_FILES))
 
 

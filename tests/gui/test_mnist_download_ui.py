@@ -8,9 +8,6 @@ NNSTUDIO_HOME and the working folder at temporary folders and unsetting NNSTUDIO
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QProgressBar, QPushButton
@@ -20,65 +17,9 @@ from core.data import mnist as mnist_module
 from nnstudio.document import DatasetChoice
 from nnstudio.widgets.dataset_panel import DatasetPanel
 from nnstudio.widgets.dataset_preview import DatasetPreview
-from tests.core.test_mnist_download import closed_port_url
+from tests.loopback_mnist import MnistServer, bypass_proxies, closed_port_url, serving
 
 TOTAL = sum(size for _, size, _ in MNIST_FILES)
-CHUNK = 64 * 1024
-
-
-class _GatedHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # keep test output clean
-        pass
-
-    def do_GET(self):
-        server: GatedServer = self.server  # type: ignore[assignment]
-        name = self.path.rsplit("/", 1)[-1]
-        range_header = self.headers.get("Range")
-        with server.lock:
-            server.requests.append((name, range_header))
-        data = server.files.get(name)
-        if data is None:
-            self.send_error(404)
-            return
-        start = int(range_header.removeprefix("bytes=").split("-")[0]) if range_header else 0
-        if range_header:
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        for offset in range(0, len(body), CHUNK):
-            if name == server.gate_file and start + offset >= server.gate_after and not server.gate.is_set():
-                server.gate_reached.set()
-                if not server.gate.wait(30):
-                    return
-            try:
-                self.wfile.write(body[offset:offset + CHUNK])
-            except (BrokenPipeError, ConnectionResetError):
-                return
-
-
-class GatedServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, files: dict[str, bytes]):
-        super().__init__(("127.0.0.1", 0), _GatedHandler)
-        self.files = files
-        self.lock = threading.Lock()
-        self.requests: list[tuple[str, str | None]] = []
-        self.gate_file = MNIST_FILES[0][0]
-        self.gate_after = 512 * 1024
-        self.gate = threading.Event()       # set: transfers flow freely
-        self.gate_reached = threading.Event()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/mnist/"
 
 
 @pytest.fixture
@@ -88,10 +29,9 @@ def no_mnist(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("NNSTUDIO_HOME", str(tmp_path / "nnstudio"))
-    for var in ("NNSTUDIO_DATA", "KERAS_HOME", "XDG_DATA_HOME", "http_proxy", "HTTP_PROXY", "https_proxy",
-                "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for var in ("NNSTUDIO_DATA", "KERAS_HOME", "XDG_DATA_HOME"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    bypass_proxies(monkeypatch)
     monkeypatch.chdir(tmp_path)
     assert find_mnist() is None
     return tmp_path
@@ -99,16 +39,11 @@ def no_mnist(tmp_path, monkeypatch):
 
 @pytest.fixture
 def server(mnist_dir, no_mnist, monkeypatch):
-    srv = GatedServer({name: (mnist_dir / name).read_bytes() for name, _, _ in MNIST_FILES})
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    monkeypatch.setattr(mnist_module, "DEFAULT_MIRRORS", (srv.url,))
-    yield srv
-    srv.gate.set()
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
+    srv = MnistServer({name: (mnist_dir / name).read_bytes() for name, _, _ in MNIST_FILES})
+    srv.gate_file = MNIST_FILES[0][0]  # held after 512 KiB until a test opens the gate
+    with serving(srv):
+        monkeypatch.setattr(mnist_module, "DEFAULT_MIRRORS", (srv.url,))
+        yield srv
 
 
 @pytest.fixture
