@@ -86,15 +86,21 @@ def _size_mismatch(name: str, dims, dtype, expected: int, actual: str, longer: b
     )
 
 
+def _inflate(name: str, data: bytes, limit: int) -> tuple[bytes, "zlib._Decompress"]:
+    """At most ``limit`` unpacked bytes of the gzip ``data``, and the decompressor (its
+    ``eof``, ``unconsumed_tail`` and ``unused_data`` tell what is left)."""
+    d = zlib.decompressobj(wbits=31)
+    try:
+        return d.decompress(data, limit), d
+    except zlib.error as e:
+        raise DataError(f"{name}: the gzip data is damaged ({e}); get the file again") from None
+
+
 def _decode_gzip(name: str, data: bytes) -> tuple[np.dtype, tuple[int, ...], bytes, int, int]:
     """Decompress a gzip IDX file. Returns (dtype, dims, unpacked bytes, header length, magic)."""
     # The header is at most 4 + 4*255 bytes: decode it with a throwaway decompressor.
     max_header = 4 + 4 * 255
-    head_d = zlib.decompressobj(wbits=31)
-    try:
-        head = head_d.decompress(data, max_header)
-    except zlib.error as e:
-        raise DataError(f"{name}: the gzip data is damaged ({e}); get the file again") from None
+    head, head_d = _inflate(name, data, max_header)
     if len(head) < max_header and not head_d.eof:
         raise DataError(
             f"{name}: the gzip file is truncated (it ends after {count(len(head))} unpacked "
@@ -108,11 +114,7 @@ def _decode_gzip(name: str, data: bytes) -> tuple[np.dtype, tuple[int, ...], byt
 
     # Output grows with the real data only, capped just above the declared size, so a
     # lying header cannot make us allocate what the file does not hold.
-    d = zlib.decompressobj(wbits=31)
-    try:
-        out = d.decompress(data, limit)
-    except zlib.error as e:
-        raise DataError(f"{name}: the gzip data is damaged ({e}); get the file again") from None
+    out, d = _inflate(name, data, limit)
     if len(out) < limit and not d.eof:
         raise DataError(
             f"{name}: the gzip file is truncated (it ends after {count(len(out))} unpacked bytes "
