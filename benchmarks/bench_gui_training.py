@@ -9,8 +9,10 @@ document's train/validation split) timed
     visible and refreshing, the editor and settings panels greying out and back, from the
     controller's ``start()`` (what the Train button calls) to ``runFinished``.
 
-Both sides train a network already built from the spec; (b) starts with the window
-settled, as when a user clicks Train. While separate (b) rounds run, a GUI-thread QTimer
+Both sides train a network already built from the spec, and both start with the window
+idle, as a user clicking Train finds it: each finished run starts an evaluation on the test
+split in the background, and timed back to back it would still run on the other core during
+the next side. While separate (b) rounds run, a GUI-thread QTimer
 probe fires every 5 ms and records how late each tick is: the event loop's stalls (targets:
 worst ≤ 50 ms, 99th percentile ≤ 20 ms).
 
@@ -51,8 +53,9 @@ from core import Network, NetworkSpec, TrainingConfig  # noqa: E402
 from nnstudio.dialogs import Dialogs  # noqa: E402
 from nnstudio.document import DatasetChoice, Document, DocumentState  # noqa: E402
 from nnstudio.settings import app_settings  # noqa: E402
-from nnstudio.training_controller import BLAS_THREADS_KEY, TrainingController, blas_threads_setting  # noqa: E402
+from nnstudio.training_controller import BLAS_THREADS_KEY, blas_threads_setting  # noqa: E402
 from nnstudio.main_window import MainWindow  # noqa: E402
+from nnstudio.widgets.eval_tasks import TaskRunner  # noqa: E402
 
 PROBE_MS = 5
 SPEC = {"input_shape": [784],
@@ -99,8 +102,25 @@ def new_document() -> Document:
     return Document(state)
 
 
-def headless_epoch(document: Document) -> tuple[float, float]:
+def settle(window: MainWindow | None) -> None:
+    """Wait until the window is idle: its background jobs done (the evaluation each finished
+    run starts on the test split) and their results shown. A user clicking Train a second
+    after the last run finds it so; timed back to back, the previous round's evaluation
+    would still be running on the other core and slow whichever side comes next."""
+    if window is None:
+        return
+    for _ in range(10):
+        runners = window.findChildren(TaskRunner)
+        for runner in runners:
+            assert runner.wait(30_000), "a background job did not finish"
+        QApplication.processEvents()
+        if not any(runner.busy() for runner in runners):
+            return
+
+
+def headless_epoch(document: Document, window: MainWindow | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one epoch of ``fit`` in this thread."""
+    settle(window)
     s = document.splits()
     net = Network.from_spec(document.spec)
     with threadpool_limits(limits=blas_threads_setting(), user_api="blas"):
@@ -109,20 +129,20 @@ def headless_epoch(document: Document) -> tuple[float, float]:
         return time.perf_counter() - start, time.thread_time() - cpu
 
 
-def gui_epoch(document: Document, controller: TrainingController, probe: Probe | None,
-              after_reset=None) -> tuple[float, np.ndarray, int, float]:
+def gui_epoch(window: MainWindow, probe: Probe | None) -> tuple[float, np.ndarray, int, float]:
     """Seconds for the epoch in the app, the probe's stalls (ms; empty without a probe),
     report packets received and the GUI thread's CPU seconds meanwhile (what the window
-    costs). ``after_reset`` runs once the weights were reset (e.g. clear comparison curves)."""
+    costs). Each run starts from reset weights on clean axes (earlier rounds would
+    otherwise pile up as faded comparison curves and cost more to paint)."""
+    document, controller = window.document, window.controller
     document.reset_weights()
-    if after_reset is not None:
-        after_reset()
+    window.dashboard.clear_comparisons()
     # Both sides time the training of a network already built from the spec (the headless
     # side builds it before its clock starts too).
     document.network_for_training()
     # Let the window settle first, as it has when a user clicks Train: the previous round's
-    # last redraws and the reset's would otherwise be charged to this epoch.
-    QApplication.processEvents()
+    # last redraws, its evaluation and the reset's would otherwise be charged to this epoch.
+    settle(window)
     loop = QEventLoop()
     packets = []
     controller.reportsReceived.connect(packets.append)
@@ -156,8 +176,8 @@ def main() -> int:
     window = MainWindow(dialogs=Dialogs(), document=document)
     window.resize(1400, 900)
     window.show()
-    controller, dashboard = window.controller, window.dashboard
-    assert window.tabs.currentWidget() is dashboard, "the Train tab must be the one shown"
+    controller = window.controller
+    assert window.tabs.currentWidget() is window.dashboard, "the Train tab must be the one shown"
     app.processEvents()
     probe = Probe()
 
@@ -168,16 +188,14 @@ def main() -> int:
             # Timing rounds run without the probe: a 200 Hz Python timer is not part of the
             # app, and its GIL hand-offs would be charged to the window. Stalls are
             # measured in separate rounds with the probe on.
-            # Each round measures the same thing: one run on clean axes (earlier rounds
-            # would otherwise pile up as faded comparison curves and cost more to paint).
-            # The pair's order alternates, so neither side always runs first.
+            # Both sides start on an idle window (settle). The pair's order alternates, so neither side always runs first.
             if i % 2 == 0:
-                wall, cpu = headless_epoch(document)
-            seconds, _, p, gcpu = gui_epoch(document, controller, None, dashboard.clear_comparisons)
+                wall, cpu = headless_epoch(document, window)
+            seconds, _, p, gcpu = gui_epoch(window, None)
             worker_cpu.append(controller.last_outcome.cpu_seconds)  # this run's, not the probe run's
             if i % 2 == 1:
-                wall, cpu = headless_epoch(document)
-            _, st, _, _ = gui_epoch(document, controller, probe, dashboard.clear_comparisons)
+                wall, cpu = headless_epoch(document, window)
+            _, st, _, _ = gui_epoch(window, probe)
             head.append(wall)
             head_cpu.append(cpu)
             gui.append(seconds)

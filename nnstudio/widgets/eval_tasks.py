@@ -70,9 +70,9 @@ class TaskRunner(QObject):
             self.busyChanged.emit(kind, True)
         return token
 
-    def busy(self, kind: str) -> bool:
-        """True while the newest job of ``kind`` has not reported."""
-        return kind in self._latest
+    def busy(self, kind: str | None = None) -> bool:
+        """True while the newest job of ``kind`` (of any kind when None) has not reported."""
+        return bool(self._latest) if kind is None else kind in self._latest
 
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until every queued job has run (for shutdown and tests); False on timeout."""

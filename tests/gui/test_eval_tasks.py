@@ -63,6 +63,20 @@ def test_only_the_newest_job_of_a_kind_reports(qtbot, runner):
     qtbot.waitUntil(lambda: results == ["new"], timeout=WAIT)
 
 
+def test_busy_without_a_kind_covers_every_kind(qtbot, runner):
+    gate = threading.Event()
+    assert not runner.busy()
+    runner.submit("slow", gate.wait, WAIT / 1000)
+    assert runner.busy()
+    gate.set()
+    qtbot.waitUntil(lambda: not runner.busy("slow"), timeout=WAIT)
+    assert not runner.busy()
+    with qtbot.waitSignal(runner.finished, timeout=WAIT):
+        runner.submit("quick", lambda: 1)
+        assert runner.busy() and not runner.busy("slow")
+    assert not runner.busy()
+
+
 def test_failures_are_relayed_with_details(qtbot, runner):
     def boom():
         raise ValueError("the data do not fit")
