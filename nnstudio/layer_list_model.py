@@ -72,7 +72,6 @@ class LayerListModel(QAbstractListModel):
         self._analysis: SpecAnalysis = analyze(document.spec)
         self._rows: list[_Row] = _rows(document.spec.layers, self._analysis)
         document.specChanged.connect(self._on_document_spec_changed)
-        document.trainingActiveChanged.connect(self._on_document_training_active_changed)
 
     # -- read access ---------------------------------------------------------------------------
     @property
@@ -147,6 +146,8 @@ class LayerListModel(QAbstractListModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        # Training only switches drag and drop, which views ask for when a drag starts: no
+        # dataChanged for it (the list would repaint every row twice as each run starts).
         editable = not self._document.training_active
         if not index.isValid():
             # Drops land between rows (on the root), never onto a layer.
@@ -267,11 +268,6 @@ class LayerListModel(QAbstractListModel):
         if fresh:
             self.dataChanged.emit(self.index(0), self.index(len(fresh) - 1))
         self.layersEdited.emit(diff)
-
-    def _on_document_training_active_changed(self, active: bool) -> None:
-        # Flags (drag enabled) depend on it.
-        if self._rows:
-            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
 
 
 @dataclass(frozen=True)

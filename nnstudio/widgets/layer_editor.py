@@ -10,7 +10,8 @@ Keyboard (while the palette, buttons or list have focus — scoped there so the 
 form keeps Delete, Alt+Down and friends for its own inputs): Insert adds the palette's
 current type below the selected layer, Delete removes the selected layer, Ctrl+D duplicates
 it, Alt+Up / Alt+Down move it. The same actions are offered to the main window's Network
-menu by ``menu_actions()``. While training runs the editor is read-only.
+menu by ``menu_actions()``. While training runs the editor is read-only: a notice takes
+the palette's place (same height, so the list neither moves nor repaints when a run starts).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import re
 from PySide6.QtCore import QMimeData, QModelIndex, QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import (QAction, QColor, QFont, QFontMetrics, QIcon, QKeySequence, QPainter, QPainterPath,
                            QPalette, QPen, QPixmap)
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QLabel, QListView, QListWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QLabel, QListView, QListWidget,
                                QListWidgetItem, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle,
                                QStyledItemDelegate, QStyleOptionViewItem, QToolButton, QVBoxLayout, QWidget)
 
@@ -360,6 +361,25 @@ class LayerEditor(QWidget):
         self.read_only_label = QLabel("Training is running: the network is read-only until it stops.")
         self.read_only_label.setObjectName("layerReadOnlyNotice")
         self.read_only_label.setWordWrap(True)
+        self.read_only_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.read_only_label.setStyleSheet(
+            "#layerReadOnlyNotice { background: palette(alternate-base); border: 1px solid palette(mid);"
+            " border-radius: 4px; padding: 2px 6px; }")
+        # The notice takes the palette's place (of no use while training), at the palette's
+        # size: below the list it would shrink the list, which then lays out and paints again
+        # while the first batches run (GUI time the training thread waits for). The hidden
+        # palette keeps its size, the notice takes whatever height the cell has.
+        self.read_only_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.read_only_label.hide()
+        policy = self.palette_view.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.palette_view.setSizePolicy(policy)
+        self.palette_cell = QWidget()
+        self.palette_cell.setObjectName("layerPaletteCell")
+        cell = QGridLayout(self.palette_cell)
+        cell.setContentsMargins(0, 0, 0, 0)
+        cell.addWidget(self.palette_view, 0, 0)
+        cell.addWidget(self.read_only_label, 0, 0)
 
         self.form = ParamForm(document)
 
@@ -426,12 +446,11 @@ class LayerEditor(QWidget):
         header.addStretch(1)
         header.addWidget(self.input_label)
         top.addLayout(header)
-        top.addWidget(self.palette_view)
+        top.addWidget(self.palette_cell)
         top.addLayout(toolbar)
         top.addWidget(self.list_view, 1)
         top.addWidget(self.problem_frame)
         top.addWidget(self.totals_label)
-        top.addWidget(self.read_only_label)
 
         form_panel = QWidget()
         form_layout = QVBoxLayout(form_panel)
@@ -641,6 +660,7 @@ class LayerEditor(QWidget):
         self.palette_view.setEnabled(not active)
         self.list_view.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop if active
                                        else QAbstractItemView.DragDropMode.DragDrop)
+        self.palette_view.setVisible(not active)
         self.read_only_label.setVisible(active)
         self._update_problem()
         self._update_actions()

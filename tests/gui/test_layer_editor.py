@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QMimeData, QModelIndex, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 
@@ -319,7 +319,7 @@ def test_read_only_while_training(cnn, document, qtbot):
     assert not cnn.palette_view.isEnabled() and not cnn.form.isEnabled()
     assert not any(a.isEnabled() for a in cnn.menu_actions() if not a.isSeparator())
     assert not cnn.model.flags(cnn.model.index(0)) & Qt.ItemFlag.ItemIsDragEnabled
-    assert cnn.read_only_label.isVisible()
+    assert cnn.read_only_label.isVisible() and not cnn.palette_view.isVisible()
     cnn.list_view.setFocus()
     qtbot.keyClick(cnn.list_view, Qt.Key.Key_Delete)
     mime = cnn.model.mimeData([cnn.model.index(0)])
@@ -328,9 +328,40 @@ def test_read_only_while_training(cnn, document, qtbot):
     assert document.undo_stack.count() == 0 and len(document.spec.layers) == 6
     document.set_training_active(False)
     assert cnn.palette_view.isEnabled() and cnn.form.isEnabled() and cnn.delete_action.isEnabled()
-    assert not cnn.read_only_label.isVisible()
+    assert not cnn.read_only_label.isVisible() and cnn.palette_view.isVisible()
     qtbot.keyClick(cnn.list_view, Qt.Key.Key_Delete)
     assert len(document.spec.layers) == 5
+
+
+class _PaintCounter(QObject):
+    def __init__(self):
+        super().__init__()
+        self.paints = 0
+
+    def eventFilter(self, watched, event):  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint:
+            self.paints += 1
+        return False
+
+
+def test_starting_and_stopping_training_leave_the_list_in_place_unpainted(cnn, document, qtbot):
+    # The notice takes the palette's cell, so the list keeps its geometry; and the model
+    # signals no change for the flags. Otherwise the list lays out and repaints every row
+    # while a run's first batches compete with the GUI thread for the GIL.
+    qtbot.waitUntil(lambda: cnn.palette_view.height() < 100, timeout=2000)  # the chips have wrapped
+    QApplication.sendPostedEvents()
+    QApplication.processEvents()
+    geometry = cnn.list_view.geometry()
+    counter = _PaintCounter()
+    cnn.list_view.viewport().installEventFilter(counter)
+    for active in (True, False):
+        document.set_training_active(active)
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+        assert cnn.read_only_label.isVisible() == active
+        assert cnn.list_view.geometry() == geometry
+        assert cnn.read_only_label.height() == cnn.palette_view.height()
+    assert counter.paints == 0
 
 
 def test_shortcuts_are_scoped_to_the_editor(host, document, qtbot):
