@@ -9,11 +9,22 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from .flow_layout import FlowLayout
 
 __all__ = ["TrainingControls"]
 
 _PROGRESS_STEPS = 1000
+
+
+def _button_width(button: QPushButton, label: str) -> int:
+    """Width ``button`` needs to show ``label`` in full."""
+    text = button.text()
+    button.setText(label)
+    width = button.sizeHint().width()
+    button.setText(text)
+    return width
 
 
 class TrainingControls(QWidget):
@@ -70,12 +81,16 @@ class TrainingControls(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setAccessibleName("Training progress")
 
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(0, 0, 0, 0)
+        # Wide enough for either label: the row keeps its layout when Train becomes Continue
+        # or Pause becomes Resume (no relayout as a run starts).
+        for button, labels in ((self.train_button, ("Train", "Continue")), (self.pause_button, ("Pause", "Resume"))):
+            button.setMinimumWidth(max(_button_width(button, label) for label in labels))
+        # A narrow window wraps the buttons onto a second line rather than clipping them.
+        buttons = FlowLayout()
         for b in (self.train_button, self.pause_button, self.step_button, self.step_epoch_button,
                   self.stop_button):
             buttons.addWidget(b)
-        buttons.addStretch(1)
+        buttons.addStretch()
         buttons.addWidget(self.reset_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

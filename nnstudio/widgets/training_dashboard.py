@@ -24,7 +24,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QShowEvent
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QSplitter,
+from PySide6.QtWidgets import (QCheckBox, QLabel, QMenu, QPushButton, QSizePolicy, QSplitter,
                                QVBoxLayout, QWidget)
 
 from core import BatchReport, Network
@@ -35,6 +35,7 @@ from core.training_curves import Readout, TrainingCurves
 
 from ..document import Document
 from ..training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController, settings_label
+from .flow_layout import FlowLayout
 from .training_controls import TrainingControls
 from .training_plot import MetricPlot
 
@@ -103,9 +104,9 @@ class TrainingDashboard(QWidget):
         self.export_batches_action = self._export_action("History per batch as CSV…", "exportBatchesCsvAction")
         self.export_button.setMenu(self.export_menu)
 
-        bottom = QHBoxLayout()
+        bottom = FlowLayout()  # wraps in a narrow window rather than clipping the buttons
         bottom.addWidget(self.log_check)
-        bottom.addStretch(1)
+        bottom.addStretch()
         bottom.addWidget(self.keep_button)
         bottom.addWidget(self.clear_runs_button)
         bottom.addWidget(self.export_button)

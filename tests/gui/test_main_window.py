@@ -166,3 +166,36 @@ def test_app_icon_is_shipped_and_renders(qtbot):
     assert not icon.isNull()
     image = icon.pixmap(64, 64).toImage()
     assert image.width() == 64 and image.pixelColor(32, 32).alpha() == 255
+
+
+def _buttons_of(widget):
+    from PySide6.QtWidgets import QAbstractButton
+    return [b for b in widget.findChildren(QAbstractButton) if b.isVisibleTo(widget) and b.text()]
+
+
+@pytest.mark.parametrize("size", [(900, 600), (1600, 1000)], ids=["minimum", "large"])
+def test_train_tab_buttons_show_their_whole_labels(window, qtbot, size):
+    # At the minimum window size the centre column is ~350 px: the rows of buttons wrap onto
+    # a second line instead of clipping labels ("tep batc").
+    window.resize(*size)
+    window.tabs.setCurrentWidget(window.dashboard)
+    qtbot.waitUntil(lambda: window.dashboard.isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: window.width() == max(size[0], window.minimumWidth()), timeout=2000)
+    dashboard = window.dashboard
+    buttons = _buttons_of(dashboard)
+    assert {"trainButton", "pauseButton", "stepButton", "stepEpochButton", "stopButton", "resetWeightsButton",
+            "logScaleCheck", "keepComparisonButton", "clearRunsButton", "exportButton"} <= {b.objectName()
+                                                                                           for b in buttons}
+    rects = {}
+    for b in buttons:
+        assert b.width() >= b.sizeHint().width(), f"{b.objectName()} is clipped: {b.width()} < {b.sizeHint().width()}"
+        top_left = b.mapTo(dashboard, b.rect().topLeft())
+        rect = b.rect().translated(top_left)
+        assert dashboard.rect().contains(rect), f"{b.objectName()} sticks out of the Train tab"
+        rects[b.objectName()] = rect
+    names = sorted(rects)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not rects[a].intersects(rects[b]), f"{a} overlaps {b}"
+    if size == (1600, 1000):  # room enough: one line of training buttons
+        assert len({rects[n].top() for n in ("trainButton", "stepEpochButton", "resetWeightsButton")}) == 1
