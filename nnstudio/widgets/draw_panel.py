@@ -1,8 +1,8 @@
 """The Draw tab: draw a digit and watch a network read it.
 
-Left: the canvas, the brush width, Clear and "Test a random sample". Right: the prediction
-("7 — 98.6%"), which model predicts, the exact input the network receives, and one bar per
-class. Right-click the prediction or the bars to keep the drawing for training
+Left: the canvas, the brush width, Clear and "Test a random sample". Right (below, in a
+narrow tab): the prediction ("7 — 98.6%"), which model predicts, the exact input the network
+receives, and one bar per class. Right-click the prediction or the bars to keep the drawing for training
 ("Add this drawing to the training set as label k", stored by :mod:`nnstudio.user_dataset`).
 
 The model is the document's snapshot when it can read a drawing, else the shipped MNIST
@@ -17,8 +17,8 @@ import time
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QFont
-from PySide6.QtWidgets import (QBoxLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QBoxLayout, QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea,
+                               QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from core.data import DataError, load_dataset
 from core.data.drawing import (mode_for_input_shape, preprocess_drawing, sample_as_image, sample_fits,
@@ -162,22 +162,39 @@ class DrawPanel(QWidget):
         right.addWidget(self.drawings_label)
         right.addStretch(1)
 
-        layout = QHBoxLayout(self)
-        layout.addLayout(left, 0)
-        layout.addLayout(right, 1)
+        # Canvas column and prediction column side by side, or one above the other in a
+        # narrow tab (the smallest window leaves the centre ~350 px); the content scrolls
+        # rather than overlapping when the tab is smaller than it.
+        content = QWidget()
+        content.setObjectName("drawContent")
+        self._main_row = QBoxLayout(QBoxLayout.Direction.LeftToRight, content)
+        self._main_row.addLayout(left, 0)
+        self._main_row.addLayout(right, 1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("drawScroll")
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(content)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.scroll_area)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        self._stack_view(True)
+        self._arrange(self.width())
 
     #: Below this width the preview goes above the bars instead of beside them.
     SIDE_BY_SIDE_WIDTH = 760
+    #: Below this width the prediction column goes below the canvas column.
+    TWO_COLUMNS_WIDTH = 620
 
-    def _stack_view(self, stacked: bool) -> None:
-        direction = QBoxLayout.Direction.TopToBottom if stacked else QBoxLayout.Direction.LeftToRight
-        if self._view_row.direction() != direction:
-            self._view_row.setDirection(direction)
+    def _arrange(self, width: int) -> None:
+        for row, side_by_side in ((self._view_row, width >= self.SIDE_BY_SIDE_WIDTH),
+                                  (self._main_row, width >= self.TWO_COLUMNS_WIDTH)):
+            direction = QBoxLayout.Direction.LeftToRight if side_by_side else QBoxLayout.Direction.TopToBottom
+            if row.direction() != direction:
+                row.setDirection(direction)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self._stack_view(event.size().width() < self.SIDE_BY_SIDE_WIDTH)
+        self._arrange(event.size().width())
         super().resizeEvent(event)
 
     # -- public API ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 import core
 from nnstudio.document import default_state, initial_state
@@ -168,6 +168,25 @@ def test_app_icon_is_shipped_and_renders(qtbot):
     assert image.width() == 64 and image.pixelColor(32, 32).alpha() == 255
 
 
+def assert_laid_out(container, widgets) -> dict:
+    """Each widget lies whole inside ``container``, at least its minimum size hint (buttons:
+    their whole label), and none overlaps another. Returns their rectangles by name."""
+    rects = {}
+    for w in widgets:
+        name = w.objectName() or w.text()
+        needed = w.sizeHint() if hasattr(w, "text") and w.text() else w.minimumSizeHint()
+        assert w.width() >= needed.width() and w.height() >= needed.height(), \
+            f"{name} is squeezed: {w.size()} < {needed}"
+        rect = w.rect().translated(w.mapTo(container, w.rect().topLeft()))
+        assert container.rect().contains(rect), f"{name} sticks out of {container.objectName()}"
+        rects[name] = rect
+    names = sorted(rects)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not rects[a].intersects(rects[b]), f"{a} overlaps {b}"
+    return rects
+
+
 def _buttons_of(widget):
     from PySide6.QtWidgets import QAbstractButton
     return [b for b in widget.findChildren(QAbstractButton) if b.isVisibleTo(widget) and b.text()]
@@ -186,16 +205,27 @@ def test_train_tab_buttons_show_their_whole_labels(window, qtbot, size):
     assert {"trainButton", "pauseButton", "stepButton", "stepEpochButton", "stopButton", "resetWeightsButton",
             "logScaleCheck", "keepComparisonButton", "clearRunsButton", "exportButton"} <= {b.objectName()
                                                                                            for b in buttons}
-    rects = {}
-    for b in buttons:
-        assert b.width() >= b.sizeHint().width(), f"{b.objectName()} is clipped: {b.width()} < {b.sizeHint().width()}"
-        top_left = b.mapTo(dashboard, b.rect().topLeft())
-        rect = b.rect().translated(top_left)
-        assert dashboard.rect().contains(rect), f"{b.objectName()} sticks out of the Train tab"
-        rects[b.objectName()] = rect
-    names = sorted(rects)
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            assert not rects[a].intersects(rects[b]), f"{a} overlaps {b}"
+    rects = assert_laid_out(dashboard, buttons)
     if size == (1600, 1000):  # room enough: one line of training buttons
         assert len({rects[n].top() for n in ("trainButton", "stepEpochButton", "resetWeightsButton")}) == 1
+
+
+@pytest.mark.parametrize("size", [(900, 600), (1600, 1000)], ids=["minimum", "large"])
+def test_draw_tab_fits_any_window_size(window, qtbot, size):
+    # Canvas and prediction columns side by side need ~580 px; the smallest window leaves
+    # the centre ~350: there the prediction goes below the canvas and the tab scrolls.
+    window.resize(*size)
+    window.tabs.setCurrentWidget(window.draw_panel)
+    qtbot.waitUntil(lambda: window.draw_panel.isVisible(), timeout=2000)
+    panel = window.draw_panel
+    content = panel.scroll_area.widget()
+    qtbot.waitUntil(lambda: content.width() <= panel.scroll_area.viewport().width(), timeout=2000)
+    QApplication.sendPostedEvents()  # the column switch relayouts through posted layout requests
+    content.layout().activate()
+    names = ["digitCanvas", "brushWidthSpin", "clearCanvasButton", "randomSampleButton", "predictionLabel",
+             "inputPreview", "probabilityBars"]
+    widgets = [content.findChild(QWidget, n) for n in names]
+    assert None not in widgets
+    rects = assert_laid_out(content, widgets)
+    below = rects["predictionLabel"].top() > rects["digitCanvas"].bottom()
+    assert below == (size == (900, 600))  # one column only when narrow
