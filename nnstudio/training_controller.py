@@ -32,6 +32,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, Signa
 import core
 from core import Network
 
+from .cpu_affinity import core_split, pin_this_thread, thread_cpus
 from .document import Document
 from .settings import app_settings
 from .training_worker import USER_ERRORS, ReportPacket, RunEnd, TrainingJob, TrainingWorker, WorkerControl
@@ -135,6 +136,8 @@ class TrainingController(QObject):
         #: Threads that did not end in time: kept referenced, since a QThread garbage-collected
         #: while running aborts the process.
         self._zombies: list[tuple[QThread, TrainingWorker]] = []
+        #: The GUI thread's CPUs before a run moved it off the training core (cpu_affinity).
+        self._gui_cpus: frozenset[int] | None = None
 
     # -- read-only state -----------------------------------------------------------------------------
     @property
@@ -282,8 +285,11 @@ class TrainingController(QObject):
         control = WorkerControl()
         if command is not None:
             command(control)  # before the thread starts: the very first batch obeys it
+        blas_threads = blas_threads_setting()
+        split = core_split(blas_threads)
         job = TrainingJob(info.run_id, network, splits.x_train, splits.y_train, validation, config.epochs,
-                          config.batch_size, config.shuffle, blas_threads_setting())
+                          config.batch_size, config.shuffle, blas_threads,
+                          training_cpu=split[0] if split is not None else None)
         worker = TrainingWorker(job, control)
         thread = QThread()
         thread.setObjectName(f"trainingThread{info.run_id}")
@@ -302,6 +308,10 @@ class TrainingController(QObject):
         # before the training thread starts: painted later it would compete with the first
         # batches for the GIL, and GUI time in contention costs training 1-2x its length.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.UpdateRequest)
+        if split is not None:
+            cpus = thread_cpus()
+            if cpus is not None and pin_this_thread(split[1]):
+                self._gui_cpus = cpus  # given back in _finish
         thread.start()
         return True
 
@@ -339,6 +349,9 @@ class TrainingController(QObject):
         """End ``run`` in the GUI thread: its thread has ended (or is kept as a zombie)."""
         run.worker.packetReady.disconnect(self._on_worker_packet_ready)
         run.worker.runEnded.disconnect(self._on_worker_run_ended)
+        if self._gui_cpus is not None:
+            pin_this_thread(self._gui_cpus)  # the GUI thread may use every core again
+            self._gui_cpus = None
         self._run = None
         self._last_info = run.info
         self._last_network = run.network

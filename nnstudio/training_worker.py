@@ -41,6 +41,8 @@ from core import BatchReport, ChangeEvent, EpochReport, Network, TrainingControl
 from core.training import drive
 from core.data import DataError
 
+from .cpu_affinity import pin_this_thread
+
 __all__ = ["TrainingJob", "ReportPacket", "RunEnd", "WorkerControl", "TrainingWorker", "readable_error"]
 
 #: Errors that describe a problem with the user's settings or data, not a bug.
@@ -62,6 +64,8 @@ class TrainingJob:
     batch_size: int
     shuffle: bool = True
     blas_threads: int = 1
+    #: CPU the training thread keeps to during the run (``cpu_affinity``), None: any.
+    training_cpu: int | None = None
     report_interval: float = 1.0 / 10.0
     snapshot_interval: float = 0.1
 
@@ -152,6 +156,8 @@ class TrainingWorker(QObject):
         self._batches = 0
         self._end_epoch = network.epochs_done + job.epochs
         control.before_wait = self._on_control_before_wait
+        if job.training_cpu is not None:
+            pin_this_thread({job.training_cpu})  # this QThread ends with the run: no undo needed
         try:
             # One BLAS thread on small machines: a second one would wait at a barrier
             # whenever the GUI thread is busy (PITFALLS.md, BLAS threads).

@@ -8,6 +8,8 @@ QThread outlives its test. Comparisons of weights use one BLAS thread on both si
 from __future__ import annotations
 
 import gc
+import os
+import threading
 import time
 from dataclasses import replace
 
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import QMainWindow
 
 import core
 from core import BatchReport, ChangeEvent, EpochReport, Network
+from nnstudio import cpu_affinity, training_worker
 from nnstudio.document import DatasetChoice, Document
 from nnstudio.settings import app_settings
 from nnstudio.training_controller import (BLAS_THREADS_KEY, TrainingController, blas_threads_setting,
@@ -382,6 +385,41 @@ def test_blas_threads_are_limited_during_the_run_and_restored_after(qtbot, docum
     with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
         controller.stop()
     assert blas_threads() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="threads cannot be pinned on this system")
+def test_training_and_gui_threads_get_a_core_each_during_a_run(qtbot, document, controller, rec, monkeypatch):
+    pinned = []  # (native thread id, CPUs) of each pinning the worker does
+
+    def recording_pin(cpus):
+        pinned.append((threading.get_native_id(), set(cpus)))
+        return cpu_affinity.pin_this_thread(cpus)
+
+    monkeypatch.setattr(training_worker, "pin_this_thread", recording_pin)
+    gui_before = os.sched_getaffinity(0)
+    plan = cpu_affinity.core_split(1, gui_before)
+    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+        controller.step_batch()
+    wait_until_waiting(qtbot, controller)  # the worker is alive, blocked after one batch
+    if plan is None:  # a single CPU: nothing to split
+        assert pinned == [] and os.sched_getaffinity(0) == gui_before
+    else:
+        training_cpu, gui_cpus = plan
+        assert os.sched_getaffinity(0) == set(gui_cpus)
+        [(worker_tid, cpus)] = pinned
+        assert worker_tid != threading.get_native_id() and cpus == {training_cpu}
+        assert os.sched_getaffinity(worker_tid) == {training_cpu}
+    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+        controller.stop()
+    assert os.sched_getaffinity(0) == gui_before  # every core back after the run
+
+
+def test_core_split_plans():
+    assert cpu_affinity.core_split(1, {0, 1}) == (1, frozenset({0}))
+    assert cpu_affinity.core_split(1, {0, 3, 5}) == (5, frozenset({0, 3}))
+    assert cpu_affinity.core_split(1, {2}) is None  # one CPU: nothing to split
+    assert cpu_affinity.core_split(2, {0, 1, 2, 3}) is None  # several BLAS threads share the pool
+    assert not cpu_affinity.pin_this_thread(set())
 
 
 def test_blas_thread_setting():
