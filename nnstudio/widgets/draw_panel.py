@@ -1,9 +1,10 @@
 """The Draw tab: draw a digit and watch a network read it.
 
 Left: the canvas, the brush width, Clear and "Test a random sample". Right (below, in a
-narrow tab): the prediction ("7 — 98.6%"), which model predicts, the exact input the network
-receives, and one bar per class. Right-click the prediction or the bars to keep the drawing for training
-("Add this drawing to the training set as label k", stored by :mod:`nnstudio.user_dataset`).
+narrow tab): the prediction ("7 — 98.6%"), which model predicts, the exact input the
+network receives, and one bar per class. Right-click the prediction or the bars to keep
+the drawing for training ("Add this drawing to the training set as label k", stored by
+:mod:`nnstudio.user_dataset`).
 
 The model is the document's snapshot when it can read a drawing, else the shipped MNIST
 CNN (:mod:`nnstudio.prediction`); the panel re-predicts whenever the snapshot changes (each
