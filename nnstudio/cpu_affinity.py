@@ -10,7 +10,9 @@ and the in-window/headless ratio fell from ~1.09-1.12 to ~1.06-1.07.
 
 Only threads are pinned, only during a run: the controller moves the GUI thread off the
 training core before the worker starts and gives it back all its cores when the run ends.
-Where pinning is not possible (macOS, Windows, a single allowed CPU) nothing happens.
+Where pinning is not possible (macOS, Windows, a single allowed CPU) nothing happens. A
+thread the GUI thread starts during a run inherits its CPUs (Linux): e.g. the pool thread of
+a gradient check begun mid-run keeps off the training core until it expires.
 """
 
 from __future__ import annotations
