@@ -146,11 +146,15 @@ class EvaluationPanel(QWidget):
         left = QVBoxLayout()
         caption = QLabel("<b>Confusion matrix</b><br>rows: true class ↓ · columns: predicted class →<br>"
                          "click a cell to see its samples")
+        caption.setWordWrap(True)  # a narrow window wraps it rather than cutting it off
         left.addWidget(caption)
-        self.normalize_check = QCheckBox("Show row percentages (% of each true class)")
+        # A short label (a check box cannot wrap); the tooltip says what the numbers become.
+        self.normalize_check = QCheckBox("Row percentages")
+        self.normalize_check.setToolTip("Show each cell as a percentage of its true class (its row), "
+                                        "so classes with few samples read as clearly as large ones")
         self.normalize_check.setObjectName("normalizeCheck")
         self.normalize_check.toggled.connect(self._on_normalize_check_toggled)
-        left.addWidget(self.normalize_check)
+        left.addWidget(self.normalize_check, 0, Qt.AlignmentFlag.AlignLeft)  # clickable where it shows
         self.confusion_view = ConfusionMatrixView()
         self.confusion_view.cellChosen.connect(self._on_confusion_view_cell_chosen)
         left.addWidget(self.confusion_view, 0)
@@ -158,7 +162,9 @@ class EvaluationPanel(QWidget):
         row.addLayout(left, 0)
 
         right = QVBoxLayout()
-        right.addWidget(QLabel("<b>Per-class report</b> (test set)"))
+        report_title = QLabel("<b>Per-class report</b> (test set)")
+        report_title.setWordWrap(True)
+        right.addWidget(report_title)
         self.report_table = QTableView()
         self.report_table.setObjectName("classReport")
         self.report_model = QStandardItemModel(0, 5, self.report_table)

@@ -229,3 +229,13 @@ def test_draw_tab_fits_any_window_size(window, qtbot, size):
     rects = assert_laid_out(content, widgets)
     below = rects["predictionLabel"].top() > rects["digitCanvas"].bottom()
     assert below == (size == (900, 600))  # one column only when narrow
+
+
+def test_evaluate_tab_controls_show_their_whole_labels_in_the_smallest_window(window, qtbot):
+    window.resize(900, 600)
+    window.tabs.setCurrentWidget(window.evaluation_panel)
+    qtbot.waitUntil(lambda: window.evaluation_panel.isVisible(), timeout=2000)
+    qtbot.waitUntil(lambda: window.width() == max(900, window.minimumWidth()), timeout=2000)
+    panel = window.evaluation_panel
+    for button in _buttons_of(panel):
+        assert button.width() >= button.sizeHint().width(), f"{button.objectName() or button.text()} is clipped"
