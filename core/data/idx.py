@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import count, read_bytes
+from ._files import count, opened, read_bytes
 from .errors import DataError
 
 __all__ = ["read_idx", "load_idx", "IMAGES_MAGIC", "LABELS_MAGIC"]
@@ -42,6 +42,7 @@ _IDX_TYPES: dict[int, np.dtype] = {
 
 # Extra decompressed bytes counted (not stored) to report the real size of an oversized file.
 _COUNT_LIMIT = 256 * 1024 * 1024
+_KIND = "an IDX file"  # what a folder is not, in messages
 
 
 def _parse_header(name: str, head: bytes, total_hint: str) -> tuple[np.dtype, tuple[int, ...], int, int]:
@@ -147,18 +148,15 @@ def _decode_gzip(name: str, data: bytes) -> tuple[np.dtype, tuple[int, ...], byt
 
 def _read_raw(name: str, path: Path) -> tuple[np.dtype, tuple[int, ...], bytes, int, int]:
     """Read an uncompressed IDX file, checking its length before reading the payload."""
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            head = f.read(4 + 4 * 255)
-            dtype, dims, header_len, magic = _parse_header(name, head, f"{count(size)} bytes")
-            expected = header_len + int(np.prod(dims, dtype=object)) * dtype.itemsize
-            if size != expected:
-                raise _size_mismatch(name, dims, dtype, expected, count(size), size > expected, False)
-            f.seek(0)
-            data = f.read()
-    except OSError as e:
-        raise DataError(f"{name}: the file cannot be read ({e.strerror or e})") from None
+    with opened(path, _KIND) as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(4 + 4 * 255)
+        dtype, dims, header_len, magic = _parse_header(name, head, f"{count(size)} bytes")
+        expected = header_len + int(np.prod(dims, dtype=object)) * dtype.itemsize
+        if size != expected:
+            raise _size_mismatch(name, dims, dtype, expected, count(size), size > expected, False)
+        f.seek(0)
+        data = f.read()
     if len(data) != expected:  # the file changed while reading
         raise _size_mismatch(name, dims, dtype, expected, count(len(data)), len(data) > expected, False)
     return dtype, dims, data, header_len, magic
@@ -167,19 +165,12 @@ def _read_raw(name: str, path: Path) -> tuple[np.dtype, tuple[int, ...], bytes, 
 def _decode(path: str | os.PathLike) -> tuple[np.ndarray, str, int]:
     path = Path(path)
     name = str(path)
-    try:
-        with open(path, "rb") as f:
-            start = f.read(2)
-    except FileNotFoundError:
-        raise DataError(f"{name}: the file does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"{name}: this is a folder, not an IDX file") from None
-    except OSError as e:
-        raise DataError(f"{name}: the file cannot be read ({e.strerror or e})") from None
+    with opened(path, _KIND) as f:
+        start = f.read(2)
     if not start:
         raise DataError(f"{name}: the file is empty")
     if start == _GZIP_MAGIC:
-        dtype, dims, data, header_len, magic = _decode_gzip(name, read_bytes(path, "an IDX file"))
+        dtype, dims, data, header_len, magic = _decode_gzip(name, read_bytes(path, _KIND))
     else:
         dtype, dims, data, header_len, magic = _read_raw(name, path)
     array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
