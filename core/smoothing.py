@@ -12,9 +12,10 @@ smoothing the whole series at once (``ema``).
 
 A causal average lags about half its span behind the data. Early in a run the loss falls
 steeply, and a fixed quarter-epoch span (106 batches) drew the "smoothed" MNIST loss at
-0.87 after 50 batches while the raw losses around it were near 0.45. ``EmaSmoother.growing`` lets the span grow with
-the points seen (``RAMP`` × count, at least ``MIN_SPAN``) up to the run's span: the line
-follows the steep start and smooths more as the curve flattens.
+0.87 after 50 batches while the raw losses around it were near 0.45.
+``EmaSmoother.growing`` lets the span grow with the points seen (``RAMP`` × count, at least
+``MIN_SPAN``) up to the run's span: the line follows the steep start and smooths more as
+the curve flattens.
 """
 
 from __future__ import annotations
