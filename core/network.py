@@ -17,7 +17,7 @@ from .layers.activations import Activation
 from .layers.base import Layer, format_shape
 from .losses import Loss, get_loss, targets_for
 from .optimizers import Optimizer, optimizer_from_config
-from .spec import LayerSpec, NetworkSpec, SpecAnalysis, analyze
+from .spec import LayerSpec, NetworkSpec, SpecAnalysis, analyze, spec_errors_only
 
 
 class Network:
@@ -76,19 +76,23 @@ class Network:
     def from_spec(cls, spec: NetworkSpec | Mapping[str, Any] | str, build: bool = True) -> "Network":
         """A network from a spec object, its dict form or its JSON text.
 
-        Raises SpecError listing every problem (each naming the layer's position and a fix).
+        Raises SpecError listing every problem (each naming the layer's position and a fix),
+        and nothing else: a spec of the wrong types, or one over the limits of
+        ``core.limits`` (layers, parameters, values per sample), is refused before anything
+        is allocated.
         """
-        if isinstance(spec, str):
-            spec = NetworkSpec.from_json(spec)
-        elif not isinstance(spec, NetworkSpec):
-            spec = NetworkSpec.from_dict(spec)
-        analysis = analyze(spec)
-        analysis.raise_if_invalid()
-        net = cls([l.create() for l in spec.layers], spec.input_shape, spec.loss,
-                  dict(spec.optimizer), spec.seed, spec.dtype)
-        if build:
-            net.build()
-        return net
+        with spec_errors_only():
+            if isinstance(spec, str):
+                spec = NetworkSpec.from_json(spec)
+            elif not isinstance(spec, NetworkSpec):
+                spec = NetworkSpec.from_dict(spec)
+            analysis = analyze(spec)
+            analysis.raise_if_invalid()
+            net = cls([l.create() for l in spec.layers], spec.input_shape, spec.loss,
+                      dict(spec.optimizer), spec.seed, spec.dtype)
+            if build:
+                net.build()
+            return net
 
     def to_spec(self) -> NetworkSpec:
         if self.input_shape is None:

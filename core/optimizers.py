@@ -176,6 +176,10 @@ def optimizer_from_config(config: dict[str, Any] | Optimizer) -> Optimizer:
     if not isinstance(config, dict) or "type" not in config:
         raise SpecError(f"an optimizer must be an object with a 'type' key, not {config!r}")
     name = config["type"]
-    if name not in OPTIMIZERS:
+    if not isinstance(name, str) or name not in OPTIMIZERS:
         raise SpecError(f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZERS)})")
-    return OPTIMIZERS[name](**{k: v for k, v in config.items() if k != "type"})
+    cls = OPTIMIZERS[name]
+    # Validate first: the constructors' keyword arguments would turn an unknown or
+    # non-string key into a TypeError.
+    settings = validate_config(name, cls.schema, {k: v for k, v in config.items() if k != "type"})
+    return cls(**settings)

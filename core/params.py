@@ -87,7 +87,10 @@ class Param:
                     raise SpecError(f"{where} must be a whole number, not {value!r}")
             value = int(value)
         else:
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer with hundreds of digits
+                value = math.inf
             if not math.isfinite(value):
                 raise SpecError(f"{where} must be a finite number, not {value!r}")
         text = self.range_text()

@@ -22,11 +22,14 @@ shapes, parameter counts and multiply-adds.
 from __future__ import annotations
 
 import json
+import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import ClassVar
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
+from . import limits
 from .errors import Problem, ShapeError, SpecError
 from .layers.base import Layer, format_shape
 from .losses import LOSSES
@@ -51,6 +54,22 @@ def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
     return value
+
+
+@contextmanager
+def spec_errors_only() -> Iterator[None]:
+    """Turn every exception a hostile spec can provoke into a SpecError with a sentence
+    (SpecError itself passes through unchanged)."""
+    try:
+        yield
+    except SpecError:
+        raise
+    except RecursionError:
+        raise SpecError("the network spec is nested too deeply to be a network spec") from None
+    except MemoryError:
+        raise SpecError("there is not enough memory to build this network: use fewer or smaller layers") from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        raise SpecError(f"the network spec is invalid ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -130,7 +149,14 @@ class NetworkSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "NetworkSpec":
-        """Parse and check the top-level structure (not the layer stack: see ``analyze``)."""
+        """Parse and check the top-level structure (not the layer stack: see ``analyze``).
+
+        Raises SpecError, and nothing else, for any input."""
+        with spec_errors_only():
+            return cls._from_dict(data)
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> "NetworkSpec":
         if not isinstance(data, Mapping):
             raise SpecError(f"a network spec must be a JSON object, not {type(data).__name__}")
         known = {"input_shape", "layers", "loss", "optimizer", "seed", "dtype"}
@@ -146,9 +172,12 @@ class NetworkSpec:
         layers = data.get("layers", [])
         if not isinstance(layers, (list, tuple)):
             raise SpecError("'layers' must be a list of layer objects")
+        too_many = limits.layer_count_problem(len(layers))
+        if too_many:  # before creating a single layer: a huge list must not cost time or memory
+            raise SpecError(f"the network cannot be built: {too_many} (limit MAX_LAYERS)")
         loss = data.get("loss", "cross_entropy")
-        if loss not in LOSSES:
-            raise SpecError(f"unknown loss {loss!r} (known: {', '.join(LOSSES)})")
+        if not isinstance(loss, str) or loss not in LOSSES:
+            raise SpecError(f"unknown loss {loss!r}: 'loss' must be one of {', '.join(LOSSES)}")
         seed = data.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
             raise SpecError(f"'seed' must be a non-negative integer, not {seed!r}")
@@ -156,7 +185,10 @@ class NetworkSpec:
         if dtype not in DTYPES:
             raise SpecError(f"'dtype' must be one of {', '.join(DTYPES)}, not {dtype!r}")
         optimizer = data.get("optimizer", {"type": "Adam", "learning_rate": 0.001})
-        optimizer_from_config(dict(optimizer) if isinstance(optimizer, Mapping) else optimizer)  # validates
+        if not isinstance(optimizer, Mapping):
+            raise SpecError(f"'optimizer' must be an object such as {{\"type\": \"Adam\", \"learning_rate\": 0.001}}, "
+                            f"not {optimizer!r}")
+        optimizer_from_config(dict(optimizer))  # validates
         return cls(tuple(shape), tuple(LayerSpec.from_dict(l) for l in layers), loss, dict(optimizer), seed, dtype)
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -164,11 +196,13 @@ class NetworkSpec:
 
     @classmethod
     def from_json(cls, text: str) -> "NetworkSpec":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"the network spec is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-        return cls.from_dict(data)
+        with spec_errors_only():
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SpecError(f"the network spec is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                                f"{exc.msg})") from None
+            return cls.from_dict(data)
 
     # -- editing helpers (return new specs) ------------------------------------------------------
     def with_layers(self, layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> "NetworkSpec":
@@ -245,6 +279,14 @@ def analyze(spec: NetworkSpec, layers: list[Layer] | None = None) -> SpecAnalysi
     if not spec.layers and not layers:
         problems.append(Problem("the network has no layers", None, "add a Dense layer"))
     count = len(layers) if layers is not None else len(spec.layers)
+    too_many = limits.layer_count_problem(count)
+    if too_many:  # analysing a million layers would itself take minutes
+        problem = Problem(f"the network cannot be built: {too_many} (limit MAX_LAYERS)", None, "remove layers")
+        return SpecAnalysis((), (problem,), None)
+    input_values = limits.sample_size_problem(math.prod(shape))
+    if input_values:
+        problems.append(Problem(f"the input shape {format_shape(shape)} has {input_values} (limit "
+                                "MAX_VALUES_PER_SAMPLE)", None, "use a smaller input"))
     for i in range(count):
         type_name = layers[i].type_name if layers is not None else spec.layers[i].type
         layer: Layer | None = None
@@ -265,12 +307,21 @@ def analyze(spec: NetworkSpec, layers: list[Layer] | None = None) -> SpecAnalysi
             except ShapeError as exc:
                 p = exc.problems[0]
                 problem = Problem(_located(p.message, i, type_name), i, p.fix)
+        if problem is None and out_shape is not None:
+            too_big = limits.sample_size_problem(math.prod(out_shape))
+            if too_big:
+                problem = Problem(_located(f"its output {format_shape(out_shape)} has {too_big} (limit "
+                                           "MAX_VALUES_PER_SAMPLE)", i, type_name), i, "use fewer units or filters")
         description = layer.describe() if layer is not None else type_name
         infos.append(LayerInfo(i, type_name, description, in_shape, out_shape, params, macs, problem))
         if problem is not None:
             problems.append(problem)
         shape = out_shape
     problems.extend(_loss_problems(spec, infos))
+    too_many = limits.parameter_count_problem(sum(info.param_count for info in infos))
+    if too_many:
+        problems.append(Problem(f"the network is too large to build: {too_many} (limit MAX_PARAMETERS)", None,
+                                "use fewer units or filters"))
     return SpecAnalysis(tuple(infos), tuple(problems), shape)
 
 
