@@ -26,46 +26,41 @@ from __future__ import annotations
 import ast
 import io
 import json
+import math
 import os
 import re
 import stat
 import struct
-import tempfile
 import zipfile
 import zlib
-from dataclasses import fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
+from . import limits
+from .atomic_save import save_target, write_atomically
 from .errors import SpecError
+from .history_bounds import bounded_history
+from .limits import MIB
+from .limits import mib as _mib
+from .model_metadata import metadata_problem, text_problem
 from .network import Network
 from .spec import NetworkSpec, TrainingConfig, analyze
 from .training import ChangeEvent, EpochReport, History
 
-__all__ = ["ModelFileError", "save_model", "load_model", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load_model", "save_model"]
 
 FORMAT_NAME = "nnstudio-model"
 #: The version this code writes and the newest it reads.
 FORMAT_VERSION = 1
 
-# -- budgets (all checked before decompressing, and again while streaming) ---------------------
-MIB = 1024 * 1024
-#: Largest model file accepted on disk.
-MAX_FILE_BYTES = 512 * MIB
-#: Largest total of uncompressed member sizes.
-MAX_TOTAL_BYTES = 512 * MIB
-#: Largest single uncompressed member.
-MAX_MEMBER_BYTES = 256 * MIB
-#: Largest single JSON member (history of long runs included).
-MAX_JSON_BYTES = 64 * MIB
-#: Most members in one archive.
-MAX_MEMBERS = 4096
-#: Longest member name.
-MAX_NAME_LENGTH = 255
+# Every size limit lives in core.limits (shared with saving and Network.from_spec); read
+# them from there at call time so a test can lower one.
 #: Bytes read from a member per chunk while streaming.
 CHUNK_BYTES = 1 * MIB
 
@@ -90,39 +85,40 @@ def save_model(network: Network, path: str | os.PathLike[str], *,
     ``training_config`` (a TrainingConfig or its dict) defaults to
     ``network.metadata.get("training")``. Every parameter (shapes as in
     ``network.parameters()``, e.g. ``layers.0.W`` (in, out)) and every optimizer slot (same
-    shape as its parameter) is stored as a ``.npy`` member in the network's dtype.
+    shape as its parameter) is stored as a ``.npy`` member in the network's dtype. The
+    history is stored bounded (``core.history_bounds``): every epoch record, and per-batch
+    points decimated to ``limits.HISTORY_BATCH_POINTS``.
 
-    The file appears complete or not at all: a failure part-way leaves any previous file at
-    ``path`` untouched and removes the temporary file. Raises ModelFileError when the
-    network cannot be described (metadata that is not JSON, a model over the format's size
-    budget) or the file cannot be written (the OS reason is in the message).
+    Saving refuses whatever ``load_model`` would refuse (the limits of ``core.limits``, the
+    metadata checks), so every saved file reopens. The file appears complete or not at all:
+    a refusal or failure leaves any previous file at ``path`` untouched and removes the
+    temporary file. A symbolic link is written through to its target. Raises
+    ModelFileError with a sentence for every problem (nothing else, apart from an
+    exception raised by a monkeypatched writer).
     """
-    path = Path(path)
-    members = _collect_members(network, training_config)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        tmp = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    except OSError as exc:
-        raise ModelFileError(f"cannot save the model to {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        with tmp:
-            _write_zip(tmp, members)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp.name, _new_file_mode(path))
-        os.replace(tmp.name, path)
-    except BaseException as exc:
-        _remove_quietly(tmp.name)
-        if isinstance(exc, OSError):
-            raise ModelFileError(f"cannot save the model to {str(path)!r}: {exc.strerror or exc}") from None
-        raise
-    _fsync_directory(folder)
+    target = save_target(path)
+    members = _collect_members(network, training_config, str(path))
+    write_atomically(target, lambda fileobj: _write_zip(fileobj, members),
+                     lambda written: _verify_written(written, str(path)))
 
 
-def _collect_members(network: Network, training_config: Any) -> dict[str, bytes | np.ndarray]:
-    """Every member's content, in writing order: JSON as UTF-8 bytes, arrays as arrays."""
-    spec = network.to_spec()
-    weights = {key: np.ascontiguousarray(p) for key, p, _ in network.parameters()}
+_WHAT_TO_DO = {
+    "spec.json": "use fewer layers",
+    "training.json": "the training history is too long to store",
+    "metadata.json": "remove large entries from the network's metadata",
+}
+
+
+def _collect_members(network: Network, training_config: Any, shown: str) -> dict[str, bytes | np.ndarray]:
+    """Every member's content, in writing order: JSON as UTF-8 bytes, arrays as arrays.
+
+    Runs the loader's own checks on it, so nothing the loader would refuse gets written."""
+    prefix = f"cannot save the model to {shown!r}"
+    try:
+        spec = network.to_spec()
+        weights = {key: np.ascontiguousarray(p) for key, p, _ in network.parameters()}
+    except SpecError as exc:
+        raise ModelFileError(f"{prefix}: {exc}") from None
     opt_state = network.optimizer.state_dict()
     slot_members = {slot: optimizer_member(slot) for slot in opt_state["slots"]}
     config = _training_config_dict(training_config if training_config is not None
@@ -132,12 +128,22 @@ def _collect_members(network: Network, training_config: Any) -> dict[str, bytes 
         "epochs_done": int(network.epochs_done),
         "optimizer": {"type": network.optimizer.type_name, "iterations": int(opt_state["iterations"]),
                       "slots": slot_members},
-        "history": network.history.to_dict(),
+        "history": bounded_history(network.history).to_dict(),
     }
-    array_bytes = sum(a.nbytes for a in weights.values()) + sum(a.nbytes for a in opt_state["slots"].values())
-    if array_bytes > MAX_TOTAL_BYTES:
-        raise ModelFileError(f"the model is too large to save: its arrays take {_mib(array_bytes)}, "
-                             f"over the format's limit of {_mib(MAX_TOTAL_BYTES)}")
+    arrays = {weights_member(key): arr for key, arr in weights.items()}
+    arrays.update({slot_members[slot]: np.ascontiguousarray(arr) for slot, arr in opt_state["slots"].items()})
+    array_bytes = sum(a.nbytes for a in arrays.values())
+    too_large = limits.arrays_problem(array_bytes, None)
+    if too_large:
+        raise ModelFileError(f"the model is too large to save: {too_large}; use fewer units or filters "
+                             "(the previous file, if any, is unchanged)")
+    for name, arr in arrays.items():
+        too_large = limits.array_member_problem(name, arr.nbytes)
+        if too_large:
+            raise ModelFileError(f"the model is too large to save: {too_large}; use fewer units or filters")
+    metadata_text = metadata_problem(network.metadata)
+    if metadata_text:
+        raise ModelFileError(f"{prefix}: metadata.json (network.metadata): {metadata_text}")
     members: dict[str, bytes | np.ndarray] = {
         "manifest.json": _json_bytes(_manifest(), "manifest.json"),
         "spec.json": _json_bytes(spec.to_dict(), "spec.json"),
@@ -145,11 +151,27 @@ def _collect_members(network: Network, training_config: Any) -> dict[str, bytes 
         "metadata.json": _json_bytes(network.metadata, "metadata.json (network.metadata)"),
         "rng.json": _json_bytes(network.rng.bit_generator.state, "rng.json"),
     }
-    for key, arr in weights.items():
-        members[weights_member(key)] = arr
-    for slot, arr in opt_state["slots"].items():
-        members[slot_members[slot]] = np.ascontiguousarray(arr)
+    for name in JSON_MEMBERS:
+        raw = members[name]
+        assert isinstance(raw, bytes)
+        problem = limits.json_member_problem(name, len(raw), None) or limits.json_values_problem(name, raw)
+        if problem:
+            raise ModelFileError(f"{prefix}: {problem}; {_WHAT_TO_DO.get(name, 'this is a bug')}")
+    # The same checks the loader makes, on the members as written (no arrays allocated).
+    checker = _Loader(Path(shown), prefix=prefix)
+    plan = checker._plan_network(json.loads(members["spec.json"]))
+    checker._check_training(json.loads(members["training.json"]), plan)
+    checker._check_rng_state(json.loads(members["rng.json"]), plan)
+    members.update(arrays)
     return members
+
+
+def _verify_written(written: Path, shown: str) -> None:
+    """Refuse the written temporary file if the loader would refuse its archive directory
+    (the limits that depend on compressed sizes can only be checked now)."""
+    checker = _Loader(written, prefix=f"cannot save the model to {shown!r}")
+    with zipfile.ZipFile(written) as zf:
+        checker._check_directory(zf)
 
 
 def _manifest() -> dict[str, Any]:
@@ -180,7 +202,13 @@ def _json_bytes(value: Any, what: str, allow_nan: bool = False) -> bytes:
         text = json.dumps(value, indent=1, ensure_ascii=False, allow_nan=allow_nan)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"cannot save {what}: it must hold only JSON data ({exc})") from None
-    return text.encode("utf-8")
+    except RecursionError:
+        raise ModelFileError(f"cannot save {what}: it is nested too deeply") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        problem = text_problem(value) or "it holds text that UTF-8 cannot store"
+        raise ModelFileError(f"cannot save {what}: {problem}; correct that text") from None
 
 
 def weights_member(key: str) -> str:
@@ -208,52 +236,6 @@ def _write_zip(fileobj: Any, members: Mapping[str, bytes | np.ndarray]) -> None:
             else:
                 with zf.open(info, "w") as f:
                     np.save(f, content, allow_pickle=False)
-
-
-def _new_file_mode(path: Path) -> int:
-    """Permissions for the saved file: the replaced file's, else 0o666 minus the umask."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
-def _remove_quietly(name: str) -> None:
-    try:
-        os.unlink(name)
-    except OSError:
-        pass
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make the rename durable where the OS supports syncing a directory (not Windows)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _mib(n: int) -> str:
-    return f"{n / MIB:,.1f} MiB"
 
 
 # ==============================================================================================
@@ -297,16 +279,35 @@ def _type_name(v: Any) -> str:
             float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-class _Loader:
-    """One load of one file. Methods raise ModelFileError naming ``self.name`` and a member."""
+@dataclass(frozen=True)
+class _NetworkPlan:
+    """What spec.json describes, worked out without allocating: the spec, every parameter's
+    key and shape (e.g. ``layers.0.W`` -> (784, 10)), and the optimizer's type."""
 
-    def __init__(self, path: Path):
+    spec: NetworkSpec
+    param_shapes: dict[str, tuple[int, ...]]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.spec.dtype)
+
+    @property
+    def optimizer_type(self) -> str:
+        return str(self.spec.optimizer["type"])
+
+
+class _Loader:
+    """One load of one file. Methods raise ModelFileError starting with ``prefix`` (the
+    file's name; for the checks save runs on its own members, "cannot save ...")."""
+
+    def __init__(self, path: Path, prefix: str | None = None):
         self.path = path
         self.name = path.name or str(path)
+        self.prefix = prefix if prefix is not None else self.name
         self.read_total = 0
 
     def fail(self, message: str) -> ModelFileError:
-        return ModelFileError(f"{self.name}: {message}")
+        return ModelFileError(f"{self.prefix}: {message}")
 
     # -- top level ------------------------------------------------------------------------------
     def load(self) -> Network:
@@ -336,19 +337,22 @@ class _Loader:
             raise ModelFileError(f"{self.path}: cannot be read ({exc.strerror or exc})") from None
         if stat.S_ISDIR(st.st_mode):
             raise ModelFileError(f"{self.path}: is a folder, not a model file")
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block for ever, a device never end
+            raise ModelFileError(f"{self.path}: is not a regular file (a device, pipe or socket), so it holds no model")
         if st.st_size == 0:
             raise self.fail("the file is empty (0 bytes), so it holds no model")
-        if st.st_size > MAX_FILE_BYTES:
-            raise self.fail(f"the file is {_mib(st.st_size)}, over the {_mib(MAX_FILE_BYTES)} a model file may take")
+        if st.st_size > limits.MAX_FILE_BYTES:
+            raise self.fail(f"the file is {_mib(st.st_size)}, over the {_mib(limits.MAX_FILE_BYTES)} a model file may take")
 
     # -- archive directory ----------------------------------------------------------------------
     def _check_directory(self, zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
-        """Check names, count, compression and declared sizes of every member (no decompression)."""
+        """Check names, count, compression and declared sizes of every member against the
+        limits (core.limits), without decompressing anything."""
         infos = zf.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise self.fail(f"the archive holds {len(infos):,} members, more than the {MAX_MEMBERS:,} allowed")
+        if len(infos) > limits.MAX_MEMBERS:
+            raise self.fail(f"the archive holds {len(infos):,} members, more than the {limits.MAX_MEMBERS:,} allowed")
         by_name: dict[str, zipfile.ZipInfo] = {}
-        total = 0
+        total = compressed_total = array_total = array_compressed = 0
         for info in infos:
             name = info.filename
             self._check_member_name(name)
@@ -360,19 +364,41 @@ class _Loader:
                                 "only stored and deflate are allowed")
             if info.flag_bits & 0x41:
                 raise self.fail(f"member {name!r} is encrypted; model files are never encrypted")
-            budget = MAX_JSON_BYTES if name.endswith(".json") else MAX_MEMBER_BYTES
+            budget = limits.JSON_MAX_BYTES if name.endswith(".json") else limits.MAX_ARRAY_BYTES
             if info.file_size > budget:
                 raise self.fail(f"member {name!r} declares {_mib(info.file_size)} uncompressed, over the "
                                 f"{_mib(budget)} budget for one member (a zip bomb or a damaged file)")
+            if name.endswith(".json"):
+                problem = limits.json_member_problem(name, info.file_size, info.compress_size)
+                if problem:
+                    raise self.fail(f"member {name!r} declares too much: {problem} (a zip bomb or a damaged file)")
+            else:
+                array_total += info.file_size
+                array_compressed += info.compress_size
             total += info.file_size
-        if total > MAX_TOTAL_BYTES:
+            compressed_total += info.compress_size
+        if total > limits.MAX_TOTAL_BYTES:
             raise self.fail(f"the members declare {_mib(total)} uncompressed in total, over the "
-                            f"{_mib(MAX_TOTAL_BYTES)} budget (a zip bomb or a damaged file)")
+                            f"{_mib(limits.MAX_TOTAL_BYTES)} budget (a zip bomb or a damaged file)")
+        size = self._file_size(zf)
+        if size is not None and compressed_total > size:
+            raise self.fail(f"the members declare {compressed_total:,} compressed bytes but the file has only "
+                            f"{size:,} (overlapping members: a zip bomb or a damaged file)")
+        problem = limits.arrays_problem(array_total, array_compressed)
+        if problem:
+            raise self.fail(f"the arrays declare too much: {problem} (a zip bomb or a damaged file)")
         missing = [m for m in JSON_MEMBERS if m not in by_name]
         if missing:
             raise self.fail(f"member {missing[0]!r} is missing (a model file needs "
                             f"{', '.join(JSON_MEMBERS)}); the file is incomplete or not an nnstudio model")
         return by_name
+
+    @staticmethod
+    def _file_size(zf: zipfile.ZipFile) -> int | None:
+        try:
+            return os.fstat(zf.fp.fileno()).st_size if zf.fp is not None else None
+        except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+            return None
 
     def _check_member_name(self, name: str) -> None:
         problem = _unsafe_name_problem(name)
@@ -388,30 +414,38 @@ class _Loader:
 
     # -- members -----------------------------------------------------------------------------------
     def _load_members(self, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo]) -> Network:
+        # Everything cheap first: the JSON members and every declared size, checked against
+        # the spec, before a single parameter is allocated.
         manifest = self._json(zf, infos, "manifest.json", dict)
         self._check_manifest(manifest)
         spec_data = self._json(zf, infos, "spec.json", dict)
         spec_data = _migrate("spec", spec_data, manifest["format_version"])
-        network = self._network_from_spec(spec_data)
+        plan = self._plan_network(spec_data)
         training = self._json(zf, infos, "training.json", dict)
-        slots = self._check_training(training, network)
-        self._check_member_set(infos, network, slots)
+        slots = self._check_training(training, plan)
+        self._check_member_set(infos, plan, slots)
+        self._check_declared_array_sizes(zf, infos, plan, slots)
         metadata = self._json(zf, infos, "metadata.json", dict)
         self._check_metadata(metadata)
         rng_state = self._json(zf, infos, "rng.json", dict)
+        self._check_rng_state(rng_state, plan)
 
-        params = {key: p for key, p, _ in network.parameters()}
-        weights = {key: self._array(zf, infos[weights_member(key)], p.shape, network.dtype)
-                   for key, p in params.items()}
-        slot_arrays = {slot: self._array(zf, infos[member], params[slot.rpartition("/")[0]].shape, network.dtype)
+        weights = {key: self._array(zf, infos[weights_member(key)], shape, plan.dtype)
+                   for key, shape in plan.param_shapes.items()}
+        slot_arrays = {slot: self._array(zf, infos[member], plan.param_shapes[slot.rpartition("/")[0]], plan.dtype)
                        for slot, member in slots.items()}
-
+        try:
+            network = Network.from_spec(plan.spec)
+        except SpecError as exc:
+            raise self.fail(f"spec.json describes an invalid network: {exc}") from None
         network.set_weights(weights)
+        del weights
         network.optimizer.load_state_dict({"iterations": training["optimizer"]["iterations"],
                                            "slots": slot_arrays})
-        self._restore_rng(network, rng_state)
+        network.rng.bit_generator.state = rng_state
         network.epochs_done = training["epochs_done"]
-        network.history = History.from_dict(training["history"])
+        # Files written before histories were bounded may hold millions of batch points.
+        network.history = bounded_history(History.from_dict(training["history"]))
         network.metadata = metadata
         if training["config"] is not None:
             network.metadata.setdefault("training", training["config"])
@@ -419,18 +453,22 @@ class _Loader:
 
     def _read(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         """The member's bytes, streamed against its declared size and the total budget."""
-        budget = MAX_JSON_BYTES if info.filename.endswith(".json") else MAX_MEMBER_BYTES
-        limit = min(info.file_size, budget, MAX_TOTAL_BYTES - self.read_total)
+        budget = limits.JSON_MAX_BYTES if info.filename.endswith(".json") else limits.MAX_ARRAY_BYTES
+        limit = min(info.file_size, budget, limits.MAX_TOTAL_BYTES - self.read_total)
         data = read_member_limited(zf, info, limit, self.fail)
         self.read_total += len(data)
         return data
 
     def _json(self, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], member: str, kind: type) -> Any:
         raw = self._read(zf, infos[member])
+        problem = limits.json_values_problem(member, raw)
+        if problem:
+            raise self.fail(f"member {member!r} is too large to read: {problem}")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise self.fail(f"member {member!r} is not UTF-8 text (byte {exc.start})") from None
+        del raw
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -442,6 +480,10 @@ class _Loader:
             raise self.fail(f"member {member!r} is nested too deeply to be part of a model file") from None
         if not isinstance(value, kind):
             raise self.fail(f"member {member!r} must hold {_type_name(kind())}, not {_type_name(value)}")
+        if _ESCAPED_SURROGATE.search(text):
+            problem = text_problem(value)
+            if problem:
+                raise self.fail(f"{member}: {problem}")
         return value
 
     def _check_manifest(self, manifest: dict[str, Any]) -> None:
@@ -458,25 +500,26 @@ class _Loader:
             if key in manifest and not isinstance(manifest[key], str):
                 raise self.fail(f"manifest.json: {key!r} must be a string, not {_type_name(manifest[key])}")
 
-    def _network_from_spec(self, data: dict[str, Any]) -> Network:
+    def _plan_network(self, data: dict[str, Any]) -> _NetworkPlan:
+        """The spec, checked and within the limits, and every parameter's shape: no allocation."""
         try:
             spec = NetworkSpec.from_dict(data)
             analysis = analyze(spec)
             analysis.raise_if_invalid()
+            param_shapes: dict[str, tuple[int, ...]] = {}
+            for info, layer_spec in zip(analysis.layers, spec.layers):
+                assert info.input_shape is not None
+                for name, shape in layer_spec.create().param_shapes(info.input_shape).items():
+                    param_shapes[f"layers.{info.index}.{name}"] = tuple(int(d) for d in shape)
         except SpecError as exc:
             raise self.fail(f"spec.json describes an invalid network: {exc}") from None
-        except (TypeError, ValueError) as exc:
-            raise self.fail(f"spec.json describes an invalid network ({exc})") from None
         needed = analysis.total_params * np.dtype(spec.dtype).itemsize
-        if needed > MAX_TOTAL_BYTES:
+        if needed > limits.MAX_TOTAL_BYTES:
             raise self.fail(f"spec.json describes a network with {analysis.total_params:,} parameters "
-                            f"({_mib(needed)}), over the {_mib(MAX_TOTAL_BYTES)} budget")
-        try:
-            return Network.from_spec(spec)
-        except SpecError as exc:
-            raise self.fail(f"spec.json describes an invalid network: {exc}") from None
+                            f"({_mib(needed)}), over the {_mib(limits.MAX_TOTAL_BYTES)} budget")
+        return _NetworkPlan(spec, param_shapes)
 
-    def _check_training(self, training: dict[str, Any], network: Network) -> dict[str, str]:
+    def _check_training(self, training: dict[str, Any], plan: _NetworkPlan) -> dict[str, str]:
         """Check training.json's structure; return the optimizer slot index {slot: member}."""
         where = "training.json"
         _expect_keys(self, where, training, {"config", "epochs_done", "optimizer", "history"})
@@ -487,29 +530,31 @@ class _Loader:
                 training["config"] = TrainingConfig.from_dict(training["config"]).to_dict()
             except SpecError as exc:
                 raise self.fail(f"{where}: invalid training settings: {exc}") from None
-        if not _is_int(training["epochs_done"]) or training["epochs_done"] < 0:
-            raise self.fail(f"{where}: 'epochs_done' must be a non-negative integer, not {training['epochs_done']!r}")
+        epochs_done = training["epochs_done"]
+        if not _is_int(epochs_done) or not 0 <= epochs_done <= limits.MAX_EPOCHS_DONE:
+            raise self.fail(f"{where}: 'epochs_done' must be a non-negative integer up to "
+                            f"{limits.MAX_EPOCHS_DONE:,}, not {_short_repr(epochs_done)}")
         opt = training["optimizer"]
         if not isinstance(opt, dict):
             raise self.fail(f"{where}: 'optimizer' must be an object, not {_type_name(opt)}")
         _expect_keys(self, f"{where} 'optimizer'", opt, {"type", "iterations", "slots"})
-        if opt["type"] != network.optimizer.type_name:
-            raise self.fail(f"{where}: optimizer state is for {opt['type']!r} but spec.json uses "
-                            f"{network.optimizer.type_name!r}")
-        if not _is_int(opt["iterations"]) or opt["iterations"] < 0:
-            raise self.fail(f"{where}: optimizer 'iterations' must be a non-negative integer, not {opt['iterations']!r}")
+        if opt["type"] != plan.optimizer_type:
+            raise self.fail(f"{where}: optimizer state is for {_short_repr(opt['type'])} but spec.json uses "
+                            f"{plan.optimizer_type!r}")
+        if not _is_int(opt["iterations"]) or not 0 <= opt["iterations"] <= limits.MAX_ITERATIONS:
+            raise self.fail(f"{where}: optimizer 'iterations' must be a non-negative integer up to "
+                            f"{limits.MAX_ITERATIONS:,}, not {_short_repr(opt['iterations'])}")
         slots = opt["slots"]
         if not isinstance(slots, dict):
             raise self.fail(f"{where}: optimizer 'slots' must be an object, not {_type_name(slots)}")
-        param_keys = {key for key, _, _ in network.parameters()}
         for slot, member in slots.items():
             key, sep, name = slot.rpartition("/")
-            if not sep or key not in param_keys or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise self.fail(f"{where}: optimizer slot {slot!r} does not name a parameter of the network "
-                                "and a slot (like 'layers.0.W/m')")
+            if not sep or key not in plan.param_shapes or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise self.fail(f"{where}: optimizer slot {_short_repr(slot)} does not name a parameter of the "
+                                "network and a slot (like 'layers.0.W/m')")
             if member != optimizer_member(slot):
                 raise self.fail(f"{where}: optimizer slot {slot!r} must be stored as {optimizer_member(slot)!r}, "
-                                f"not {member!r}")
+                                f"not {_short_repr(member)}")
         self._check_history(training["history"])
         return slots
 
@@ -519,22 +564,24 @@ class _Loader:
             raise self.fail(f"{where} must be an object, not {_type_name(history)}")
         _expect_keys(self, where, history, {"batches", "epochs", "events"})
         batches = history["batches"]
-        columns = set(History().batches)
         if not isinstance(batches, dict):
             raise self.fail(f"{where}: 'batches' must be an object, not {_type_name(batches)}")
-        _expect_keys(self, f"{where} 'batches'", batches, columns)
+        _expect_keys(self, f"{where} 'batches'", batches, set(_BATCH_COLUMN_CHECKS))
         lengths = set()
-        for col, values in batches.items():
-            if not isinstance(values, list) or not all(_is_number(v) for v in values):
-                raise self.fail(f"{where}: batches column {col!r} must be a list of numbers")
+        for col, (check, what) in _BATCH_COLUMN_CHECKS.items():
+            values = batches[col]
+            if not isinstance(values, list) or not all(check(v) for v in values):
+                raise self.fail(f"{where}: batches column {col!r} must be a list of {what}")
             lengths.add(len(values))
         if len(lengths) > 1:
             raise self.fail(f"{where}: the batches columns have different lengths ({sorted(lengths)})")
-        self._check_records(f"{where} 'epochs'", history["epochs"], EpochReport)
-        self._check_records(f"{where} 'events'", history["events"], ChangeEvent)
+        self._check_records(f"{where} 'epochs'", history["epochs"], EpochReport, _EPOCH_RANGES)
+        self._check_records(f"{where} 'events'", history["events"], ChangeEvent, _EVENT_RANGES)
 
-    def _check_records(self, where: str, records: Any, cls: type) -> None:
-        """Each record must be an object with exactly ``cls``'s fields, of JSON-compatible types."""
+    def _check_records(self, where: str, records: Any, cls: type,
+                       ranges: Mapping[str, tuple[Callable[[Any], bool], str]]) -> None:
+        """Each record must be an object with exactly ``cls``'s fields, of JSON-compatible
+        types, and within ``ranges`` (field -> (check, what it must be))."""
         if not isinstance(records, list):
             raise self.fail(f"{where} must be a list, not {_type_name(records)}")
         checks = {f.name: _annotation_check(f.type) for f in fields(cls)}
@@ -544,10 +591,13 @@ class _Loader:
             _expect_keys(self, f"{where} item {i + 1}", record, set(checks))
             for key, check in checks.items():
                 if not check(record[key]):
-                    raise self.fail(f"{where}: item {i + 1} has an invalid {key!r} ({record[key]!r})")
+                    raise self.fail(f"{where}: item {i + 1} has an invalid {key!r} ({_short_repr(record[key])})")
+                in_range, what = ranges.get(key, (None, ""))
+                if in_range is not None and record[key] is not None and not in_range(record[key]):
+                    raise self.fail(f"{where}: item {i + 1} has {key!r} {_short_repr(record[key])}; it must be {what}")
 
-    def _check_member_set(self, infos: Mapping[str, Any], network: Network, slots: Mapping[str, str]) -> None:
-        expected = set(JSON_MEMBERS) | {weights_member(k) for k, _, _ in network.parameters()} | set(slots.values())
+    def _check_member_set(self, infos: Mapping[str, Any], plan: _NetworkPlan, slots: Mapping[str, str]) -> None:
+        expected = set(JSON_MEMBERS) | {weights_member(k) for k in plan.param_shapes} | set(slots.values())
         unknown = sorted(set(infos) - expected)
         if unknown:
             raise self.fail(f"unknown member {unknown[0]!r}: the network in spec.json has no such parameter "
@@ -556,25 +606,48 @@ class _Loader:
         if missing:
             raise self.fail(f"member {missing[0]!r} is missing: the file is incomplete")
 
+    def _check_declared_array_sizes(self, zf: zipfile.ZipFile, infos: Mapping[str, zipfile.ZipInfo], plan: _NetworkPlan,
+                                    slots: Mapping[str, str]) -> None:
+        """Every array member must declare the size its shape in the spec needs (plus a
+        header): a tiny file whose spec declares a huge layer is refused here, before the
+        network is built."""
+        members = {weights_member(k): shape for k, shape in plan.param_shapes.items()}
+        members.update({member: plan.param_shapes[slot.rpartition("/")[0]] for slot, member in slots.items()})
+        for member, shape in members.items():
+            expected = math.prod(shape) * plan.dtype.itemsize
+            declared = infos[member].file_size
+            if declared <= expected and declared <= limits.MAX_NPY_HEADER_BYTES:
+                # Small enough to read: say precisely what is wrong with it.
+                self._check_npy(self._read(zf, infos[member]), member, shape, plan.dtype)
+            if not expected < declared <= expected + limits.MAX_NPY_HEADER_BYTES:
+                raise self.fail(f"member {member!r} declares {declared:,} bytes but an array of shape {shape} in "
+                                f"{plan.dtype.name} takes {expected:,} plus its header")
+
     def _check_metadata(self, metadata: dict[str, Any]) -> None:
-        names = metadata.get("class_names")
-        if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
-            raise self.fail("metadata.json: 'class_names' must be a list of strings")
-        for key in ("dataset", "preprocessing", "training"):
-            if key in metadata and metadata[key] is not None and not isinstance(metadata[key], dict):
-                raise self.fail(f"metadata.json: {key!r} must be an object, not {_type_name(metadata[key])}")
+        problem = metadata_problem(metadata)
+        if problem:
+            raise self.fail(f"metadata.json: {problem}")
 
     # -- arrays --------------------------------------------------------------------------------------
     def _array(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """A finite array of exactly ``shape`` and ``dtype``, checked from its header first."""
         member = info.filename
-        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        header_budget = 65536 + 16
-        if info.file_size > expected + header_budget:
+        expected = math.prod(shape) * dtype.itemsize
+        if info.file_size > expected + limits.MAX_NPY_HEADER_BYTES:
             raise self.fail(f"member {member!r} declares {info.file_size:,} bytes but an array of shape "
                             f"{shape} in {dtype.name} takes {expected:,}")
         data = self._read(zf, info)
-        file_shape, fortran, file_dtype, offset = _parse_npy_header(data, lambda m: self.fail(f"member {member!r}: {m}"))
+        self._check_npy(data, member, shape, dtype)
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+        del data
+        if not np.all(np.isfinite(arr)):
+            raise self.fail(f"member {member!r} contains NaN or infinite values")
+        return arr
+
+    def _check_npy(self, data: bytes, member: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        """Header (dtype, shape) and data length of a ``.npy`` member, without allocating."""
+        expected = math.prod(shape) * dtype.itemsize
+        file_shape, _, file_dtype, offset = _parse_npy_header(data, lambda m: self.fail(f"member {member!r}: {m}"))
         if file_dtype.hasobject or file_dtype.fields is not None or file_dtype.subdtype is not None:
             raise self.fail(f"member {member!r} holds an array of dtype {file_dtype.str!r} (object or structured); "
                             f"only plain {dtype.name} arrays are allowed")
@@ -585,23 +658,66 @@ class _Loader:
         if len(data) - offset != expected:
             raise self.fail(f"member {member!r} holds {len(data) - offset:,} data bytes but shape {file_shape} "
                             f"needs {expected:,}")
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
-        if not np.all(np.isfinite(arr)):
-            raise self.fail(f"member {member!r} contains NaN or infinite values")
-        return arr
 
-    def _restore_rng(self, network: Network, state: dict[str, Any]) -> None:
-        bit_gen = network.rng.bit_generator
+    def _check_rng_state(self, state: dict[str, Any], plan: _NetworkPlan) -> None:
+        """The generator state must fit the network's generator (checked on a fresh one)."""
+        bit_gen = np.random.default_rng(0).bit_generator
         name = type(bit_gen).__name__
         if state.get("bit_generator") != name:
-            raise self.fail(f"rng.json describes a {state.get('bit_generator')!r} generator but the network "
-                            f"uses {name!r}")
+            raise self.fail(f"rng.json describes a {_short_repr(state.get('bit_generator'))} generator but the "
+                            f"network uses {name!r}")
         if name == "PCG64":
             _check_pcg64_state(self, state)
         try:
             bit_gen.state = state
         except (TypeError, ValueError, KeyError, OverflowError) as exc:
             raise self.fail(f"rng.json holds an invalid generator state ({exc})") from None
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """``repr`` cut to ``limit`` characters (a value with thousands of digits stays readable)."""
+    if _is_int(value) and value.bit_length() > 200:
+        return f"an integer with about {int(value.bit_length() * 0.30103):,} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _finite(v: Any) -> bool:
+    return _is_number(v) and math.isfinite(v)
+
+
+def _any_number(v: Any) -> bool:
+    return _is_number(v)  # NaN / inf allowed: a validation loss can overflow
+
+
+def _progress(v: Any) -> bool:
+    return _finite(v) and 0 <= v <= limits.MAX_EPOCHS_DONE + 1
+
+
+def _batch_size(v: Any) -> bool:
+    return _is_number(v) and math.isfinite(v) and float(v).is_integer() and 1 <= v <= 1_000_000
+
+
+def _learning_rate(v: Any) -> bool:
+    return _finite(v) and 0 < v <= 10
+
+
+#: batches column -> (check, what every value must be).
+_BATCH_COLUMN_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "progress": (_progress, f"finite numbers between 0 and {limits.MAX_EPOCHS_DONE + 1:,}"),
+    "loss": (_any_number, "numbers"),
+    "accuracy": (_any_number, "numbers"),
+    "learning_rate": (_learning_rate, "numbers in (0, 10]"),
+    "batch_size": (_batch_size, "whole numbers between 1 and 1,000,000"),
+}
+_EPOCH_RANGES = {"epoch": (lambda v: 0 <= v < limits.MAX_EPOCHS_DONE, f"between 0 and {limits.MAX_EPOCHS_DONE:,}")}
+_EVENT_RANGES = {
+    "progress": (_progress, f"a finite number between 0 and {limits.MAX_EPOCHS_DONE + 1:,}"),
+    "name": (lambda v: v in ("learning_rate", "batch_size"), "'learning_rate' or 'batch_size'"),
+    "old": (_finite, "a finite number"),
+    "new": (_finite, "a finite number"),
+}
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def read_member_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int,
@@ -638,8 +754,8 @@ def _unsafe_name_problem(name: str) -> str | None:
     """Why ``name`` is not a safe, plain member name, or None when it is."""
     if not name:
         return "it is empty"
-    if len(name) > MAX_NAME_LENGTH:
-        return f"it is longer than {MAX_NAME_LENGTH} characters"
+    if len(name) > limits.MAX_NAME_LENGTH:
+        return f"it is longer than {limits.MAX_NAME_LENGTH} characters"
     if "\\" in name:
         return "it contains a backslash"
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):

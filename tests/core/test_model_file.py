@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from core import Network
 from core.spec import TrainingConfig
-from core import model_file
+from core import limits, model_file
 from core.model_file import ModelFileError, load_model, optimizer_member, save_model, weights_member
 
 
@@ -361,7 +361,7 @@ def test_truncated_file(saved, tmp_path, keep):
 
 def test_file_over_disk_budget(saved, monkeypatch):
     _, path = saved
-    monkeypatch.setattr(model_file, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", 100)
     expect_error(path, "over the")
 
 
@@ -412,7 +412,7 @@ def test_duplicate_member(saved, tmp_path):
 
 def test_too_many_members(saved, tmp_path, monkeypatch):
     _, path = saved
-    monkeypatch.setattr(model_file, "MAX_MEMBERS", 5)
+    monkeypatch.setattr(limits, "MAX_MEMBERS", 5)
     expect_error(path, "members, more than the 5 allowed")
 
 
@@ -458,14 +458,14 @@ def test_declared_size_over_member_budget_is_refused_before_decompressing(saved,
 
 def test_declared_total_over_budget(saved, monkeypatch):
     _, path = saved
-    monkeypatch.setattr(model_file, "MAX_TOTAL_BYTES", 2000)
+    monkeypatch.setattr(limits, "MAX_TOTAL_BYTES", 2000)
     expect_error(path, "in total", "budget")
 
 
 def test_zip_bomb_member_is_refused(saved, tmp_path, monkeypatch):
     """60 MB of zeros compress to ~60 KB; with a 1 MiB member budget it is refused up front."""
     _, path = saved
-    monkeypatch.setattr(model_file, "MAX_MEMBER_BYTES", 1024 * 1024)
+    monkeypatch.setattr(limits, "MAX_ARRAY_BYTES", 1024 * 1024)
     bomb = hand_npy("'<f4'", (15_000_000,), bytes(60_000_000))
     bad = with_members(path, tmp_path, {"weights/layers.0.W.npy": bomb})
     assert bad.stat().st_size < 1_000_000
