@@ -27,13 +27,14 @@ from .training import History
 __all__ = ["bounded_history", "decimate_batches", "thin_evenly"]
 
 
-def bounded_history(history: History, max_batches: int = limits.HISTORY_BATCH_POINTS,
-                    max_epochs: int = limits.HISTORY_EPOCHS, max_events: int = limits.HISTORY_EVENTS) -> History:
-    """A copy of ``history`` within the bounds (the input is not changed)."""
+def bounded_history(history: History, max_batches: int | None = None, max_epochs: int | None = None,
+                    max_events: int | None = None) -> History:
+    """A copy of ``history`` within the bounds (the input is not changed). Bounds left at
+    None are read from core.limits when called."""
     out = History()
-    out.batches = decimate_batches(history.batches, max_batches)
-    out.epochs = thin_evenly(list(history.epochs), max_epochs)
-    out.events = thin_evenly(list(history.events), max_events)
+    out.batches = decimate_batches(history.batches, limits.HISTORY_BATCH_POINTS if max_batches is None else max_batches)
+    out.epochs = thin_evenly(list(history.epochs), limits.HISTORY_EPOCHS if max_epochs is None else max_epochs)
+    out.events = thin_evenly(list(history.events), limits.HISTORY_EVENTS if max_events is None else max_events)
     return out
 
 

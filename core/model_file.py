@@ -141,9 +141,12 @@ def _collect_members(network: Network, training_config: Any, shown: str) -> dict
         too_large = limits.array_member_problem(name, arr.nbytes)
         if too_large:
             raise ModelFileError(f"the model is too large to save: {too_large}; use fewer units or filters")
+        if not np.all(np.isfinite(arr)):  # the loader refuses them
+            raise ModelFileError(f"{prefix}: {name} contains NaN or infinite values; reset or retrain the network")
     metadata_text = metadata_problem(network.metadata)
     if metadata_text:
-        raise ModelFileError(f"{prefix}: metadata.json (network.metadata): {metadata_text}")
+        raise ModelFileError(f"{prefix}: metadata.json (network.metadata): {metadata_text}; correct the "
+                             "metadata and save again")
     members: dict[str, bytes | np.ndarray] = {
         "manifest.json": _json_bytes(_manifest(), "manifest.json"),
         "spec.json": _json_bytes(spec.to_dict(), "spec.json"),
@@ -167,11 +170,14 @@ def _collect_members(network: Network, training_config: Any, shown: str) -> dict
 
 
 def _verify_written(written: Path, shown: str) -> None:
-    """Refuse the written temporary file if the loader would refuse its archive directory
-    (the limits that depend on compressed sizes can only be checked now)."""
+    """Refuse the written temporary file if the loader would refuse it: everything the
+    loader checks before reading the arrays, including the limits that depend on the
+    compressed sizes, which can only be known now. (The arrays themselves came from a live
+    network: finite, of the right shapes.)"""
     checker = _Loader(written, prefix=f"cannot save the model to {shown!r}")
+    checker._check_on_disk()
     with zipfile.ZipFile(written) as zf:
-        checker._check_directory(zf)
+        checker._check_cheaply(zf, checker._check_directory(zf))
 
 
 def _manifest() -> dict[str, Any]:
@@ -414,22 +420,7 @@ class _Loader:
 
     # -- members -----------------------------------------------------------------------------------
     def _load_members(self, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo]) -> Network:
-        # Everything cheap first: the JSON members and every declared size, checked against
-        # the spec, before a single parameter is allocated.
-        manifest = self._json(zf, infos, "manifest.json", dict)
-        self._check_manifest(manifest)
-        spec_data = self._json(zf, infos, "spec.json", dict)
-        spec_data = _migrate("spec", spec_data, manifest["format_version"])
-        plan = self._plan_network(spec_data)
-        training = self._json(zf, infos, "training.json", dict)
-        slots = self._check_training(training, plan)
-        self._check_member_set(infos, plan, slots)
-        self._check_declared_array_sizes(zf, infos, plan, slots)
-        metadata = self._json(zf, infos, "metadata.json", dict)
-        self._check_metadata(metadata)
-        rng_state = self._json(zf, infos, "rng.json", dict)
-        self._check_rng_state(rng_state, plan)
-
+        plan, training, slots, metadata, rng_state = self._check_cheaply(zf, infos)
         weights = {key: self._array(zf, infos[weights_member(key)], shape, plan.dtype)
                    for key, shape in plan.param_shapes.items()}
         slot_arrays = {slot: self._array(zf, infos[member], plan.param_shapes[slot.rpartition("/")[0]], plan.dtype)
@@ -450,6 +441,26 @@ class _Loader:
         if training["config"] is not None:
             network.metadata.setdefault("training", training["config"])
         return network
+
+    def _check_cheaply(self, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo]) -> tuple[
+            _NetworkPlan, dict[str, Any], dict[str, str], dict[str, Any], dict[str, Any]]:
+        """Everything but the array contents: the JSON members, and every array's declared
+        size against the spec, before a single parameter is allocated. Returns (plan,
+        training, optimizer slot index, metadata, generator state)."""
+        manifest = self._json(zf, infos, "manifest.json", dict)
+        self._check_manifest(manifest)
+        spec_data = self._json(zf, infos, "spec.json", dict)
+        spec_data = _migrate("spec", spec_data, manifest["format_version"])
+        plan = self._plan_network(spec_data)
+        training = self._json(zf, infos, "training.json", dict)
+        slots = self._check_training(training, plan)
+        self._check_member_set(infos, plan, slots)
+        self._check_declared_array_sizes(zf, infos, plan, slots)
+        metadata = self._json(zf, infos, "metadata.json", dict)
+        self._check_metadata(metadata)
+        rng_state = self._json(zf, infos, "rng.json", dict)
+        self._check_rng_state(rng_state, plan)
+        return plan, training, slots, metadata, rng_state
 
     def _read(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         """The member's bytes, streamed against its declared size and the total budget."""
