@@ -38,9 +38,34 @@ def _where(path: tuple[Any, ...]) -> str:
     return " › ".join(f"[{p}]" if isinstance(p, int) else repr(p) for p in path) or "the metadata"
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string and key in a JSON value, fast (numbers are only type-checked)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, v in item.items():
+                if isinstance(key, str):
+                    yield key
+                if isinstance(v, str):
+                    yield v
+                elif isinstance(v, (dict, list, tuple)):
+                    stack.append(v)
+        elif isinstance(item, (list, tuple)):
+            for v in item:
+                if isinstance(v, str):
+                    yield v
+                elif isinstance(v, (dict, list, tuple)):
+                    stack.append(v)
+        elif isinstance(item, str):
+            yield item
+
+
 def text_problem(value: Any, path: tuple[Any, ...] = ()) -> str | None:
     """The first string (or key) in ``value`` that UTF-8 cannot store (a lone surrogate, as
     a JSON ``\\ud800`` escape or a non-UTF-8 file name produces), or None."""
+    if all(_encodable(text) for text in _strings(value)):
+        return None  # the common case, without building a path for every value
     stack: list[tuple[Any, tuple[Any, ...]]] = [(value, path)]
     while stack:
         item, where = stack.pop()
@@ -71,7 +96,7 @@ _OPT_STR = (lambda v: v is None or isinstance(v, str), "a string or null")
 _BOOL = (lambda v: isinstance(v, bool), "true or false")
 _OPT_BOOL = (lambda v: v is None or isinstance(v, bool), "true, false or null")
 _NUMBER = (_is_number, "a number")
-_INT = (_is_int, "an integer")
+_WHOLE = (lambda v: _is_int(v) or (_is_number(v) and math.isfinite(v) and float(v).is_integer()), "a whole number")
 _INT_OR_STR = (lambda v: _is_int(v) or isinstance(v, str), "an integer or a column name")
 
 #: Parameters of imported files: name -> (check, what it must be, required).
@@ -96,7 +121,7 @@ def _named_dataset_params() -> dict[str, dict[str, tuple[Callable[[Any], bool], 
             if isinstance(default, bool):
                 params[key] = (*_BOOL, False)
             elif isinstance(default, int):
-                params[key] = (*_INT, False)
+                params[key] = (*_WHOLE, False)
             elif isinstance(default, float):
                 params[key] = (*_NUMBER, False)
             else:
@@ -205,6 +230,8 @@ def _training_problem(training: Any) -> str | None:
 
 
 def _long_string_problem(value: Any) -> str | None:
+    if all(len(text) <= limits.MAX_METADATA_STRING for text in _strings(value)):
+        return None
     stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while stack:
         item, where = stack.pop()
