@@ -11,14 +11,19 @@ format is documented in ``docs/model-file-format.md``. In short::
     weights/<key>.npy        one array per parameter key, e.g. weights/layers.0.W.npy
     optimizer/<slot>.npy     one array per optimizer slot, e.g. optimizer/layers.0.W%2Fm.npy
 
-Saving is atomic (temporary file in the same folder, fsync, ``os.replace``). Loading never
-unpickles and checks everything it reads: member names, declared and streamed sizes against
-fixed budgets, JSON types, the spec, every array's header (dtype, shape) before the array is
-allocated, finite values, the generator state. Any problem raises :class:`ModelFileError`
-with a sentence naming the file, the member and the problem; nothing else escapes
-``load_model``. A loaded network resumes training exactly as if it had never been saved:
-weights, optimizer slots and step count, generator state, ``epochs_done`` and history are
-all restored.
+Saving and loading share one set of limits (``core.limits``): ``save_model`` refuses, before
+anything replaces the previous file, whatever ``load_model`` would refuse, so a saved model
+always reopens. Saving is atomic (``core.atomic_save``: temporary file in the same folder,
+fsync, ``os.replace``; symbolic links written through). Loading never unpickles and checks
+everything cheap before building anything: member names, declared sizes and compression
+ratios against the limits, JSON types and ranges, the spec and its parameter count, every
+array member's declared size against the shape the spec implies; then each array's header
+(dtype, shape) before it is allocated, finite values, the generator state. Any problem
+raises :class:`ModelFileError` with a sentence naming the file, the member and the problem;
+nothing else escapes ``load_model``. A loaded network resumes training exactly as if it had
+never been saved: weights, optimizer slots and step count, generator state, ``epochs_done``
+and history (stored bounded: every epoch, per-batch points decimated, see
+``core.history_bounds``) are all restored.
 """
 
 from __future__ import annotations
@@ -257,7 +262,10 @@ def load_model(path: str | os.PathLike[str]) -> Network:
 
     Raises ModelFileError (only) for every problem, naming the file and the member.
     """
-    path = Path(path)
+    try:
+        path = Path(path)
+    except TypeError:
+        raise ModelFileError(f"cannot open {path!r}: it is not a file name") from None
     try:
         return _Loader(path).load()
     except ModelFileError:
