@@ -94,7 +94,10 @@ def write_atomically(target: Path, write: Callable[[IO[bytes]], None],
             if verify is not None:
                 verify(Path(name))
             os.chmod(name, _new_file_mode(target))
-            os.replace(name, target)  # while still locked: no cleaner can take it for stale
+            if fcntl is not None:
+                os.replace(name, target)  # while still locked: no cleaner can take it for stale
+        if fcntl is None:
+            os.replace(name, target)  # Windows renames only closed files
     except BaseException as exc:
         _remove_quietly(name)
         if isinstance(exc, OSError):
