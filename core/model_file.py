@@ -152,7 +152,7 @@ def _collect_members(network: Network, training_config: Any, shown: str) -> dict
     if metadata_text:
         raise ModelFileError(f"{prefix}: metadata.json (network.metadata): {metadata_text}; correct the "
                              "metadata and save again")
-    members: dict[str, bytes | np.ndarray] = {
+    documents: dict[str, bytes] = {
         "manifest.json": _json_bytes(_manifest(), "manifest.json"),
         "spec.json": _json_bytes(spec.to_dict(), "spec.json"),
         "training.json": _json_bytes(training, "training.json", allow_nan=True),
@@ -160,17 +160,16 @@ def _collect_members(network: Network, training_config: Any, shown: str) -> dict
         "rng.json": _json_bytes(network.rng.bit_generator.state, "rng.json"),
     }
     for name in JSON_MEMBERS:
-        raw = members[name]
-        assert isinstance(raw, bytes)
+        raw = documents[name]
         problem = limits.json_member_problem(name, len(raw), None) or limits.json_values_problem(name, raw)
         if problem:
             raise ModelFileError(f"{prefix}: {problem}; {_WHAT_TO_DO.get(name, 'this is a bug')}")
     # The same checks the loader makes, on the members as written (no arrays allocated).
     checker = _Loader(Path(shown), prefix=prefix)
-    plan = checker._plan_network(json.loads(members["spec.json"]))
-    checker._check_training(json.loads(members["training.json"]), plan)
-    checker._check_rng_state(json.loads(members["rng.json"]), plan)
-    members.update(arrays)
+    plan = checker._plan_network(json.loads(documents["spec.json"]))
+    checker._check_training(json.loads(documents["training.json"]), plan)
+    checker._check_rng_state(json.loads(documents["rng.json"]), plan)
+    members: dict[str, bytes | np.ndarray] = {**documents, **arrays}
     return members
 
 

@@ -13,7 +13,7 @@ problem, e.g. ``"'dataset' › 'params' › 'noise' must be a number, not a stri
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import limits
