@@ -1,5 +1,6 @@
 """Network.from_spec on arbitrary spec JSON: it builds a network or raises SpecError with a
-sentence, never another exception, within bounded time and memory (issue 14, item 8)."""
+sentence, never another exception, within bounded time and memory (issue 14, item 8).
+Times are CPU times, so a busy machine does not make the tests flaky."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ FUZZ_MAX_PARAMETERS = 1_000_000
 def test_from_spec_builds_or_raises_only_spec_error_in_bounded_time_and_memory(spec):
     with mock.patch.object(limits, "MAX_PARAMETERS", FUZZ_MAX_PARAMETERS):
         tracemalloc.start()
-        start = time.perf_counter()
+        start = time.process_time()
         try:
             net = Network.from_spec(spec)
         except SpecError as exc:
@@ -78,7 +79,7 @@ def test_from_spec_builds_or_raises_only_spec_error_in_bounded_time_and_memory(s
             message = str(exc)
             assert message and "Traceback" not in message
         finally:
-            seconds = time.perf_counter() - start
+            seconds = time.process_time() - start
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
     if net is None:
@@ -109,11 +110,11 @@ def test_from_spec_builds_or_raises_only_spec_error_in_bounded_time_and_memory(s
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
 ])
 def test_issue_cases_are_spec_errors_with_a_sentence(spec, fragment):
-    start = time.perf_counter()
+    start = time.process_time()
     with pytest.raises(SpecError) as info:
         Network.from_spec(spec)
     assert fragment in str(info.value)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
 
 
 def test_the_limit_problems_show_in_the_analysis_the_editor_uses():
