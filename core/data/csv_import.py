@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,8 @@ def _is_number(cell: str) -> bool:
 
 
 def _detect_delimiter(first_line: str) -> str:
-    counts = [(first_line.count(d), -i, d) for i, d in enumerate(_DELIMITERS)]
+    unquoted = re.sub(r'"[^"]*"', "", first_line)  # a quoted '"size, cm"' holds no delimiter
+    counts = [(unquoted.count(d), -i, d) for i, d in enumerate(_DELIMITERS)]
     best = max(counts)
     return best[2] if best[0] > 0 else ","
 
@@ -234,7 +236,7 @@ def _fast_path(rows, delimiter, width, label_index):
         return None
     labels = table[:, label_index]
     if not (np.isfinite(labels).all() and (labels == np.round(labels)).all()
-            and np.abs(labels).max() <= MAX_INT_LABEL):
+            and np.abs(labels).max() < MAX_INT_LABEL):  # 2**53 + 1 reads as 2**53: check its text
         return None  # text, fractional or huge labels: the careful path keeps their text or names the line
     features = np.delete(table, label_index, axis=1)
     return features, labels.astype(np.int64)
