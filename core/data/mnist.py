@@ -41,16 +41,16 @@ import shutil
 import threading
 import uuid
 import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ._files import count, opened
+from ._files import count
 from .errors import DataError, DownloadCancelled
 from .idx import load_idx
+from .npz import read_npz
 from .paths import user_cache_dir, user_data_dir
 
 __all__ = [
@@ -282,44 +282,11 @@ def _validate(arrays: Sequence[np.ndarray], where: str) -> tuple[np.ndarray, ...
     return (np.ascontiguousarray(x_train), labels[0], np.ascontiguousarray(x_test), labels[1])
 
 
-def _npy_member(archive: zipfile.ZipFile, key: str, shape: tuple[int, ...], where: Path) -> np.ndarray:
-    """Member ``key``.npy of a Keras-style archive, read only when its header declares MNIST's
-    ``shape`` and a plain integer type: a damaged or hostile archive (a member declaring a
-    huge array, a zip bomb) is refused after reading its few header bytes, never unpacked."""
-    with archive.open(f"{key}.npy") as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            declared, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-        else:
-            declared, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-        if tuple(declared) != shape:
-            raise DataError(f"{where}: {key} has shape {tuple(declared)} but MNIST's is {shape}; "
-                            f"this is not the standard MNIST set")
-        if dtype.kind not in "iu" or dtype.itemsize > 8:
-            raise DataError(f"{where}: {key} holds {dtype} values but MNIST's are integers")
-        nbytes = math.prod(shape) * dtype.itemsize
-        data = member.read(nbytes + 1)
-    if len(data) != nbytes:
-        raise DataError(f"{where}: {key} holds {count(len(data))} bytes of data but its header declares "
-                        f"{count(nbytes)}; the file is damaged")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-
-
 def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
-    """The four arrays of a Keras-style ``mnist.npz`` (no pickle, headers checked first)."""
-    with opened(path, "a NumPy .npz archive") as f:
-        try:
-            with zipfile.ZipFile(f) as archive:
-                names = set(archive.namelist())
-                missing = [k for k in _NPZ_KEYS if f"{k}.npy" not in names]
-                if missing:
-                    raise DataError(f"{path}: the archive lacks {', '.join(missing)}; it is not Keras' mnist.npz")
-                return tuple(_npy_member(archive, key, shape, path) for key, shape in zip(_NPZ_KEYS, _SHAPES))
-        except DataError:
-            raise
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError,
-                zlib.error) as e:
-            raise DataError(f"{path}: the file cannot be read as a NumPy .npz archive ({e})") from None
+    """The four arrays of a Keras-style ``mnist.npz``: each member's header must declare
+    MNIST's shape and an integer type before its data is read (see :mod:`.npz`)."""
+    arrays = read_npz(path, {key: (shape, "iu") for key, shape in zip(_NPZ_KEYS, _SHAPES)}, "Keras' mnist.npz")
+    return tuple(arrays[key] for key in _NPZ_KEYS)
 
 
 def _decode(location: MnistLocation) -> tuple[np.ndarray, ...]:

@@ -177,6 +177,15 @@ def run_property(max_examples: int) -> None:
     only_data_error()
 
 
+def _peak_rss_kib() -> int:
+    """This process's peak resident memory (VmHWM). Not ``getrusage``'s ru_maxrss: Linux
+    carries that across exec from the forking parent (a big pytest process)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return -1
+
+
 def main(argv: list[str]) -> int:
     import resource
 
@@ -198,7 +207,7 @@ def main(argv: list[str]) -> int:
     except BaseException as e:  # noqa: BLE001 - reported with the falsifying example on stderr
         report["property"] = f"{type(e).__name__}: {e}"
     report["property_seconds"] = time.perf_counter() - start
-    report["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report["max_rss_kib"] = _peak_rss_kib()
     sys.stdout.flush()
     print("\n" + json.dumps(report))  # the last line (Hypothesis may print a falsifying example first)
     return 0

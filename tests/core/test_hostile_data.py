@@ -255,9 +255,52 @@ def test_mnist_npz_member_declaring_a_huge_array_is_refused_from_its_header(tmp_
             archive.writestr(f"{key}.npy", member.getvalue())
     tracemalloc.start()
     try:
-        with pytest.raises(DataError, match=r"x_train has shape \(1000000000, 28, 28\) but MNIST's is"):
+        with pytest.raises(DataError, match=r"x_train has shape \(1000000000, 28, 28\) but \(60000, 28, 28\) is expected"):
             load_mnist(MnistLocation("npz", (path,), "test"), use_disk_cache=False)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 5_000_000
+
+
+def _npz_with_lying_member(path: Path, key: str, shape: tuple[int, ...], others: dict[str, np.ndarray]) -> Path:
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1, np.uint8))
+    header["shape"] = shape
+    with zipfile.ZipFile(path, "w") as archive:
+        member = io.BytesIO()
+        np.lib.format.write_array_header_1_0(member, header)
+        archive.writestr(f"{key}.npy", member.getvalue() + bytes(100))
+        for name, array in others.items():
+            member = io.BytesIO()
+            np.save(member, array)
+            archive.writestr(f"{name}.npy", member.getvalue())
+    return path
+
+
+def test_read_npz_checks_headers_before_reading(tmp_path):
+    from core.data.npz import read_npz
+
+    wanted = {"images": ((None, 28, 28), "iu"), "labels": ((None,), "iu")}
+    good = tmp_path / "good.npz"
+    np.savez(good, images=np.ones((3, 28, 28), np.uint8), labels=np.arange(3))
+    arrays = read_npz(good, wanted)
+    assert arrays["images"].shape == (3, 28, 28) and arrays["labels"].tolist() == [0, 1, 2]
+
+    huge = _npz_with_lying_member(tmp_path / "huge.npz", "images", (10**9, 28, 28), {"labels": np.arange(3)})
+    with pytest.raises(DataError, match=r"images declares 784,000,000,000 bytes, more than the 512 MiB"):
+        read_npz(huge, wanted)
+    short = _npz_with_lying_member(tmp_path / "short.npz", "images", (2, 28, 28), {"labels": np.arange(2)})
+    with pytest.raises(DataError, match=r"images holds 100 bytes of data but its header declares 1,568"):
+        read_npz(short, wanted)
+    floats = tmp_path / "floats.npz"
+    np.savez(floats, images=np.ones((3, 28, 28)), labels=np.arange(3))
+    with pytest.raises(DataError, match="images holds float64 values"):
+        read_npz(floats, wanted)
+    with pytest.raises(DataError, match="cannot be read as"):
+        read_npz(_garbage(tmp_path), wanted)
+
+
+def _garbage(tmp_path: Path) -> Path:
+    path = tmp_path / "garbage.npz"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    return path
