@@ -88,18 +88,6 @@ def read_limited(f: BinaryIO, limit: int) -> bytes | None:
     return None if len(data) > limit else data
 
 
-def read_bytes(path: Path, kind: str, limit: int) -> bytes:
-    """The whole file (at most ``limit`` bytes); DataError as for :func:`opened`, or naming
-    the budget when the file is larger."""
-    with opened(path, kind) as f:
-        if file_size(f) <= limit:
-            data = read_limited(f, limit)
-            if data is not None:
-                return data
-    raise DataError(f"{path}: the file is larger than the {size_text(limit)} nnstudio reads as {kind}; "
-                    f"use a smaller file")
-
-
 class GzipTruncated(DataError):
     """The gzip data ends before its end-of-stream marker. ``produced``: unpacked bytes seen."""
 
