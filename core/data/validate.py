@@ -16,7 +16,8 @@ Errors are :class:`InvalidInputError`, both a :class:`~core.data.DataError` and 
 Cost: one pass over the data without temporary arrays (a sum, whose result is finite
 exactly when every value is, unless the sum itself overflows; only then, or on failure, is
 each value checked to name the first bad sample). For MNIST's 60,000 × 784 float32 inputs
-this is about 20-30 ms, once per call.
+this measured 39 ms (best of 7, on a busy 2-core machine), once per call: the same pass the
+training loop made before (``np.isfinite(x).all()``), without its 47 MB temporary.
 """
 
 from __future__ import annotations

@@ -162,12 +162,13 @@ def test_dataset_from_arrays_validates_inputs_and_labels():
 
 def test_validation_of_mnist_sized_inputs_is_cheap():
     """The check runs once per call; for 60,000 × 784 float32 (MNIST) it costs tens of ms.
-    The bound is generous (a loaded CI machine); the point is that it is one pass, no copy."""
+    The bound is generous (a loaded CI machine); the point is that it is one vectorised pass."""
     x = np.random.default_rng(0).random((60_000, 784), dtype=np.float32)
     y = np.arange(60_000) % 10
     check_finite(x)  # warm up
     best = min(_timed(lambda: (check_finite(x), check_labels(y, 10))) for _ in range(3))
-    assert best < 0.5, f"validating MNIST-sized inputs took {best * 1000:.0f} ms"
+    # ~40 ms measured on a busy 2-core machine; a per-sample Python loop would take seconds
+    assert best < 1.0, f"validating MNIST-sized inputs took {best * 1000:.0f} ms"
     x[59_999, 783] = np.nan
     with pytest.raises(InvalidInputError, match="sample 59,999"):
         check_finite(x)
