@@ -45,16 +45,14 @@ def test_bombs_and_random_files_give_only_data_error_in_bounded_memory(bombs):
     folder = next(iter(bombs.values()))[1].parent
     env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                MKL_NUM_THREADS="1")
-    start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "tests.core.hostile_data", str(ADDRESS_SPACE), str(folder), "300"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    elapsed = time.perf_counter() - start
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["property"] == "passed", done.stdout[-3000:] + done.stderr[-3000:]
     for name, result in report["bombs"].items():
         assert result["outcome"].startswith("DataError: "), f"{name}: {result['outcome']}"
-        assert result["seconds"] < 5, f"{name} took {result['seconds']:.1f} s"
+        assert result["cpu_seconds"] < 5, f"{name} took {result['cpu_seconds']:.1f} s of CPU"
     outcomes = {name: r["outcome"] for name, r in report["bombs"].items()}
     assert "IDX files of up to 512 MiB" in outcomes["honest-header.idx.gz"]
     assert "IDX files of up to 512 MiB" in outcomes["labels-bomb.idx.gz"]
@@ -63,7 +61,6 @@ def test_bombs_and_random_files_give_only_data_error_in_bounded_memory(bombs):
     assert "it is truncated" in outcomes["liar.idx"]
     # The CSV reader may hold its 256 MiB budget of text, never the 1.25 GiB.
     assert report["max_rss_kib"] < 700 * 1024, report
-    assert elapsed < 120
 
 
 # -- gzip bombs, in this process (smaller, measured with tracemalloc) -----------------------------
@@ -77,15 +74,15 @@ def test_idx_gzip_bomb_over_the_budget_is_refused_without_unpacking(tmp_path):
     assert path.stat().st_size < 1_000_000
     tracemalloc.start()
     try:
-        start = time.perf_counter()
+        start = time.process_time()
         with pytest.raises(DataError) as e:
             read_idx(path)
-        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 20_000_000, f"peak allocation {peak:,} bytes"
-    assert elapsed < 3
+    assert cpu < 3, f"{cpu:.1f} s of CPU"
     message = str(e.value)
     assert "bomb.idx.gz" in message and "629,145,616 bytes" in message and "up to 512 MiB" in message
 
