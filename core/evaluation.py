@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .data.validate import check_labels
 from .metrics import ClassificationReport, classification_report, confusion_matrix
 from .network import Network, labels_of
 
@@ -134,6 +135,8 @@ def evaluate(network: Network, x: np.ndarray, y: np.ndarray, class_names: Sequen
     a network that does not fit the data (the message says why and what to do).
     """
     x = np.asarray(x)
+    units = network.output_shape[0] if len(network.output_shape) == 1 else 0
+    check_labels(y, len(class_names) if class_names is not None else max(units, 2))
     labels = labels_of(y)
     if x.shape[0] == 0 or labels.shape[0] != x.shape[0]:
         raise ValueError(f"cannot evaluate on {x.shape[0]} samples with {labels.shape[0]} labels: "

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from .data.validate import check_finite, check_labels
 from .errors import SpecError, TrainingError
 from .layers.activations import Activation
 from .layers.base import Layer, format_shape
@@ -161,7 +162,10 @@ class Network:
         return len(self.layers)
 
     # -- forward / backward ----------------------------------------------------------------------
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
+    def _check_input(self, x: np.ndarray, what: str = "the inputs") -> np.ndarray:
+        """``x`` (n, *input_shape) cast to the network dtype; TrainingError for a wrong shape or
+        type, InvalidInputError (core.data.validate) for NaN / infinite / too large values.
+        ``what`` names the data in messages. Called once per public call, never per batch."""
         x = np.asarray(x)
         expected = self.input_shape
         if x.shape[1:] != expected:
@@ -172,7 +176,10 @@ class Network:
             raise TrainingError(f"input has shape {format_shape(x.shape)}: {hint}")
         if not np.issubdtype(x.dtype, np.number):
             raise TrainingError(f"input must be numeric, not {x.dtype}")
-        return x.astype(self.dtype, copy=False)
+        with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
+            cast = x.astype(self.dtype, copy=False)
+        check_finite(cast, what, source=x if cast is not x else None)
+        return cast
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (batch, *input_shape) -> outputs (batch, *output_shape), including the final
@@ -360,6 +367,7 @@ class Network:
         self._ensure_built()
         if len(x) == 0:
             raise TrainingError("cannot evaluate on an empty dataset")
+        check_labels(y, self.output_shape[0] if len(self.output_shape) == 1 else 0)
         scores, fused = self.scores(x, batch_size)
         targets = self.targets(y)
         labels = labels_of(y)

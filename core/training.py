@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from .data.validate import check_labels
 from .errors import TrainingError
 from .params import Param
 
@@ -259,13 +260,23 @@ def run_training(network, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_si
     """
     network._ensure_built()
     control = control or TrainingControl()
-    x = network._check_input(x)
+    # Every input check happens here, once, before the first batch (core.data.validate).
+    x = network._check_input(x, "the training inputs")
     if x.shape[0] != len(y):
         raise TrainingError(f"x has {x.shape[0]:,} samples but y has {len(y):,}")
     if x.shape[0] == 0:
         raise TrainingError("the training set is empty")
-    if not np.all(np.isfinite(x)):
-        raise TrainingError("the inputs contain NaN or infinite values")
+    outputs = network.output_shape[0] if len(network.output_shape) == 1 else 0
+    check_labels(y, outputs, "the training labels")
+    if validation_data is not None and len(validation_data[0]):
+        x_val, y_val = validation_data
+        x_val = network._check_input(x_val, "the validation inputs")
+        if x_val.shape[0] != len(y_val):
+            raise TrainingError(f"the validation inputs have {x_val.shape[0]:,} samples but their "
+                                f"labels {len(y_val):,}")
+        check_labels(y_val, outputs, "the validation labels")
+        network.targets(y_val)  # labels beyond the output units: refused now, not after an epoch
+        validation_data = (x_val, y_val)
     epochs = int(epochs)
     if epochs < 0:
         raise TrainingError(f"epochs must be ≥ 0, not {epochs}")

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from core.data import DataError, user_data_dir
+from core.data.npz import read_npz
 
 FILE_NAME = "my_drawings.npz"
 IMAGE_SHAPE = (28, 28)
@@ -50,9 +50,12 @@ class UserDrawings:
         if not path.exists():
             return cls(path, np.zeros((0, *IMAGE_SHAPE), np.uint8), np.zeros(0, np.int64))
         try:
-            with np.load(path, allow_pickle=False) as data:
-                images, labels = data["images"], data["labels"]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            # core's checked reader: a member declaring a huge array is refused from its header
+            # (np.load would allocate it first), and a device or FIFO is never read.
+            data = read_npz(path, {"images": ((None, *IMAGE_SHAPE), "iu"), "labels": ((None,), "iu")},
+                            "a drawings file")
+            images, labels = data["images"], data["labels"]
+        except DataError as exc:
             raise DataError(f"your drawings in {path} cannot be read ({exc}); the file was left as it is") from None
         if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
             raise DataError(f"your drawings in {path} are not 28×28 uint8 images (found {images.dtype} "

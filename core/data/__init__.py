@@ -14,7 +14,13 @@ Main entry points:
 - MNIST: ``find_mnist``, ``locate_mnist_in``, ``load_mnist``, ``download_mnist``;
 - ``apply_preprocessing`` turns raw inputs (a drawn digit) into network inputs exactly as
   the dataset's own samples were made;
-- ``user_data_dir`` / ``user_cache_dir``: per-user folders (never the installed package).
+- ``user_data_dir`` / ``user_cache_dir``: per-user folders (never the installed package);
+- :mod:`.validate`: the one check of training, evaluation and prediction inputs (NaN,
+  fractional or negative labels), raising ``InvalidInputError`` (a DataError and a
+  TrainingError).
+
+Readers hold at most a budget (``idx.MAX_IDX_BYTES``, ``csv_import.MAX_CSV_BYTES``), unpack
+gzip piece by piece, and refuse devices and FIFOs before reading.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from .idx import load_idx, read_idx
 from .mnist import (DEFAULT_MIRRORS, MNIST_ATTRIBUTION, MNIST_FILES, MnistLocation, clear_mnist_memory_cache,
                     download_mnist, find_mnist, load_mnist, locate_mnist_in, mnist_search_places)
 from .paths import user_cache_dir, user_data_dir
+from .validate import InvalidInputError
 
 __all__ = [
-    "DataError", "DownloadCancelled",
+    "DataError", "DownloadCancelled", "InvalidInputError",
     "Dataset", "DataSplits", "DatasetInfo", "DATASETS", "DATASET_NAMES", "load_dataset",
     "dataset_from_idx", "dataset_from_csv", "dataset_from_arrays", "apply_preprocessing",
     "DIGITS8X8_ATTRIBUTION",

@@ -24,18 +24,29 @@ from __future__ import annotations
 import csv
 import math
 import os
-import zlib
+import re
 from pathlib import Path
 
 import numpy as np
 
-from ._files import count, read_bytes
+from ._files import GZIP_MAGIC, GzipStream, count, file_size, opened, read_limited, size_text
 from .errors import DataError
 
-__all__ = ["load_csv", "parse_csv_text", "MAX_CLASSES"]
+__all__ = ["load_csv", "parse_csv_text", "MAX_CLASSES", "MAX_CSV_BYTES", "MAX_INT_LABEL"]
 
 #: More distinct labels than this is almost certainly a wrong label column.
 MAX_CLASSES = 1000
+
+#: Largest CSV text nnstudio imports (unpacked when gzip): 256 MiB, more than twice MNIST
+#: written as CSV. Parsing needs several times the text's size in memory; a bigger file, or a
+#: gzip file that unpacks to more (a gzip bomb), is refused before more is read.
+MAX_CSV_BYTES = 256 * 1024 * 1024
+
+#: Integer labels must lie within ±2**53: beyond, a float64 cannot tell neighbours apart
+#: ("1e19" and "10000000000000000001" would be the same class) and int64 may overflow.
+MAX_INT_LABEL = 2**53
+
+_KIND = "a CSV file"
 
 _DELIMITERS = (",", ";", "\t")
 
@@ -45,13 +56,22 @@ def _short(cell: str, limit: int = 40) -> str:
 
 
 def _read_text(path: Path) -> str:
+    """The file's text, unpacked when it is gzip; never more than ``MAX_CSV_BYTES`` held."""
     name = path.name
-    data = read_bytes(path, "a CSV file")
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = zlib.decompressobj(wbits=31).decompress(data)
-        except zlib.error as e:
-            raise DataError(f"{name}: the gzip data is damaged ({e})") from None
+    too_large = (f"{name}: the file holds more than {size_text(MAX_CSV_BYTES)} of text; nnstudio imports "
+                 f"CSV files of up to {size_text(MAX_CSV_BYTES)}: use a smaller file (fewer rows)")
+    with opened(path, _KIND) as f:
+        if f.read(2) == GZIP_MAGIC:
+            f.seek(0)
+            stream = GzipStream(f, name)
+            data: bytes | bytearray | None = stream.read(MAX_CSV_BYTES + 1)
+            if len(data) > MAX_CSV_BYTES:
+                raise DataError(too_large.replace("holds", "unpacks to"))
+        else:
+            f.seek(0)
+            data = read_limited(f, MAX_CSV_BYTES) if file_size(f) <= MAX_CSV_BYTES else None
+            if data is None:
+                raise DataError(too_large)
     if b"\0" in data[:65536]:
         raise DataError(f"{name}: this is not a text file (it contains NUL bytes); choose a CSV file")
     try:
@@ -74,7 +94,8 @@ def _is_number(cell: str) -> bool:
 
 
 def _detect_delimiter(first_line: str) -> str:
-    counts = [(first_line.count(d), -i, d) for i, d in enumerate(_DELIMITERS)]
+    unquoted = re.sub(r'"[^"]*"', "", first_line)  # a quoted '"size, cm"' holds no delimiter
+    counts = [(unquoted.count(d), -i, d) for i, d in enumerate(_DELIMITERS)]
     best = max(counts)
     return best[2] if best[0] > 0 else ","
 
@@ -120,12 +141,12 @@ def parse_csv_text(
     numbered = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
     if not numbered:
         raise DataError(f"{name}: the file is empty; a CSV file needs one row per sample")
+    decimal_comma = False
     if delimiter is None:
         delimiter = _detect_delimiter(numbered[0][1])
-        if delimiter != "," and "," in text:
-            # ';' or tab separated with decimal commas ("1,5"), as spreadsheets write them in
-            # many locales.
-            numbered = [(n, line.replace(",", ".")) for n, line in numbered]
+        # ';' or tab separated with decimal commas ("1,5"), as spreadsheets write them in many
+        # locales. Only numbers are read that way: a label or header name keeps its commas.
+        decimal_comma = delimiter != "," and "," in text
     elif not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n':
         raise DataError(f"the delimiter must be a single character such as ',' (got {delimiter!r})")
 
@@ -168,13 +189,13 @@ def parse_csv_text(
     if has_header is None:
         # A header when most feature cells are text (a data row with one typo is not a header).
         feature_cells = [c for i, c in enumerate(first) if i != label_index]
-        text_cells = sum(1 for c in feature_cells if c and not _is_number(c))
+        text_cells = sum(1 for c in feature_cells if c and not _is_number(_numeric(c, decimal_comma)))
         feature_text = 2 * text_cells >= len(feature_cells)
-        label_text = not _is_number(first[label_index])
+        label_text = not _is_number(_numeric(first[label_index], decimal_comma))
         next_label_number = False
         if label_text and len(numbered) > 1:
             second = _split(numbered[1][1], delimiter)
-            next_label_number = len(second) == width and _is_number(second[label_index])
+            next_label_number = len(second) == width and _is_number(_numeric(second[label_index], decimal_comma))
         has_header = feature_text or (label_text and next_label_number)
     header = first if has_header else None
     rows = numbered[1:] if has_header else numbered
@@ -184,9 +205,10 @@ def parse_csv_text(
 
     result = None
     if '"' not in text:
-        result = _fast_path(rows, delimiter, width, label_index)
+        result = _fast_path([(n, _numeric(line, decimal_comma)) for n, line in rows] if decimal_comma else rows,
+                            delimiter, width, label_index)
     if result is None:
-        result = _slow_path(name, rows, delimiter, width, label_index, reference)
+        result = _slow_path(name, rows, delimiter, width, label_index, reference, decimal_comma)
     features, label_cells = result
 
     _check_finite(name, features, rows, delimiter, label_index)
@@ -194,7 +216,7 @@ def parse_csv_text(
         x = features.astype(np.float32)
     if not np.isfinite(x).all():
         _check_finite(name, x, rows, delimiter, label_index, too_large=True)
-    y, class_names = _encode_labels(name, label_cells, rows, label_index, header)
+    y, class_names = _encode_labels(name, label_cells, rows, label_index, header, decimal_comma)
     return np.ascontiguousarray(x), y, class_names
 
 
@@ -213,13 +235,19 @@ def _fast_path(rows, delimiter, width, label_index):
     if table.shape != (len(rows), width):
         return None
     labels = table[:, label_index]
-    if not (np.isfinite(labels).all() and (labels == np.round(labels)).all()):
-        return None  # text or fractional labels: the careful path keeps their text
+    if not (np.isfinite(labels).all() and (labels == np.round(labels)).all()
+            and np.abs(labels).max() < MAX_INT_LABEL):  # 2**53 + 1 reads as 2**53: check its text
+        return None  # text, fractional or huge labels: the careful path keeps their text or names the line
     features = np.delete(table, label_index, axis=1)
     return features, labels.astype(np.int64)
 
 
-def _slow_path(name, rows, delimiter, width, label_index, reference):
+def _numeric(text: str, decimal_comma: bool) -> str:
+    """``text`` as a number is written: "1,5" -> "1.5" in a file with decimal commas."""
+    return text.replace(",", ".") if decimal_comma else text
+
+
+def _slow_path(name, rows, delimiter, width, label_index, reference, decimal_comma):
     features = np.empty((len(rows), width - 1), dtype=np.float64)
     labels: list[str] = []
     feature_cols = [c for c in range(width) if c != label_index]
@@ -229,14 +257,14 @@ def _slow_path(name, rows, delimiter, width, label_index, reference):
             raise DataError(
                 f"{name}, line {line_no} has {len(cells)} values but {reference} {width}"
             )
-        values = [cells[c] for c in feature_cols]
+        values = [_numeric(cells[c], decimal_comma) for c in feature_cols]
         try:
             if any("_" in v for v in values):
                 raise ValueError
             features[r] = np.array(values, dtype=np.float64)
         except ValueError:
             for c in feature_cols:
-                if not _is_number(cells[c]):
+                if not _is_number(_numeric(cells[c], decimal_comma)):
                     what = "is empty" if not cells[c].strip() else "is not a number"
                     shown = "the value" if not cells[c].strip() else _short(cells[c].strip())
                     raise DataError(f"{name}, line {line_no}, column {c + 1}: {shown} {what}") from None
@@ -267,23 +295,39 @@ def _check_finite(name, features, rows, delimiter, label_index, too_large=False)
 
 
 def _int_label(text: str) -> int | None:
+    """The whole number ``text`` holds ("3", "3.0", "1e3"), else None. Exact for long digit
+    strings (no float rounding); may be larger than ``MAX_INT_LABEL``."""
     if not _is_number(text):
         return None
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
     value = float(text)
     if not math.isfinite(value) or value != int(value):
         return None
     return int(value)
 
 
-def _encode_labels(name, label_cells, rows, label_index, header) -> tuple[np.ndarray, tuple[str, ...]]:
+def _encode_labels(name, label_cells, rows, label_index, header,
+                   decimal_comma=False) -> tuple[np.ndarray, tuple[str, ...]]:
     column = (f"the label column {_short(header[label_index])}" if header
               else f"the label column (column {label_index + 1})")
     if isinstance(label_cells, np.ndarray):  # integers from the fast path
         values, y = np.unique(label_cells, return_inverse=True)
         names = tuple(str(int(v)) for v in values)
     else:
-        ints = [_int_label(c) for c in label_cells]
+        ints = [_int_label(_numeric(c, decimal_comma)) for c in label_cells]
         if all(v is not None for v in ints):
+            for r, v in enumerate(ints):
+                if abs(v) > MAX_INT_LABEL:
+                    raise DataError(
+                        f"{name}, line {rows[r][0]}, column {label_index + 1}: the label "
+                        f"{_short(label_cells[r])} is too large for a class number (whole-number labels "
+                        f"must lie between -2**53 and 2**53, about ±9.0e15); use small numbers or "
+                        f"text as class labels"
+                    )
             values, y = np.unique(np.array(ints, dtype=np.int64), return_inverse=True)
             names = tuple(str(int(v)) for v in values)
         else:

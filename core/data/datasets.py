@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from .csv_import import load_csv, parse_csv_text
+from .csv_import import MAX_CLASSES, load_csv, parse_csv_text
 from ._files import count
 from .errors import DataError
 from .idx import load_idx
+from .validate import InvalidInputError, check_finite, check_labels
 
 __all__ = [
     "Dataset", "DataSplits", "DatasetInfo", "DATASETS", "DATASET_NAMES", "load_dataset",
@@ -184,6 +185,10 @@ class Dataset:
                 fail(f"{xn} has samples of shape {x.shape[1:]} but input_shape is {shape}")
             if len(x) != len(y):
                 fail(f"{xn} has {count(len(x))} samples but {yn} has {count(len(y))} labels")
+            try:
+                check_finite(x, f"the samples ({xn})")
+            except InvalidInputError as e:
+                fail(str(e))
             if y.size and (y.min() < 0 or y.max() >= len(names)):
                 fail(f"{yn} holds labels outside 0..{len(names) - 1}")
             set_(xn, _readonly_view(np.ascontiguousarray(x)))
@@ -585,9 +590,17 @@ def dataset_from_arrays(name: str, x: np.ndarray, y: np.ndarray, class_names: tu
     y ``(n,)`` integer labels 0..k-1. ``class_names`` default to ``"0".."k-1"``."""
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y)
-    if y.dtype.kind not in "iu":
+    if y.dtype.kind not in "iuf":
         raise DataError(f"dataset {name!r}: labels must be integers, not {y.dtype}")
+    # Whole-number float labels (2.0) are classes; 2.7, NaN or -1 are refused with a sentence.
+    try:
+        check_labels(y.reshape(-1), len(class_names) if class_names is not None else 2**31)
+    except InvalidInputError as e:
+        raise DataError(f"dataset {name!r}: {e}") from None
     y = y.astype(np.int64)
     if class_names is None:
+        if y.size and y.max() >= MAX_CLASSES:
+            raise DataError(f"dataset {name!r}: labels go up to {int(y.max()):,}, more than {MAX_CLASSES:,} "
+                            f"classes; labels must be class indices 0 … n-1")
         class_names = tuple(str(i) for i in range(int(y.max()) + 1 if y.size else 0))
     return Dataset(name=name, x=x, y=y, class_names=tuple(class_names), input_shape=x.shape[1:], **kwargs)

@@ -7,28 +7,39 @@ MNIST images are magic 2051 (``00 00 08 03``: uint8, 3 dimensions), labels magic
 
 Compression is detected from the gzip magic bytes (``1f 8b``), never from the file name.
 Declared sizes are checked against the real size before any array is allocated: a lying
-header cannot make the reader allocate more memory than the data actually holds.
+header cannot make the reader allocate more memory than the data actually holds. A gzip
+file is unpacked piece by piece and never past its declared size, and nothing over
+``MAX_IDX_BYTES`` is ever held, so a gzip bomb is refused in milliseconds. Devices and FIFOs
+are refused before reading. Files with 0 samples, samples of size 0 or more than
+``MAX_IDX_DIMS`` dimensions are refused with a sentence.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import sys
-import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from ._files import count, opened, read_bytes
+from ._files import GZIP_MAGIC, GzipStream, GzipTruncated, count, file_size, opened, read_limited, size_text
 from .errors import DataError
 
-__all__ = ["read_idx", "load_idx", "IMAGES_MAGIC", "LABELS_MAGIC"]
+__all__ = ["read_idx", "load_idx", "IMAGES_MAGIC", "LABELS_MAGIC", "MAX_IDX_BYTES", "MAX_IDX_DIMS"]
 
 IMAGES_MAGIC = 2051  # 00 00 08 03: uint8, 3 dimensions (count, rows, cols)
 LABELS_MAGIC = 2049  # 00 00 08 01: uint8, 1 dimension (count)
 
-_GZIP_MAGIC = b"\x1f\x8b"
+#: Largest IDX file (unpacked: header and values) nnstudio reads: 512 MiB, ten times MNIST's
+#: training images. Imported images become float32 (4 bytes a pixel), so this keeps a dataset
+#: within about 2 GiB; a header declaring more is refused before anything is unpacked.
+MAX_IDX_BYTES = 512 * 1024 * 1024
+
+#: Most dimensions an IDX file may declare: what a NumPy array can have (64 since NumPy 2).
+MAX_IDX_DIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32
 
 # IDX type code -> (big-endian numpy dtype, name)
 _IDX_TYPES: dict[int, np.dtype] = {
@@ -41,7 +52,8 @@ _IDX_TYPES: dict[int, np.dtype] = {
 }
 
 # Extra decompressed bytes counted (not stored) to report the real size of an oversized file.
-_COUNT_LIMIT = 256 * 1024 * 1024
+_COUNT_LIMIT = 64 * 1024 * 1024
+_MAX_HEADER = 4 + 4 * 255  # magic and up to 255 dimension sizes
 _KIND = "an IDX file"  # what a folder is not, in messages
 
 
@@ -61,6 +73,11 @@ def _parse_header(name: str, head: bytes, total_hint: str) -> tuple[np.dtype, tu
         raise DataError(
             f"{name}: not an IDX file (magic number {magic}, bytes {head[:4].hex(' ')}); "
             f"MNIST images start with {IMAGES_MAGIC} and labels with {LABELS_MAGIC}"
+        )
+    if ndim > MAX_IDX_DIMS:
+        raise DataError(
+            f"{name}: the IDX header declares {ndim} dimensions but at most {MAX_IDX_DIMS} are "
+            f"supported (MNIST images have 3); the file is damaged or is not a dataset"
         )
     header_len = 4 + 4 * ndim
     if len(head) < header_len:
@@ -87,78 +104,99 @@ def _size_mismatch(name: str, dims, dtype, expected: int, actual: str, longer: b
     )
 
 
-def _inflate(name: str, data: bytes, limit: int) -> tuple[bytes, "zlib._Decompress"]:
-    """At most ``limit`` unpacked bytes of the gzip ``data``, and the decompressor (its
-    ``eof``, ``unconsumed_tail`` and ``unused_data`` tell what is left)."""
-    d = zlib.decompressobj(wbits=31)
+def _declared_size(dims: tuple[int, ...], dtype: np.dtype, header_len: int) -> int:
+    return header_len + math.prod(dims) * dtype.itemsize
+
+
+def _too_large(name: str, dims, dtype, expected: int, actual: str) -> DataError:
+    return DataError(
+        f"{name}: the header declares {_describe_dims(dims)} values ({count(expected)} bytes with the "
+        f"header) and the file {actual}; nnstudio reads IDX files of up to {size_text(MAX_IDX_BYTES)}: "
+        f"use a smaller file (fewer samples)"
+    )
+
+
+def _check_dims(name: str, dims: tuple[int, ...]) -> None:
+    """Refuse an IDX file that holds no values: 0 samples, or samples of size 0."""
+    if dims[0] == 0:
+        raise DataError(f"{name}: the file holds 0 samples (its header declares {_describe_dims(dims)}); "
+                        f"there is nothing to load")
+    if 0 in dims[1:]:
+        raise DataError(f"{name}: each sample holds 0 values (the header declares {_describe_dims(dims)}); "
+                        f"the file is damaged or is not a dataset")
+
+
+def _decode_gzip(name: str, f: BinaryIO) -> tuple[np.dtype, tuple[int, ...], bytearray, int, int]:
+    """Unpack a gzip IDX file from ``f``. Returns (dtype, dims, unpacked bytes, header length,
+    magic).
+
+    Never holds more than ``min(declared size, MAX_IDX_BYTES) + 1`` unpacked bytes: the
+    header is read first, and a header declaring more than the budget is refused after
+    counting (not storing) at most ``_COUNT_LIMIT`` bytes, so a gzip bomb costs milliseconds
+    and no memory.
+    """
+    stream = GzipStream(f, name)
     try:
-        return d.decompress(data, limit), d
-    except zlib.error as e:
-        raise DataError(f"{name}: the gzip data is damaged ({e}); get the file again") from None
-
-
-def _decode_gzip(name: str, data: bytes) -> tuple[np.dtype, tuple[int, ...], bytes, int, int]:
-    """Decompress a gzip IDX file. Returns (dtype, dims, unpacked bytes, header length, magic)."""
-    # The header is at most 4 + 4*255 bytes: decode it with a throwaway decompressor.
-    max_header = 4 + 4 * 255
-    head, head_d = _inflate(name, data, max_header)
-    if len(head) < max_header and not head_d.eof:
-        raise DataError(
-            f"{name}: the gzip file is truncated (it ends after {count(len(head))} unpacked "
-            f"bytes); get the file again"
-        )
+        head = stream.read(_MAX_HEADER)
+    except GzipTruncated as e:
+        raise DataError(f"{name}: the gzip file is truncated (it ends after {count(e.produced)} unpacked "
+                        f"bytes); get the file again") from None
     if not head:
         raise DataError(f"{name}: the file is empty (the gzip stream holds no data)")
     dtype, dims, header_len, magic = _parse_header(name, head, f"only {count(len(head))} bytes when unpacked")
-    expected = header_len + int(np.prod(dims, dtype=object)) * dtype.itemsize
-    limit = min(expected + 1, sys.maxsize)
+    _check_dims(name, dims)
+    expected = _declared_size(dims, dtype, header_len)
+    if expected > MAX_IDX_BYTES:
+        # Measure the real size without storing it: a lying header (a damaged file) gets the
+        # usual "declares / holds" message, a real oversized file or a bomb a size limit.
+        try:
+            actual = len(head) + stream.discard(_COUNT_LIMIT)
+        except GzipTruncated as e:
+            raise _size_mismatch(name, dims, dtype, expected, count(e.produced), False, True) from None
+        if stream.ended:
+            raise _size_mismatch(name, dims, dtype, expected, count(actual), actual > expected, True)
+        raise _too_large(name, dims, dtype, expected, f"unpacks to more than {count(actual)} bytes")
 
     # Output grows with the real data only, capped just above the declared size, so a
     # lying header cannot make us allocate what the file does not hold.
-    out, d = _inflate(name, data, limit)
-    if len(out) < limit and not d.eof:
+    out = head
+    try:
+        out += stream.read(expected + 1 - len(out))
+    except GzipTruncated as e:
         raise DataError(
-            f"{name}: the gzip file is truncated (it ends after {count(len(out))} unpacked bytes "
+            f"{name}: the gzip file is truncated (it ends after {count(e.produced)} unpacked bytes "
             f"of the {count(expected)} its header declares); get the file again"
-        )
+        ) from None
     if len(out) > expected:
         # More data than declared: count (without storing) how much, to say both numbers.
         actual = len(out)
-        tail = d.unconsumed_tail
         try:
-            while not d.eof and actual - expected < _COUNT_LIMIT:
-                chunk = d.decompress(tail, 1 << 20)
-                tail = d.unconsumed_tail
-                if not chunk and not tail:
-                    break
-                actual += len(chunk)
-        except zlib.error:
+            actual += stream.discard(_COUNT_LIMIT)
+        except (GzipTruncated, DataError):
             pass
-        actual_text = count(actual) if d.eof else f"more than {count(actual)}"
+        actual_text = count(actual) if stream.ended else f"more than {count(actual)}"
         raise _size_mismatch(name, dims, dtype, expected, actual_text, True, True)
     if len(out) < expected:
         raise _size_mismatch(name, dims, dtype, expected, count(len(out)), False, True)
-    if d.unused_data.strip(b"\0"):
-        raise DataError(
-            f"{name}: unexpected data after the IDX content ({count(len(d.unused_data))} "
-            f"more compressed bytes); the file is damaged"
-        )
     return dtype, dims, out, header_len, magic
 
 
-def _read_raw(name: str, path: Path) -> tuple[np.dtype, tuple[int, ...], bytes, int, int]:
+def _read_raw(name: str, f: BinaryIO) -> tuple[np.dtype, tuple[int, ...], bytes, int, int]:
     """Read an uncompressed IDX file, checking its length before reading the payload."""
-    with opened(path, _KIND) as f:
-        size = os.fstat(f.fileno()).st_size
-        head = f.read(4 + 4 * 255)
-        dtype, dims, header_len, magic = _parse_header(name, head, f"{count(size)} bytes")
-        expected = header_len + int(np.prod(dims, dtype=object)) * dtype.itemsize
-        if size != expected:
-            raise _size_mismatch(name, dims, dtype, expected, count(size), size > expected, False)
-        f.seek(0)
-        data = f.read()
-    if len(data) != expected:  # the file changed while reading
-        raise _size_mismatch(name, dims, dtype, expected, count(len(data)), len(data) > expected, False)
+    size = file_size(f)
+    head = f.read(_MAX_HEADER)
+    dtype, dims, header_len, magic = _parse_header(name, head, f"{count(size)} bytes")
+    _check_dims(name, dims)
+    expected = _declared_size(dims, dtype, header_len)
+    if size != expected:
+        raise _size_mismatch(name, dims, dtype, expected, count(size), size > expected, False)
+    if expected > MAX_IDX_BYTES:
+        raise _too_large(name, dims, dtype, expected, f"holds {count(size)} bytes")
+    f.seek(0)
+    data = read_limited(f, expected)
+    if data is None or len(data) != expected:  # the file changed while reading
+        actual = "more than " + count(expected) if data is None else count(len(data))
+        raise _size_mismatch(name, dims, dtype, expected, actual, data is None, False)
     return dtype, dims, data, header_len, magic
 
 
@@ -167,16 +205,17 @@ def _decode(path: str | os.PathLike) -> tuple[np.ndarray, str, int]:
     name = str(path)
     with opened(path, _KIND) as f:
         start = f.read(2)
-    if not start:
-        raise DataError(f"{name}: the file is empty")
-    if start == _GZIP_MAGIC:
-        dtype, dims, data, header_len, magic = _decode_gzip(name, read_bytes(path, _KIND))
-    else:
-        dtype, dims, data, header_len, magic = _read_raw(name, path)
+        if not start:
+            raise DataError(f"{name}: the file is empty")
+        f.seek(0)
+        if start == GZIP_MAGIC:
+            dtype, dims, data, header_len, magic = _decode_gzip(name, f)
+        else:
+            dtype, dims, data, header_len, magic = _read_raw(name, f)
     array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(dims)
     if dtype.byteorder == ">" and sys.byteorder == "little":
         array = array.astype(dtype.newbyteorder("="))
-        array.flags.writeable = False
+    array.flags.writeable = False
     return array, name, magic
 
 
@@ -186,8 +225,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Returns a native-byte-order array of shape ``dims`` from the header, e.g. uint8
     ``(60000, 28, 28)`` for MNIST training images or uint8 ``(60000,)`` for its labels.
     The array is read-only (a view over the decoded bytes, no copy); ``.copy()`` it to modify.
-    Raises DataError naming the file for an empty file, a bad magic number, a truncated or
-    damaged gzip stream, or declared dimensions that disagree with the file length.
+    Raises DataError naming the file for an empty file, a device or FIFO, a bad magic
+    number, more than ``MAX_IDX_DIMS`` dimensions, 0 samples or samples of size 0, a
+    truncated or damaged gzip stream, declared dimensions that disagree with the file length,
+    or a file larger than ``MAX_IDX_BYTES`` unpacked (a gzip bomb is refused without being
+    unpacked).
     """
     return _decode(path)[0]
 

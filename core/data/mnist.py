@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import threading
@@ -49,6 +50,7 @@ import numpy as np
 from ._files import count
 from .errors import DataError, DownloadCancelled
 from .idx import load_idx
+from .npz import read_npz
 from .paths import user_cache_dir, user_data_dir
 
 __all__ = [
@@ -280,20 +282,17 @@ def _validate(arrays: Sequence[np.ndarray], where: str) -> tuple[np.ndarray, ...
     return (np.ascontiguousarray(x_train), labels[0], np.ascontiguousarray(x_test), labels[1])
 
 
+def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
+    """The four arrays of a Keras-style ``mnist.npz``: each member's header must declare
+    MNIST's shape and an integer type before its data is read (see :mod:`.npz`)."""
+    arrays = read_npz(path, {key: (shape, "iu") for key, shape in zip(_NPZ_KEYS, _SHAPES)}, "Keras' mnist.npz")
+    return tuple(arrays[key] for key in _NPZ_KEYS)
+
+
 def _decode(location: MnistLocation) -> tuple[np.ndarray, ...]:
     if location.kind == "npz":
         path = location.paths[0]
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                missing = [k for k in _NPZ_KEYS if k not in npz.files]
-                if missing:
-                    raise DataError(f"{path}: the archive lacks {', '.join(missing)}; it is not Keras' mnist.npz")
-                arrays = tuple(npz[k] for k in _NPZ_KEYS)
-        except DataError:
-            raise
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise DataError(f"{path}: the file cannot be read as a NumPy .npz archive ({e})") from None
-        return _validate(arrays, str(path))
+        return _validate(_read_npz(path), str(path))
     if location.kind != "idx" or len(location.paths) != 4:
         raise DataError(f"unknown MNIST location kind {location.kind!r}")
     x_train, y_train = load_idx(location.paths[0], location.paths[1])
@@ -309,6 +308,11 @@ def _load_disk_cache(folder: Path) -> tuple[np.ndarray, ...] | None:
     if not folder.is_dir():
         return None
     try:
+        for key, shape in zip(_NPZ_KEYS, _SHAPES):
+            # A cache file is never larger than its array (8-byte labels) and a small header:
+            # a damaged or swapped file is rebuilt without being read.
+            if (folder / f"{key}.npy").stat().st_size > math.prod(shape) * 8 + 4096:
+                raise ValueError("cache file too large")
         arrays = tuple(np.load(folder / f"{key}.npy", allow_pickle=False, mmap_mode=None) for key in _NPZ_KEYS)
         if any(a.shape != s for a, s in zip(arrays, _SHAPES)):
             raise ValueError("unexpected shape")
