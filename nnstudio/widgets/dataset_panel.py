@@ -39,7 +39,7 @@ from core.data import (DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset,
                        locate_mnist_in)
 from core.params import Param
 
-from ..document import DatasetChoice, Document
+from ..document import DatasetChoice, DatasetUnavailable, Document
 from ..messages import failure_message
 from ..user_dataset import UserDrawings
 from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
@@ -339,6 +339,37 @@ class DatasetPanel(QGroupBox):
         self._apply_choice(choice, f"Import {dataset_title(choice)}",
                            failure=f"Could not import {dataset_title(choice)}")
 
+    def locate_dataset(self) -> bool:
+        """Ask where the files of the current imported dataset are now (an opened model named
+        files that could not be re-opened) and use them, keeping the import's settings.
+        True when the located data was loaded and chosen (undoable)."""
+        choice = self.document.dataset_choice
+        if self.document.training_active or choice.name not in (IMPORT_IDX, IMPORT_CSV):
+            return False
+        if choice.name == IMPORT_CSV:
+            paths = self.dialogs.open_data_paths(f"Locate {dataset_title(choice)}",
+                                                 "CSV files (*.csv *.txt *.tsv);;All files (*)")
+            if not paths:
+                return False
+            located = DatasetChoice(IMPORT_CSV, {**choice.params, "path": str(paths[0])})
+        else:
+            paths = self.dialogs.open_data_paths(f"Locate {dataset_title(choice)}: choose the images file and the "
+                                                 "labels file", "IDX files (*-ubyte *-ubyte.gz *.idx* *.gz);;All "
+                                                 "files (*)", multiple=True)
+            pair = self._idx_pair(paths) if paths else None
+            if pair is None:
+                if paths:
+                    self.document.notify("Locate the IDX data by selecting both files at once: the images (idx3) "
+                                         "and the labels (idx1).", "error")
+                return False
+            located = DatasetChoice(IMPORT_IDX, {**choice.params, "images": pair[0], "labels": pair[1]})
+        if located == choice:  # the same place again (the file is back): read it once more
+            return self.document.retry_dataset()
+        ok = self._apply_choice(located, f"Locate {dataset_title(located)}",
+                                failure=f"Could not use {dataset_title(located)}")
+        self._fill_combo()
+        return ok
+
     @staticmethod
     def _idx_pair(paths: list[str]) -> tuple[str, str] | None:
         """(images, labels) from two chosen paths: the labels file names "label" or "idx1"."""
@@ -466,6 +497,8 @@ class DatasetPanel(QGroupBox):
         try:
             with _busy():
                 return self.document.dataset()
+        except DatasetUnavailable:
+            return None  # loading in the background, or the user was told how to locate it
         except DataError as exc:
             self._failed_choice = choice
             self.document.notify(f"{dataset_title(choice)} could not be loaded: {exc}", "error")
@@ -523,6 +556,10 @@ class DatasetPanel(QGroupBox):
         if data is None:
             if choice.name == "mnist" and find_mnist() is None:
                 self.info.setText("MNIST is not on this computer yet: download it or locate a folder below.")
+            elif self.document.dataset_loading(choice):
+                self.info.setText(f"Loading {dataset_title(choice)}…")
+            elif self.document.dataset_problem(choice):
+                self.info.setText(self.document.dataset_problem(choice) or "")
             else:
                 self.info.setText(f"{dataset_title(choice)} could not be loaded (see the message above).")
             self.attribution.setText("")
