@@ -39,6 +39,9 @@ TEST_FRACTION = 0.2
 DATASET_CACHE_SIZE = 2
 #: Largest data file nnstudio reads for an imported dataset (MNIST as CSV is ~110 MB).
 MAX_DATASET_FILE_BYTES = 512 * 2**20
+#: More epochs than any real model has been trained for: a file claiming more is damaged
+#: (the window does arithmetic with the count, e.g. a float axis range).
+MAX_EPOCHS_DONE = 10**9
 #: Parameter keys of imported datasets that name files.
 IMPORT_FILE_KEYS = {"import-csv": ("path",), "import-idx": ("images", "labels")}
 
@@ -462,9 +465,13 @@ class Document(QObject):
         return None
 
     def _mark_missing(self, choice: DatasetChoice, reason: str) -> str:
-        self._dataset_missing[choice.key()] = (f"The model was trained on {choice.title()}; locate the file to use "
-                                               f"it again ({reason}).")
-        return self._dataset_missing[choice.key()]
+        if choice.files():
+            text = f"The model was trained on {choice.title()}; locate the file to use it again ({reason})."
+        else:
+            text = (f"The model was trained on {choice.title()}, which could not be loaded ({reason}); choose a "
+                    "dataset in the Dataset panel to train or evaluate it.")
+        self._dataset_missing[choice.key()] = text
+        return text
 
     def _on_loader_finished(self, _kind: str, result: object) -> None:
         choice, data, problem = result  # type: ignore[misc]
@@ -559,8 +566,13 @@ class Document(QObject):
 
 
 def state_from_file(path: str | Path) -> DocumentState:
-    """Read a model file into a DocumentState (raises core.ModelFileError)."""
+    """Read a model file into a DocumentState (raises core.ModelFileError). Reads nothing
+    but the model file: the dataset it names is only recorded in the state."""
     network = core.load_model(path)
+    if not 0 <= network.epochs_done <= MAX_EPOCHS_DONE:
+        raise core.ModelFileError(f"{Path(path).name}: the file says the model was trained for "
+                                  f"{'a negative number of' if network.epochs_done < 0 else 'more than ' + format(MAX_EPOCHS_DONE, ',')}"
+                                  " epochs, which cannot be right: the file is damaged")
     meta = network.metadata
     try:
         training = TrainingConfig.from_dict(meta["training"]) if isinstance(meta.get("training"), dict) else TrainingConfig()

@@ -312,7 +312,9 @@ class MainWindow(QMainWindow):
         return True
 
     def _on_document_dataset_unavailable(self, text: str) -> None:
-        self.show_message(text, "warning", actions={"Locate…": self.dataset_panel.locate_dataset})
+        """The opened model's data could not be re-opened: say so; imported files can be located."""
+        locate = {"Locate…": self.dataset_panel.locate_dataset} if self.document.dataset_choice.files() else None
+        self.show_message(text, "warning", actions=locate)
 
     def save(self) -> bool:
         if self.document.path is None:
