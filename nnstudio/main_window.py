@@ -252,8 +252,8 @@ class MainWindow(QMainWindow):
         if not self.document.modified:
             return True
         if self.document.training_active:
-            answer = self.dialogs.ask_save_changes(self._display_name(), detail="Training is still running; it "
-                                                   "stops whichever you choose, except Cancel.")
+            answer = self.dialogs.ask_save_changes(self._display_name(), detail="Training is still running: Save or "
+                                                   "Discard stop it, Cancel keeps it running.")
         else:
             answer = self.dialogs.ask_save_changes(self._display_name())
         if answer not in ("save", "discard"):
