@@ -600,8 +600,8 @@ def dataset_file_problem(choice: DatasetChoice) -> str | None:
             # Also what /proc and /sys files report: their size says nothing about their content.
             return f"{path} is empty"
         if info.st_size > MAX_DATASET_FILE_BYTES:
-            return (f"{path} is {info.st_size / 2**20:,.0f} MiB, more than the "
-                    f"{MAX_DATASET_FILE_BYTES // 2**20:,} MiB nnstudio reads for a dataset")
+            return (f"{path} is larger ({info.st_size:,} bytes) than the {MAX_DATASET_FILE_BYTES // 2**20:,} MiB "
+                    "nnstudio reads for a dataset")
     return None
 
 

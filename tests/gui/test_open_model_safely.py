@@ -152,6 +152,9 @@ def test_a_dataset_file_that_must_not_be_read_leaves_the_model_open_with_a_locat
     assert f"The model was trained on {Path(data_path).name}; locate the file to use it again" in text, text
     assert "Locate…" in message_buttons(window)
     assert "locate the file" in window.dataset_panel.info.text()
+    reason = {"dev-zero": "is not a regular file", "fifo": "is not a regular file", "missing": "does not exist",
+              "huge": f"is larger ({MAX_DATASET_FILE_BYTES + 1:,} bytes) than the 512 MiB", "folder": "is a folder"}
+    assert f"({data_path} {reason[kind]}" in text, text
     # Anything that asks for the data later gets the same sentence at once, without reading.
     start = time.perf_counter()
     with pytest.raises(DataError, match="locate the file"):
