@@ -225,7 +225,7 @@ class MainWindow(QMainWindow):
         self.redo_action.setEnabled(self.document.can_redo())
         for action, tip in ((self.undo_action, "Undo the last edit"), (self.redo_action, "Redo the edit just undone")):
             action.setStatusTip(why or tip)
-            action.setToolTip(why or action.text().replace("&", ""))
+            action.setToolTip(why)  # empty: Qt's default, the action's text ("Undo Set units")
 
     # -- messages ----------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "error", details: str = "", actions: dict | None = None) -> None:

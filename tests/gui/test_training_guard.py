@@ -90,6 +90,9 @@ def test_ctrl_z_and_ctrl_shift_z_work_when_idle(window, qtbot):
     doc = window.document
     original = doc.spec
     doc.change("Set units to 32", spec=with_units(original, 32))
+    doc.change("Set units to 16", spec=with_units(original, 16))
+    press_undo(window, qtbot)  # one key press, one step
+    assert doc.spec.layers[0].config["units"] == 32 and window.undo_action.toolTip() == "Undo Set units to 32"
     press_undo(window, qtbot)
     assert doc.spec == original
     press_undo(window, qtbot, redo=True)
