@@ -24,7 +24,7 @@ import os
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -32,6 +32,9 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 import core
 from core import Network, NetworkSpec, TrainingConfig
 from core.data import DataError, Dataset, DataSplits, load_dataset
+
+if TYPE_CHECKING:
+    from .widgets.eval_tasks import TaskRunner
 
 #: Fraction held out for testing when a dataset has no official test split.
 TEST_FRACTION = 0.2
@@ -187,7 +190,7 @@ class Document(QObject):
         #: re-opened (key -> why): ``load_dataset`` refuses both without reading anything.
         self._dataset_loading: set[tuple] = set()
         self._dataset_missing: dict[tuple, str] = {}
-        self._loader = None  # a TaskRunner, made on first use
+        self._loader: TaskRunner | None = None  # made on first use
         #: Weights-only copy of the network taken at the last epoch end, finish or load: what
         #: predictions use (never the live network, which a worker thread may be training).
         self.snapshot: Network | None = None
@@ -455,9 +458,9 @@ class Document(QObject):
         if problem is not None:
             return self._mark_missing(choice, problem)
         if self._loader is None:
-            from .widgets.eval_tasks import TaskRunner  # a QThreadPool relay; no widget involved
+            from .widgets.eval_tasks import TaskRunner as Runner  # a QThreadPool relay; no widget involved
 
-            self._loader = TaskRunner(self)
+            self._loader = Runner(self)
             self._loader.finished.connect(self._on_loader_finished)
             self._loader.failed.connect(self._on_loader_failed)
         self._dataset_loading.add(key)
@@ -473,8 +476,8 @@ class Document(QObject):
         self._dataset_missing[choice.key()] = text
         return text
 
-    def _on_loader_finished(self, _kind: str, result: object) -> None:
-        choice, data, problem = result  # type: ignore[misc]
+    def _on_loader_finished(self, _kind: str, result: tuple[DatasetChoice, Dataset | None, str | None]) -> None:
+        choice, data, problem = result
         self._loaded(choice, data, problem, "")
 
     def _on_loader_failed(self, _kind: str, message: str, details: str) -> None:

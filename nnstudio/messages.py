@@ -99,4 +99,6 @@ def _notifier(owner: Any) -> Callable[[str, str, str], None]:
     if callable(show):
         return show
     document = getattr(owner, "document", None) or getattr(owner, "_document", None)
+    if document is None:
+        raise TypeError(f"{type(owner).__name__} has neither show_message nor a document to notify")
     return document.notify

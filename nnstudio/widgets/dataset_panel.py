@@ -159,6 +159,15 @@ class DatasetPanel(QGroupBox):
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.info)
+        # Shown when an opened model's data files could not be re-opened (the message bar
+        # offers the same; this one stays after the message is dismissed).
+        self.locate_data_button = QPushButton("Locate…")
+        self.locate_data_button.setObjectName("locateDataButton")
+        self.locate_data_button.setToolTip("Choose where the file the model was trained on is now; the import's "
+                                           "settings are kept")
+        self.locate_data_button.clicked.connect(self.locate_dataset)
+        self.locate_data_button.hide()
+        layout.addWidget(self.locate_data_button, 0, Qt.AlignmentFlag.AlignLeft)
 
         self.preview = DatasetPreview()
         layout.addWidget(self.preview)
@@ -520,6 +529,7 @@ class DatasetPanel(QGroupBox):
             self._set_mnist_state("hidden")
         data = self._current_data()
         self._show_data(data, choice)
+        self.locate_data_button.setVisible(bool(self.document.dataset_problem(choice) and choice.files()))
         self._update_drawings_check(data, choice)
         self._update_compat(data)
         self._update_enabled()
@@ -602,7 +612,8 @@ class DatasetPanel(QGroupBox):
 
     def _update_enabled(self) -> None:
         training = self.document.training_active
-        for widget in (self.combo, self.params_box, self.fit_button, self.locate_button, self.drawings_check):
+        for widget in (self.combo, self.params_box, self.fit_button, self.locate_button, self.drawings_check,
+                       self.locate_data_button):
             widget.setEnabled(not training)
         if training:
             self.combo.setToolTip("The dataset cannot change while training runs")

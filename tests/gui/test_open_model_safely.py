@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QPushButton, QToolButton
 
 import core
 from core.data import DataError
@@ -152,6 +152,7 @@ def test_a_dataset_file_that_must_not_be_read_leaves_the_model_open_with_a_locat
     assert f"The model was trained on {Path(data_path).name}; locate the file to use it again" in text, text
     assert "Locate…" in message_buttons(window)
     assert "locate the file" in window.dataset_panel.info.text()
+    assert window.dataset_panel.locate_data_button.isVisible()
     reason = {"dev-zero": "is not a regular file", "fifo": "is not a regular file", "missing": "does not exist",
               "huge": f"is larger ({MAX_DATASET_FILE_BYTES + 1:,} bytes) than the 512 MiB", "folder": "is a folder"}
     assert f"({data_path} {reason[kind]}" in text, text
@@ -230,8 +231,25 @@ def test_locate_uses_the_file_the_user_points_to(window, qtbot, dialogs, tmp_pat
     assert dialogs.asked[-1] == "data"
     assert doc.dataset_choice.params["path"] == dialogs.data_paths[0]
     assert doc.dataset().n_classes == 3 and doc.dataset_problem() is None
-    assert not window.message_bar.isVisible()
+    assert not window.message_bar.isVisible() and not window.dataset_panel.locate_data_button.isVisible()
     assert doc.modified and doc.undo_stack.undoText() == "Locate points.csv"  # saving records the new place
+
+
+def test_the_dataset_panel_offers_locate_after_the_message_is_dismissed(window, qtbot, dialogs, tmp_path):
+    model = tmp_path / "model.nnz"
+    save_model(model, {"name": "import-csv", "params": {"path": str(tmp_path / "points.csv"), "label_column": 4}})
+    assert window.open_path(model)
+    qtbot.mouseClick(window.message_bar.findChild(QToolButton, "messageClose"), Qt.MouseButton.LeftButton)
+    assert not window.message_bar.isVisible()
+    button = window.findChild(QPushButton, "locateDataButton")
+    assert button is not None and button.isVisible()
+    # The file is back where it was: Locate… pointing there reads it again (in the background).
+    dialogs.data_paths = [str(write_csv(tmp_path / "points.csv"))]
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.document.dataset_loading(), timeout=10_000)
+    assert window.document.dataset().n_classes == 3 and window.document.dataset_problem() is None
+    assert window.document.dataset_choice.params["label_column"] == 4  # the import's settings are kept
+    assert not button.isVisible() and not window.message_bar.isVisible()
 
 
 def test_a_generated_dataset_with_bad_settings_opens_the_model_without_a_locate_button(window, qtbot, tmp_path):
