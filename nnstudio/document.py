@@ -160,6 +160,8 @@ class Document(QObject):
 
     specChanged = Signal()
     trainingConfigChanged = Signal()
+    #: The dataset choice changed, or its data finished loading in the background (or could
+    #: not be loaded): listeners read ``dataset()`` again.
     datasetChanged = Signal()
     networkChanged = Signal()
     pathChanged = Signal()
@@ -478,7 +480,7 @@ class Document(QObject):
 
     def _on_loader_finished(self, _kind: str, result: tuple[DatasetChoice, Dataset | None, str | None]) -> None:
         choice, data, problem = result
-        self._loaded(choice, data, problem, "")
+        self._loaded(choice, data, problem)
 
     def _on_loader_failed(self, _kind: str, message: str, details: str) -> None:
         # Only a bug gets here (_load_for_document turns bad data into a sentence): every
@@ -489,7 +491,7 @@ class Document(QObject):
         self.notify(f"The data could not be loaded because of an unexpected error ({message}).", "error", details)
         self.datasetChanged.emit()
 
-    def _loaded(self, choice: DatasetChoice, data: Dataset | None, problem: str | None, details: str) -> None:
+    def _loaded(self, choice: DatasetChoice, data: Dataset | None, problem: str | None) -> None:
         key = choice.key()
         if key not in self._dataset_loading:
             return  # the document was replaced meanwhile
@@ -573,9 +575,9 @@ def state_from_file(path: str | Path) -> DocumentState:
     but the model file: the dataset it names is only recorded in the state."""
     network = core.load_model(path)
     if not 0 <= network.epochs_done <= MAX_EPOCHS_DONE:
-        raise core.ModelFileError(f"{Path(path).name}: the file says the model was trained for "
-                                  f"{'a negative number of' if network.epochs_done < 0 else 'more than ' + format(MAX_EPOCHS_DONE, ',')}"
-                                  " epochs, which cannot be right: the file is damaged")
+        claim = "a negative number of" if network.epochs_done < 0 else f"more than {MAX_EPOCHS_DONE:,}"
+        raise core.ModelFileError(f"{Path(path).name}: the file says the model was trained for {claim} epochs, "
+                                  "which cannot be right: the file is damaged")
     meta = network.metadata
     try:
         training = TrainingConfig.from_dict(meta["training"]) if isinstance(meta.get("training"), dict) else TrainingConfig()
