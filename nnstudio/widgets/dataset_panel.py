@@ -40,7 +40,7 @@ from core.data import (DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset,
 from core.params import Param
 
 from ..document import DatasetChoice, DatasetUnavailable, Document
-from ..messages import failure_message
+from ..messages import describe_failure, failure_message
 from ..user_dataset import UserDrawings
 from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
 from .dataset_preview import DatasetPreview
@@ -308,9 +308,10 @@ class DatasetPanel(QGroupBox):
         try:
             with _busy():
                 validate_choice(self.document, choice)
-        except DataError as exc:
+        except Exception as exc:  # noqa: BLE001 - a slot that opens a file shows a sentence, never raises
             action = failure or f"{dataset_title(choice)} could not be loaded"
-            self.document.notify(failure_message(action, dataset_title(choice), exc), "error")
+            text, details = describe_failure(action, exc, dataset_title(choice))
+            self.document.notify(text, "error", details)
             return False
         self._change_count += 1
         key = f"dataset-choice-{id(self)}-{self._change_count}"

@@ -384,3 +384,24 @@ def test_training_that_cannot_start_shows_a_message_and_leaves_the_controller_id
     assert window.message_bar.isVisible()
     assert window.message_bar.text.startswith("Training cannot start: an unexpected error occurred (OverflowError")
     assert window.controller.state == "idle" and not window.document.training_active
+
+
+def test_an_unexpected_error_while_importing_data_is_a_message_and_keeps_the_dataset(window, qtbot, dialogs,
+                                                                                     tmp_path, monkeypatch):
+    from nnstudio.widgets import dataset_panel as panel_module
+
+    def broken(document, choice):
+        raise OverflowError("Python int too large to convert to C long")
+
+    monkeypatch.setattr(panel_module, "validate_choice", broken)
+    before = window.document.dataset_choice
+    dialogs.data_paths = [str(write_csv(tmp_path / "points.csv"))]
+    combo = window.dataset_panel.combo
+    combo.showPopup()
+    combo.view().setCurrentIndex(combo.model().index(combo.findData("import-csv"), 0))
+    qtbot.keyClick(combo.view(), Qt.Key.Key_Return)  # Dataset ▸ Import CSV…, as the user picks it
+    assert dialogs.asked[-1] == "data"
+    assert window.message_bar.text.startswith("Could not import points.csv: an unexpected error occurred "
+                                              "(OverflowError"), window.message_bar.text
+    assert "OverflowError" in window.message_bar._details
+    assert window.document.dataset_choice == before and window.document.undo_stack.count() == 0
