@@ -44,12 +44,15 @@ class Dialogs:
     def choose_folder(self, title: str) -> str | None:
         return QFileDialog.getExistingDirectory(self.parent, title) or None
 
-    def ask_save_changes(self, name: str) -> str:
-        """"save", "discard" or "cancel"."""
+    def ask_save_changes(self, name: str, detail: str = "") -> str:
+        """"save", "discard" or "cancel". ``detail``: a second sentence (e.g. that a training
+        run is still going)."""
         box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
                           f"Save the changes to {name} before closing it?",
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                           | QMessageBox.StandardButton.Cancel, self.parent)
+        if detail:
+            box.setInformativeText(detail)
         box.setDefaultButton(QMessageBox.StandardButton.Save)
         answer = box.exec()
         return {QMessageBox.StandardButton.Save: "save",

@@ -8,26 +8,54 @@ the spec themselves.
 
 The trained network (``core.Network``) belongs to the GUI thread except while a training
 run has it (``training_active``); during a run, predictions use ``snapshot`` (a copy made
-at each epoch end), never the live network.
+at each epoch end), never the live network. A run in progress counts as unsaved work
+(``modified`` is True while it runs), and the document cannot change under it: ``change``,
+``reset`` and undo/redo (``undo``, ``redo``) are refused while training runs.
+
+The dataset a model file names is a hint, not an instruction: ``open_file`` reads only the
+model, then loads the named data in the background (``dataset_loading``), and only when its
+files are regular files under ``MAX_DATASET_FILE_BYTES`` (``dataset_file_problem``). When
+they are not, the model still opens and ``datasetUnavailable`` says which data to locate.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 import core
 from core import Network, NetworkSpec, TrainingConfig
-from core.data import Dataset, DataSplits, load_dataset
+from core.data import DataError, Dataset, DataSplits, load_dataset
+
+if TYPE_CHECKING:
+    from .widgets.eval_tasks import TaskRunner
 
 #: Fraction held out for testing when a dataset has no official test split.
 TEST_FRACTION = 0.2
 #: Datasets kept loaded per document (two MNIST layouts are ~0.45 GB together).
 DATASET_CACHE_SIZE = 2
+#: Largest data file nnstudio reads for an imported dataset (MNIST as CSV is ~110 MB).
+MAX_DATASET_FILE_BYTES = 512 * 2**20
+#: More epochs than any real model has been trained for: a file claiming more is damaged
+#: (the window does arithmetic with the count, e.g. a float axis range).
+MAX_EPOCHS_DONE = 10**9
+#: Parameter keys of imported datasets that name files.
+IMPORT_FILE_KEYS = {"import-csv": ("path",), "import-idx": ("images", "labels")}
+
+
+class DatasetUnavailable(DataError):
+    """The chosen dataset has no data to give yet: still loading in the background
+    (``loading`` True), or the files a model file named could not be re-opened."""
+
+    def __init__(self, message: str, loading: bool):
+        super().__init__(message)
+        self.loading = loading
 
 
 @dataclass(frozen=True)
@@ -47,7 +75,33 @@ class DatasetChoice:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DatasetChoice":
-        return cls(str(data.get("name", "digits8x8")), dict(data.get("params", {})))
+        """The choice a model file recorded; raises core.ModelFileError when its parts have
+        the wrong types (the name must be text, the params a mapping with text keys)."""
+        name = data.get("name", "digits8x8")
+        params = data.get("params", {})
+        if not isinstance(name, str) or not isinstance(params, dict) or \
+                not all(isinstance(k, str) for k in params):
+            raise core.ModelFileError("the dataset recorded in the file is damaged (its name must be text and its "
+                                      "settings a table of named values)")
+        files = [params.get(k) for k in IMPORT_FILE_KEYS.get(name, ())]
+        if not all(isinstance(f, str) and f for f in files):
+            raise core.ModelFileError(f"the imported dataset recorded in the file does not name its file"
+                                      f"{'s' if len(files) > 1 else ''} as text")
+        return cls(name, dict(params))
+
+    def files(self) -> list[Path]:
+        """The files an imported dataset reads (empty for built-in and generated sets)."""
+        return [Path(str(self.params[k])) for k in IMPORT_FILE_KEYS.get(self.name, ()) if k in self.params]
+
+    def title(self) -> str:
+        """What messages call it: the (first) file name of an import, else the dataset name."""
+        files = self.files()
+        if files:
+            return files[0].name
+        from core.data import DATASETS
+
+        info = DATASETS.get(self.name)
+        return info.title.split(" (")[0] if info is not None else self.name
 
 
 @dataclass(frozen=True)
@@ -106,6 +160,8 @@ class Document(QObject):
 
     specChanged = Signal()
     trainingConfigChanged = Signal()
+    #: The dataset choice changed, or its data finished loading in the background (or could
+    #: not be loaded): listeners read ``dataset()`` again.
     datasetChanged = Signal()
     networkChanged = Signal()
     pathChanged = Signal()
@@ -116,6 +172,9 @@ class Document(QObject):
     #: A message for the user: (text, level "error" | "warning" | "info", details). Widgets
     #: call ``notify``; the main window shows it in its message bar (never a modal box).
     message = Signal(str, str, str)
+    #: The data an opened model file names could not be re-opened (a sentence saying which
+    #: file to locate). The model itself is open; ``dataset_problem()`` says why.
+    datasetUnavailable = Signal(str)
 
     def __init__(self, state: DocumentState | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -129,6 +188,11 @@ class Document(QObject):
         self._splits_cache: tuple[tuple, DataSplits] | None = None
         self._training_active = False
         self._unsaved_training = False
+        #: Dataset choices (keys) being loaded in the background, and those that could not be
+        #: re-opened (key -> why): ``load_dataset`` refuses both without reading anything.
+        self._dataset_loading: set[tuple] = set()
+        self._dataset_missing: dict[tuple, str] = {}
+        self._loader: TaskRunner | None = None  # made on first use
         #: Weights-only copy of the network taken at the last epoch end, finish or load: what
         #: predictions use (never the live network, which a worker thread may be training).
         self.snapshot: Network | None = None
@@ -161,8 +225,9 @@ class Document(QObject):
 
     @property
     def modified(self) -> bool:
-        """Unsaved edits or unsaved training results."""
-        return not self.undo_stack.isClean() or self._unsaved_training
+        """Unsaved edits, unsaved training results, or a training run in progress (its
+        progress is unsaved work too)."""
+        return not self.undo_stack.isClean() or self._unsaved_training or self._training_active
 
     @property
     def training_active(self) -> bool:
@@ -170,20 +235,60 @@ class Document(QObject):
 
     def set_training_active(self, active: bool) -> None:
         if active != self._training_active:
+            was_modified = self.modified
             self._training_active = active
             self.trainingActiveChanged.emit(active)
+            if self.modified != was_modified:
+                self.modifiedChanged.emit(self.modified)
+
+    # -- undo / redo ------------------------------------------------------------------------------
+    def can_undo(self) -> bool:
+        """An edit to undo, and no training run that the undo would change the network under."""
+        return self.undo_stack.canUndo() and not self._training_active
+
+    def can_redo(self) -> bool:
+        return self.undo_stack.canRedo() and not self._training_active
+
+    def undo(self) -> bool:
+        """Undo the last edit; refused (False, and the user is told why) while training runs:
+        the worker trains the network of the current spec, so the spec must not change."""
+        if self._training_active:
+            self.notify("Undo is not available while training runs: stop the run first, so the network "
+                        "and the layers you see stay the same.", "warning")
+            return False
+        if not self.undo_stack.canUndo():
+            return False
+        self.undo_stack.undo()
+        return True
+
+    def redo(self) -> bool:
+        """Redo the last undone edit; refused while training runs (see ``undo``)."""
+        if self._training_active:
+            self.notify("Redo is not available while training runs: stop the run first, so the network "
+                        "and the layers you see stay the same.", "warning")
+            return False
+        if not self.undo_stack.canRedo():
+            return False
+        self.undo_stack.redo()
+        return True
 
     def notify(self, text: str, level: str = "error", details: str = "") -> None:
         self.message.emit(text, level, details)
 
-    def reset(self, state: DocumentState, path: Path | None = None) -> None:
-        """Replace everything (New, Open, preset): clears undo history and the modified flag."""
+    def reset(self, state: DocumentState, path: Path | None = None, *, load_data_in_background: bool = False) -> None:
+        """Replace everything (New, Open, preset): clears undo history and the modified flag.
+
+        ``load_data_in_background``: do not read the state's dataset here (see ``open_file``).
+        """
         if self._training_active:
             raise RuntimeError("the document cannot change while training runs")
         self.undo_stack.clear()
         self._unsaved_training = False
         self._path = Path(path) if path is not None else None
         self._state = state
+        self._dataset_loading.clear()
+        self._dataset_missing.clear()
+        problem = self._start_loading(state.dataset) if load_data_in_background else None
         self._refresh_snapshot()
         # Every part may have changed: tell every listener.
         self.specChanged.emit()
@@ -192,6 +297,8 @@ class Document(QObject):
         self.networkChanged.emit()
         self.pathChanged.emit()
         self.modifiedChanged.emit(False)
+        if problem is not None:
+            self.datasetUnavailable.emit(problem)
 
     # -- edits (undoable) -------------------------------------------------------------------------
     def change(self, text: str, *, spec: NetworkSpec | None = None, training: TrainingConfig | None = None,
@@ -304,11 +411,103 @@ class Document(QObject):
         key = choice.key()
         data = self._datasets.pop(key, None)
         if data is None:
+            if key in self._dataset_loading:
+                raise DatasetUnavailable(f"{choice.title()} is still being loaded; it is ready in a moment",
+                                         loading=True)
+            if key in self._dataset_missing:
+                raise DatasetUnavailable(self._dataset_missing[key], loading=False)
             data = load_choice(choice)
         self._datasets[key] = data  # most recent last
         while len(self._datasets) > DATASET_CACHE_SIZE:
             del self._datasets[next(iter(self._datasets))]
         return data
+
+    def dataset_loading(self, choice: DatasetChoice | None = None) -> bool:
+        """True while ``choice`` (default: the document's) is being loaded in the background."""
+        return (choice or self._state.dataset).key() in self._dataset_loading
+
+    def dataset_problem(self, choice: DatasetChoice | None = None) -> str | None:
+        """Why the data an opened model named could not be re-opened (None when it could,
+        or was not tried)."""
+        return self._dataset_missing.get((choice or self._state.dataset).key())
+
+    def retry_dataset(self) -> bool:
+        """Try again to load the document's dataset after it could not be re-opened (its file
+        is back): in the background, as when the model was opened. False when it still
+        cannot be (``datasetUnavailable`` says why again)."""
+        choice = self._state.dataset
+        if self._dataset_missing.pop(choice.key(), None) is None:
+            return True
+        problem = self._start_loading(choice)
+        self.datasetChanged.emit()
+        if problem is not None:
+            self.datasetUnavailable.emit(problem)
+        return problem is None
+
+    def wait_for_dataset(self, msecs: int = 30_000) -> bool:
+        """Block until background dataset loading has run (shutdown, tests); False on timeout.
+        Its result reaches the document through the event loop afterwards."""
+        return self._loader is None or self._loader.wait(msecs)
+
+    def _start_loading(self, choice: DatasetChoice) -> str | None:
+        """Load ``choice`` off the GUI thread unless it is cached. Imported files are checked
+        first (without reading them): when they cannot be re-opened, nothing is started and a
+        sentence for the user is returned."""
+        key = choice.key()
+        if key in self._datasets:
+            return None
+        problem = dataset_file_problem(choice)
+        if problem is not None:
+            return self._mark_missing(choice, problem)
+        if self._loader is None:
+            from .widgets.eval_tasks import TaskRunner as Runner  # a QThreadPool relay; no widget involved
+
+            self._loader = Runner(self)
+            self._loader.finished.connect(self._on_loader_finished)
+            self._loader.failed.connect(self._on_loader_failed)
+        self._dataset_loading.add(key)
+        self._loader.submit("dataset", _load_for_document, choice)
+        return None
+
+    def _mark_missing(self, choice: DatasetChoice, reason: str) -> str:
+        if choice.files():
+            text = f"The model was trained on {choice.title()}; locate the file to use it again ({reason})."
+        else:
+            text = (f"The model was trained on {choice.title()}, which could not be loaded ({reason}); choose a "
+                    "dataset in the Dataset panel to train or evaluate it.")
+        self._dataset_missing[choice.key()] = text
+        return text
+
+    def _on_loader_finished(self, _kind: str, result: tuple[DatasetChoice, Dataset | None, str | None]) -> None:
+        choice, data, problem = result
+        self._loaded(choice, data, problem)
+
+    def _on_loader_failed(self, _kind: str, message: str, details: str) -> None:
+        # Only a bug gets here (_load_for_document turns bad data into a sentence): every
+        # choice still loading is given up.
+        for key in list(self._dataset_loading):
+            self._dataset_loading.discard(key)
+            self._dataset_missing[key] = f"The data could not be loaded because of an unexpected error ({message})."
+        self.notify(f"The data could not be loaded because of an unexpected error ({message}).", "error", details)
+        self.datasetChanged.emit()
+
+    def _loaded(self, choice: DatasetChoice, data: Dataset | None, problem: str | None) -> None:
+        key = choice.key()
+        if key not in self._dataset_loading:
+            return  # the document was replaced meanwhile
+        self._dataset_loading.discard(key)
+        if data is not None:
+            self._datasets[key] = data
+            while len(self._datasets) > DATASET_CACHE_SIZE:
+                del self._datasets[next(iter(self._datasets))]
+            text = None
+        else:
+            text = self._mark_missing(choice, problem or "it could not be read")
+        if key == self._state.dataset.key():
+            self._splits_cache = None
+            self.datasetChanged.emit()  # listeners read the data now (or show why not)
+            if text is not None:
+                self.datasetUnavailable.emit(text)
 
     def drop_loaded_datasets(self) -> None:
         """Forget loaded datasets and splits (their files changed, e.g. a drawing was kept)."""
@@ -361,17 +560,24 @@ class Document(QObject):
         """Replace the document with a model file's contents.
 
         Raises core.ModelFileError (or OSError) before changing anything, so a bad file
-        leaves the current document untouched.
+        leaves the current document untouched. Reads only the model file: the dataset it
+        names is loaded in the background when its files can be (``dataset_loading``), else
+        ``datasetUnavailable`` tells the user which file to locate; the model opens anyway.
         """
-        self.reset(state_from_file(path), Path(path))
+        self.reset(state_from_file(path), Path(path), load_data_in_background=True)
 
     def _on_undo_stack_clean_changed(self, clean: bool) -> None:
         self.modifiedChanged.emit(self.modified)
 
 
 def state_from_file(path: str | Path) -> DocumentState:
-    """Read a model file into a DocumentState (raises core.ModelFileError)."""
+    """Read a model file into a DocumentState (raises core.ModelFileError). Reads nothing
+    but the model file: the dataset it names is only recorded in the state."""
     network = core.load_model(path)
+    if not 0 <= network.epochs_done <= MAX_EPOCHS_DONE:
+        claim = "a negative number of" if network.epochs_done < 0 else f"more than {MAX_EPOCHS_DONE:,}"
+        raise core.ModelFileError(f"{Path(path).name}: the file says the model was trained for {claim} epochs, "
+                                  "which cannot be right: the file is damaged")
     meta = network.metadata
     try:
         training = TrainingConfig.from_dict(meta["training"]) if isinstance(meta.get("training"), dict) else TrainingConfig()
@@ -379,6 +585,37 @@ def state_from_file(path: str | Path) -> DocumentState:
         training = TrainingConfig()  # settings from a newer/odd file: fall back, the weights are what matter
     dataset = DatasetChoice.from_dict(meta["dataset"]) if isinstance(meta.get("dataset"), dict) else DatasetChoice()
     return DocumentState(network.to_spec(), training, dataset, network)
+
+
+def dataset_file_problem(choice: DatasetChoice) -> str | None:
+    """Why the files of an imported dataset must not be read, without reading them (None
+    when they may be): missing, not a regular file (a device such as /dev/zero, a FIFO, a
+    folder), empty, or larger than ``MAX_DATASET_FILE_BYTES``. Follows symbolic links."""
+    for path in choice.files():
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return f"{path} does not exist"
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+            return f"{path} cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        if not stat.S_ISREG(info.st_mode):
+            what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            return f"{path} is {what}"
+        if info.st_size == 0:
+            # Also what /proc and /sys files report: their size says nothing about their content.
+            return f"{path} is empty"
+        if info.st_size > MAX_DATASET_FILE_BYTES:
+            return (f"{path} is larger ({info.st_size:,} bytes) than the {MAX_DATASET_FILE_BYTES // 2**20:,} MiB "
+                    "nnstudio reads for a dataset")
+    return None
+
+
+def _load_for_document(choice: DatasetChoice) -> tuple[DatasetChoice, Dataset | None, str | None]:
+    """Background job: (choice, data, None) or (choice, None, why it failed)."""
+    try:
+        return choice, load_choice(choice), None
+    except (DataError, OSError) as exc:
+        return choice, None, str(exc)
 
 
 def load_choice(choice: DatasetChoice) -> Dataset:
@@ -389,14 +626,20 @@ def load_choice(choice: DatasetChoice) -> Dataset:
     """
     from core.data import dataset_from_csv, dataset_from_idx
 
+    problem = dataset_file_problem(choice)
+    if problem is not None:
+        raise DataError(problem)
     params = dict(choice.params)
     include_drawings = bool(params.pop("include_drawings", False))
-    if choice.name == "import-idx":
-        data = dataset_from_idx(params.pop("images"), params.pop("labels"), **params)
-    elif choice.name == "import-csv":
-        data = dataset_from_csv(params.pop("path"), **params)
-    else:
-        data = load_dataset(choice.name, **params)
+    try:
+        if choice.name == "import-idx":
+            data = dataset_from_idx(params.pop("images"), params.pop("labels"), **params)
+        elif choice.name == "import-csv":
+            data = dataset_from_csv(params.pop("path"), **params)
+        else:
+            data = load_dataset(choice.name, **params)
+    except (TypeError, KeyError) as exc:  # settings from a damaged or foreign model file
+        raise DataError(f"the settings of {choice.title()} are not valid ({exc})") from None
     return with_user_drawings(data) if include_drawings else data
 
 

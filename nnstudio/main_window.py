@@ -18,7 +18,7 @@ import core
 
 from .dialogs import Dialogs
 from .document import Document
-from .messages import failure_message
+from .messages import reports_errors
 from .settings import app_settings
 from .widgets.message_bar import MessageBar
 
@@ -47,10 +47,12 @@ class MainWindow(QMainWindow):
         self._build_panels()
         self._build_actions()
         self._build_menus()
+        self._guard_undo_while_training()
         self.statusBar().showMessage("Ready")
 
         self.document.pathChanged.connect(self._update_title)
         self.document.modifiedChanged.connect(self._update_title)
+        self.document.datasetUnavailable.connect(self._on_document_dataset_unavailable)
         self._update_title()
         self._restore_geometry()
 
@@ -141,7 +143,8 @@ class MainWindow(QMainWindow):
 
     def _shutdown_workers(self) -> bool:
         """Stop every background thread (training, download, evaluation); True when none is left."""
-        results = [self.controller.shutdown(), self.dataset_panel.shutdown(), self.evaluation_panel.shutdown()]
+        results = [self.controller.shutdown(), self.dataset_panel.shutdown(), self.evaluation_panel.shutdown(),
+                   self.document.wait_for_dataset(10_000)]
         return all(results)
 
     def _build_actions(self) -> None:
@@ -202,6 +205,28 @@ class MainWindow(QMainWindow):
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
 
+    def _guard_undo_while_training(self) -> None:
+        """Undo/Redo go through the document, which refuses them while training runs (the
+        worker trains the network of the current spec); the actions are disabled meanwhile
+        and say why. Runs after the stack's own connections, so it has the last word."""
+        stack = self.document.undo_stack
+        for action, slot in ((self.undo_action, self.document.undo), (self.redo_action, self.document.redo)):
+            action.triggered.disconnect()  # the stack's own undo()/redo() would bypass the rule
+            action.triggered.connect(slot)
+        stack.canUndoChanged.connect(self._update_undo_actions)
+        stack.canRedoChanged.connect(self._update_undo_actions)
+        self.document.trainingActiveChanged.connect(self._update_undo_actions)
+        self._update_undo_actions()
+
+    def _update_undo_actions(self, *_args) -> None:
+        training = self.document.training_active
+        why = "Undo and Redo are not available while training runs: stop the run first" if training else ""
+        self.undo_action.setEnabled(self.document.can_undo())
+        self.redo_action.setEnabled(self.document.can_redo())
+        for action, tip in ((self.undo_action, "Undo the last edit"), (self.redo_action, "Redo the edit just undone")):
+            action.setStatusTip(why or tip)
+            action.setToolTip(why)  # empty: Qt's default, the action's text ("Undo Set units")
+
     # -- messages ----------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "error", details: str = "", actions: dict | None = None) -> None:
         """Show a message in the bar at the top; ``actions`` maps button text -> callable."""
@@ -217,26 +242,43 @@ class MainWindow(QMainWindow):
 
     # -- files ----------------------------------------------------------------------------------------
     def _confirm_discard(self) -> bool:
-        """True when the current document may be replaced (saved, discarded or unmodified)."""
+        """True when the current document may be replaced or closed: nothing is unsaved, or
+        the user answered Save (and saving worked) or Discard.
+
+        A run in progress counts as unsaved work: the user is asked first, and the run is
+        stopped only after the answer (Cancel keeps it running), before saving, so the file
+        holds what the run has trained so far.
+        """
         if not self.document.modified:
             return True
-        answer = self.dialogs.ask_save_changes(self._display_name())
+        if self.document.training_active:
+            answer = self.dialogs.ask_save_changes(self._display_name(), detail="Training is still running: Save or "
+                                                   "Discard stop it, Cancel keeps it running.")
+        else:
+            answer = self.dialogs.ask_save_changes(self._display_name())
+        if answer not in ("save", "discard"):
+            return False
+        if not self._stop_training():
+            self.show_message("Training did not stop in time; try again in a moment.", "warning")
+            return False
         if answer == "save":
             return self.save()
-        return answer == "discard"
+        return True
 
     def _stop_training(self) -> bool:
         return self.controller.shutdown() if self.document.training_active else True
 
+    @reports_errors("Could not start a new network", failed=None)
     def new_document(self) -> None:
-        if self._stop_training() and self._confirm_discard():
+        if self._confirm_discard():
             from .document import initial_state
 
             self.document.reset(initial_state())
             self.statusBar().showMessage("New network", 4000)
 
+    @reports_errors(lambda preset: f"The preset “{preset.title}” could not be loaded", failed=None)
     def new_from_preset(self, preset) -> None:
-        if not (self._stop_training() and self._confirm_discard()):
+        if not self._confirm_discard():
             return
         try:
             state = preset.state()
@@ -253,20 +295,26 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
+    @reports_errors(lambda path: f"Could not open {Path(path).name}", failed=False)
     def open_path(self, path: str | Path) -> bool:
-        """Open a model file; on any problem show why and keep the current document."""
+        """Open a model file; on any problem show why and keep the current document.
+
+        Reads only the model file here: the data it was trained on is re-opened in the
+        background, or a message offers to locate it (``_on_document_dataset_unavailable``).
+        """
         path = Path(path)
-        if not (self._stop_training() and self._confirm_discard()):
+        if not self._confirm_discard():
             return False
-        try:
-            self.document.open_file(path)
-        except (core.ModelFileError, OSError) as exc:
-            self.show_message(failure_message(f"Could not open {path.name}", path.name, exc))
-            return False
+        self.message_bar.dismiss()  # an old message must not look like this file's
+        self.document.open_file(path)
         self._add_recent(path)
-        self.message_bar.dismiss()
         self.statusBar().showMessage(f"Opened {path.name}", 4000)
         return True
+
+    def _on_document_dataset_unavailable(self, text: str) -> None:
+        """The opened model's data could not be re-opened: say so; imported files can be located."""
+        locate = {"Locate…": self.dataset_panel.locate_dataset} if self.document.dataset_choice.files() else None
+        self.show_message(text, "warning", actions=locate)
 
     def save(self) -> bool:
         if self.document.path is None:
@@ -278,6 +326,7 @@ class MainWindow(QMainWindow):
         path = self.dialogs.save_model_path(suggestion)
         return bool(path) and self._save_to(Path(path))
 
+    @reports_errors(lambda path: f"Could not save {Path(path).name}", failed=False)
     def _save_to(self, path: Path) -> bool:
         if self.document.training_active:
             self.show_message("Pause or stop training before saving, so the file holds one consistent state.",

@@ -34,8 +34,9 @@ from core import Network
 
 from .cpu_affinity import core_split, pin_this_thread, thread_cpus
 from .document import Document
+from .messages import describe_failure
 from .settings import app_settings
-from .training_worker import USER_ERRORS, ReportPacket, RunEnd, TrainingJob, TrainingWorker, WorkerControl
+from .training_worker import ReportPacket, RunEnd, TrainingJob, TrainingWorker, WorkerControl
 
 __all__ = ["TrainingController", "RunInfo", "BLAS_THREADS_KEY", "default_blas_threads", "blas_threads_setting",
            "settings_label", "IDLE", "RUNNING", "PAUSED", "STOPPING"]
@@ -270,26 +271,28 @@ class TrainingController(QObject):
         self._reap_zombies()
         doc = self._document
         try:
+            # Everything that can fail happens before the document is marked as training.
             splits = doc.splits()
             network = doc.network_for_training()
-        except USER_ERRORS as exc:
-            doc.notify(f"Training cannot start: {exc}", "error")
+            config = doc.training
+            fresh = network.epochs_done == 0 and not network.history.batches["progress"]
+            info = RunInfo(self._run_counter + 1, network.epochs_done, config.epochs, len(splits.y_train),
+                           len(splits.y_val), config.batch_size, network.optimizer.type_name,
+                           float(network.optimizer.learning_rate), network.loss.name, fresh)
+            validation = (splits.x_val, splits.y_val) if len(splits.y_val) else None
+            control = WorkerControl()
+            if command is not None:
+                command(control)  # before the thread starts: the very first batch obeys it
+            blas_threads = blas_threads_setting()
+            split = core_split(blas_threads)
+            job = TrainingJob(info.run_id, network, splits.x_train, splits.y_train, validation, config.epochs,
+                              config.batch_size, config.shuffle, blas_threads,
+                              training_cpu=split[0] if split is not None else None)
+        except Exception as exc:  # noqa: BLE001 - a slot must show a sentence, never raise
+            text, details = describe_failure("Training cannot start", exc)
+            doc.notify(text, "error", details)
             return False
-        config = doc.training
         self._run_counter += 1
-        fresh = network.epochs_done == 0 and not network.history.batches["progress"]
-        info = RunInfo(self._run_counter, network.epochs_done, config.epochs, len(splits.y_train),
-                       len(splits.y_val), config.batch_size, network.optimizer.type_name,
-                       float(network.optimizer.learning_rate), network.loss.name, fresh)
-        validation = (splits.x_val, splits.y_val) if len(splits.y_val) else None
-        control = WorkerControl()
-        if command is not None:
-            command(control)  # before the thread starts: the very first batch obeys it
-        blas_threads = blas_threads_setting()
-        split = core_split(blas_threads)
-        job = TrainingJob(info.run_id, network, splits.x_train, splits.y_train, validation, config.epochs,
-                          config.batch_size, config.shuffle, blas_threads,
-                          training_cpu=split[0] if split is not None else None)
         worker = TrainingWorker(job, control)
         thread = QThread()
         thread.setObjectName(f"trainingThread{info.run_id}")

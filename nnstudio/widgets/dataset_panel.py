@@ -39,8 +39,8 @@ from core.data import (DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset,
                        locate_mnist_in)
 from core.params import Param
 
-from ..document import DatasetChoice, Document
-from ..messages import failure_message
+from ..document import DatasetChoice, DatasetUnavailable, Document
+from ..messages import describe_failure, failure_message
 from ..user_dataset import UserDrawings
 from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
 from .dataset_preview import DatasetPreview
@@ -159,6 +159,15 @@ class DatasetPanel(QGroupBox):
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.info)
+        # Shown when an opened model's data files could not be re-opened (the message bar
+        # offers the same; this one stays after the message is dismissed).
+        self.locate_data_button = QPushButton("Locate…")
+        self.locate_data_button.setObjectName("locateDataButton")
+        self.locate_data_button.setToolTip("Choose where the file the model was trained on is now; the import's "
+                                           "settings are kept")
+        self.locate_data_button.clicked.connect(self.locate_dataset)
+        self.locate_data_button.hide()
+        layout.addWidget(self.locate_data_button, 0, Qt.AlignmentFlag.AlignLeft)
 
         self.preview = DatasetPreview()
         layout.addWidget(self.preview)
@@ -299,9 +308,10 @@ class DatasetPanel(QGroupBox):
         try:
             with _busy():
                 validate_choice(self.document, choice)
-        except DataError as exc:
+        except Exception as exc:  # noqa: BLE001 - a slot that opens a file shows a sentence, never raises
             action = failure or f"{dataset_title(choice)} could not be loaded"
-            self.document.notify(failure_message(action, dataset_title(choice), exc), "error")
+            text, details = describe_failure(action, exc, dataset_title(choice))
+            self.document.notify(text, "error", details)
             return False
         self._change_count += 1
         key = f"dataset-choice-{id(self)}-{self._change_count}"
@@ -338,6 +348,37 @@ class DatasetPanel(QGroupBox):
                                                 "layout": layout_for_spec(self.document.spec)})
         self._apply_choice(choice, f"Import {dataset_title(choice)}",
                            failure=f"Could not import {dataset_title(choice)}")
+
+    def locate_dataset(self) -> bool:
+        """Ask where the files of the current imported dataset are now (an opened model named
+        files that could not be re-opened) and use them, keeping the import's settings.
+        True when the located data was loaded and chosen (undoable)."""
+        choice = self.document.dataset_choice
+        if self.document.training_active or choice.name not in (IMPORT_IDX, IMPORT_CSV):
+            return False
+        if choice.name == IMPORT_CSV:
+            paths = self.dialogs.open_data_paths(f"Locate {dataset_title(choice)}",
+                                                 "CSV files (*.csv *.txt *.tsv);;All files (*)")
+            if not paths:
+                return False
+            located = DatasetChoice(IMPORT_CSV, {**choice.params, "path": str(paths[0])})
+        else:
+            paths = self.dialogs.open_data_paths(f"Locate {dataset_title(choice)}: choose the images file and the "
+                                                 "labels file", "IDX files (*-ubyte *-ubyte.gz *.idx* *.gz);;All "
+                                                 "files (*)", multiple=True)
+            pair = self._idx_pair(paths) if paths else None
+            if pair is None:
+                if paths:
+                    self.document.notify("Locate the IDX data by selecting both files at once: the images (idx3) "
+                                         "and the labels (idx1).", "error")
+                return False
+            located = DatasetChoice(IMPORT_IDX, {**choice.params, "images": pair[0], "labels": pair[1]})
+        if located == choice:  # the same place again (the file is back): read it once more
+            return self.document.retry_dataset()
+        ok = self._apply_choice(located, f"Locate {dataset_title(located)}",
+                                failure=f"Could not use {dataset_title(located)}")
+        self._fill_combo()
+        return ok
 
     @staticmethod
     def _idx_pair(paths: list[str]) -> tuple[str, str] | None:
@@ -466,6 +507,8 @@ class DatasetPanel(QGroupBox):
         try:
             with _busy():
                 return self.document.dataset()
+        except DatasetUnavailable:
+            return None  # loading in the background, or the user was told how to locate it
         except DataError as exc:
             self._failed_choice = choice
             self.document.notify(f"{dataset_title(choice)} could not be loaded: {exc}", "error")
@@ -487,6 +530,7 @@ class DatasetPanel(QGroupBox):
             self._set_mnist_state("hidden")
         data = self._current_data()
         self._show_data(data, choice)
+        self.locate_data_button.setVisible(bool(self.document.dataset_problem(choice) and choice.files()))
         self._update_drawings_check(data, choice)
         self._update_compat(data)
         self._update_enabled()
@@ -523,6 +567,10 @@ class DatasetPanel(QGroupBox):
         if data is None:
             if choice.name == "mnist" and find_mnist() is None:
                 self.info.setText("MNIST is not on this computer yet: download it or locate a folder below.")
+            elif self.document.dataset_loading(choice):
+                self.info.setText(f"Loading {dataset_title(choice)}…")
+            elif self.document.dataset_problem(choice):
+                self.info.setText(self.document.dataset_problem(choice) or "")
             else:
                 self.info.setText(f"{dataset_title(choice)} could not be loaded (see the message above).")
             self.attribution.setText("")
@@ -565,7 +613,8 @@ class DatasetPanel(QGroupBox):
 
     def _update_enabled(self) -> None:
         training = self.document.training_active
-        for widget in (self.combo, self.params_box, self.fit_button, self.locate_button, self.drawings_check):
+        for widget in (self.combo, self.params_box, self.fit_button, self.locate_button, self.drawings_check,
+                       self.locate_data_button):
             widget.setEnabled(not training)
         if training:
             self.combo.setToolTip("The dataset cannot change while training runs")

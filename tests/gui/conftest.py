@@ -18,6 +18,7 @@ class FakeDialogs:
         self.save_changes_answer = "discard"
         self.confirm_answer = True
         self.asked: list[str] = []
+        self.save_changes_details: list[str] = []
 
     def open_model_path(self, folder=""):
         self.asked.append("open")
@@ -39,8 +40,9 @@ class FakeDialogs:
         self.asked.append("folder")
         return self.folder
 
-    def ask_save_changes(self, name):
+    def ask_save_changes(self, name, detail=""):
         self.asked.append("save_changes")
+        self.save_changes_details.append(detail)
         return self.save_changes_answer
 
     def confirm(self, title, text):
