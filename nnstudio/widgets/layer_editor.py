@@ -512,11 +512,17 @@ class LayerEditor(QWidget):
         return self.palette_view.current_type()
 
     def selected_row(self) -> int | None:
-        index = self.list_view.selectionModel().currentIndex()
-        rows = self.list_view.selectionModel().selectedRows()
-        if rows:
-            return rows[0].row()
-        return index.row() if index.isValid() else None
+        """The layer the user is on: the list's current row (None when there is none).
+
+        The current index, not ``selectedRows()``: during a mouse press the view moves the
+        current index first and updates the selection afterwards, so slots reacting to the
+        press would otherwise see the previous row (the form was one click behind)."""
+        selection = self.list_view.selectionModel()
+        index = selection.currentIndex()
+        if index.isValid():
+            return index.row()
+        rows = selection.selectedRows()
+        return rows[0].row() if rows else None
 
     def select_row(self, row: int | None) -> None:
         selection = self.list_view.selectionModel()
@@ -628,11 +634,12 @@ class LayerEditor(QWidget):
     def _on_fix_button_clicked(self) -> None:
         self.apply_quick_fix()
 
-    def _on_selection_current_row_changed(self, *_args) -> None:
-        self._on_selection_changed()
+    def _on_selection_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        # Use the index the signal hands over: the selection may still hold the old row.
+        self._on_selection_changed(current.row() if current.isValid() else None)
 
-    def _on_selection_changed(self) -> None:
-        self.form.set_layer(self.selected_row())
+    def _on_selection_changed(self, row: int | None = None) -> None:
+        self.form.set_layer(row if row is not None else self.selected_row())
         self._update_problem()
         self._update_actions()
 

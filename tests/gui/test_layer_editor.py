@@ -396,3 +396,39 @@ def test_looks_right_narrow_and_wide(cnn, host, qtbot, tmp_path):
         assert rect.width() <= cnn.list_view.viewport().width()
         assert cnn.palette_view.height() >= cnn.palette_view.visualItemRect(cnn.palette_view.item(5)).bottom()
         assert not cnn.grab().isNull()
+
+
+def _click_row(qtbot, view, row):
+    """A real click on ``row``: press and release on the viewport at the row's rectangle."""
+    index = view.model().index(row)
+    view.scrollTo(index)
+    pos = view.visualRect(index).center()
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_settings_form_follows_each_mouse_click_on_the_list(editor, document, qtbot):
+    # Issue 15 item 1: the form refreshed on currentRowChanged while selected_row() read the
+    # selection, which during a mouse press still holds the previous row: one click behind.
+    from nnstudio.presets import load_presets
+
+    preset = next(p for p in load_presets() if p.title == "MNIST CNN")
+    document.reset(preset.state())
+    view = editor.list_view
+    title = editor.form.findChild(QWidget, "layerSettingsTitle")
+    for row, caption in ((3, "Layer 4 · Conv2D"), (7, "Layer 8 · Dense"), (0, "Layer 1 · Conv2D"),
+                         (2, "Layer 3 · MaxPool2D"), (11, "Layer 12 · Dense")):
+        _click_row(qtbot, view, row)
+        assert editor.selected_row() == row
+        assert title.text() == caption
+        assert editor.delete_action.toolTip() == f"Delete layer {row + 1} (Delete)"
+    # Edit Units while "Dense 10" (row 12) is highlighted: that layer changes, Dense 84 does not.
+    spin = editor.form.editor("units")
+    assert spin.value() == 10
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "12")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    units = [layer.config.get("units") for layer in document.spec.layers]
+    assert units[11] == 12 and units[9] == 84 and units[7] == 120
+    assert document.undo_stack.undoText() == "Set Dense units to 12"
