@@ -436,6 +436,7 @@ class LayerEditor(QWidget):
         # The keyboard shortcuts belong to this part (palette, buttons, list), not to the form.
         self.list_panel = QWidget()
         self.list_panel.setObjectName("layerListPanel")
+        self.list_panel.setAccessibleName("Layer list")  # also names the shortcuts' scope in Help
         for a in self._actions:
             self.list_panel.addAction(a)
         top = QVBoxLayout(self.list_panel)

@@ -11,6 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from ..shortcuts import key_sequences, with_shortcut
 from .flow_layout import FlowLayout
 
 __all__ = ["TrainingControls"]
@@ -60,6 +61,12 @@ class TrainingControls(QWidget):
         self.stop_action = action("Stop", "stopAction", "Stop after the current batch; the model stays usable")
         self.reset_action = action("Reset weights", "resetWeightsAction",
                                    "Forget the training: the next run starts from new random weights")
+        # Window-wide keys (the actions sit in the Training menu). Space stays the Train tab's
+        # own pause key (never window-wide: it would steal Space from focused buttons), and
+        # none of these is a key an input field uses (PITFALLS: desktop details).
+        for a, keys in ((self.train_action, ("Ctrl+Return", "Ctrl+Enter")), (self.step_action, ("F10",)),
+                        (self.step_epoch_action, ("Ctrl+F10",)), (self.stop_action, ("Shift+F5",))):
+            a.setShortcuts(key_sequences(*keys))
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self._on_pause_action_triggered)
         self.step_action.triggered.connect(self.stepBatchRequested)
@@ -102,7 +109,7 @@ class TrainingControls(QWidget):
     def _button(self, name: str, action: QAction) -> QPushButton:
         button = QPushButton(action.text())
         button.setObjectName(name)
-        button.setToolTip(action.toolTip())
+        button.setToolTip(with_shortcut(action.toolTip(), action))
         button.clicked.connect(action.trigger)
         return button
 
@@ -128,7 +135,7 @@ class TrainingControls(QWidget):
             a.setEnabled(on)
         for button, a in self._pairs():
             button.setText(a.text())
-            button.setToolTip(a.toolTip())
+            button.setToolTip(with_shortcut(a.toolTip(), a))
             button.setEnabled(a.isEnabled())
 
     def _pairs(self):
