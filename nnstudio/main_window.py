@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self._build_panels()
         self._build_actions()
         self._build_menus()
+        self._watch_training_readiness()
         self.statusBar().showMessage("Ready")
 
         self.document.pathChanged.connect(self._update_title)
@@ -290,9 +291,36 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.evaluation_panel)
             button.click()
 
+    # -- can a run start ---------------------------------------------------------------------------
+    def _watch_training_readiness(self) -> None:
+        """Train is enabled only when the network fits the data; a message about a failed
+        run goes away once its cause is fixed (it would otherwise contradict the window)."""
+        self._run_failure_text = ""
+        self.controller.runFailed.connect(self._on_controller_run_failed)
+        for signal in (self.document.specChanged, self.document.datasetChanged):
+            signal.connect(self._update_training_readiness)
+        self._update_training_readiness()
+
+    def _update_training_readiness(self) -> None:
+        from .readiness import blocked_reason, repair_for, training_problems
+
+        problems = training_problems(self.document)
+        fix = repair_for(self.document, problems[0]) if problems else None
+        self.dashboard.controls.set_blocked(blocked_reason(problems, fix))
+        failure = self._run_failure_text
+        if not problems and failure and self.message_bar.isVisibleTo(self) and self.message_bar.text == failure:
+            self.message_bar.dismiss()  # the network changed and now fits: the failure is stale
+        if not problems:
+            self._run_failure_text = ""
+
+    def _on_controller_run_failed(self, message: str, _details: str) -> None:
+        self._run_failure_text = message
+
     # -- messages ----------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "error", details: str = "", actions: dict | None = None) -> None:
         """Show a message in the bar at the top; ``actions`` maps button text -> callable."""
+        if text.startswith("Training cannot start"):
+            self._run_failure_text = text  # cleared with the cause (_update_training_readiness)
         self._message_actions = dict(actions or {})
         self.message_bar.show_message(text, level, details, tuple(self._message_actions))
         self.statusBar().showMessage(text.split("\n")[0], 8000)
