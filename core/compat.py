@@ -9,6 +9,10 @@ nothing itself):
 - ``fit_spec_to_dataset(spec, input_shape, n_classes)`` returns the spec with its input
   shape, first layer (a Flatten in front of a Dense for image input) and last Dense layer's
   units set for the dataset;
+- ``app_problems(spec, facts)`` lists what stops a network from training in the app (its
+  own problems, then the dataset's) with advice that names the app's actions, and
+  ``propose_dataset_fit(spec, facts)`` the one-click repair (layout, input, Flatten, last
+  layer units) when one exists;
 - ``layout_for_spec(spec)`` picks the sample layout ("flat" or "image") of the image sets
   (digits, MNIST) that suits a network's first layer, ``input_shape_for_layout`` gives the
   per-sample shape of that layout;
@@ -36,7 +40,7 @@ from .spec_edit import quick_fix
 __all__ = [
     "check_compatibility", "fit_spec_to_dataset", "output_units", "layout_for_spec", "input_shape_for_layout",
     "describe_input", "dataset_param_schema", "example_indices", "image_shape_for", "preview_images",
-    "scatter_points", "IMAGE_FIRST_LAYERS", "DatasetInfo", "DatasetFit", "propose_dataset_fit", "app_problems",
+    "scatter_points", "IMAGE_FIRST_LAYERS", "DatasetFacts", "DatasetFit", "propose_dataset_fit", "app_problems",
     "image_input_advice",
 ]
 
@@ -130,7 +134,7 @@ def check_compatibility(spec: NetworkSpec, input_shape: tuple[int, ...], n_class
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
+class DatasetFacts:
     """What the app's editor knows about the chosen dataset, to check a network against it.
 
     ``input_shape`` is the per-sample shape as loaded now; ``image_shape`` (h, w) when the
@@ -160,7 +164,7 @@ class DatasetFit:
 IMAGE_DATASETS_ADVICE = "choose an image dataset (8×8 digits or MNIST) in the Dataset panel"
 
 
-def propose_dataset_fit(spec: NetworkSpec, info: DatasetInfo) -> DatasetFit | None:
+def propose_dataset_fit(spec: NetworkSpec, info: DatasetFacts) -> DatasetFit | None:
     """The smallest change that makes ``spec`` train on the dataset, or None when nothing
     needs changing or no such change exists (then :func:`app_problems` says what to do).
 
@@ -215,7 +219,7 @@ def _image_layers_below_first(spec: NetworkSpec) -> bool:
     return False
 
 
-def image_input_advice(spec: NetworkSpec, info: DatasetInfo | None) -> str:
+def image_input_advice(spec: NetworkSpec, info: DatasetFacts | None) -> str:
     """What to do, in the app's own terms, when an image layer receives flat samples."""
     if _image_layers_below_first(spec):
         return ("move the image layers (Conv2D, MaxPool2D) to the top, above Flatten and Dense "
@@ -223,11 +227,11 @@ def image_input_advice(spec: NetworkSpec, info: DatasetInfo | None) -> str:
     if info is None:
         return f"{IMAGE_DATASETS_ADVICE}: its layout follows the first layer"
     if info.image_shape is not None and info.has_layout:
-        return f"switch {info.title} to images with the fix below"
+        return f"switch {info.title} to images: the Fix button does it"
     return f"{info.title} has no images: {IMAGE_DATASETS_ADVICE}, or remove this layer"
 
 
-def app_problems(spec: NetworkSpec, info: DatasetInfo | None) -> list[Problem]:
+def app_problems(spec: NetworkSpec, info: DatasetFacts | None) -> list[Problem]:
     """Everything that stops ``spec`` from training in the app, with advice that names the
     app's actions: the spec's own problems (``analyze``), then the dataset's
     (:func:`check_compatibility`, when ``info`` is known). Engine advice about the input
@@ -242,7 +246,7 @@ def app_problems(spec: NetworkSpec, info: DatasetInfo | None) -> list[Problem]:
         if _is_image_input_advice(problem.fix):
             problem = Problem(problem.message, problem.layer_index, image_input_advice(spec, info))
         elif problem.fix and problem.fix.startswith("set the network's input to"):
-            problem = Problem(problem.message, problem.layer_index, "use the fix below (the input follows the dataset)")
+            problem = Problem(problem.message, problem.layer_index, "the Fix button adapts it (the input follows the dataset)")
         out.append(problem)
     return out
 

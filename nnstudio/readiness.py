@@ -8,52 +8,60 @@ dataset, loaded and cached by the document, never a download or a long load here
 from __future__ import annotations
 
 from core.compat import (
+    DatasetFacts,
     DatasetFit,
-    DatasetInfo,
     app_problems,
     image_shape_for,
     propose_dataset_fit,
 )
-from core.data import DATASETS, DataError, find_mnist
+from core.data import DATASETS, DataError, Dataset, find_mnist
 from core.errors import Problem
 from core.spec_edit import QuickFix, quick_fix
 
 from .document import DatasetChoice, Document
 
-__all__ = ["blocked_reason", "choice_with_layout", "dataset_fit", "dataset_info", "repair_for", "training_problems"]
+__all__ = ["blocked_reason", "choice_with_layout", "dataset_facts", "repair_for", "training_problems"]
 
 
-def dataset_info(document: Document) -> DatasetInfo | None:
+def dataset_facts(document: Document) -> DatasetFacts | None:
     """The chosen dataset as ``core.compat`` needs it, or None when it is not available
     (MNIST not on this computer, a file that cannot be read: the Dataset panel says so)."""
     from .widgets.dataset_panel import dataset_title
 
     choice = document.dataset_choice
-    if choice.name == "mnist" and find_mnist() is None:
-        return None
-    try:
-        data = document.dataset()
-    except (DataError, OSError):
+    data = _loaded_dataset(document)
+    if data is None:
         return None
     info = DATASETS.get(choice.name)
     has_layout = "layout" in choice.params or (info is not None and "layout" in info.params)
-    return DatasetInfo(dataset_title(choice), tuple(data.input_shape), int(data.n_classes),
+    return DatasetFacts(dataset_title(choice), tuple(data.input_shape), int(data.n_classes),
                        image_shape_for(data.input_shape, data.preprocessing), has_layout)
+
+
+def _loaded_dataset(document: Document) -> Dataset | None:
+    """The chosen dataset when it can be had without reading a user's file here: shipped and
+    generated sets (and MNIST when it is on this computer) are loaded through the document's
+    cache; an imported file only when the document already loaded it (its file may be huge,
+    a FIFO, gone…: reading it is the Dataset panel's and the open path's business)."""
+    choice = document.dataset_choice
+    if choice.name not in DATASETS:
+        # Document has no public "peek" at its cache; reading it never triggers a load.
+        return getattr(document, "_datasets", {}).get(choice.key())
+    if choice.name == "mnist" and find_mnist() is None:
+        return None
+    try:
+        return document.dataset()
+    except (DataError, OSError):
+        return None
 
 
 def training_problems(document: Document) -> list[Problem]:
     """What stops the network from training on the dataset (empty: it can train)."""
-    return app_problems(document.spec, dataset_info(document))
-
-
-def dataset_fit(document: Document) -> DatasetFit | None:
-    """The one-click repair that makes the network fit the dataset, or None."""
-    info = dataset_info(document)
-    return propose_dataset_fit(document.spec, info) if info is not None else None
+    return app_problems(document.spec, dataset_facts(document))
 
 
 def repair_for(document: Document, problem: Problem | None,
-               info: DatasetInfo | None = None) -> QuickFix | DatasetFit | None:
+               info: DatasetFacts | None = None) -> QuickFix | DatasetFit | None:
     """The one-click repair for ``problem``: the editor's spec fix when there is one (e.g.
     insert Flatten), else the dataset fit (input, layout, first and last layers), or None."""
     if problem is None:
@@ -61,7 +69,7 @@ def repair_for(document: Document, problem: Problem | None,
     fix = quick_fix(document.spec, problem)
     if fix is not None:
         return fix
-    info = info if info is not None else dataset_info(document)
+    info = info if info is not None else dataset_facts(document)
     return propose_dataset_fit(document.spec, info) if info is not None else None
 
 

@@ -35,7 +35,7 @@ from core.spec_edit import (PALETTE_TYPES, QuickFix, default_layer, duplicate_la
 
 from ..document import Document
 from ..layer_list_model import LAYER_TYPE_MIME, PROBLEM_COLOR, LayerListModel, shape_text
-from ..readiness import choice_with_layout, dataset_info, repair_for
+from ..readiness import choice_with_layout, dataset_facts, repair_for
 from .param_form import LAYER_BLURBS, ParamForm
 
 #: Badge colour per layer type (list rows and palette chips), readable on light and dark themes.
@@ -729,7 +729,7 @@ class LayerEditor(QWidget):
     def _update_problem(self) -> None:
         # The spec's own problems and, once it is valid, the dataset's (output units, input,
         # image layers fed flat rows), with advice naming actions that exist in the app.
-        info = dataset_info(self.document)
+        info = dataset_facts(self.document)
         all_problems = app_problems(self.document.spec, info)
         row = self.selected_row()
         here = [p for p in all_problems if row is not None and p.layer_index == row]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core import LayerSpec, NetworkSpec, analyze
-from core.compat import (DatasetInfo, app_problems, check_compatibility, dataset_param_schema, describe_input,
+from core.compat import (DatasetFacts, app_problems, check_compatibility, dataset_param_schema, describe_input,
                          example_indices, fit_spec_to_dataset, image_shape_for, input_shape_for_layout,
                          layout_for_spec, output_units, preview_images, propose_dataset_fit, scatter_points)
 from core.data import DATASET_NAMES, DATASETS, DataError, load_dataset
@@ -241,8 +241,8 @@ def test_scatter_points_subsample_reproducibly():
 
 # --------------------------------------------------------------------------- advice the app can follow
 
-DIGITS = DatasetInfo("Digits 8×8", (64,), 10, (8, 8), has_layout=True)
-XOR = DatasetInfo("XOR", (2,), 2)
+DIGITS = DatasetFacts("Digits 8×8", (64,), 10, (8, 8), has_layout=True)
+XOR = DatasetFacts("XOR", (2,), 2)
 
 
 def conv_on_top(spec: NetworkSpec) -> NetworkSpec:
@@ -258,7 +258,7 @@ def test_engine_advice_for_flat_input_names_no_app_control():
 def test_conv_on_top_of_a_digits_mlp_is_fixed_by_switching_the_dataset_to_images():
     spec = conv_on_top(mlp(64))
     problems = app_problems(spec, DIGITS)
-    assert [p.fix for p in problems] == ["switch Digits 8×8 to images with the fix below"]
+    assert [p.fix for p in problems] == ["switch Digits 8×8 to images: the Fix button does it"]
     fit = propose_dataset_fit(spec, DIGITS)
     assert fit.label == "Use Digits 8×8 as 8×8 images" and fit.layout == "image"
     assert fit.spec.input_shape == (1, 8, 8)

@@ -461,7 +461,7 @@ def test_conv2d_on_the_digits_network_offers_a_fix_that_exists(editor, document,
     assert types(document)[0] == "Conv2D"
     text = editor.problem_label.text()
     assert editor.problem_frame.isVisible() and "needs an image input" in text
-    assert "input shape" not in text and "switch Digits 8×8 to images with the fix below" in text
+    assert "input shape" not in text and "switch Digits 8×8 to images: the Fix button does it" in text
     assert editor.fix_button.isVisible() and editor.fix_button.text() == "Fix: use Digits 8×8 as 8×8 images"
     steps = document.undo_stack.count()
     qtbot.mouseClick(editor.fix_button, Qt.MouseButton.LeftButton)

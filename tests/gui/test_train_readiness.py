@@ -3,10 +3,13 @@ is, and a failure message goes away once its cause is fixed (issue 15 item 5).""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from nnstudio.document import DatasetChoice, default_state
 from nnstudio.main_window import MainWindow
 
 
@@ -88,3 +91,20 @@ def test_an_unrelated_message_stays_after_an_edit(window, qtbot):
     set_output_units(qtbot, window, 7)
     set_output_units(qtbot, window, 10)
     assert window.message_bar.isVisible() and "disk full" in window.message_bar.text
+
+
+def test_the_check_never_reads_an_imported_file_itself(document, monkeypatch):
+    # A model may name /dev/zero or a FIFO as its imported CSV: the readiness check (run on
+    # every edit) must not be what reads it on the GUI thread.
+    import nnstudio.document as document_module
+    from nnstudio.readiness import dataset_facts, training_problems
+    from nnstudio.widgets.layer_editor import LayerEditor
+
+    reads = []
+    monkeypatch.setattr(document_module, "load_choice", lambda choice: reads.append(choice))
+    editor = LayerEditor(document)
+    document.reset(replace(default_state(), dataset=DatasetChoice("import-csv", {"path": "/dev/zero"})))
+    assert dataset_facts(document) is None and training_problems(document) == []
+    editor.select_row(1)
+    assert [c for c in reads if c.name == "import-csv"] == []
+    assert not editor.problem_frame.isVisibleTo(editor)
