@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from core.resource_files import read_resource_bytes
@@ -39,6 +40,12 @@ def guide_markdown() -> str:
     except (OSError, UnicodeDecodeError) as exc:
         return ("# User guide\n\nThe guide that ships with nnstudio could not be read "
                 f"({exc}). Reinstalling nnstudio restores it; README.md has the same topics.")
+
+
+def _dedicated_key(portable: str) -> bool:
+    """True for a key of its own on media/office keyboards (Save, Open, Redo…)."""
+    sequence = QKeySequence(portable)
+    return sequence.count() == 1 and sequence[0].key().value >= Qt.Key.Key_Back.value
 
 
 class _HelpWindow(QWidget):
@@ -73,6 +80,8 @@ class ShortcutsWindow(_HelpWindow):
         """(command, keys, where) per command, keys joined with " or ", in menu order."""
         grouped: dict[tuple[int, str], tuple[str, list[str], str]] = {}
         for entry in self._entries():
+            if _dedicated_key(entry.key):
+                continue  # the "Save" / "Redo" keys of office keyboards: they work, but clutter the list
             slot = (id(entry.owner), entry.where)
             if slot not in grouped:
                 grouped[slot] = (entry.name, [], entry.where)

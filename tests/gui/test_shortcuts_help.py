@@ -172,6 +172,7 @@ def test_help_shortcuts_lists_the_live_actions_non_modally(window, qtbot):
     assert not shortcuts.isModal() and QApplication.activeModalWidget() is None
     rows = {name: (keys, where) for name, keys, where in shortcuts.rows()}
     assert "Ctrl+Shift+Z" in rows["Redo"][0] and rows["Redo"][1] == "everywhere"
+    assert rows["Save"] == ("Ctrl+S", "everywhere")  # not "Ctrl+S or Save": office-keyboard keys hidden
     assert rows["Delete layer"] == ("Del", "in the layer list")
     assert "Ctrl+Return" in rows["Train"][0]
     assert "Space" in rows["Pause / Resume training"][0]
