@@ -7,13 +7,7 @@ dataset, loaded and cached by the document, never a download or a long load here
 
 from __future__ import annotations
 
-from core.compat import (
-    DatasetFacts,
-    DatasetFit,
-    app_problems,
-    image_shape_for,
-    propose_dataset_fit,
-)
+from core.compat import DatasetFacts, DatasetFit, app_problems, image_shape_for, propose_dataset_fit
 from core.data import DATASETS, DataError, Dataset, find_mnist
 from core.errors import Problem
 from core.spec_edit import QuickFix, quick_fix

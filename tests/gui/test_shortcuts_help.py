@@ -5,12 +5,12 @@ items 2, 13 and 16)."""
 from __future__ import annotations
 
 import fnmatch
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import tomllib
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
@@ -207,8 +207,12 @@ def test_f1_opens_the_bundled_user_guide(window, qtbot):
 def test_the_guide_ships_in_the_wheel():
     text = (REPO / "resources" / "guide.md").read_text(encoding="utf-8")
     assert text.startswith("# nnstudio user guide")
-    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    patterns = config["tool"]["setuptools"]["package-data"]["core.resources"]
+    # (No tomllib: the project supports Python 3.10.) The package-data line for the resources:
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    section = pyproject.split("[tool.setuptools.package-data]", 1)[1]
+    line = re.search(r'^"core\.resources"\s*=\s*\[(.*)\]\s*$', section, re.MULTILINE).group(1)
+    patterns = re.findall(r'"([^"]+)"', line)
+    assert patterns and "icons/*" in patterns
     assert any(fnmatch.fnmatch("guide.md", p) for p in patterns)
 
 
