@@ -9,6 +9,10 @@ nothing itself):
 - ``fit_spec_to_dataset(spec, input_shape, n_classes)`` returns the spec with its input
   shape, first layer (a Flatten in front of a Dense for image input) and last Dense layer's
   units set for the dataset;
+- ``app_problems(spec, facts)`` lists what stops a network from training in the app (its
+  own problems, then the dataset's) with advice that names the app's actions, and
+  ``propose_dataset_fit(spec, facts)`` the one-click repair (layout, input, Flatten, last
+  layer units) when one exists;
 - ``layout_for_spec(spec)`` picks the sample layout ("flat" or "image") of the image sets
   (digits, MNIST) that suits a network's first layer, ``input_shape_for_layout`` gives the
   per-sample shape of that layout;
@@ -22,6 +26,7 @@ nothing itself):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,11 +35,13 @@ from .data.datasets import DATASETS
 from .errors import Problem, SpecError
 from .params import Param
 from .spec import LayerSpec, NetworkSpec, analyze
+from .spec_edit import quick_fix
 
 __all__ = [
     "check_compatibility", "fit_spec_to_dataset", "output_units", "layout_for_spec", "input_shape_for_layout",
     "describe_input", "dataset_param_schema", "example_indices", "image_shape_for", "preview_images",
-    "scatter_points", "IMAGE_FIRST_LAYERS",
+    "scatter_points", "IMAGE_FIRST_LAYERS", "DatasetFacts", "DatasetFit", "propose_dataset_fit", "app_problems",
+    "image_input_advice",
 ]
 
 #: Layer types that need an image input (channels, height, width).
@@ -121,6 +128,127 @@ def check_compatibility(spec: NetworkSpec, input_shape: tuple[int, ...], n_class
             + f" but {dataset_title} has {n_classes} classes", _last_dense(spec.layers),
             f"set the last Dense layer's units to {n_classes}"))
     return problems
+
+
+# --------------------------------------------------------------------------- advice the app can follow
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What the app's editor knows about the chosen dataset, to check a network against it.
+
+    ``input_shape`` is the per-sample shape as loaded now; ``image_shape`` (h, w) when the
+    samples are images in any layout; ``has_layout`` when the dataset can be loaded as flat
+    rows or as images (its "layout" parameter: the 8×8 digits, MNIST).
+    """
+
+    title: str
+    input_shape: tuple[int, ...]
+    n_classes: int
+    image_shape: tuple[int, int] | None = None
+    has_layout: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetFit:
+    """A one-click repair that makes a network fit the dataset: the repaired ``spec``, and
+    the dataset ``layout`` to switch to ("flat" / "image", or None to keep it). ``label``
+    names it for a button and for Undo."""
+
+    label: str
+    spec: NetworkSpec
+    layout: str | None = None
+
+
+#: The app's actions, named as the user finds them (used in advice sentences).
+IMAGE_DATASETS_ADVICE = "choose an image dataset (8×8 digits or MNIST) in the Dataset panel"
+
+
+def propose_dataset_fit(spec: NetworkSpec, info: DatasetFacts) -> DatasetFit | None:
+    """The smallest change that makes ``spec`` train on the dataset, or None when nothing
+    needs changing or no such change exists (then :func:`app_problems` says what to do).
+
+    Image datasets switch their layout to what the first layer needs (Conv2D: images,
+    Dense: flat rows); then the input shape, a Flatten in front of a first Dense and the last
+    Dense layer's units follow the dataset (:func:`fit_spec_to_dataset`). Offered only when
+    the result fits completely.
+    """
+    input_shape = tuple(int(d) for d in info.input_shape)
+    layout = None
+    if info.has_layout and info.image_shape is not None:
+        wanted = layout_for_spec(spec)
+        shape = input_shape_for_layout(info.image_shape, wanted)
+        if shape != input_shape:
+            layout, input_shape = wanted, shape
+    fitted = fit_spec_to_dataset(spec, input_shape, info.n_classes)
+    # Images now reach the layers: repair what that breaks with the editor's own quick fixes
+    # (typically: insert Flatten before the first Dense), a few steps at most.
+    for _ in range(4):
+        analysis = analyze(fitted)
+        if analysis.ok:
+            break
+        step = quick_fix(fitted, analysis.problems[0], info.n_classes)
+        if step is None:
+            return None
+        fitted = fit_spec_to_dataset(step.spec, input_shape, info.n_classes)
+    if fitted == spec and layout is None:
+        return None
+    if not analyze(fitted).ok or check_compatibility(fitted, input_shape, info.n_classes):
+        return None
+    if layout == "image" and info.image_shape is not None:
+        label = f"Use {info.title} as {info.image_shape[0]}×{info.image_shape[1]} images"
+    else:
+        label = f"Fit the network to {info.title}"
+    return DatasetFit(label, fitted, layout)
+
+
+def _is_image_input_advice(fix: str | None) -> bool:
+    from .layers._im2col import IMAGE_INPUT_FIX_START
+
+    return bool(fix) and fix.startswith(IMAGE_INPUT_FIX_START)
+
+
+def _image_layers_below_first(spec: NetworkSpec) -> bool:
+    """True when an image layer (Conv2D, MaxPool2D) comes after a layer that is not one."""
+    seen_other = False
+    for layer in spec.layers:
+        if layer.type in IMAGE_FIRST_LAYERS and seen_other:
+            return True
+        if layer.type not in IMAGE_FIRST_LAYERS + ("Activation", "Dropout"):
+            seen_other = True
+    return False
+
+
+def image_input_advice(spec: NetworkSpec, info: DatasetFacts | None) -> str:
+    """What to do, in the app's own terms, when an image layer receives flat samples."""
+    if _image_layers_below_first(spec):
+        return ("move the image layers (Conv2D, MaxPool2D) to the top, above Flatten and Dense "
+                "(Alt+Up or drag the row); image datasets then switch to images")
+    if info is None:
+        return f"{IMAGE_DATASETS_ADVICE}: its layout follows the first layer"
+    if info.image_shape is not None and info.has_layout:
+        return f"switch {info.title} to images: the Fix button does it"
+    return f"{info.title} has no images: {IMAGE_DATASETS_ADVICE}, or remove this layer"
+
+
+def app_problems(spec: NetworkSpec, info: DatasetFacts | None) -> list[Problem]:
+    """Everything that stops ``spec`` from training in the app, with advice that names the
+    app's actions: the spec's own problems (``analyze``), then the dataset's
+    (:func:`check_compatibility`, when ``info`` is known). Engine advice about the input
+    shape (which follows the dataset in the app, it has no control of its own) becomes
+    advice about the dataset or the layer order.
+    """
+    problems = list(analyze(spec).problems)
+    if info is not None and not problems:
+        problems = check_compatibility(spec, info.input_shape, info.n_classes, info.title)
+    out = []
+    for problem in problems:
+        if _is_image_input_advice(problem.fix):
+            problem = Problem(problem.message, problem.layer_index, image_input_advice(spec, info))
+        elif problem.fix and problem.fix.startswith("set the network's input to"):
+            problem = Problem(problem.message, problem.layer_index, "the Fix button adapts it (the input follows the dataset)")
+        out.append(problem)
+    return out
 
 
 def fit_spec_to_dataset(spec: NetworkSpec, input_shape: tuple[int, ...], n_classes: int) -> NetworkSpec:

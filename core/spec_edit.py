@@ -188,7 +188,7 @@ def output_units_hint(spec: NetworkSpec) -> int:
 
 def quick_fix(spec: NetworkSpec, problem: Problem, n_classes: int | None = None) -> QuickFix | None:
     """The repaired spec for ``problem`` (one of ``analyze(spec).problems``), or None when
-    the engine's suggestion has no obvious automatic form (e.g. "set the input shape…",
+    the engine's suggestion has no obvious automatic form (e.g. "feed it images…",
     which follows the dataset).
 
     ``n_classes`` sizes a Dense layer the fix adds; by default ``output_units_hint(spec)``.

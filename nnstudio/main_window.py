@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QMainWindow, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
@@ -20,6 +20,7 @@ from .dialogs import Dialogs
 from .document import Document
 from .messages import reports_errors
 from .settings import app_settings
+from .shortcuts import key_sequences
 from .widgets.message_bar import MessageBar
 
 MAX_RECENT = 8
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._guard_undo_while_training()
+        self._watch_training_readiness()
         self.statusBar().showMessage("Ready")
 
         self.document.pathChanged.connect(self._update_title)
@@ -151,7 +153,8 @@ class MainWindow(QMainWindow):
         def action(text, slot, shortcut=None, name=None, tip=""):
             a = QAction(text, self)
             if shortcut is not None:
-                a.setShortcut(shortcut)
+                # Every binding of a standard key on this platform, each key once.
+                a.setShortcuts(key_sequences(*(shortcut if isinstance(shortcut, tuple) else (shortcut,))))
             if name:
                 a.setObjectName(name)
             a.setStatusTip(tip)
@@ -164,13 +167,26 @@ class MainWindow(QMainWindow):
         self.open_action = action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "openAction")
         self.save_action = action("&Save", self.save, QKeySequence.StandardKey.Save, "saveAction")
         self.save_as_action = action("Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs, "saveAsAction")
-        self.quit_action = action("&Quit", self.close, QKeySequence.StandardKey.Quit, "quitAction")
+        # Quit has no standard key on some platforms (offscreen, Windows): Ctrl+Q everywhere.
+        self.quit_action = action("&Quit", self.close, (QKeySequence.StandardKey.Quit, "Ctrl+Q"), "quitAction")
         self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setShortcuts(key_sequences(QKeySequence.StandardKey.Undo))
         self.undo_action.setObjectName("undoAction")
         self.redo_action = self.document.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        # StandardKey.Redo already is Ctrl+Shift+Z on Linux desktops: binding it twice made
+        # the key ambiguous, so it did nothing. key_sequences adds it only where it is missing.
+        self.redo_action.setShortcuts(key_sequences(QKeySequence.StandardKey.Redo, "Ctrl+Shift+Z"))
         self.redo_action.setObjectName("redoAction")
+        self.evaluate_action = action("&Evaluate on test set", self._on_evaluate_action_triggered, "Ctrl+E",
+                                      "evaluateAction", "Run the trained network on the held-out test samples")
+        self._watch_evaluate_button()
+        self.shortcuts_action = action("&Keyboard shortcuts", self.show_shortcuts, None, "shortcutsAction",
+                                       "Every keyboard shortcut of this window")
+        self.guide_action = action("User &guide", self.show_user_guide, QKeySequence.StandardKey.HelpContents,
+                                   "userGuideAction", "A short guide to nnstudio")
+        from .help import guide_markdown
+
+        guide_markdown()  # read now: a reinstall while the app runs must not take the guide away
         self.about_action = action("&About nnstudio", self._show_about, None, "aboutAction")
 
     def _build_menus(self) -> None:
@@ -202,7 +218,14 @@ class MainWindow(QMainWindow):
             if actions:
                 menu = bar.addMenu(title)
                 menu.addActions(actions)
+                if widget is self.dashboard:
+                    menu.addSeparator()
+                    menu.addAction(self.evaluate_action)
         help_menu = bar.addMenu("&Help")
+        help_menu.setObjectName("helpMenu")
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
 
     def _guard_undo_while_training(self) -> None:
@@ -227,9 +250,102 @@ class MainWindow(QMainWindow):
             action.setStatusTip(why or tip)
             action.setToolTip(why)  # empty: Qt's default, the action's text ("Undo Set units")
 
+    # -- help and shortcuts -------------------------------------------------------------------------
+    def shortcut_entries(self) -> list:
+        """Every key this window reacts to, read from the live actions (``nnstudio.shortcuts``)."""
+        from .shortcuts import window_shortcuts
+
+        entries = window_shortcuts(self)
+        # In menu order (File, Edit, Network, Training, Help); keys outside the menus last.
+        order: dict[int, int] = {}
+
+        def visit(actions) -> None:
+            for a in actions:
+                order.setdefault(id(a), len(order))
+                if a.menu() is not None:
+                    visit(a.menu().actions())
+
+        visit(self.menuBar().actions())
+        return sorted(entries, key=lambda e: order.get(id(e.owner), len(order)))
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard shortcuts: a non-modal window listing the live actions' keys."""
+        from .help import ShortcutsWindow
+
+        if getattr(self, "shortcuts_window", None) is None:
+            self.shortcuts_window = ShortcutsWindow(self.shortcut_entries, self)
+        self.shortcuts_window.refresh()
+        self.shortcuts_window.show()
+        self.shortcuts_window.raise_()
+        self.shortcuts_window.activateWindow()
+
+    def show_user_guide(self) -> None:
+        """Help ▸ User guide: the bundled guide in a non-modal window."""
+        from .help import UserGuideWindow
+
+        if getattr(self, "guide_window", None) is None:
+            self.guide_window = UserGuideWindow(self)
+        self.guide_window.show()
+        self.guide_window.raise_()
+        self.guide_window.activateWindow()
+
+    def _watch_evaluate_button(self) -> None:
+        """The Evaluate action mirrors the Evaluate tab's button (enabled state) and the
+        button's tooltip names the shortcut, whatever text the panel gives it."""
+        self.evaluation_panel.evaluate_button.installEventFilter(self)
+        self._sync_evaluate_action()
+
+    def _sync_evaluate_action(self) -> None:
+        from .shortcuts import with_shortcut
+
+        button = self.evaluation_panel.evaluate_button
+        self.evaluate_action.setEnabled(button.isEnabled())
+        tip = with_shortcut(button.toolTip(), self.evaluate_action)
+        if tip != button.toolTip():
+            button.setToolTip(tip)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if watched is getattr(getattr(self, "evaluation_panel", None), "evaluate_button", None) and \
+                event.type() in (QEvent.Type.EnabledChange, QEvent.Type.ToolTipChange):
+            self._sync_evaluate_action()
+        return super().eventFilter(watched, event)
+
+    def _on_evaluate_action_triggered(self) -> None:
+        button = self.evaluation_panel.evaluate_button
+        if button.isEnabled():
+            self.tabs.setCurrentWidget(self.evaluation_panel)
+            button.click()
+
+    # -- can a run start ---------------------------------------------------------------------------
+    def _watch_training_readiness(self) -> None:
+        """Train is enabled only when the network fits the data; a message about a failed
+        run goes away once its cause is fixed (it would otherwise contradict the window)."""
+        self._run_failure_text = ""
+        self.controller.runFailed.connect(self._on_controller_run_failed)
+        for signal in (self.document.specChanged, self.document.datasetChanged):
+            signal.connect(self._update_training_readiness)
+        self._update_training_readiness()
+
+    def _update_training_readiness(self) -> None:
+        from .readiness import blocked_reason, repair_for, training_problems
+
+        problems = training_problems(self.document)
+        fix = repair_for(self.document, problems[0]) if problems else None
+        self.dashboard.controls.set_blocked(blocked_reason(problems, fix))
+        failure = self._run_failure_text
+        if not problems and failure and self.message_bar.isVisibleTo(self) and self.message_bar.text == failure:
+            self.message_bar.dismiss()  # the network changed and now fits: the failure is stale
+        if not problems:
+            self._run_failure_text = ""
+
+    def _on_controller_run_failed(self, message: str, _details: str) -> None:
+        self._run_failure_text = message
+
     # -- messages ----------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "error", details: str = "", actions: dict | None = None) -> None:
         """Show a message in the bar at the top; ``actions`` maps button text -> callable."""
+        if text.startswith("Training cannot start"):
+            self._run_failure_text = text  # cleared with the cause (_update_training_readiness)
         self._message_actions = dict(actions or {})
         self.message_bar.show_message(text, level, details, tuple(self._message_actions))
         self.statusBar().showMessage(text.split("\n")[0], 8000)

@@ -46,16 +46,25 @@ def pair_text(value: tuple[int, int]) -> str:
     return f"{value[0]}×{value[1]}"
 
 
+#: Start of every suggestion ``image_shape_fix`` makes (``core.compat`` recognises it and
+#: names the app's actions instead).
+IMAGE_INPUT_FIX_START = "feed it images"
+
+
 def image_shape_fix(input_shape: Shape) -> str:
-    """A suggestion for a layer that needs ``(channels, height, width)`` but got ``input_shape``."""
+    """A suggestion for a layer that needs ``(channels, height, width)`` but got ``input_shape``.
+
+    Worded for every front end (the library, the command line, the app): it says what the
+    layer needs, not which control to use; the app's editor adds that (``core.compat``).
+    """
     if len(input_shape) == 2:
-        return f"add a channel axis: set the input shape to {format_shape((1, *input_shape))}"
+        return f"{IMAGE_INPUT_FIX_START} with a channel axis, shaped {format_shape((1, *input_shape))}"
+    example = (1, 28, 28)
     if len(input_shape) == 1:
         side = int(round(float(input_shape[0]) ** 0.5))
-        example = (1, side, side) if side * side == input_shape[0] else (1, 28, 28)
-        return (f"set the input shape to (channels, height, width), e.g. {format_shape(example)}, "
-                "and keep image layers before Flatten and Dense")
-    return "set the input shape to (channels, height, width), e.g. (1, 28, 28)"
+        example = (1, side, side) if side * side == input_shape[0] else example
+    return (f"{IMAGE_INPUT_FIX_START} shaped (channels, height, width), e.g. {format_shape(example)}, "
+            "and keep image layers before Flatten and Dense")
 
 
 def output_size_and_padding(size: int, kernel: int, stride: int, padding: str) -> tuple[int, int, int]:

@@ -28,11 +28,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayo
 
 from core.layers import format_shape
 from core.spec import layer_label
+from core.compat import DatasetFit, app_problems
+from core.data import DataError
 from core.spec_edit import (PALETTE_TYPES, QuickFix, default_layer, duplicate_layer, insert_layer, move_layer,
-                            quick_fix, remove_layer)
+                            remove_layer)
 
 from ..document import Document
 from ..layer_list_model import LAYER_TYPE_MIME, PROBLEM_COLOR, LayerListModel, shape_text
+from ..readiness import choice_with_layout, dataset_facts, repair_for
 from .param_form import LAYER_BLURBS, ParamForm
 
 #: Badge colour per layer type (list rows and palette chips), readable on light and dark themes.
@@ -294,7 +297,7 @@ class LayerEditor(QWidget):
         self.setObjectName("layerEditor")
         self.document = document
         self.model = LayerListModel(document, self)
-        self._fix: QuickFix | None = None
+        self._fix: QuickFix | DatasetFit | None = None
         self._pending_select: int | None = None
 
         # -- widgets ----------------------------------------------------------------------------
@@ -436,6 +439,7 @@ class LayerEditor(QWidget):
         # The keyboard shortcuts belong to this part (palette, buttons, list), not to the form.
         self.list_panel = QWidget()
         self.list_panel.setObjectName("layerListPanel")
+        self.list_panel.setAccessibleName("Layer list")  # also names the shortcuts' scope in Help
         for a in self._actions:
             self.list_panel.addAction(a)
         top = QVBoxLayout(self.list_panel)
@@ -485,6 +489,7 @@ class LayerEditor(QWidget):
         self.setMinimumWidth(260)
 
         document.trainingActiveChanged.connect(self._on_document_training_active_changed)
+        document.datasetChanged.connect(self._on_document_dataset_changed)
         self._on_palette_view_current_item_changed()
         if self.model.rowCount():
             self.select_row(0)
@@ -512,11 +517,17 @@ class LayerEditor(QWidget):
         return self.palette_view.current_type()
 
     def selected_row(self) -> int | None:
-        index = self.list_view.selectionModel().currentIndex()
-        rows = self.list_view.selectionModel().selectedRows()
-        if rows:
-            return rows[0].row()
-        return index.row() if index.isValid() else None
+        """The layer the user is on: the list's current row (None when there is none).
+
+        The current index, not ``selectedRows()``: during a mouse press the view moves the
+        current index first and updates the selection afterwards, so slots reacting to the
+        press would otherwise see the previous row (the form was one click behind)."""
+        selection = self.list_view.selectionModel()
+        index = selection.currentIndex()
+        if index.isValid():
+            return index.row()
+        rows = selection.selectedRows()
+        return rows[0].row() if rows else None
 
     def select_row(self, row: int | None) -> None:
         selection = self.list_view.selectionModel()
@@ -571,7 +582,7 @@ class LayerEditor(QWidget):
             return
         self._change(f"Move layer {row + 1} {direction}", moved, row + delta)
 
-    def quick_fix(self) -> QuickFix | None:
+    def quick_fix(self) -> QuickFix | DatasetFit | None:
         """The fix the "Fix: …" button applies now, or None."""
         return self._fix
 
@@ -579,7 +590,28 @@ class LayerEditor(QWidget):
         fix = self._fix
         if fix is None or self.document.training_active:
             return
+        if isinstance(fix, DatasetFit):
+            self._apply_dataset_fit(fix)
+            return
         self._change(fix.label, fix.spec, fix.row)
+
+    def _apply_dataset_fit(self, fit: DatasetFit) -> None:
+        """Network and dataset layout in one undo step; the new layout is loaded first, so a
+        failure leaves everything as it was."""
+        choice = choice_with_layout(self.document.dataset_choice, fit.layout)
+        if choice != self.document.dataset_choice:
+            try:
+                self.document.load_dataset(choice)
+            except DataError as exc:
+                self.document.notify(f"{fit.label} failed: {exc}", "error")
+                return
+        row = self.selected_row()
+        self._pending_select = row
+        try:
+            self.document.change(fit.label, spec=fit.spec,
+                                 dataset=choice if choice != self.document.dataset_choice else None)
+        finally:
+            self._pending_select = None
 
     def _change(self, text: str, spec, select: int | None) -> None:
         """Push an edit and then select ``select``: the editor knows which layer the user
@@ -628,11 +660,12 @@ class LayerEditor(QWidget):
     def _on_fix_button_clicked(self) -> None:
         self.apply_quick_fix()
 
-    def _on_selection_current_row_changed(self, *_args) -> None:
-        self._on_selection_changed()
+    def _on_selection_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        # Use the index the signal hands over: the selection may still hold the old row.
+        self._on_selection_changed(current.row() if current.isValid() else None)
 
-    def _on_selection_changed(self) -> None:
-        self.form.set_layer(self.selected_row())
+    def _on_selection_changed(self, row: int | None = None) -> None:
+        self.form.set_layer(row if row is not None else self.selected_row())
         self._update_problem()
         self._update_actions()
 
@@ -665,6 +698,9 @@ class LayerEditor(QWidget):
         self._update_problem()
         self._update_actions()
 
+    def _on_document_dataset_changed(self) -> None:
+        self._update_problem()  # the network may fit the new dataset, or no longer fit it
+
     # -- refresh ------------------------------------------------------------------------------------------
     def _update_all(self) -> None:
         spec = self.document.spec
@@ -691,21 +727,24 @@ class LayerEditor(QWidget):
         self._update_actions()
 
     def _update_problem(self) -> None:
-        analysis = self.model.analysis
+        # The spec's own problems and, once it is valid, the dataset's (output units, input,
+        # image layers fed flat rows), with advice naming actions that exist in the app.
+        info = dataset_facts(self.document)
+        all_problems = app_problems(self.document.spec, info)
         row = self.selected_row()
-        problems = self.model.problems(row) if row is not None else ()
-        problem = problems[0] if problems else (analysis.problems[0] if analysis.problems else None)
+        here = [p for p in all_problems if row is not None and p.layer_index == row]
+        problem = here[0] if here else (all_problems[0] if all_problems else None)
         if problem is None:
             self._fix = None
             self.problem_frame.hide()
             return
         text = str(problem)
         text = text[:1].upper() + text[1:]
-        others = len(analysis.problems) - 1
+        others = len(all_problems) - 1
         if others > 0:
             text += f" ({others} more problem{'s' if others > 1 else ''})"
         self.problem_label.setText("⚠ " + text)
-        self._fix = quick_fix(self.document.spec, problem)
+        self._fix = repair_for(self.document, problem, info)
         if self._fix is not None:
             label = self._fix.label
             self.fix_button.setText(f"Fix: {label[:1].lower()}{label[1:]}")

@@ -11,6 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from ..shortcuts import key_sequences, with_shortcut
 from .flow_layout import FlowLayout
 
 __all__ = ["TrainingControls"]
@@ -43,6 +44,8 @@ class TrainingControls(QWidget):
         super().__init__(parent)
         self.setObjectName("trainingControls")
         self._state = "idle"
+        self._blocked = ""  # why a new run cannot start ("" when it can)
+        self._last_state = ("idle", False, False)
 
         def action(text: str, name: str, tip: str) -> QAction:
             a = QAction(text, self)
@@ -60,6 +63,12 @@ class TrainingControls(QWidget):
         self.stop_action = action("Stop", "stopAction", "Stop after the current batch; the model stays usable")
         self.reset_action = action("Reset weights", "resetWeightsAction",
                                    "Forget the training: the next run starts from new random weights")
+        # Window-wide keys (the actions sit in the Training menu). Space stays the Train tab's
+        # own pause key (never window-wide: it would steal Space from focused buttons), and
+        # none of these is a key an input field uses (PITFALLS: desktop details).
+        for a, keys in ((self.train_action, ("Ctrl+Return", "Ctrl+Enter")), (self.step_action, ("F10",)),
+                        (self.step_epoch_action, ("Ctrl+F10",)), (self.stop_action, ("Shift+F5",))):
+            a.setShortcuts(key_sequences(*keys))
         self.train_action.triggered.connect(self.trainRequested)
         self.pause_action.triggered.connect(self._on_pause_action_triggered)
         self.step_action.triggered.connect(self.stepBatchRequested)
@@ -102,7 +111,7 @@ class TrainingControls(QWidget):
     def _button(self, name: str, action: QAction) -> QPushButton:
         button = QPushButton(action.text())
         button.setObjectName(name)
-        button.setToolTip(action.toolTip())
+        button.setToolTip(with_shortcut(action.toolTip(), action))
         button.clicked.connect(action.trigger)
         return button
 
@@ -116,20 +125,34 @@ class TrainingControls(QWidget):
         "stopping"); ``can_continue``: the network has training to continue from;
         ``has_weights``: there are trained weights to reset."""
         self._state = state
+        self._last_state = (state, can_continue, has_weights)
         idle, running, paused = state == "idle", state == "running", state == "paused"
+        startable = idle and not self._blocked
         self.train_action.setText("Continue" if can_continue else "Train")
         self.pause_action.setText("Resume" if paused else "Pause")
         self.pause_action.setToolTip("Resume training (Space in the Train tab)" if paused
                                      else "Pause after the current batch (Space in the Train tab)")
-        enabled = {self.train_action: idle, self.pause_action: running or paused,
-                   self.step_action: idle or paused, self.step_epoch_action: idle or paused,
+        enabled = {self.train_action: startable, self.pause_action: running or paused,
+                   self.step_action: startable or paused, self.step_epoch_action: startable or paused,
                    self.stop_action: running or paused, self.reset_action: idle and has_weights}
         for a, on in enabled.items():
             a.setEnabled(on)
         for button, a in self._pairs():
             button.setText(a.text())
-            button.setToolTip(a.toolTip())
+            blocked = idle and self._blocked and a in (self.train_action, self.step_action, self.step_epoch_action)
+            button.setToolTip(self._blocked if blocked else with_shortcut(a.toolTip(), a))
             button.setEnabled(a.isEnabled())
+
+    def set_blocked(self, reason: str) -> None:
+        """``reason`` why no run can start now (the network does not fit the data…), shown
+        as the tooltip of the disabled Train and Step buttons; "" when a run can start."""
+        if reason != self._blocked:
+            self._blocked = reason
+            self.set_state(*self._last_state)
+
+    @property
+    def blocked_reason(self) -> str:
+        return self._blocked
 
     def _pairs(self):
         return ((self.train_button, self.train_action), (self.pause_button, self.pause_action),

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from core import LayerSpec, NetworkSpec, analyze
-from core.compat import (check_compatibility, dataset_param_schema, describe_input, example_indices,
-                         fit_spec_to_dataset, image_shape_for, input_shape_for_layout, layout_for_spec,
-                         output_units, preview_images, scatter_points)
+from core.compat import (DatasetFacts, app_problems, check_compatibility, dataset_param_schema, describe_input,
+                         example_indices, fit_spec_to_dataset, image_shape_for, input_shape_for_layout,
+                         layout_for_spec, output_units, preview_images, propose_dataset_fit, scatter_points)
 from core.data import DATASET_NAMES, DATASETS, DataError, load_dataset
 
 
@@ -237,3 +237,60 @@ def test_scatter_points_subsample_reproducibly():
     assert set(la.tolist()) == {0, 1}
     one_feature, _ = scatter_points(np.array([[1.0], [3.0]]), np.array([0, 1]), margin=0.0)
     np.testing.assert_allclose(one_feature, [[0.0, 0.5], [1.0, 0.5]])
+
+
+# --------------------------------------------------------------------------- advice the app can follow
+
+DIGITS = DatasetFacts("Digits 8×8", (64,), 10, (8, 8), has_layout=True)
+XOR = DatasetFacts("XOR", (2,), 2)
+
+
+def conv_on_top(spec: NetworkSpec) -> NetworkSpec:
+    return spec.with_layers((LayerSpec.of("Conv2D", filters=8, kernel_size=3, padding="same"),) + spec.layers)
+
+
+def test_engine_advice_for_flat_input_names_no_app_control():
+    problem = analyze(conv_on_top(mlp(64))).problems[0]
+    assert problem.fix.startswith("feed it images shaped (channels, height, width), e.g. (1, 8, 8)")
+    assert "input shape" not in problem.fix
+
+
+def test_conv_on_top_of_a_digits_mlp_is_fixed_by_switching_the_dataset_to_images():
+    spec = conv_on_top(mlp(64))
+    problems = app_problems(spec, DIGITS)
+    assert [p.fix for p in problems] == ["switch Digits 8×8 to images: the Fix button does it"]
+    fit = propose_dataset_fit(spec, DIGITS)
+    assert fit.label == "Use Digits 8×8 as 8×8 images" and fit.layout == "image"
+    assert fit.spec.input_shape == (1, 8, 8)
+    assert [layer.type for layer in fit.spec.layers][:3] == ["Conv2D", "Flatten", "Dense"]
+    assert analyze(fit.spec).ok and check_compatibility(fit.spec, (1, 8, 8), 10) == []
+
+
+def test_image_layer_below_dense_is_told_to_move_up_and_has_no_one_click_fix():
+    spec = mlp(64)
+    spec = spec.with_layers(spec.layers[:1] + (LayerSpec.of("Conv2D", filters=8, kernel_size=3),) + spec.layers[1:])
+    (problem,) = app_problems(spec, DIGITS)
+    assert problem.fix.startswith("move the image layers (Conv2D, MaxPool2D) to the top")
+    assert propose_dataset_fit(spec, DIGITS) is None
+
+
+def test_points_cannot_become_images_so_the_advice_names_image_datasets():
+    (problem,) = app_problems(conv_on_top(mlp(2)), XOR)
+    assert problem.fix == ("XOR has no images: choose an image dataset (8×8 digits or MNIST) in the Dataset panel, "
+                           "or remove this layer")
+    assert propose_dataset_fit(conv_on_top(mlp(2)), XOR) is None
+    (unknown,) = app_problems(conv_on_top(mlp(2)), None)  # dataset not available (MNIST missing)
+    assert "choose an image dataset (8×8 digits or MNIST) in the Dataset panel" in unknown.fix
+
+
+def test_dataset_problems_come_after_the_spec_is_valid_and_the_fit_repairs_them():
+    spec = mlp(64, outputs=5)
+    (problem,) = app_problems(spec, DIGITS)
+    assert problem.message == "The network has 5 outputs but Digits 8×8 has 10 classes"
+    fit = propose_dataset_fit(spec, DIGITS)
+    assert fit.label == "Fit the network to Digits 8×8" and fit.layout is None
+    assert app_problems(fit.spec, DIGITS) == []
+    assert propose_dataset_fit(fit.spec, DIGITS) is None  # nothing left to fix
+    wrong_input = mlp(784)
+    (problem,) = [p for p in app_problems(wrong_input, DIGITS) if p.layer_index is None]
+    assert "input shape" not in problem.fix and propose_dataset_fit(wrong_input, DIGITS).spec.input_shape == (64,)

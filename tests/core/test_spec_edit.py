@@ -188,7 +188,9 @@ def test_no_quick_fix_when_the_input_shape_is_wrong_for_the_layer():
     spec = spec_of([{"type": "Conv2D", "filters": 4, "kernel_size": 3}, {"type": "Flatten"},
                     {"type": "Dense", "units": 2}], (64,))
     problem = analyze(spec).problems[0]
-    assert "set the input shape" in problem.fix
+    # Worded for every front end: what the layer needs, not a control to use (issue 15 item 6).
+    assert problem.fix == ("feed it images shaped (channels, height, width), e.g. (1, 8, 8), and keep image "
+                           "layers before Flatten and Dense")
     assert quick_fix(spec, problem) is None
 
 

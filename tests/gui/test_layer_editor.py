@@ -11,7 +11,8 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 
 from core import NetworkSpec, analyze
-from nnstudio.document import default_state
+from core.spec_edit import PALETTE_TYPES
+from nnstudio.document import DatasetChoice, default_state
 from nnstudio.layer_list_model import LAYER_ROW_MIME, LAYER_TYPE_MIME, LayerListModel
 from nnstudio.widgets.layer_editor import LayerEditor
 
@@ -25,9 +26,17 @@ CNN_LAYERS = [
 ]
 
 
+#: The dataset whose samples have each input shape (the app keeps the two in step; the
+#: editor reports a network that does not fit its dataset).
+DATASET_FOR_SHAPE = {(1, 28, 28): DatasetChoice("mnist", {"layout": "image"}),
+                     (1, 8, 8): DatasetChoice("digits8x8", {"layout": "image"}),
+                     (64,): DatasetChoice("digits8x8", {})}
+
+
 def set_spec(document, layers, input_shape=(1, 28, 28)):
     spec = NetworkSpec.from_dict({"input_shape": list(input_shape), "layers": layers})
-    document.reset(replace(default_state(), spec=spec))
+    state = replace(default_state(), spec=spec)
+    document.reset(replace(state, dataset=DATASET_FOR_SHAPE.get(tuple(input_shape), state.dataset)))
 
 
 def types(document):
@@ -308,9 +317,15 @@ def test_other_quick_fixes(editor, document, qtbot, layers, input_shape, button,
 
 
 def test_problem_without_an_automatic_fix_shows_the_message_only(editor, document):
-    set_spec(document, [{"type": "Conv2D", "filters": 4, "kernel_size": 3}, {"type": "Flatten"},
-                        {"type": "Dense", "units": 3}], (64,))
-    assert editor.problem_frame.isVisible() and "set the input shape" in editor.problem_label.text()
+    # Conv2D on 2-D points: no layout turns XOR into images, so there is no one-click fix;
+    # the advice names what the user can do in the app (not a control that does not exist).
+    spec = NetworkSpec.from_dict({"input_shape": [2], "layers": [
+        {"type": "Conv2D", "filters": 4, "kernel_size": 3}, {"type": "Flatten"}, {"type": "Dense", "units": 2}]})
+    document.reset(replace(default_state(), spec=spec, dataset=DatasetChoice("xor", {})))
+    text = editor.problem_label.text()
+    assert editor.problem_frame.isVisible() and "needs an image input" in text
+    assert "XOR has no images: choose an image dataset (8×8 digits or MNIST) in the Dataset panel" in text
+    assert "input shape" not in text
     assert not editor.fix_button.isVisible() and editor.quick_fix() is None
 
 
@@ -396,3 +411,98 @@ def test_looks_right_narrow_and_wide(cnn, host, qtbot, tmp_path):
         assert rect.width() <= cnn.list_view.viewport().width()
         assert cnn.palette_view.height() >= cnn.palette_view.visualItemRect(cnn.palette_view.item(5)).bottom()
         assert not cnn.grab().isNull()
+
+
+def _click_row(qtbot, view, row):
+    """A real click on ``row``: press and release on the viewport at the row's rectangle."""
+    index = view.model().index(row)
+    view.scrollTo(index)
+    pos = view.visualRect(index).center()
+    qtbot.mousePress(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_settings_form_follows_each_mouse_click_on_the_list(editor, document, qtbot):
+    # Issue 15 item 1: the form refreshed on currentRowChanged while selected_row() read the
+    # selection, which during a mouse press still holds the previous row: one click behind.
+    from nnstudio.presets import load_presets
+
+    preset = next(p for p in load_presets() if p.title == "MNIST CNN")
+    document.reset(preset.state())
+    view = editor.list_view
+    title = editor.form.findChild(QWidget, "layerSettingsTitle")
+    for row, caption in ((3, "Layer 4 · Conv2D"), (7, "Layer 8 · Dense"), (0, "Layer 1 · Conv2D"),
+                         (2, "Layer 3 · MaxPool2D"), (11, "Layer 12 · Dense")):
+        _click_row(qtbot, view, row)
+        assert editor.selected_row() == row
+        assert title.text() == caption
+        assert editor.delete_action.toolTip() == f"Delete layer {row + 1} (Delete)"
+    # Edit Units while "Dense 10" (row 12) is highlighted: that layer changes, Dense 84 does not.
+    spin = editor.form.editor("units")
+    assert spin.value() == 10
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "12")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    units = [layer.config.get("units") for layer in document.spec.layers]
+    assert units[11] == 12 and units[9] == 84 and units[7] == 120
+    assert document.undo_stack.undoText() == "Set Dense units to 12"
+
+
+def test_conv2d_on_the_digits_network_offers_a_fix_that_exists(editor, document, qtbot):
+    # Issue 15 item 6: the advice was "set the input shape to (channels, height, width)", and
+    # there is no such control. Now the problem row says what to do and fixes it in one click.
+    assert document.dataset_choice.name == "digits8x8" and document.spec.input_shape == (64,)
+    before_spec, before_data = document.spec, document.dataset_choice
+    _click_row(qtbot, editor.list_view, 0)
+    palette = editor.palette_view
+    palette.setCurrentRow(list(PALETTE_TYPES).index("Conv2D"))
+    qtbot.mouseClick(editor.tool_buttons["layerInsertAboveAction"], Qt.MouseButton.LeftButton)
+    assert types(document)[0] == "Conv2D"
+    text = editor.problem_label.text()
+    assert editor.problem_frame.isVisible() and "needs an image input" in text
+    assert "input shape" not in text and "switch Digits 8×8 to images: the Fix button does it" in text
+    assert editor.fix_button.isVisible() and editor.fix_button.text() == "Fix: use Digits 8×8 as 8×8 images"
+    steps = document.undo_stack.count()
+    qtbot.mouseClick(editor.fix_button, Qt.MouseButton.LeftButton)
+    assert document.spec.input_shape == (1, 8, 8)
+    assert types(document)[:2] == ["Conv2D", "Flatten"] and analyze(document.spec).ok
+    assert document.dataset_choice == DatasetChoice("digits8x8", {"layout": "image"})
+    assert document.dataset().input_shape == (1, 8, 8)
+    assert not editor.problem_frame.isVisible()
+    assert document.undo_stack.count() == steps + 1
+    assert document.undo_stack.undoText() == "Use Digits 8×8 as 8×8 images"
+    document.undo_stack.undo()  # one step takes back the network and the layout together
+    assert types(document)[0] == "Conv2D" and document.dataset_choice == before_data
+    document.undo_stack.undo()
+    assert document.spec == before_spec
+
+
+def test_conv2d_below_a_dense_layer_is_told_to_move_up(editor, document, qtbot):
+    _click_row(qtbot, editor.list_view, 0)
+    editor.palette_view.setCurrentRow(list(PALETTE_TYPES).index("Conv2D"))
+    qtbot.keyClick(editor.list_view, Qt.Key.Key_Insert)  # adds below the selected Dense
+    assert types(document)[1] == "Conv2D"
+    text = editor.problem_label.text()
+    assert "move the image layers (Conv2D, MaxPool2D) to the top" in text and "input shape" not in text
+    # Following the advice (Alt+Up on the new row) gives the one-click fix of the test above.
+    qtbot.keyClick(editor.list_view, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert types(document)[0] == "Conv2D"
+    assert editor.fix_button.text() == "Fix: use Digits 8×8 as 8×8 images"
+
+
+def test_a_network_that_does_not_fit_the_dataset_is_fixed_from_the_problem_row(editor, document, qtbot):
+    # Valid on its own, but 5 outputs for 10 classes: the dataset's problem (and its fix)
+    # shows in the editor, not only in the Dataset panel at the far right.
+    _click_row(qtbot, editor.list_view, 2)
+    spin = editor.form.editor("units")
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "5")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert document.spec.layers[2].config["units"] == 5 and analyze(document.spec).ok
+    assert editor.problem_frame.isVisible()
+    assert "The network has 5 outputs but Digits 8×8 has 10 classes" in editor.problem_label.text()
+    assert editor.fix_button.text() == "Fix: fit the network to Digits 8×8"
+    qtbot.mouseClick(editor.fix_button, Qt.MouseButton.LeftButton)
+    assert document.spec.layers[2].config["units"] == 10 and not editor.problem_frame.isVisible()
