@@ -1,6 +1,11 @@
-"""failure_message: the action names the file; the error's own leading copy of the name goes."""
+"""failure_message: the action names the file; the error's own leading copy of the name goes.
+The message bar floats over the window: a message never moves its contents."""
 
 from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 
 from core import ModelFileError
 from core.data import DataError
@@ -26,10 +31,6 @@ def test_other_reasons_are_kept_whole():
 
 
 # -- the message bar floats: a message never moves the window's contents (issue 15, item 10) -----
-
-import pytest  # noqa: E402
-from PySide6.QtCore import QPoint, Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication, QPushButton, QWidget  # noqa: E402
 
 
 @pytest.fixture
