@@ -11,6 +11,7 @@ epochs done after that batch); an epoch point at ``epoch + 1`` (the end of that 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -20,7 +21,7 @@ from .series import GrowableSeries, nearest_index
 from .smoothing import EmaSmoother, smoothing_span
 from .training import BatchReport, ChangeEvent, EpochReport, History
 
-__all__ = ["TrainingCurves", "Readout", "SERIES"]
+__all__ = ["TrainingCurves", "Readout", "SERIES", "trained_position", "trained_text", "weights_text"]
 
 #: Every series a run has. ``batch_*`` follow the batches, ``epoch_*`` / ``val_*`` the epochs.
 SERIES = ("batch_loss", "batch_loss_smooth", "batch_accuracy", "batch_accuracy_smooth",
@@ -196,3 +197,44 @@ class TrainingCurves:
         out._smooth_loss.__dict__.update(self._smooth_loss.__dict__)
         out._smooth_accuracy.__dict__.update(self._smooth_accuracy.__dict__)
         return out
+
+
+# -- where training stands ------------------------------------------------------------------------------
+def trained_position(history: History, epochs_done: int) -> tuple[int, int]:
+    """(complete epochs, batches trained into the next epoch) of a network whose ``history``
+    is given: ``epochs_done`` and the batches recorded after its last epoch end.
+
+    A stopped epoch is re-run from its start on Continue, so the history may hold an older
+    partial pass of the same epoch: only the last pass counts (the trailing run of batch
+    positions beyond ``epochs_done`` that only grow).
+    """
+    progress = history.batches["progress"]
+    batches = 0
+    later = math.inf
+    for x in reversed(progress):
+        if not (epochs_done < x < later):
+            break
+        batches += 1
+        later = x
+    return int(epochs_done), batches
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' if n != 1 else ''}"
+
+
+def trained_text(epochs: int, batches: int) -> str:
+    """How much a network trained: "Trained 17 epochs and 40 batches", "Trained 3 batches",
+    "Trained 2 epochs", or "Not trained yet"."""
+    parts = [_plural(epochs, "epoch")] if epochs else []
+    if batches:
+        parts.append(_plural(batches, "batch").replace("batchs", "batches"))
+    return "Trained " + " and ".join(parts) if parts else "Not trained yet"
+
+
+def weights_text(epochs: int, batches: int) -> str:
+    """Which weights these are: "weights after epoch 17", "weights at epoch 18, batch 40"
+    (40 batches into epoch 18), or "initial weights" (never trained)."""
+    if batches:
+        return f"weights at epoch {epochs + 1:,}, batch {batches:,}"
+    return f"weights after epoch {epochs:,}" if epochs else "initial weights"

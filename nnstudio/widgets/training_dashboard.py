@@ -31,7 +31,7 @@ from core import BatchReport, Network
 from core.eta import ThroughputMeter, eta_seconds, format_duration, next_refresh_ms, progress_text, run_fraction
 from core.history_csv import batches_csv, epochs_csv
 from core.smoothing import smoothing_span
-from core.training_curves import Readout, TrainingCurves
+from core.training_curves import Readout, TrainingCurves, trained_position, trained_text
 
 from ..document import Document
 from ..training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController, settings_label
@@ -56,6 +56,8 @@ GUI_BUSY_TARGET = 0.05
 STATUS_INTERVAL_S = 0.5
 #: Earlier runs kept on the axes; the oldest goes first.
 MAX_COMPARISONS = 6
+#: The hover line's text while it reads out nothing (no run shown, or a new run replaced it).
+HOVER_HINT = "Hover over a plot to read exact values."
 
 
 class TrainingDashboard(QWidget):
@@ -80,7 +82,7 @@ class TrainingDashboard(QWidget):
         self.accuracy_plot.setXLink(self.loss_plot)
         self.plots = (self.loss_plot, self.accuracy_plot)
 
-        self.hover_label = QLabel("Hover over a plot to read exact values.")
+        self.hover_label = QLabel(HOVER_HINT)
         self.hover_label.setObjectName("hoverLabel")
         self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -202,6 +204,7 @@ class TrainingDashboard(QWidget):
 
     def _set_curves(self, curves: TrainingCurves) -> None:
         self._curves = curves
+        self.hover_label.setText(HOVER_HINT)  # a readout of the curves that were shown is stale
         for dirty in self._dirty.values():
             dirty.clear()
         for plot in self.plots:
@@ -280,7 +283,9 @@ class TrainingDashboard(QWidget):
 
     def _on_controller_run_finished(self, status: str, message: str) -> None:
         self._end_run()
-        self.statusText.emit(f"Training {message}")
+        # "Training finished after 8 epochs", "Training stopped during epoch 3",
+        # "Training diverged: the loss became NaN at epoch 1, batch 5; …"
+        self.statusText.emit(f"Training diverged: {message}" if status == "diverged" else f"Training {message}")
 
     def _on_controller_run_failed(self, message: str, details: str) -> None:
         self._end_run()
@@ -377,10 +382,7 @@ class TrainingDashboard(QWidget):
         info = self._controller.run_info
         last = self._last_batch
         if state == IDLE or info is None:
-            network = self._document.network
-            done = network.epochs_done if network is not None else 0
-            text = f"Trained {done:,} epoch{'s' if done != 1 else ''}" if done else "Not trained yet"
-            self.controls.set_progress(1.0 if done else 0.0, text)
+            self.controls.set_progress(*self._idle_progress())
             return
         if last is None:
             epoch, batch, batches, progress = info.start_epoch + 1, None, None, float(info.start_epoch)
@@ -394,6 +396,27 @@ class TrainingDashboard(QWidget):
         text = progress_text(epoch, info.end_epoch, batch, batches, left)
         prefix = {PAUSED: "Paused · ", STOPPING: "Stopping · "}.get(state, "")
         self.controls.set_progress(run_fraction(progress, info.start_epoch, info.epochs), prefix + text)
+
+    def _idle_progress(self) -> tuple[float, str]:
+        """(fraction, text) of the bar between runs: what the network trained, and how the
+        last run ended when it stopped early (the same facts the buttons and the status bar
+        show: a network with any trained batch offers Continue)."""
+        network = self._document.network
+        if network is None:
+            return 0.0, "Not trained yet"
+        epochs, batches = trained_position(network.history, network.epochs_done)
+        trained = trained_text(epochs, batches)
+        outcome, info = self._controller.last_outcome, self._controller.run_info
+        if outcome is None or info is None or network is not self._controller.network or \
+                outcome.status not in ("stopped", "diverged"):
+            return (1.0 if epochs or batches else 0.0), trained
+        progress = network.history.batches["progress"]
+        done = run_fraction(progress[-1] if progress else float(info.start_epoch), info.start_epoch, info.epochs)
+        if outcome.status == "stopped":
+            where = f"in epoch {epochs + 1:,}" if batches else f"after epoch {epochs:,}" if epochs else "at the start"
+            return done, f"Stopped {where} · {trained}"
+        # Diverged: the failing batch was not applied; the weights are those of before it.
+        return done, f"Diverged at epoch {epochs + 1:,}, batch {batches + 1:,} · {trained}"
 
     def _maybe_status(self) -> None:
         now = time.perf_counter()

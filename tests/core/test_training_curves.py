@@ -178,3 +178,25 @@ def test_from_history_picks_a_span_from_its_batches_per_epoch():
     assert TrainingCurves.from_history(h).span == 100  # a quarter of 400 batches per epoch
     assert TrainingCurves.from_history(h, span=7).span == 7
     assert TrainingCurves.from_history(History()).empty
+
+
+# -- where training stands (progress bar and evaluation captions) -------------------------------
+
+def test_trained_position_counts_only_the_last_pass_of_an_unfinished_epoch():
+    from core.training import History
+    from core.training_curves import trained_position, trained_text, weights_text
+
+    h = History()
+    h.batches["progress"] = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
+    assert trained_position(h, 1) == (1, 2)
+    assert trained_text(1, 2) == "Trained 1 epoch and 2 batches"
+    assert weights_text(1, 2) == "weights at epoch 2, batch 2"
+    # Stopped during epoch 2, continued (epoch 2 re-run from its start), stopped again.
+    h.batches["progress"] += [1.25, 1.5, 1.75]
+    assert trained_position(h, 1) == (1, 3)
+    h.batches["progress"] += [2.0]  # the epoch ended
+    assert trained_position(h, 2) == (2, 0)
+    assert trained_text(2, 0) == "Trained 2 epochs" and weights_text(17, 0) == "weights after epoch 17"
+    assert trained_position(History(), 0) == (0, 0)
+    assert trained_text(0, 0) == "Not trained yet" and weights_text(0, 0) == "initial weights"
+    assert trained_text(0, 1) == "Trained 1 batch"

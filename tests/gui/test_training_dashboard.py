@@ -506,3 +506,74 @@ def test_steady_redraws_repaint_only_the_curves(qtbot, monkeypatch):
     plot.getPlotItem().setXRange(0.0, 20.0, padding=0)  # a real change still reaches the axis
     plot.viewport().repaint()
     assert painted.get("AxisItem", 0) >= 1
+
+
+# -- issue 15, item 7: one consistent state after a divergence ----------------------------------
+
+def fail_at_call(monkeypatch, n: int) -> None:
+    """Make the n-th training step from now raise like a NaN loss does (core skips the update
+    and raises TrainingError; the run ends "diverged" with the weights of before it)."""
+    import core
+    from core.network import Network as Net
+
+    original = Net.train_step
+    calls = []
+
+    def train_step(self, x, targets):
+        calls.append(1)
+        if len(calls) == n:
+            raise core.TrainingError("the loss became NaN")
+        return original(self, x, targets)
+    monkeypatch.setattr(Net, "train_step", train_step)
+
+
+def hover_over(qtbot, dash, x: float) -> None:
+    plot = dash.loss_plot
+    vb = plot.getPlotItem().getViewBox()
+    scene = vb.mapViewToScene(QPointF(x, float(np.mean(vb.viewRange()[1]))))
+    qtbot.mouseMove(plot.viewport(), plot.mapFromScene(scene))
+
+
+def test_after_a_divergence_bar_buttons_status_and_hover_agree(qtbot, dash, controller, document, dialogs,
+                                                              monkeypatch):
+    configure(document, epochs=2, batch_size=64)  # 20 batches an epoch
+    train(qtbot, dash, controller)
+    vb = dash.loss_plot.getPlotItem().getViewBox()
+    qtbot.waitUntil(lambda: vb.viewRange()[0][1] > 1.5, timeout=2000)
+    hover_over(qtbot, dash, 1.5)
+    qtbot.waitUntil(lambda: dash.hover_label.text().startswith("At epoch"), timeout=2000)
+
+    dialogs.confirm_answer = True
+    click(qtbot, dash, "resetWeightsButton")  # a fresh run, which diverges at its 5th batch
+    fail_at_call(monkeypatch, 5)
+    statuses = []
+    dash.statusText.connect(statuses.append)
+    status, message = train(qtbot, dash, controller)
+    assert status == "diverged"
+
+    assert len(document.network.history.batches["progress"]) == 4  # the failing batch was not applied
+    assert button(dash, "trainButton").text() == "Continue"  # there is training to continue from
+    bar = dash.controls.progress
+    assert bar.text() == "Diverged at epoch 1, batch 5 · Trained 4 batches"
+    assert 0 < bar.value() < bar.maximum() * 0.2  # 4 of the run's 40 batches
+    assert statuses[-1] == f"Training diverged: {message}" and "batch 5" in message
+    # The hover line no longer reads out the run that was replaced.
+    assert not dash.hover_label.text().startswith("At epoch")
+
+    monkeypatch.undo()  # Continue trains normally; then the bar says what was trained
+    configure(document, epochs=1)
+    train(qtbot, dash, controller)
+    assert bar.text() == "Trained 1 epoch" and bar.value() == bar.maximum()
+
+
+def test_stopping_mid_epoch_says_where_training_stands(qtbot, dash, controller, document):
+    configure(document, epochs=3, batch_size=64)
+    with qtbot.waitSignal(controller.waitingChanged, timeout=RUN_TIMEOUT):
+        click(qtbot, dash, "stepEpochButton")
+    for _ in range(3):
+        with qtbot.waitSignal(controller.waitingChanged, check_params_cb=bool, timeout=RUN_TIMEOUT):
+            click(qtbot, dash, "stepButton")
+    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+        click(qtbot, dash, "stopButton")
+    assert dash.controls.progress.text() == "Stopped in epoch 2 · Trained 1 epoch and 3 batches"
+    assert button(dash, "trainButton").text() == "Continue"
