@@ -10,8 +10,12 @@ rather than slower training.
 While the tab is hidden the curves still grow but the plots are only redrawn when shown.
 
 Runs to compare: when a run starts from fresh weights, or a different network is loaded,
-the curves shown so far stay on the axes, faded and named by their key settings, until
-"Clear runs". "Keep as comparison" copies the current curves the same way at any time.
+the curves shown so far stay on the axes, faded and named by the settings they really used
+(every learning rate and batch size in order: "Adam lr 0.001 → 0.01, batch 32"), until
+"Clear runs". "Keep as comparison" copies the current curves the same way at any time. A
+run is never listed twice: when undo brings back a network whose run is kept as a
+comparison, that run becomes the current one again (and leaves the comparisons), and
+keeping the same curves again adds nothing.
 
 Space toggles pause / resume while the focus is inside this tab and the focused widget does
 not use Space itself (a focused button still clicks): never a window-wide shortcut.
@@ -20,6 +24,7 @@ not use Space itself (a focused button still clicks): never a window-wide shortc
 from __future__ import annotations
 
 import time
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -31,10 +36,10 @@ from core import BatchReport, Network
 from core.eta import ThroughputMeter, eta_seconds, format_duration, next_refresh_ms, progress_text, run_fraction
 from core.history_csv import batches_csv, epochs_csv
 from core.smoothing import smoothing_span
-from core.training_curves import Readout, TrainingCurves, trained_position, trained_text
+from core.training_curves import Readout, TrainingCurves, run_label, trained_position, trained_text
 
 from ..document import Document
-from ..training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController, settings_label
+from ..training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController
 from .flow_layout import FlowLayout
 from .training_controls import TrainingControls
 from .training_plot import MetricPlot
@@ -127,9 +132,17 @@ class TrainingDashboard(QWidget):
         # Current run and its bookkeeping.
         self._curves = TrainingCurves()
         self._shown_network: Network | None = None
-        self._run_label = ""
+        #: The shown run's optimizer(s) and its settings before its first batch (the curves
+        #: record the values its batches used): what its label is made of.
+        self._run_optimizers: list[str] = []
+        self._run_start: tuple[float, float] | None = None
         self._comparison_curves: list[TrainingCurves] = []
         self._comparison_labels: list[str] = []
+        #: Where each comparison came from: (weak reference to its network or None, batch points).
+        self._comparison_sources: list[tuple[weakref.ref | None, int]] = []
+        self._runs_kept = 0
+        #: (name, batch points) of the comparison that undo made the current run again.
+        self._restored: tuple[str, int] | None = None
         self._pending: list[tuple] = []
         #: Series changed since each plot last redrew (a hidden tab redraws when shown).
         self._dirty: dict[MetricPlot, set[str]] = {self.loss_plot: set(), self.accuracy_plot: set()}
@@ -156,6 +169,9 @@ class TrainingDashboard(QWidget):
         self.clear_runs_button.clicked.connect(self.clear_comparisons)
         for plot in self.plots:
             plot.hovered.connect(self._on_plot_hovered)
+            # The x axes are linked: the view is the user's, or automatic, in both at once.
+            plot.viewChangedByUser.connect(self._on_plot_view_changed_by_user)
+            plot.viewResetRequested.connect(self._on_plot_view_reset_requested)
 
         controller.stateChanged.connect(self._on_controller_state_changed)
         controller.runStarted.connect(self._on_controller_run_started)
@@ -189,18 +205,51 @@ class TrainingDashboard(QWidget):
     def comparison_labels(self) -> list[str]:
         return list(self._comparison_labels)
 
-    def _show_run(self, network: Network | None, label: str, span: float | None = None) -> None:
+    def _show_run(self, network: Network | None, span: float | None = None) -> None:
         """Make ``network``'s history the current run; the curves shown so far become a
-        comparison when they have points. ``span``: smoothing span (None: from the history)."""
+        comparison when they have points. ``span``: smoothing span (None: from the history).
+        A comparison that is exactly this network's run leaves the comparisons (undo brought
+        it back: it is the current run again, not listed twice)."""
         if not self._curves.empty:
-            self._keep(self._curves, self._run_label)
+            self._keep_shown_run()
         if network is not None and (network.history.batches["progress"] or network.history.epochs):
             curves = TrainingCurves.from_history(network.history, span)
         else:
             curves = TrainingCurves(span if span is not None else self._curves.span)
         self._set_curves(curves)
         self._shown_network = network
-        self._run_label = label
+        self._run_optimizers = [network.optimizer.type_name] if network is not None else []
+        self._run_start = None
+        if network is not None:
+            n = len(network.history.batches["progress"])
+            duplicates = [i for i, (ref, points) in enumerate(self._comparison_sources)
+                          if ref is not None and ref() is network and points == n]
+            if duplicates:
+                # Kept again later (redo), it comes back under the same name.
+                self._restored = (self._comparison_labels[duplicates[-1]], n)
+                self._rebuild_comparisons([i for i in range(len(self._comparison_labels)) if i not in duplicates])
+
+    def _keep_shown_run(self) -> None:
+        """Keep the shown run as a comparison: under the name it had when undo made it
+        current again from the comparisons (unchanged since), else as a new run."""
+        restored, self._restored = self._restored, None
+        points = len(self._curves["batch_loss"])
+        if restored is not None and restored[1] == points and self._shown_network is not None:
+            self._keep(self._curves, "", self._shown_network, name=restored[0])
+        else:
+            self._keep(self._curves, self._run_name(), self._shown_network)
+
+    def _run_name(self) -> str:
+        """The shown run's settings as it really used them: "Adam lr 0.001 → 0.01, batch 32"."""
+        curves = self._curves
+        if not self._run_optimizers:
+            return ""
+        start = self._run_start or (float("nan"), float("nan"))
+        rates = curves.learning_rates or ([start[0]] if start[0] == start[0] else [])
+        sizes = curves.batch_sizes or ([start[1]] if start[1] == start[1] else [])
+        if not rates or not sizes:
+            return " → ".join(self._run_optimizers)
+        return run_label(" → ".join(self._run_optimizers), rates, sizes)
 
     def _set_curves(self, curves: TrainingCurves) -> None:
         self._curves = curves
@@ -210,20 +259,38 @@ class TrainingDashboard(QWidget):
         for plot in self.plots:
             plot.set_run(curves)
 
-    def _keep(self, curves: TrainingCurves, label: str) -> None:
-        label = f"run {len(self._comparison_labels) + 1}: {label}" if label else f"run {len(self._comparison_labels) + 1}"
+    def _keep(self, curves: TrainingCurves, label: str, source: Network | None, name: str | None = None) -> None:
+        """Add ``curves`` to the comparisons as "run N: ``label``" (``name``: the whole
+        name, for a run kept before); nothing when these very curves are there already."""
+        points = len(curves["batch_loss"])
+        for ref, kept_points in self._comparison_sources:
+            if source is not None and ref is not None and ref() is source and kept_points == points:
+                return  # these very curves are on the axes already
+        if name is not None:
+            label = name
+        else:
+            self._runs_kept += 1
+            number = f"run {self._runs_kept}"
+            label = f"{number}: {label}" if label else number
         if len(self._comparison_labels) >= MAX_COMPARISONS:
-            # Drop the oldest: rebuild the remaining ones (rare, a handful of curves).
-            kept = [(c, l) for c, l in zip(self._comparison_curves[1:], self._comparison_labels[1:])]
-            self.clear_comparisons()
-            for c, l in kept:
-                self._add_comparison(c, l)
-        self._add_comparison(curves, label)
+            self._rebuild_comparisons(list(range(1, len(self._comparison_labels))))  # the oldest goes
+        self._add_comparison(curves, label, weakref.ref(source) if source is not None else None, points)
         self._sync_controls()
 
-    def _add_comparison(self, curves: TrainingCurves, label: str) -> None:
+    def _rebuild_comparisons(self, keep: list[int]) -> None:
+        """Keep only the comparisons at indices ``keep`` (rare, a handful of curves: redraw them)."""
+        kept = [(self._comparison_curves[i], self._comparison_labels[i], *self._comparison_sources[i]) for i in keep]
+        runs_kept = self._runs_kept
+        self.clear_comparisons()
+        self._runs_kept = runs_kept  # numbers stay: "run 3" is still run 3
+        for curves, label, ref, points in kept:
+            self._add_comparison(curves, label, ref, points)
+        self._sync_controls()
+
+    def _add_comparison(self, curves: TrainingCurves, label: str, ref: weakref.ref | None, points: int) -> None:
         self._comparison_curves.append(curves)
         self._comparison_labels.append(label)
+        self._comparison_sources.append((ref, points))
         for plot in self.plots:
             plot.add_comparison(curves, label)
 
@@ -233,13 +300,16 @@ class TrainingDashboard(QWidget):
         if self._curves.empty:
             return
         at = self._curves.last_x
-        self._keep(self._curves.copy(), f"{self._run_label} (at epoch {at:.3g})" if at is not None else self._run_label)
+        name = self._run_name()
+        self._keep(self._curves.copy(), f"{name} (at epoch {at:.3g})" if at is not None else name, self._shown_network)
 
     def clear_comparisons(self) -> None:
         for plot in self.plots:
             plot.clear_comparisons()
         self._comparison_curves = []
         self._comparison_labels = []
+        self._comparison_sources = []
+        self._runs_kept = 0
         self._sync_controls()
 
     # -- controller ---------------------------------------------------------------------------------------------
@@ -248,8 +318,10 @@ class TrainingDashboard(QWidget):
         network = self._controller.network
         self._pending.clear()
         if network is not self._shown_network or info.fresh:
-            self._show_run(network, info.label(), smoothing_span(info.batches_per_epoch))
-        self._run_label = self._run_label or info.label()
+            self._show_run(network, smoothing_span(info.batches_per_epoch))
+        if not self._run_optimizers or self._run_optimizers[-1] != info.optimizer:
+            self._run_optimizers.append(info.optimizer)
+        self._run_start = self._run_start or (info.learning_rate, float(info.batch_size))
         self._last_batch = None
         self._meter.restart()
         self._run_started_at = time.perf_counter()
@@ -299,9 +371,7 @@ class TrainingDashboard(QWidget):
         # thread has ended, so the history can be read.
         if network is not None and network is self._shown_network and \
                 len(self._curves["batch_loss"]) != len(network.history.batches["progress"]):
-            label = self._run_label
             self._set_curves(TrainingCurves.from_history(network.history, self._curves.span))
-            self._run_label = label
         self.loss_plot.follow_data()
         self.accuracy_plot.follow_data()
         self._update_progress()
@@ -314,14 +384,13 @@ class TrainingDashboard(QWidget):
         if network is None:
             # Weights reset or architecture changed: the run shown so far becomes a comparison.
             if not self._curves.empty:
-                self._keep(self._curves, self._run_label)
+                self._keep_shown_run()
                 self._set_curves(TrainingCurves(self._curves.span))
             self._shown_network = None
-            self._run_label = ""
+            self._run_optimizers = []
+            self._run_start = None
         elif network is not self._shown_network:
-            optimizer = network.optimizer
-            self._show_run(network, settings_label(optimizer.type_name, optimizer.learning_rate,
-                                                   self._document.training.batch_size))
+            self._show_run(network)
         self._update_progress()
         self._sync_controls()
 
@@ -463,6 +532,16 @@ class TrainingDashboard(QWidget):
                 end += f", validation {fmt.format(readout.val)}"
             parts.append(end)
         self.hover_label.setText(" · ".join(parts))
+
+    def _on_plot_view_changed_by_user(self) -> None:
+        for plot in self.plots:
+            if plot is not self.sender():
+                plot.keep_user_view()
+
+    def _on_plot_view_reset_requested(self) -> None:
+        for plot in self.plots:
+            if plot is not self.sender():
+                plot.reset_view()
 
     def _on_export_action_triggered(self) -> None:
         action = self.sender()
