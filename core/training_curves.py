@@ -11,8 +11,9 @@ epochs done after that batch); an epoch point at ``epoch + 1`` (the end of that 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -20,7 +21,8 @@ from .series import GrowableSeries, nearest_index
 from .smoothing import EmaSmoother, smoothing_span
 from .training import BatchReport, ChangeEvent, EpochReport, History
 
-__all__ = ["TrainingCurves", "Readout", "SERIES"]
+__all__ = ["TrainingCurves", "Readout", "SERIES", "trained_position", "trained_text", "weights_text",
+           "run_label"]
 
 #: Every series a run has. ``batch_*`` follow the batches, ``epoch_*`` / ``val_*`` the epochs.
 SERIES = ("batch_loss", "batch_loss_smooth", "batch_accuracy", "batch_accuracy_smooth",
@@ -64,6 +66,16 @@ class TrainingCurves:
         # the steep first descent instead of lagging far above it (core.smoothing).
         self._smooth_loss = EmaSmoother.growing(span)
         self._smooth_accuracy = EmaSmoother.growing(span)
+        #: The learning rates and batch sizes the batches used, each value once per stretch
+        #: in order ([0.001, 0.01] after one change): a run's real settings, for its label.
+        self.learning_rates: list[float] = []
+        self.batch_sizes: list[float] = []
+
+    def _note_settings(self, learning_rates: Iterable[float], batch_sizes: Iterable[float]) -> None:
+        for values, seen in ((learning_rates, self.learning_rates), (batch_sizes, self.batch_sizes)):
+            for v in values:
+                if not seen or seen[-1] != v:
+                    seen.append(v)
 
     def __getitem__(self, name: str) -> GrowableSeries:
         return self.series[name]
@@ -92,11 +104,15 @@ class TrainingCurves:
         vl: list[float] = []
         va: list[float] = []
         events: list[ChangeEvent] = []
+        rates: list[float] = []
+        sizes: list[float] = []
         for r in reports:
             if isinstance(r, BatchReport):
                 bx.append(r.progress)
                 bl.append(r.loss)
                 ba.append(r.accuracy)
+                rates.append(r.learning_rate)
+                sizes.append(r.batch_size)
             elif isinstance(r, EpochReport):
                 ex.append(r.epoch + 1.0)
                 el.append(r.loss)
@@ -107,6 +123,7 @@ class TrainingCurves:
                     va.append(r.val_accuracy if r.val_accuracy is not None else np.nan)
             elif isinstance(r, ChangeEvent):
                 events.append(r)
+        self._note_settings(rates, sizes)
         return self._append(bx, bl, ba, ex, el, ea, vx, vl, va, events)
 
     def _append(self, bx, bl, ba, ex, el, ea, vx, vl, va, events) -> frozenset[str]:
@@ -155,6 +172,7 @@ class TrainingCurves:
             [e.epoch + 1.0 for e in with_val], [e.val_loss for e in with_val],
             [e.val_accuracy if e.val_accuracy is not None else np.nan for e in with_val],
             list(history.events))
+        curves._note_settings(b.get("learning_rate", [])[:n], b.get("batch_size", [])[:n])
         return curves
 
     # -- reading ------------------------------------------------------------------------------------
@@ -193,6 +211,65 @@ class TrainingCurves:
         out.series = {name: s.copy() for name, s in self.series.items()}
         out.events = list(self.events)
         out.batches_sorted = self.batches_sorted
+        out.learning_rates = list(self.learning_rates)
+        out.batch_sizes = list(self.batch_sizes)
         out._smooth_loss.__dict__.update(self._smooth_loss.__dict__)
         out._smooth_accuracy.__dict__.update(self._smooth_accuracy.__dict__)
         return out
+
+
+# -- where training stands ------------------------------------------------------------------------------
+def trained_position(history: History, epochs_done: int) -> tuple[int, int]:
+    """(complete epochs, batches trained into the next epoch) of a network whose ``history``
+    is given: ``epochs_done`` and the batches recorded after its last epoch end.
+
+    A stopped epoch is re-run from its start on Continue, so the history may hold an older
+    partial pass of the same epoch: only the last pass counts (the trailing run of batch
+    positions beyond ``epochs_done`` that only grow).
+    """
+    progress = history.batches["progress"]
+    batches = 0
+    later = math.inf
+    for x in reversed(progress):
+        if not (epochs_done < x < later):
+            break
+        batches += 1
+        later = x
+    return int(epochs_done), batches
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' if n != 1 else ''}"
+
+
+def trained_text(epochs: int, batches: int) -> str:
+    """How much a network trained: "Trained 17 epochs and 40 batches", "Trained 3 batches",
+    "Trained 2 epochs", or "Not trained yet"."""
+    parts = [_plural(epochs, "epoch")] if epochs else []
+    if batches:
+        parts.append(_plural(batches, "batch").replace("batchs", "batches"))
+    return "Trained " + " and ".join(parts) if parts else "Not trained yet"
+
+
+def weights_text(epochs: int, batches: int) -> str:
+    """Which weights these are: "weights after epoch 17", "weights at epoch 18, batch 40"
+    (40 batches into epoch 18), or "initial weights" (never trained)."""
+    if batches:
+        return f"weights at epoch {epochs + 1:,}, batch {batches:,}"
+    return f"weights after epoch {epochs:,}" if epochs else "initial weights"
+
+
+def run_label(optimizer: str, learning_rates: Sequence[float], batch_sizes: Sequence[float]) -> str:
+    """The settings a run really used, for a legend: "Adam lr 0.001 → 0.01, batch 32".
+
+    ``learning_rates`` / ``batch_sizes``: the values in the order the run used them (see
+    ``TrainingCurves.learning_rates``). More than four values show the first two, "…" and
+    the last ("lr 0.1 → 0.05 → … → 0.001").
+    """
+    def chain(values: Sequence[float]) -> str:
+        texts = [f"{v:g}" for v in values]
+        if len(texts) > 4:
+            texts = texts[:2] + ["…", texts[-1]]
+        return " → ".join(texts)
+
+    return f"{optimizer} lr {chain(learning_rates)}, batch {chain(batch_sizes)}"

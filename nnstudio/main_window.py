@@ -114,9 +114,10 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
+        # Floats over the top of the central area: a message never pushes the panels down.
+        self.message_bar.float_over(central)
 
     def _wire_panels(self) -> None:
         """Connections between panels (each panel only knows the document)."""

@@ -6,9 +6,15 @@ on the image's bytes, converted to [0, 1]: no maths here).
 
 Strokes are line segments between successive mouse (or tablet) positions with round caps
 and joins, so a fast mouse still draws a continuous stroke. A tablet's pressure scales the
-width. Keys while the canvas has focus: Ctrl+Z (the platform's Undo) removes the last
-stroke, Esc or Delete clears. The canvas claims those keys through ``ShortcutOverride``
-so they win over the window's own Ctrl+Z (the document's undo) only while it has focus.
+width. Keys while the canvas has focus: Ctrl+Z (the platform's Undo) takes back the last
+change — a stroke, or a clear (the strokes come back) — and Esc or Delete clears. The
+canvas claims those keys through ``ShortcutOverride`` so they win over the window's own
+Ctrl+Z (the document's undo) only while it has focus. The right-click menu offers the same
+("Undo stroke" / "Undo clear", "Clear").
+
+The hint "Draw a digit here" is painted on screen only, over an empty canvas: the first
+point of a stroke repaints the whole canvas so the hint goes at once (a partial repaint
+around the new segment would leave the rest of it on screen).
 
 ``imageChanged`` is throttled: the first change of a burst starts a 30 ms timer and the
 canvas emits when it fires, so a prediction follows the pen about 30 times a second while
@@ -21,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (QColor, QImage, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPaintEvent, QPen,
-                           QTabletEvent)
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtGui import (QColor, QContextMenuEvent, QImage, QKeyEvent, QKeySequence, QMouseEvent, QPainter,
+                           QPaintEvent, QPen, QTabletEvent)
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from .input_preview import array_to_qimage
 
@@ -62,9 +68,13 @@ class DigitCanvas(QWidget):
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setAccessibleName("Digit canvas")
-        self.setToolTip("Draw a digit with the mouse or a pen.\nCtrl+Z: undo the last stroke; Esc/Delete: clear")
+        self.setToolTip("Draw a digit with the mouse or a pen.\n"
+                        "Ctrl+Z: undo the last stroke or clear; Esc/Delete: clear; right-click: menu")
         self._brush = float(DEFAULT_BRUSH)
         self._strokes: list[Stroke] = []
+        #: What Ctrl+Z takes back, last change last: None for a stroke drawn, or the strokes
+        #: a clear removed.
+        self._history: list[list[Stroke] | None] = []
         self._current: Stroke | None = None
         self._sample: QImage | None = None
         self._image = self._blank_image()
@@ -104,27 +114,47 @@ class DigitCanvas(QWidget):
         return view[:, :image.width()].astype(np.float32) / np.float32(255)
 
     def clear(self) -> None:
-        """Remove every stroke (and a shown sample); emits imageChanged at once."""
+        """Remove every stroke (and a shown sample); emits imageChanged at once. ``undo``
+        brings the strokes back."""
+        if self._current is not None:
+            self._end()
+        if self._strokes:
+            self._history.append(list(self._strokes))
         self._strokes.clear()
-        self._current = None
         self._sample = None
         self._redraw()
         self._emit_now()
 
-    def undo_stroke(self) -> bool:
-        """Remove the last stroke; False when there is none."""
-        if not self._strokes:
+    def undo_text(self) -> str | None:
+        """What ``undo`` would take back: "Undo stroke", "Undo clear", or None (nothing)."""
+        if not self._history:
+            return None
+        return "Undo stroke" if self._history[-1] is None else "Undo clear"
+
+    def undo(self) -> bool:
+        """Take back the last change: remove the last stroke, or bring back the strokes the
+        last clear removed. False when there is nothing to take back."""
+        if not self._history or self._current is not None:
             return False
-        self._strokes.pop()
+        change = self._history.pop()
+        if change is None:
+            self._strokes.pop()
+        else:
+            self._sample = None
+            self._strokes = list(change)
         self._redraw()
         self._emit_now()
         return True
+
+    #: The older name (the last change used to always be a stroke).
+    undo_stroke = undo
 
     def show_sample(self, image: np.ndarray) -> None:
         """Show a dataset sample (s, s) in [0, 1] scaled up to the canvas (nearest neighbour,
         so its pixels stay visible). The strokes are cleared; drawing replaces the sample.
         Does not emit imageChanged (the sample is predicted directly by the panel)."""
         self._strokes.clear()
+        self._history.clear()  # drawing over a sample starts afresh
         self._current = None
         self._sample = array_to_qimage(image)
         self._redraw()
@@ -190,16 +220,20 @@ class DigitCanvas(QWidget):
             self._timer.start()
 
     def _begin(self, pos: QPointF, pressure: float | None) -> None:
+        hint_shown = self.is_empty() and self._sample is None
         if self._sample is not None:
             self._sample = None
             self._redraw()
             self.drawingStarted.emit()
         self._current = Stroke()
         self._add_point(pos, pressure)
+        if hint_shown:
+            self.update()  # the whole canvas: the hint goes, not just the pixels under the pen
 
     def _end(self) -> None:
         if self._current is not None:
             self._strokes.append(self._current)
+            self._history.append(None)
             self._current = None
             self._emit_now()
 
@@ -280,13 +314,34 @@ class DigitCanvas(QWidget):
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         action = self._canvas_key(event)
         if action == "undo":
-            self.undo_stroke()
+            self.undo()
         elif action == "clear":
             self.clear()
         else:
             super().keyPressEvent(event)
             return
         event.accept()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        menu = self.context_menu()
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    def context_menu(self) -> QMenu:
+        """The right-click menu: undo the last change (named after it) and clear."""
+        menu = QMenu(self)
+        menu.setObjectName("digitCanvasMenu")
+        # Keys shown after a tab, not bound: the canvas handles them itself (no second shortcut).
+        undo_key = QKeySequence(QKeySequence.StandardKey.Undo).toString(QKeySequence.SequenceFormat.NativeText)
+        undo = menu.addAction(f"{self.undo_text() or 'Undo'}\t{undo_key}")
+        undo.setObjectName("canvasUndoAction")
+        undo.setEnabled(self.undo_text() is not None)
+        undo.triggered.connect(self.undo)
+        clear = menu.addAction("Clear\tEsc")
+        clear.setObjectName("canvasClearAction")
+        clear.setEnabled(not self.is_empty() or self._sample is not None)
+        clear.triggered.connect(self.clear)
+        return menu
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)

@@ -1,7 +1,12 @@
 """The Evaluate tab: see what the network learned.
 
-- Evaluation on the test split (after every run and on demand): accuracy, loss, confusion
-  matrix (click a cell to see its samples, most confidently wrong first), per-class report.
+- Evaluation on the test split (on demand, and by itself in the background whenever new
+  weights arrive between runs: after a run, on opening a model, on undo bringing trained
+  weights back, on a dataset or seed change, as long as the test data load without asking
+  anything): accuracy, loss, confusion matrix (click a cell to see its samples, most
+  confidently wrong first), per-class report. The summary names the weights evaluated
+  ("weights at epoch 18, batch 40" after a stop) and never asks for a click on a disabled
+  button.
 - Weights and activations (first-layer weights as images, conv filters, feature maps).
 - Decision boundary over the plane for 2-D datasets.
 - Gradient check.
@@ -32,6 +37,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeade
 from core.data import DataError
 from core.evaluation import Evaluation, compatibility_problem, evaluate, evaluation_csv
 from core.inspect import sample_images
+from core.training_curves import trained_position, weights_text
 
 from .confusion_matrix_view import ConfusionMatrixView
 from .decision_boundary_view import DecisionBoundaryView
@@ -61,7 +67,8 @@ class ShownEvaluation:
     preprocessing: dict
     dataset_choice: Any
     seed: int
-    epochs: int
+    #: Which weights were evaluated, for the summary: "weights at epoch 18, batch 40".
+    weights: str
     official_test: bool
 
 
@@ -84,6 +91,7 @@ class EvaluationPanel(QWidget):
         self._dialogs = dialogs
         self._failed_choice = None
         self._pending: dict | None = None
+        self._auto_scheduled = False
         self.shown: ShownEvaluation | None = None
         self.runner = TaskRunner(self)
 
@@ -234,44 +242,63 @@ class EvaluationPanel(QWidget):
 
     show_activations_for = set_probe_input
 
-    def evaluate(self) -> bool:
-        """Start evaluating the snapshot on the test split; False (reason shown) if impossible."""
+    def evaluate(self, quiet: bool = False) -> bool:
+        """Start evaluating the snapshot on the test split; False (reason shown) if impossible.
+        ``quiet``: the evaluation was not asked for (automatic): a reason goes to the summary
+        only, never to the message bar."""
         network = self._document.snapshot
         if network is None:
             self.summary.setText("No trained network yet: train it on the Train tab, then evaluate it here.")
             return False
-        data = self._data()
+        data = self._data(quiet)
         if data is None:
-            self.summary.setText("The test data could not be loaded (see the message above).")
+            self.summary.setText("Not evaluated: the test data are not available (see the Dataset panel)." if quiet
+                                 else "The test data could not be loaded (see the message above).")
             return False
         dataset, splits = data
         problem = compatibility_problem(network, dataset.input_shape, dataset.n_classes)
         if problem is not None:
             self.summary.setText(f"Cannot evaluate: {problem}.")
-            self._document.notify(f"Cannot evaluate on {dataset.name}: {problem}.", "warning")
+            if not quiet:
+                self._document.notify(f"Cannot evaluate on {dataset.name}: {problem}.", "warning")
             return False
         copy = network.inference_copy()  # private to the worker: the snapshot stays the GUI's
         self._pending = dict(snapshot=network, x=splits.x_test, input_shape=tuple(dataset.input_shape),
                              preprocessing=dict(dataset.preprocessing), dataset_choice=self._document.dataset_choice,
-                             seed=self._document.spec.seed, epochs=network.epochs_done,
+                             seed=self._document.spec.seed, weights=self._which_weights(network),
                              official_test=bool(splits.test_is_official))
         self.evaluate_button.setEnabled(False)
         self.summary.setText(f"Evaluating on {len(splits.y_test):,} test samples…")
         self.runner.submit(TASK, evaluate, copy, splits.x_test, splits.y_test, dataset.class_names)
         return True
 
+    def _which_weights(self, snapshot) -> str:
+        """Name ``snapshot``'s weights: exact ("weights at epoch 18, batch 40") when the trained
+        network's history is still (no run, or a run paused and waiting) and the snapshot is
+        its copy; while a run trains, only its whole epochs are known."""
+        doc = self._document
+        network = doc.network
+        controller = self._controller
+        still = not doc.training_active or (getattr(controller, "state", None) == "paused"
+                                            and bool(getattr(controller, "waiting", False)))
+        if network is not None and still and snapshot is doc.snapshot and network.epochs_done == snapshot.epochs_done:
+            return weights_text(*trained_position(network.history, network.epochs_done))
+        done = snapshot.epochs_done
+        return f"weights taken during training, {done:,} epoch{'s' if done != 1 else ''} done"
+
     def shutdown(self, msecs: int = 30_000) -> bool:
         """Wait for background work (evaluation, gradient check); False on timeout."""
         return self.runner.wait(msecs)
 
     # -- data ---------------------------------------------------------------------------------------------
-    def _data(self):
-        """(Dataset, DataSplits) of the document, or None after telling the user why."""
+    def _data(self, quiet: bool = False):
+        """(Dataset, DataSplits) of the document, or None after telling the user why
+        (``quiet``: without telling; the dataset panel reports a missing dataset itself)."""
         choice = self._document.dataset_choice
         try:
             return self._document.dataset(), self._document.splits()
         except (DataError, OSError) as exc:
-            if self._failed_choice != choice:  # once per dataset choice, not at every refresh
+            if not quiet and self._failed_choice != choice:  # once per dataset choice, not at every refresh
                 self._failed_choice = choice
                 self._document.notify(f"The dataset could not be loaded for evaluation: {exc}", "error")
             return None
@@ -292,6 +319,8 @@ class EvaluationPanel(QWidget):
         self.gallery_title.setText("Click a cell of the matrix to see its samples here.")
         self._update_summary()
         self.evaluationFinished.emit(ev)
+        if self._out_of_date():
+            self._schedule_auto_evaluate()  # new weights arrived while this one ran
 
     def _on_runner_failed(self, kind: str, message: str, details: str) -> None:
         if kind != TASK:
@@ -356,34 +385,66 @@ class EvaluationPanel(QWidget):
         ev = shown.evaluation
         which = "official test set" if shown.official_test else "held-out test split"
         text = (f"<b>Accuracy {ev.accuracy:.1%}</b> · loss {ev.loss:.4f} · {ev.n_samples:,} samples of the {which} · "
-                f"weights after epoch {shown.epochs}")
+                f"{shown.weights}")
+        stale = self._out_of_date()
+        if stale:
+            # What to do must be something the user can do now: the button only works with weights.
+            todo = "press Evaluate to update" if has_snapshot else "train it to evaluate it again"
+            text += f"<br><i>Out of date: {' and '.join(stale)} since; {todo}.</i>"
+        self.summary.setText(text)
+
+    def _out_of_date(self) -> list[str]:
+        """Why the shown results no longer describe the document (empty: they do)."""
+        shown = self.shown
+        if shown is None:
+            return []
         stale = []
         if self._document.snapshot is not shown.snapshot:
-            stale.append("the weights have changed")
+            stale.append("the weights have changed" if self._document.snapshot is not None else
+                         "the network has changed")
         if self._document.spec.seed != shown.seed:
             stale.append("the seed (and so the test split) has changed")
-        if stale:
-            text += f"<br><i>Out of date: {' and '.join(stale)} since; press Evaluate to update.</i>"
-        self.summary.setText(text)
+        return stale
+
+    # -- automatic evaluation ------------------------------------------------------------------------------
+    def _schedule_auto_evaluate(self) -> None:
+        """Evaluate the current snapshot soon, in the background, once per burst of changes
+        (a run's end, a reopened model, undo bringing weights back). Deferred to the event
+        loop: the controller hands the finished network to the document after its signal."""
+        if not self._auto_scheduled:
+            self._auto_scheduled = True
+            QTimer.singleShot(0, self._auto_evaluate)
+
+    def _auto_evaluate(self) -> None:
+        self._auto_scheduled = False
+        doc = self._document
+        snapshot = doc.snapshot
+        if snapshot is None or doc.training_active:
+            return  # nothing to evaluate, or mid-run (the run's end evaluates)
+        if self.evaluating:
+            return  # when it finishes, _on_runner_finished evaluates again if it is out of date
+        if self.shown is not None and not self._out_of_date():
+            return  # the results shown are of these weights already
+        self.evaluate(quiet=True)
 
     # -- slots ---------------------------------------------------------------------------------------------------
     def _on_evaluate_button_clicked(self) -> None:
         self.evaluate()
 
     def _on_controller_run_finished(self, status: str, message: str) -> None:
-        # After the current signal has been handled everywhere: the controller may hand the
-        # finished network to the document after emitting runFinished.
-        QTimer.singleShot(0, self._evaluate_after_run)
-
-    def _evaluate_after_run(self) -> None:
-        if self._document.snapshot is not None:
-            self.evaluate()
+        # Deferred (the controller may hand the finished network to the document after
+        # emitting runFinished) and merged with the snapshot change the run's end brings.
+        self._schedule_auto_evaluate()
 
     def _on_document_snapshot_changed(self) -> None:
         self._update_summary()
+        if not self._document.training_active:
+            self._schedule_auto_evaluate()
 
     def _on_document_spec_changed(self) -> None:
         self._update_summary()
+        if self._out_of_date():
+            self._schedule_auto_evaluate()  # e.g. a new seed: a new test split
 
     def _on_document_dataset_changed(self) -> None:
         self._failed_choice = None
@@ -394,6 +455,7 @@ class EvaluationPanel(QWidget):
             self._fill_report(None)
             self.gallery.show_samples(np.zeros(0, np.int64), np.zeros(0), None, [], [])
             self.gallery_title.setText("Click a cell of the matrix to see its samples here.")
+            self._schedule_auto_evaluate()
         self._update_summary()
 
     def _on_normalize_check_toggled(self, checked: bool) -> None:

@@ -2,14 +2,18 @@
 
 Arrow keys and the wheel move along the 1-2-5 series (…, 0.001, 0.002, 0.005, 0.01, …);
 Page Up / Page Down multiply or divide by 10. Any number within the range may be typed,
-in plain or scientific notation ("0.0003", "3e-4"); values outside the range (and, unless
-zero is allowed, zero) cannot be entered. Values are shown compactly ("0.001", "1e-06").
+in plain or scientific notation ("0.0003", "3e-4"). A number outside the range (or zero,
+unless allowed) is not taken — the value stays — but never silently: ``rangeNote`` says so
+in a sentence for a label under the field ("50 is more than the largest allowed value, 10;
+kept 0.001"), and says what the range is while such a number is being typed; it sends ""
+when there is nothing to say. Values are shown compactly ("0.001", "1e-06").
 """
 
 from __future__ import annotations
 
 import math
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QWidget
 
@@ -38,6 +42,9 @@ class LogSpinBox(QDoubleSpinBox):
     accepts 0 (stepping down from the minimum reaches 0, up from 0 reaches the minimum).
     """
 
+    #: A sentence about an out-of-range entry ("" once there is nothing to say).
+    rangeNote = Signal(str)
+
     def __init__(self, minimum: float = 1e-6, maximum: float = 10.0, value: float = 1e-3,
                  allow_zero: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
@@ -51,6 +58,10 @@ class LogSpinBox(QDoubleSpinBox):
         self.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToPreviousValue)
         self.setAccelerated(False)
         self.setValue(value)
+        self._note = ""
+        self._refused = False
+        self.lineEdit().textEdited.connect(self._on_line_edit_text_edited)
+        self.editingFinished.connect(self._on_editing_finished)
 
     # -- text ---------------------------------------------------------------------------------
     def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
@@ -85,7 +96,49 @@ class LogSpinBox(QDoubleSpinBox):
         return QValidator.State.Invalid, text, pos
 
     def fixup(self, text: str) -> str:
-        return self.textFromValue(self.value())
+        # Back to the value the field had; a number out of range says why (the note).
+        kept = self.textFromValue(self.value())
+        number = self._parse(text.strip())
+        if number is not None and not self._in_range(number):
+            nearest = self._nearest_allowed(number)
+            which = "more than the largest" if number > nearest else "less than the smallest"
+            self._set_note(f"{text.strip()} is {which} allowed value, {self.textFromValue(nearest)}; kept {kept}.")
+            self._refused = True
+        return kept
+
+    def _nearest_allowed(self, number: float) -> float:
+        if number > self.maximum():
+            return self.maximum()
+        return 0.0 if self._allow_zero and number <= 0 else self._min_positive
+
+    def range_text(self) -> str:
+        """The allowed values in words: "from 1e-06 to 10" (", or 0" when zero is allowed)."""
+        text = f"from {self.textFromValue(self._min_positive)} to {self.textFromValue(self.maximum())}"
+        return text + (", or 0" if self._allow_zero else "")
+
+    @property
+    def note(self) -> str:
+        """The last ``rangeNote`` sent."""
+        return self._note
+
+    def _set_note(self, note: str) -> None:
+        if note != self._note:
+            self._note = note
+            self.rangeNote.emit(note)
+
+    def _on_line_edit_text_edited(self, text: str) -> None:
+        number = self._parse(text.strip())
+        if number is not None and not self._in_range(number):
+            self._set_note(f"Allowed: {self.range_text()}.")
+        else:
+            self._set_note("")
+
+    def _on_editing_finished(self) -> None:
+        # A refusal by this edit keeps its note; any other finished edit clears it.
+        if self._refused:
+            self._refused = False
+        else:
+            self._set_note("")
 
     # -- steps --------------------------------------------------------------------------------
     def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name

@@ -2,12 +2,20 @@
 
 Replaces modal error boxes: the message stays until dismissed or replaced, the details
 (for a bug report) are one click away, and nothing blocks the tested paths.
+
+The strip floats over the top of its host widget (``float_over``) instead of taking a
+place in a layout: a message appearing or going never moves the window's contents, so a
+button stays under the mouse and nothing at the bottom gets cut off.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import (QFrame, QGraphicsDropShadowEffect, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
+                               QToolButton, QWidget)
+
+#: Gap between the floating strip and the host's edges (pixels).
+_MARGIN = 6
 
 
 class MessageBar(QFrame):
@@ -45,7 +53,39 @@ class MessageBar(QFrame):
         self._details = ""
         self._showing_details = False
         self.level = ""
+        self._host: QWidget | None = None
         self.hide()
+
+    # -- floating over a host ------------------------------------------------------------------------
+    def float_over(self, host: QWidget) -> None:
+        """Float over the top of ``host`` (a child of it, outside its layout) and follow its
+        size: the host's layout never makes room for the strip."""
+        self._host = host
+        self.setParent(host)
+        self.setAutoFillBackground(True)
+        shadow = QGraphicsDropShadowEffect(self)  # lifts the strip off the content it covers
+        shadow.setBlurRadius(12)
+        shadow.setOffset(0, 2)
+        self.setGraphicsEffect(shadow)
+        host.installEventFilter(self)
+        self.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self._host and event.type() == QEvent.Type.Resize and self.isVisible():
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        host = self._host
+        if host is None:
+            return
+        width = max(host.width() - 2 * _MARGIN, 0)
+        # As tall as the text needs at this width, no taller: it covers what is under it.
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else -1
+        if height <= 0:
+            height = self.sizeHint().height()
+        self.setGeometry(_MARGIN, _MARGIN, width, height)
+        self.raise_()
 
     @property
     def text(self) -> str:
@@ -72,6 +112,7 @@ class MessageBar(QFrame):
             self._buttons.append(button)
         self._details_button.setVisible(bool(details))
         self.show()
+        self._place()
 
     def dismiss(self) -> None:
         self.hide()
@@ -80,3 +121,4 @@ class MessageBar(QFrame):
     def _toggle_details(self) -> None:
         self._showing_details = not self._showing_details
         self._label.setText(self._message + ("\n\n" + self._details if self._showing_details else ""))
+        self._place()

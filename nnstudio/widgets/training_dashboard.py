@@ -10,8 +10,12 @@ rather than slower training.
 While the tab is hidden the curves still grow but the plots are only redrawn when shown.
 
 Runs to compare: when a run starts from fresh weights, or a different network is loaded,
-the curves shown so far stay on the axes, faded and named by their key settings, until
-"Clear runs". "Keep as comparison" copies the current curves the same way at any time.
+the curves shown so far stay on the axes, faded and named by the settings they really used
+(every learning rate and batch size in order: "Adam lr 0.001 → 0.01, batch 32"), until
+"Clear runs". "Keep as comparison" copies the current curves the same way at any time. A
+run is never listed twice: when undo brings back a network whose run is kept as a
+comparison, that run becomes the current one again (and leaves the comparisons), and
+keeping the same curves again adds nothing.
 
 Space toggles pause / resume while the focus is inside this tab and the focused widget does
 not use Space itself (a focused button still clicks): never a window-wide shortcut.
@@ -20,6 +24,7 @@ not use Space itself (a focused button still clicks): never a window-wide shortc
 from __future__ import annotations
 
 import time
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -31,10 +36,10 @@ from core import BatchReport, Network
 from core.eta import ThroughputMeter, eta_seconds, format_duration, next_refresh_ms, progress_text, run_fraction
 from core.history_csv import batches_csv, epochs_csv
 from core.smoothing import smoothing_span
-from core.training_curves import Readout, TrainingCurves
+from core.training_curves import Readout, TrainingCurves, run_label, trained_position, trained_text
 
 from ..document import Document
-from ..training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController, settings_label
+from ..training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController
 from .flow_layout import FlowLayout
 from .training_controls import TrainingControls
 from .training_plot import MetricPlot
@@ -56,6 +61,8 @@ GUI_BUSY_TARGET = 0.05
 STATUS_INTERVAL_S = 0.5
 #: Earlier runs kept on the axes; the oldest goes first.
 MAX_COMPARISONS = 6
+#: The hover line's text while it reads out nothing (no run shown, or a new run replaced it).
+HOVER_HINT = "Hover over a plot to read exact values."
 
 
 class TrainingDashboard(QWidget):
@@ -80,7 +87,7 @@ class TrainingDashboard(QWidget):
         self.accuracy_plot.setXLink(self.loss_plot)
         self.plots = (self.loss_plot, self.accuracy_plot)
 
-        self.hover_label = QLabel("Hover over a plot to read exact values.")
+        self.hover_label = QLabel(HOVER_HINT)
         self.hover_label.setObjectName("hoverLabel")
         self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.hover_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -125,9 +132,17 @@ class TrainingDashboard(QWidget):
         # Current run and its bookkeeping.
         self._curves = TrainingCurves()
         self._shown_network: Network | None = None
-        self._run_label = ""
+        #: The shown run's optimizer(s) and its settings before its first batch (the curves
+        #: record the values its batches used): what its label is made of.
+        self._run_optimizers: list[str] = []
+        self._run_start: tuple[float, float] | None = None
         self._comparison_curves: list[TrainingCurves] = []
         self._comparison_labels: list[str] = []
+        #: Where each comparison came from: (weak reference to its network or None, batch points).
+        self._comparison_sources: list[tuple[weakref.ref | None, int]] = []
+        self._runs_kept = 0
+        #: (name, batch points) of the comparison that undo made the current run again.
+        self._restored: tuple[str, int] | None = None
         self._pending: list[tuple] = []
         #: Series changed since each plot last redrew (a hidden tab redraws when shown).
         self._dirty: dict[MetricPlot, set[str]] = {self.loss_plot: set(), self.accuracy_plot: set()}
@@ -154,6 +169,9 @@ class TrainingDashboard(QWidget):
         self.clear_runs_button.clicked.connect(self.clear_comparisons)
         for plot in self.plots:
             plot.hovered.connect(self._on_plot_hovered)
+            # The x axes are linked: the view is the user's, or automatic, in both at once.
+            plot.viewChangedByUser.connect(self._on_plot_view_changed_by_user)
+            plot.viewResetRequested.connect(self._on_plot_view_reset_requested)
 
         controller.stateChanged.connect(self._on_controller_state_changed)
         controller.runStarted.connect(self._on_controller_run_started)
@@ -187,40 +205,92 @@ class TrainingDashboard(QWidget):
     def comparison_labels(self) -> list[str]:
         return list(self._comparison_labels)
 
-    def _show_run(self, network: Network | None, label: str, span: float | None = None) -> None:
+    def _show_run(self, network: Network | None, span: float | None = None) -> None:
         """Make ``network``'s history the current run; the curves shown so far become a
-        comparison when they have points. ``span``: smoothing span (None: from the history)."""
+        comparison when they have points. ``span``: smoothing span (None: from the history).
+        A comparison that is exactly this network's run leaves the comparisons (undo brought
+        it back: it is the current run again, not listed twice)."""
         if not self._curves.empty:
-            self._keep(self._curves, self._run_label)
+            self._keep_shown_run()
         if network is not None and (network.history.batches["progress"] or network.history.epochs):
             curves = TrainingCurves.from_history(network.history, span)
         else:
             curves = TrainingCurves(span if span is not None else self._curves.span)
         self._set_curves(curves)
         self._shown_network = network
-        self._run_label = label
+        self._run_optimizers = [network.optimizer.type_name] if network is not None else []
+        self._run_start = None
+        if network is not None:
+            n = len(network.history.batches["progress"])
+            duplicates = [i for i, (ref, points) in enumerate(self._comparison_sources)
+                          if ref is not None and ref() is network and points == n]
+            if duplicates:
+                # Kept again later (redo), it comes back under the same name.
+                self._restored = (self._comparison_labels[duplicates[-1]], n)
+                self._rebuild_comparisons([i for i in range(len(self._comparison_labels)) if i not in duplicates])
+
+    def _keep_shown_run(self) -> None:
+        """Keep the shown run as a comparison: under the name it had when undo made it
+        current again from the comparisons (unchanged since), else as a new run."""
+        restored, self._restored = self._restored, None
+        points = len(self._curves["batch_loss"])
+        if restored is not None and restored[1] == points and self._shown_network is not None:
+            self._keep(self._curves, "", self._shown_network, name=restored[0])
+        else:
+            self._keep(self._curves, self._run_name(), self._shown_network)
+
+    def _run_name(self) -> str:
+        """The shown run's settings as it really used them: "Adam lr 0.001 → 0.01, batch 32"."""
+        curves = self._curves
+        if not self._run_optimizers:
+            return ""
+        start = self._run_start or (float("nan"), float("nan"))
+        rates = curves.learning_rates or ([start[0]] if start[0] == start[0] else [])
+        sizes = curves.batch_sizes or ([start[1]] if start[1] == start[1] else [])
+        if not rates or not sizes:
+            return " → ".join(self._run_optimizers)
+        return run_label(" → ".join(self._run_optimizers), rates, sizes)
 
     def _set_curves(self, curves: TrainingCurves) -> None:
         self._curves = curves
+        self.hover_label.setText(HOVER_HINT)  # a readout of the curves that were shown is stale
         for dirty in self._dirty.values():
             dirty.clear()
         for plot in self.plots:
             plot.set_run(curves)
 
-    def _keep(self, curves: TrainingCurves, label: str) -> None:
-        label = f"run {len(self._comparison_labels) + 1}: {label}" if label else f"run {len(self._comparison_labels) + 1}"
+    def _keep(self, curves: TrainingCurves, label: str, source: Network | None, name: str | None = None) -> None:
+        """Add ``curves`` to the comparisons as "run N: ``label``" (``name``: the whole
+        name, for a run kept before); nothing when these very curves are there already."""
+        points = len(curves["batch_loss"])
+        for ref, kept_points in self._comparison_sources:
+            if source is not None and ref is not None and ref() is source and kept_points == points:
+                return  # these very curves are on the axes already
+        if name is not None:
+            label = name
+        else:
+            self._runs_kept += 1
+            number = f"run {self._runs_kept}"
+            label = f"{number}: {label}" if label else number
         if len(self._comparison_labels) >= MAX_COMPARISONS:
-            # Drop the oldest: rebuild the remaining ones (rare, a handful of curves).
-            kept = [(c, l) for c, l in zip(self._comparison_curves[1:], self._comparison_labels[1:])]
-            self.clear_comparisons()
-            for c, l in kept:
-                self._add_comparison(c, l)
-        self._add_comparison(curves, label)
+            self._rebuild_comparisons(list(range(1, len(self._comparison_labels))))  # the oldest goes
+        self._add_comparison(curves, label, weakref.ref(source) if source is not None else None, points)
         self._sync_controls()
 
-    def _add_comparison(self, curves: TrainingCurves, label: str) -> None:
+    def _rebuild_comparisons(self, keep: list[int]) -> None:
+        """Keep only the comparisons at indices ``keep`` (rare, a handful of curves: redraw them)."""
+        kept = [(self._comparison_curves[i], self._comparison_labels[i], *self._comparison_sources[i]) for i in keep]
+        runs_kept = self._runs_kept
+        self.clear_comparisons()
+        self._runs_kept = runs_kept  # numbers stay: "run 3" is still run 3
+        for curves, label, ref, points in kept:
+            self._add_comparison(curves, label, ref, points)
+        self._sync_controls()
+
+    def _add_comparison(self, curves: TrainingCurves, label: str, ref: weakref.ref | None, points: int) -> None:
         self._comparison_curves.append(curves)
         self._comparison_labels.append(label)
+        self._comparison_sources.append((ref, points))
         for plot in self.plots:
             plot.add_comparison(curves, label)
 
@@ -230,13 +300,16 @@ class TrainingDashboard(QWidget):
         if self._curves.empty:
             return
         at = self._curves.last_x
-        self._keep(self._curves.copy(), f"{self._run_label} (at epoch {at:.3g})" if at is not None else self._run_label)
+        name = self._run_name()
+        self._keep(self._curves.copy(), f"{name} (at epoch {at:.3g})" if at is not None else name, self._shown_network)
 
     def clear_comparisons(self) -> None:
         for plot in self.plots:
             plot.clear_comparisons()
         self._comparison_curves = []
         self._comparison_labels = []
+        self._comparison_sources = []
+        self._runs_kept = 0
         self._sync_controls()
 
     # -- controller ---------------------------------------------------------------------------------------------
@@ -245,8 +318,10 @@ class TrainingDashboard(QWidget):
         network = self._controller.network
         self._pending.clear()
         if network is not self._shown_network or info.fresh:
-            self._show_run(network, info.label(), smoothing_span(info.batches_per_epoch))
-        self._run_label = self._run_label or info.label()
+            self._show_run(network, smoothing_span(info.batches_per_epoch))
+        if not self._run_optimizers or self._run_optimizers[-1] != info.optimizer:
+            self._run_optimizers.append(info.optimizer)
+        self._run_start = self._run_start or (info.learning_rate, float(info.batch_size))
         self._last_batch = None
         self._meter.restart()
         self._run_started_at = time.perf_counter()
@@ -280,7 +355,9 @@ class TrainingDashboard(QWidget):
 
     def _on_controller_run_finished(self, status: str, message: str) -> None:
         self._end_run()
-        self.statusText.emit(f"Training {message}")
+        # "Training finished after 8 epochs", "Training stopped during epoch 3",
+        # "Training diverged: the loss became NaN at epoch 1, batch 5; …"
+        self.statusText.emit(f"Training diverged: {message}" if status == "diverged" else f"Training {message}")
 
     def _on_controller_run_failed(self, message: str, details: str) -> None:
         self._end_run()
@@ -294,9 +371,7 @@ class TrainingDashboard(QWidget):
         # thread has ended, so the history can be read.
         if network is not None and network is self._shown_network and \
                 len(self._curves["batch_loss"]) != len(network.history.batches["progress"]):
-            label = self._run_label
             self._set_curves(TrainingCurves.from_history(network.history, self._curves.span))
-            self._run_label = label
         self.loss_plot.follow_data()
         self.accuracy_plot.follow_data()
         self._update_progress()
@@ -309,14 +384,13 @@ class TrainingDashboard(QWidget):
         if network is None:
             # Weights reset or architecture changed: the run shown so far becomes a comparison.
             if not self._curves.empty:
-                self._keep(self._curves, self._run_label)
+                self._keep_shown_run()
                 self._set_curves(TrainingCurves(self._curves.span))
             self._shown_network = None
-            self._run_label = ""
+            self._run_optimizers = []
+            self._run_start = None
         elif network is not self._shown_network:
-            optimizer = network.optimizer
-            self._show_run(network, settings_label(optimizer.type_name, optimizer.learning_rate,
-                                                   self._document.training.batch_size))
+            self._show_run(network)
         self._update_progress()
         self._sync_controls()
 
@@ -377,10 +451,7 @@ class TrainingDashboard(QWidget):
         info = self._controller.run_info
         last = self._last_batch
         if state == IDLE or info is None:
-            network = self._document.network
-            done = network.epochs_done if network is not None else 0
-            text = f"Trained {done:,} epoch{'s' if done != 1 else ''}" if done else "Not trained yet"
-            self.controls.set_progress(1.0 if done else 0.0, text)
+            self.controls.set_progress(*self._idle_progress())
             return
         if last is None:
             epoch, batch, batches, progress = info.start_epoch + 1, None, None, float(info.start_epoch)
@@ -394,6 +465,27 @@ class TrainingDashboard(QWidget):
         text = progress_text(epoch, info.end_epoch, batch, batches, left)
         prefix = {PAUSED: "Paused · ", STOPPING: "Stopping · "}.get(state, "")
         self.controls.set_progress(run_fraction(progress, info.start_epoch, info.epochs), prefix + text)
+
+    def _idle_progress(self) -> tuple[float, str]:
+        """(fraction, text) of the bar between runs: what the network trained, and how the
+        last run ended when it stopped early (the same facts the buttons and the status bar
+        show: a network with any trained batch offers Continue)."""
+        network = self._document.network
+        if network is None:
+            return 0.0, "Not trained yet"
+        epochs, batches = trained_position(network.history, network.epochs_done)
+        trained = trained_text(epochs, batches)
+        outcome, info = self._controller.last_outcome, self._controller.run_info
+        if outcome is None or info is None or network is not self._controller.network or \
+                outcome.status not in ("stopped", "diverged"):
+            return (1.0 if epochs or batches else 0.0), trained
+        progress = network.history.batches["progress"]
+        done = run_fraction(progress[-1] if progress else float(info.start_epoch), info.start_epoch, info.epochs)
+        if outcome.status == "stopped":
+            where = f"in epoch {epochs + 1:,}" if batches else f"after epoch {epochs:,}" if epochs else "at the start"
+            return done, f"Stopped {where} · {trained}"
+        # Diverged: the failing batch was not applied; the weights are those of before it.
+        return done, f"Diverged at epoch {epochs + 1:,}, batch {batches + 1:,} · {trained}"
 
     def _maybe_status(self) -> None:
         now = time.perf_counter()
@@ -440,6 +532,16 @@ class TrainingDashboard(QWidget):
                 end += f", validation {fmt.format(readout.val)}"
             parts.append(end)
         self.hover_label.setText(" · ".join(parts))
+
+    def _on_plot_view_changed_by_user(self) -> None:
+        for plot in self.plots:
+            if plot is not self.sender():
+                plot.keep_user_view()
+
+    def _on_plot_view_reset_requested(self) -> None:
+        for plot in self.plots:
+            if plot is not self.sender():
+                plot.reset_view()
 
     def _on_export_action_triggered(self) -> None:
         action = self.sender()

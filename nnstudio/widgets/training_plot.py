@@ -16,13 +16,19 @@ axis costs more than drawing the curves. No grid: pyqtgraph's grid costs ~15 ms 
 Title, axes, legend and epoch markers are painted from Qt's item cache between their
 changes: a steady redraw fell from 1.7 to 0.5-0.7 ms (1100×800 window), all of it time the
 GUI holds the GIL.
+
+The view: dragging pans and the wheel zooms; once the user moved the view it stays where
+they put it (a run no longer moves it) and a "Reset view" button appears in the top-right
+corner; the button or a double-click on the plot go back to the automatic view (the run's
+extent while training, the data otherwise). Labels of learning-rate and batch-size change
+lines sit at the top of the plot, or just below the legend when they would run into it.
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtWidgets import QGraphicsItem, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QToolButton, QWidget
 
 from core.series import Bounds, finite_bounds, stable_range
 from core.training_curves import Readout, TrainingCurves
@@ -36,6 +42,10 @@ _COMPARISON_COLORS = ((120, 120, 120), (44, 160, 44), (148, 103, 189), (214, 39,
                       (23, 190, 207))
 _MAX_SYMBOLS = 100  # more epoch points than this: draw the line only (symbols cost per point)
 _MIN_LEGEND_HEIGHT, _MIN_LEGEND_WIDTH = 240, 480  # pixels
+#: Change-line labels: their place along the line (fraction of the view's height from the
+#: bottom) when nothing is in the way, and the gap kept below the legend (pixels).
+_LABEL_TOP = 0.97
+_LABEL_GAP = 4
 
 
 class MetricPlot(pg.PlotWidget):
@@ -43,6 +53,10 @@ class MetricPlot(pg.PlotWidget):
     with the data nearest to the mouse."""
 
     hovered = Signal(object)
+    #: The user asked for the automatic view (Reset view button or double-click).
+    viewResetRequested = Signal()
+    #: The user moved the view (drag or wheel).
+    viewChangedByUser = Signal()
 
     def __init__(self, metric: str, title: str, parent: QWidget | None = None):
         super().__init__(parent, background="w")
@@ -58,6 +72,7 @@ class MetricPlot(pg.PlotWidget):
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         item.setMenuEnabled(False)
+        item.hideButtons()  # pyqtgraph's tiny "A": the visible Reset view button replaces it
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen("#444"))
@@ -101,7 +116,22 @@ class MetricPlot(pg.PlotWidget):
         self._comparison_bounds: Bounds | None = None
         self._seen: dict[str, int] = {}
         self._holding = False
+        self._held_x: tuple[float, float] | None = None
         self._y_range: tuple[float, float] | None = None
+        #: The user moved the view (drag, wheel): it stays theirs until Reset view.
+        self._user_view = False
+        self.reset_view_button = QToolButton(self)
+        self.reset_view_button.setObjectName(f"{metric}ResetViewButton")
+        self.reset_view_button.setText("Reset view")
+        self.reset_view_button.setToolTip("Show the whole run again (or double-click the plot)")
+        self.reset_view_button.setCursor(Qt.CursorShape.ArrowCursor)
+        self.reset_view_button.hide()
+        self.reset_view_button.clicked.connect(self._on_reset_view_button_clicked)
+        vb = item.getViewBox()
+        vb.sigRangeChangedManually.connect(self._on_view_box_range_changed_manually)
+        vb.sigRangeChanged.connect(self._place_change_labels)
+        vb.sigResized.connect(self._place_change_labels)
+        self.legend.geometryChanged.connect(self._place_change_labels)
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
         self._cache_static_items()
 
@@ -124,6 +154,8 @@ class MetricPlot(pg.PlotWidget):
         # A small plot would be mostly legend: hide it there (hovering still names the values).
         if legend is not None:
             legend.setVisible(self.height() >= _MIN_LEGEND_HEIGHT and self.width() >= _MIN_LEGEND_WIDTH)
+            self._place_reset_view_button()
+            self._place_change_labels()
 
     # -- the current run ----------------------------------------------------------------------------------
     @property
@@ -182,6 +214,43 @@ class MetricPlot(pg.PlotWidget):
         line.setToolTip(label)
         self.getPlotItem().addItem(line)
         self._lines.append(line)
+        self._place_change_labels()
+
+    def _place_change_labels(self, *_) -> None:
+        """Keep each change line's label readable: to the right of its line (to the left near
+        the right edge), at the top of the plot, below the legend when it would run into it,
+        and below an earlier label it would cover."""
+        item = self.getPlotItem()
+        if item is None or not self.__dict__.get("_lines") or self.metric != "loss":
+            return  # (pyqtgraph resizes before __init__ ends and while tearing down)
+        vb = item.getViewBox()
+        width, height = vb.boundingRect().width(), vb.boundingRect().height()
+        if height <= 0:
+            return
+        legend = self.legend
+        box = legend.mapRectToParent(legend.boundingRect()) if legend.isVisible() else None
+        top = (1.0 - _LABEL_TOP) * height  # pixels from the view's top
+        placed: list[tuple[float, float, float, float]] = []  # (left, right, top, bottom) in pixels
+        for line in sorted(self._lines, key=lambda ln: float(ln.value())):
+            label = getattr(line, "label", None)
+            if label is None:
+                continue
+            x = vb.mapFromView(QPointF(float(line.value()), 0.0)).x()
+            rect = label.boundingRect()
+            left = x + rect.width() > width - 2  # would be cut off at the right edge
+            anchors = [(1, 0), (1, 0)] if left else [(0, 0), (0, 0)]
+            lo, hi = (x - rect.width(), x) if left else (x, x + rect.width())
+            y = top
+            if box is not None and hi >= box.left() and lo <= box.right():
+                y = max(y, box.bottom() + _LABEL_GAP)
+            for p_lo, p_hi, p_top, p_bottom in placed:  # sorted by x: one pass is enough
+                if hi >= p_lo and lo <= p_hi and y < p_bottom and y + rect.height() > p_top:
+                    y = p_bottom + 1
+            placed.append((lo, hi, y, y + rect.height()))
+            place = min(max(1.0 - y / height, 0.05), _LABEL_TOP)
+            if label.anchors != anchors or abs(label.orthoPos - place) > 1e-9:
+                label.anchors = anchors
+                label.setPosition(place)
 
     @property
     def change_lines(self) -> list[tuple[float, str]]:
@@ -215,6 +284,7 @@ class MetricPlot(pg.PlotWidget):
                 self._bounds = b.merge(self._bounds)
         self._comparisons.append(items)
         self._cache_static_items()  # the legend has a new entry
+        self._place_change_labels()
 
     def clear_comparisons(self) -> None:
         for items in self._comparisons:
@@ -222,6 +292,7 @@ class MetricPlot(pg.PlotWidget):
                 self.getPlotItem().removeItem(it)
         self._comparisons = []
         self._comparison_bounds = None
+        self._place_change_labels()
 
     @property
     def comparison_count(self) -> int:
@@ -245,23 +316,88 @@ class MetricPlot(pg.PlotWidget):
         Call it on every plot whose x axis is linked to this one: x autoscaling is each
         view's own state, and pyqtgraph only turns it off in a linked view when the range
         actually changes."""
-        self.getPlotItem().setXRange(x_lo, x_hi, padding=0.01)
+        self._held_x = (x_lo, x_hi)
         if self.metric == "loss":
             self._holding = True
             self._y_range = None
+        if self._user_view:
+            return  # the user's view stays; Reset view brings the run's extent back
+        self.getPlotItem().setXRange(x_lo, x_hi, padding=0.01)
+        if self._holding:
             self._hold_y()
 
     def follow_data(self) -> None:
-        """Fit the view to the data again (after a run)."""
+        """Fit the view to the data again (after a run), unless the user moved it."""
         self._holding = False
+        self._held_x = None
         self._y_range = None
-        self.getPlotItem().enableAutoRange(x=True, y=self.metric == "loss")
+        if not self._user_view:
+            self.getPlotItem().enableAutoRange(x=True, y=self.metric == "loss")
 
     def _hold_y(self) -> None:
+        if self._user_view:
+            return
         new = stable_range(self._y_range, self._bounds, log=self._log)
         if new is not None:
             self._y_range = new
             self.getPlotItem().setYRange(*new, padding=0)
+
+    # -- the user's view and going back to the automatic one -------------------------------------------
+    @property
+    def user_view(self) -> bool:
+        """The user moved the view (the Reset view button shows)."""
+        return self._user_view
+
+    def reset_view(self) -> None:
+        """Back to the automatic view: the run's extent while one is held, else the data."""
+        self._user_view = False
+        self.reset_view_button.hide()
+        item = self.getPlotItem()
+        if self._held_x is not None:
+            item.setXRange(*self._held_x, padding=0.01)
+        else:
+            item.enableAutoRange(x=True)
+        if self.metric == "accuracy":
+            item.setYRange(0.0, 1.0, padding=0.04)
+        elif self._holding:
+            self._y_range = None
+            self._hold_y()
+        else:
+            item.enableAutoRange(y=True)
+
+    def keep_user_view(self) -> None:
+        """Treat the view as the user's (e.g. a linked plot was dragged): runs stop moving it
+        and the Reset view button shows."""
+        self._user_view = True
+        self._place_reset_view_button()
+        self.reset_view_button.show()
+        self.reset_view_button.raise_()
+
+    def _on_view_box_range_changed_manually(self, *_) -> None:
+        self.keep_user_view()
+        self.viewChangedByUser.emit()
+
+    def _on_reset_view_button_clicked(self) -> None:
+        self.reset_view()
+        self.viewResetRequested.emit()
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # A double-click in the plot area goes back to the automatic view.
+        scene_pos = self.mapToScene(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton and \
+                self.getPlotItem().getViewBox().sceneBoundingRect().contains(scene_pos):
+            event.accept()
+            self.reset_view()
+            self.viewResetRequested.emit()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def _place_reset_view_button(self) -> None:
+        button = self.__dict__.get("reset_view_button")
+        if button is None:
+            return
+        button.adjustSize()
+        button.move(self.width() - button.width() - 4, 2)  # in the title band, right
 
     @property
     def log_y(self) -> bool:

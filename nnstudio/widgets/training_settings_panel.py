@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
                                QLabel, QSpinBox, QWidget)
 
@@ -121,6 +122,18 @@ class TrainingSettingsPanel(QGroupBox):
                                 "Can be changed while training runs.")
         self._spin(self.lr_edit, self._on_lr_edit_value_changed)
         self._add_row("Learning &rate", self.lr_edit)
+        # Under the field: why a typed value was changed (out of range), or what the range
+        # is while one is being typed. Hidden when there is nothing to say.
+        self.lr_note = QLabel()
+        self.lr_note.setObjectName("learningRateNote")
+        self.lr_note.setWordWrap(True)
+        self.lr_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        small = self.lr_note.font()
+        small.setPointSizeF(max(small.pointSizeF() * 0.9, 7.0))
+        self.lr_note.setFont(small)
+        self.lr_note.hide()
+        self.lr_edit.rangeNote.connect(self._on_lr_edit_range_note)
+        self.form.addRow(self.lr_note)
 
         # The optimizer's own settings are inserted as rows right after the learning rate
         # (same label column as the rest), rebuilt when the optimizer type changes.
@@ -200,7 +213,7 @@ class TrainingSettingsPanel(QGroupBox):
             self.form.removeRow(widget)  # deletes the widget and its label
         self._optimizer_widgets = {}
         cls = OPTIMIZERS.get(type_name)
-        row, _ = self.form.getWidgetPosition(self.lr_edit)
+        row, _ = self.form.getWidgetPosition(self.lr_note)  # the rows follow the learning rate's note
         for param in (cls.schema if cls is not None else ()):
             if param.name == "learning_rate":
                 continue  # has its own log-scale field above
@@ -294,6 +307,10 @@ class TrainingSettingsPanel(QGroupBox):
             config["weight_decay"] = old["weight_decay"]
         self._change_spec(f"Use optimizer {name}", optimizer=config)
         self._sync()
+
+    def _on_lr_edit_range_note(self, note: str) -> None:
+        self.lr_note.setText(note)
+        self.lr_note.setVisible(bool(note))
 
     def _on_lr_edit_value_changed(self, value: float) -> None:
         if self._syncing:

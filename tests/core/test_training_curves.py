@@ -178,3 +178,49 @@ def test_from_history_picks_a_span_from_its_batches_per_epoch():
     assert TrainingCurves.from_history(h).span == 100  # a quarter of 400 batches per epoch
     assert TrainingCurves.from_history(h, span=7).span == 7
     assert TrainingCurves.from_history(History()).empty
+
+
+# -- where training stands (progress bar and evaluation captions) -------------------------------
+
+def test_trained_position_counts_only_the_last_pass_of_an_unfinished_epoch():
+    from core.training import History
+    from core.training_curves import trained_position, trained_text, weights_text
+
+    h = History()
+    h.batches["progress"] = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
+    assert trained_position(h, 1) == (1, 2)
+    assert trained_text(1, 2) == "Trained 1 epoch and 2 batches"
+    assert weights_text(1, 2) == "weights at epoch 2, batch 2"
+    # Stopped during epoch 2, continued (epoch 2 re-run from its start), stopped again.
+    h.batches["progress"] += [1.25, 1.5, 1.75]
+    assert trained_position(h, 1) == (1, 3)
+    h.batches["progress"] += [2.0]  # the epoch ended
+    assert trained_position(h, 2) == (2, 0)
+    assert trained_text(2, 0) == "Trained 2 epochs" and weights_text(17, 0) == "weights after epoch 17"
+    assert trained_position(History(), 0) == (0, 0)
+    assert trained_text(0, 0) == "Not trained yet" and weights_text(0, 0) == "initial weights"
+    assert trained_text(0, 1) == "Trained 1 batch"
+
+
+def test_run_label_names_every_setting_the_run_used():
+    from core import BatchReport
+    from core.training import ChangeEvent, History
+    from core.training_curves import TrainingCurves, run_label
+
+    assert run_label("Adam", [0.001], [32]) == "Adam lr 0.001, batch 32"
+    curves = TrainingCurves()
+    reports = [BatchReport(0, i, 10, (i + 1) / 10, 1.0, 0.5, lr, bs, 8)
+               for i, (lr, bs) in enumerate([(0.001, 32), (0.001, 32), (0.01, 32), (0.01, 64), (0.003, 64)])]
+    curves.add(reports[:2] + [ChangeEvent(0.2, "learning_rate", 0.001, 0.01)])
+    curves.add(reports[2:])
+    assert (curves.learning_rates, curves.batch_sizes) == ([0.001, 0.01, 0.003], [32, 64])
+    assert run_label("Adam", curves.learning_rates, curves.batch_sizes) == "Adam lr 0.001 → 0.01 → 0.003, batch 32 → 64"
+    # the same from a saved history, and kept by copies
+    h = History()
+    for r in reports:
+        h.add_batch(r)
+    loaded = TrainingCurves.from_history(h)
+    assert (loaded.learning_rates, loaded.batch_sizes) == ([0.001, 0.01, 0.003], [32, 64])
+    assert loaded.copy().learning_rates == [0.001, 0.01, 0.003]
+    many = [0.1 / 2 ** i for i in range(6)]
+    assert run_label("SGD", many, [8]) == "SGD lr 0.1 → 0.05 → … → 0.003125, batch 8"

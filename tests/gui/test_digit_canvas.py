@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QAction, QKeySequence, QPointingDevice, QTabletEvent
+from PySide6.QtGui import QAction, QImage, QKeySequence, QPointingDevice, QTabletEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QPushButton, QVBoxLayout, QWidget
 
 from nnstudio.widgets.digit_canvas import CANVAS_SIZE, DEFAULT_BRUSH, DigitCanvas
@@ -192,3 +192,97 @@ def test_show_sample_scales_with_nearest_neighbour_and_drawing_replaces_it(qtbot
         drag(qtbot, canvas, [(40, 140), (240, 140)])
     assert not canvas.showing_sample
     assert canvas.image_array()[0:int(cell), 0:int(cell)].max() == 0  # the sample is gone
+
+
+# -- issue 15, item 9: the hint goes with the first stroke; a clear can be undone ---------------
+
+def on_screen(widget) -> np.ndarray:
+    """What the window system shows of ``widget`` (its backing store), as grey levels (H, W):
+    unlike ``grab()``, which paints the widget afresh, this keeps whatever a partial repaint left."""
+    QApplication.processEvents()
+    image = widget.screen().grabWindow(widget.winId()).toImage().convertToFormat(
+        QImage.Format.Format_Grayscale8)
+    view = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return view[:, :image.width()].copy()
+
+
+def hint_band(pixels: np.ndarray) -> np.ndarray:
+    """The middle rows where "Draw a digit here" is written (logical 128..152 of 280)."""
+    scale = pixels.shape[0] / CANVAS_SIZE
+    return pixels[int(128 * scale):int(152 * scale), int(60 * scale):int(220 * scale)]
+
+
+def test_the_hint_disappears_with_the_first_stroke(qtbot, canvas):
+    assert hint_band(on_screen(canvas)).max() > 60  # the grey hint is on screen
+    # The first stroke, far from the hint: pressing and moving the mouse in a corner.
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(30, 30))
+    qtbot.mouseMove(canvas, QPoint(45, 40))
+    assert hint_band(on_screen(canvas)).max() == 0  # gone at once, not at the next full repaint
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(45, 40))
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.is_empty() and hint_band(on_screen(canvas)).max() > 60  # empty again: the hint is back
+
+
+def test_ctrl_z_brings_back_what_a_clear_removed_then_undoes_strokes(qtbot, canvas):
+    drag(qtbot, canvas, [(140, 30), (140, 250)])
+    one = canvas.image_array().copy()
+    drag(qtbot, canvas, [(30, 140), (250, 140)])
+    two = canvas.image_array().copy()
+    qtbot.keyClick(canvas, Qt.Key.Key_Escape)
+    assert canvas.is_empty() and canvas.undo_text() == "Undo clear"
+
+    changes = []
+    canvas.imageChanged.connect(lambda: changes.append(1))
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.stroke_count == 2 and changes == [1]  # the prediction follows at once
+    np.testing.assert_array_equal(canvas.image_array(), two)
+    assert canvas.undo_text() == "Undo stroke"
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(canvas.image_array(), one)
+
+    # A stroke drawn after a clear is undone first; the clear after it.
+    qtbot.keyClick(canvas, Qt.Key.Key_Delete)
+    drag(qtbot, canvas, [(30, 200), (250, 200)])
+    qtbot.keySequence(canvas, QKeySequence(QKeySequence.StandardKey.Undo))
+    assert canvas.is_empty()
+    qtbot.keySequence(canvas, QKeySequence(QKeySequence.StandardKey.Undo))
+    np.testing.assert_array_equal(canvas.image_array(), one)
+    qtbot.keySequence(canvas, QKeySequence(QKeySequence.StandardKey.Undo))
+    assert canvas.is_empty() and canvas.undo_text() is None
+    assert not canvas.undo()  # nothing left to take back
+    qtbot.keyClick(canvas, Qt.Key.Key_Escape)  # clearing an empty canvas adds nothing to undo
+    assert canvas.undo_text() is None
+
+
+def test_the_right_click_menu_names_the_undo_and_clears(qtbot, canvas):
+    menu = canvas.context_menu()
+    undo, clear = menu.actions()
+    assert not undo.isEnabled() and not clear.isEnabled()  # empty: nothing to undo or clear
+    drag(qtbot, canvas, [(140, 30), (140, 250)])
+    menu = canvas.context_menu()
+    undo, clear = menu.actions()
+    assert undo.text().startswith("Undo stroke") and clear.isEnabled()
+    clear.trigger()
+    assert canvas.is_empty()
+    undo = canvas.context_menu().actions()[0]
+    assert undo.text().startswith("Undo clear\t") and undo.isEnabled()
+    undo.trigger()
+    assert canvas.stroke_count == 1
+
+
+def test_undo_after_the_clear_button_in_the_draw_tab(qtbot, document):
+    from nnstudio.widgets.draw_panel import DrawPanel
+
+    panel = DrawPanel(document)
+    qtbot.addWidget(panel)
+    with qtbot.waitActive(panel):
+        panel.show()
+        panel.activateWindow()
+    drag(qtbot, panel.canvas, [(140, 30), (140, 250)])
+    drawn = panel.canvas.image_array().copy()
+    qtbot.mouseClick(panel.findChild(QPushButton, "clearCanvasButton"), Qt.MouseButton.LeftButton)
+    assert panel.canvas.is_empty()
+    focused = QApplication.focusWidget()
+    assert focused is panel.canvas  # Ctrl+Z right after clicking Clear goes to the canvas
+    qtbot.keyClick(focused, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(panel.canvas.image_array(), drawn)

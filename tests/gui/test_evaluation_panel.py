@@ -254,3 +254,78 @@ def test_every_plot_exports_as_png(qtbot, trained, dialogs, tmp_path, button, ta
     qtbot.mouseClick(trained.findChild(QPushButton, button), Qt.MouseButton.LeftButton)
     image = QImage(str(tmp_path / "plot.png"))
     assert not image.isNull() and image.width() > 100 and image.height() > 100
+
+
+# -- issue 15, item 7: automatic evaluation, and texts that agree with the button ---------------
+
+def test_a_reopened_model_is_evaluated_without_a_click(qtbot, document, tmp_path):
+    train(document, epochs=2)
+    path = tmp_path / "digits.nnz"
+    document.save(path)
+    expected = document.snapshot.evaluate(document.splits().x_test, document.splits().y_test)
+
+    reopened = Document()
+    panel = make_panel(qtbot, reopened)
+    assert panel.evaluation is None
+    with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT):
+        reopened.open_file(path)
+    assert panel.evaluation.accuracy == pytest.approx(expected["accuracy"])
+    assert f"{expected['accuracy']:.1%}" in panel.summary.text() and "weights after epoch 2" in panel.summary.text()
+    assert "Out of date" not in panel.summary.text() and panel.evaluate_button.isEnabled()
+    assert panel.shutdown(WAIT)
+
+
+def test_a_model_whose_data_are_missing_is_not_evaluated_and_nothing_pops_up(qtbot, tmp_path):
+    document = Document()
+    train(document, epochs=1)
+    state = DocumentState(document.spec, document.training,
+                          DatasetChoice("import-csv", {"path": str(tmp_path / "missing.csv")}), document.network)
+    messages = []
+    document.message.connect(lambda *args: messages.append(args))
+    panel = make_panel(qtbot, document)
+    document.reset(state)
+    qtbot.waitUntil(lambda: "test data are not available" in panel.summary.text(), timeout=WAIT)
+    assert messages == [] and panel.evaluation is None and panel.evaluate_button.isEnabled()
+    assert panel.shutdown(WAIT)
+
+
+def test_out_of_date_never_asks_for_a_click_on_a_disabled_button(qtbot, trained, document):
+    def agrees() -> bool:
+        asks = "press Evaluate" in trained.summary.text()
+        return asks == trained.evaluate_button.isEnabled() or not asks
+
+    assert agrees() and trained.evaluate_button.isEnabled()
+    document.reset_weights()  # the trained weights are gone: nothing to evaluate
+    text = trained.summary.text()
+    assert "Out of date: the network has changed" in text and "train it to evaluate it again" in text
+    assert not trained.evaluate_button.isEnabled() and agrees()
+    with qtbot.waitSignal(trained.evaluationFinished, timeout=WAIT):
+        train(document, epochs=1)  # new weights: evaluated again by themselves
+    assert "Out of date" not in trained.summary.text() and "weights after epoch 1" in trained.summary.text()
+    assert agrees()
+
+
+def test_stopping_during_an_epoch_names_the_epoch_and_batch_evaluated(qtbot, document):
+    from dataclasses import replace
+
+    from nnstudio.settings import app_settings
+    from nnstudio.training_controller import BLAS_THREADS_KEY, TrainingController
+
+    app_settings().setValue(BLAS_THREADS_KEY, 1)
+    controller = TrainingController(document)
+    panel = make_panel(qtbot, document, controller=controller)
+    document.change("settings", training=replace(document.training, epochs=3, batch_size=64))
+    try:
+        with qtbot.waitSignal(controller.waitingChanged, timeout=WAIT):
+            controller.step_epoch()
+        for _ in range(3):
+            with qtbot.waitSignal(controller.waitingChanged, check_params_cb=bool, timeout=WAIT):
+                controller.step_batch()
+        with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT):
+            controller.stop()
+        assert "weights at epoch 2, batch 3" in panel.summary.text()
+        assert "after epoch 1" not in panel.summary.text()
+    finally:
+        assert controller.shutdown()
+        assert panel.shutdown(WAIT)
+        app_settings().remove(BLAS_THREADS_KEY)

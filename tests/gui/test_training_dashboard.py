@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QPushButton, QVBoxLayout, QWidget
 
@@ -506,3 +506,195 @@ def test_steady_redraws_repaint_only_the_curves(qtbot, monkeypatch):
     plot.getPlotItem().setXRange(0.0, 20.0, padding=0)  # a real change still reaches the axis
     plot.viewport().repaint()
     assert painted.get("AxisItem", 0) >= 1
+
+
+# -- issue 15, item 7: one consistent state after a divergence ----------------------------------
+
+def fail_at_call(monkeypatch, n: int) -> None:
+    """Make the n-th training step from now raise like a NaN loss does (core skips the update
+    and raises TrainingError; the run ends "diverged" with the weights of before it)."""
+    import core
+    from core.network import Network as Net
+
+    original = Net.train_step
+    calls = []
+
+    def train_step(self, x, targets):
+        calls.append(1)
+        if len(calls) == n:
+            raise core.TrainingError("the loss became NaN")
+        return original(self, x, targets)
+    monkeypatch.setattr(Net, "train_step", train_step)
+
+
+def hover_over(qtbot, dash, x: float) -> None:
+    plot = dash.loss_plot
+    vb = plot.getPlotItem().getViewBox()
+    scene = vb.mapViewToScene(QPointF(x, float(np.mean(vb.viewRange()[1]))))
+    qtbot.mouseMove(plot.viewport(), plot.mapFromScene(scene))
+
+
+def test_after_a_divergence_bar_buttons_status_and_hover_agree(qtbot, dash, controller, document, dialogs,
+                                                              monkeypatch):
+    configure(document, epochs=2, batch_size=64)  # 20 batches an epoch
+    train(qtbot, dash, controller)
+    vb = dash.loss_plot.getPlotItem().getViewBox()
+    qtbot.waitUntil(lambda: vb.viewRange()[0][1] > 1.5, timeout=2000)
+    hover_over(qtbot, dash, 1.5)
+    qtbot.waitUntil(lambda: dash.hover_label.text().startswith("At epoch"), timeout=2000)
+
+    dialogs.confirm_answer = True
+    click(qtbot, dash, "resetWeightsButton")  # a fresh run, which diverges at its 5th batch
+    fail_at_call(monkeypatch, 5)
+    statuses = []
+    dash.statusText.connect(statuses.append)
+    status, message = train(qtbot, dash, controller)
+    assert status == "diverged"
+
+    assert len(document.network.history.batches["progress"]) == 4  # the failing batch was not applied
+    assert button(dash, "trainButton").text() == "Continue"  # there is training to continue from
+    bar = dash.controls.progress
+    assert bar.text() == "Diverged at epoch 1, batch 5 · Trained 4 batches"
+    assert 0 < bar.value() < bar.maximum() * 0.2  # 4 of the run's 40 batches
+    assert statuses[-1] == f"Training diverged: {message}" and "batch 5" in message
+    # The hover line no longer reads out the run that was replaced.
+    assert not dash.hover_label.text().startswith("At epoch")
+
+    monkeypatch.undo()  # Continue trains normally; then the bar says what was trained
+    configure(document, epochs=1)
+    train(qtbot, dash, controller)
+    assert bar.text() == "Trained 1 epoch" and bar.value() == bar.maximum()
+
+
+def test_stopping_mid_epoch_says_where_training_stands(qtbot, dash, controller, document):
+    configure(document, epochs=3, batch_size=64)
+    with qtbot.waitSignal(controller.waitingChanged, timeout=RUN_TIMEOUT):
+        click(qtbot, dash, "stepEpochButton")
+    for _ in range(3):
+        with qtbot.waitSignal(controller.waitingChanged, check_params_cb=bool, timeout=RUN_TIMEOUT):
+            click(qtbot, dash, "stepButton")
+    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+        click(qtbot, dash, "stopButton")
+    assert dash.controls.progress.text() == "Stopped in epoch 2 · Trained 1 epoch and 3 batches"
+    assert button(dash, "trainButton").text() == "Continue"
+
+
+# -- issue 15, item 8: change labels clear of the legend, runs named by their real settings,
+# -- no run listed twice, a visible Reset view -------------------------------------------------
+
+def drag_plot(qtbot, plot, dx: int, dy: int) -> None:
+    """Press in the middle of the plot area, move in steps, release: a user's pan."""
+    vb = plot.getPlotItem().getViewBox()
+    start = plot.mapFromScene(vb.sceneBoundingRect().center())
+    qtbot.mousePress(plot.viewport(), Qt.MouseButton.LeftButton, pos=start)
+    for i in range(1, 6):
+        qtbot.mouseMove(plot.viewport(), start + QPoint(dx * i // 5, dy * i // 5))
+    qtbot.mouseRelease(plot.viewport(), Qt.MouseButton.LeftButton, pos=start + QPoint(dx, dy))
+
+
+def test_change_labels_stay_clear_of_the_legend(qtbot):
+    from core import BatchReport, ChangeEvent
+    from core.training_curves import TrainingCurves
+    from nnstudio.widgets.training_plot import MetricPlot
+
+    plot = MetricPlot("loss", "Loss")
+    qtbot.addWidget(plot)
+    plot.resize(700, 400)
+    plot.show()
+    qtbot.waitExposed(plot)
+    curves = TrainingCurves(span=5)
+    plot.set_run(curves)
+    plot.add_comparison(TrainingCurves(span=5), "run 1: Adam lr 0.001, batch 32")
+    reports = [BatchReport(0, i, 100, (i + 1) / 100, 2.0 - i / 100, 0.5, 0.001, 32, 32) for i in range(100)]
+    plot.update_series(curves.add(reports + [ChangeEvent(0.3, "learning_rate", 0.001, 0.01),
+                                             ChangeEvent(0.93, "learning_rate", 0.01, 0.003)]))
+    plot.hold_ranges(0.0, 1.0)
+    QApplication.processEvents()
+    assert plot.legend.isVisible()
+    legend = plot.legend.sceneBoundingRect()
+    labels = [line.label for line in plot._lines]
+    assert len(labels) == 2 and all(label.isVisible() for label in labels)
+    for label in labels:
+        assert not label.sceneBoundingRect().intersects(legend), label.toPlainText()
+        assert plot.getPlotItem().getViewBox().sceneBoundingRect().contains(label.sceneBoundingRect())
+    # the one far from the legend stays at the top
+    assert labels[0].sceneBoundingRect().top() < legend.bottom()
+
+
+def test_kept_runs_are_named_by_every_learning_rate_they_used(qtbot, dash, controller, document, dialogs):
+    configure(document, epochs=1, batch_size=32)
+    with qtbot.waitSignal(controller.waitingChanged, timeout=RUN_TIMEOUT):
+        click(qtbot, dash, "stepButton")
+    controller.set_learning_rate(0.01)
+    with qtbot.waitSignal(controller.waitingChanged, check_params_cb=bool, timeout=RUN_TIMEOUT):
+        click(qtbot, dash, "stepButton")
+    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+        click(qtbot, dash, "stopButton")
+    dialogs.confirm_answer = True
+    click(qtbot, dash, "resetWeightsButton")
+    assert dash.comparison_labels == ["run 1: Adam lr 0.001 → 0.01, batch 32"]
+    assert "run 1: Adam lr 0.001 → 0.01, batch 32" in dash.loss_plot.legend_labels()
+
+
+def test_edit_and_undo_never_list_the_same_run_twice(qtbot, dash, controller, document):
+    configure(document, epochs=1, batch_size=64)
+    train(qtbot, dash, controller)
+    shown = dash.loss_plot.curve_data("batch_loss")[1].copy()
+    layers = list(document.spec.layers)
+    wider = replace(layers[0], config={**layers[0].config, "units": 32})
+    document.change("Change units", spec=replace(document.spec, layers=tuple([wider] + layers[1:])))
+    assert document.network is None and dash.comparison_labels == ["run 1: Adam lr 0.001, batch 64"]
+
+    document.undo_stack.undo()  # the trained network is back: its run is the current one again
+    assert document.network is not None
+    assert np.array_equal(dash.loss_plot.curve_data("batch_loss")[1], shown)
+    assert dash.comparison_labels == [] and dash.loss_plot.comparison_count == 0
+
+    document.undo_stack.redo()
+    assert dash.comparison_labels == ["run 1: Adam lr 0.001, batch 64"]
+    document.undo_stack.undo()
+    document.undo_stack.redo()
+    assert len(dash.comparison_labels) == 1 and dash.loss_plot.comparison_count == 1
+    assert not button(dash, "keepComparisonButton").isEnabled()  # nothing current to keep
+
+
+def test_a_panned_plot_shows_reset_view_and_goes_back_by_button_or_double_click(qtbot, dash, controller,
+                                                                                 document):
+    configure(document, epochs=3, batch_size=64)
+    train(qtbot, dash, controller)
+    plot = dash.loss_plot
+    vb = plot.getPlotItem().getViewBox()
+    _, ys = plot.curve_data("batch_loss")
+
+    def shows_everything() -> bool:
+        plot.repaint()  # pyqtgraph autoscales when it paints
+        (x_lo, x_hi), (y_lo, y_hi) = vb.viewRange()
+        return x_lo <= 0.02 and 3.0 <= x_hi < 3.2 and y_lo <= float(np.min(ys)) and float(np.max(ys)) <= y_hi
+
+    qtbot.waitUntil(shows_everything, timeout=2000)
+    reset = dash.findChild(QWidget, "lossResetViewButton")
+    other = dash.findChild(QWidget, "accuracyResetViewButton")
+    assert reset is not None and not reset.isVisible() and not other.isVisible()
+
+    before = [tuple(r) for r in vb.viewRange()]
+    drag_plot(qtbot, plot, 150, 40)
+    moved = [tuple(r) for r in vb.viewRange()]
+    assert moved[0][0] < before[0][0] - 0.1  # dragged right: earlier "epochs" come in from the left
+    assert not shows_everything()
+    assert reset.isVisible() and reset.text() == "Reset view"
+    assert other.isVisible()  # the linked accuracy plot moved too
+    assert plot.rect().contains(reset.geometry())
+    # a run's end does not undo the user's view
+    plot.follow_data()
+    assert [tuple(r) for r in vb.viewRange()] == moved
+
+    qtbot.mouseClick(reset, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(shows_everything, timeout=2000)
+    assert not reset.isVisible() and not other.isVisible()
+
+    drag_plot(qtbot, plot, -120, 0)
+    assert reset.isVisible() and not shows_everything()
+    centre = plot.mapFromScene(vb.sceneBoundingRect().center())
+    qtbot.mouseDClick(plot.viewport(), Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.waitUntil(shows_everything, timeout=2000)
+    assert not reset.isVisible()

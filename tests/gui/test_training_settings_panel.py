@@ -323,3 +323,28 @@ def test_no_request_is_emitted_for_a_typed_value_before_enter(qtbot, panel, docu
     qtbot.keyClick(lr, Qt.Key.Key_Return)
     assert requested == [pytest.approx(5e-4)]
     document.set_training_active(False)
+
+
+# -- issue 15, item 8: an impossible learning rate is explained under the field -----------------
+
+def test_an_out_of_range_learning_rate_is_explained_inline_not_silently_reverted(qtbot, panel, document):
+    panel.resize(300, 600)  # the right column's width, with room to grow as in its scroll area
+    lr = find(panel, LogSpinBox, "learningRateEdit")
+    note = find(panel, QWidget, "learningRateNote")
+    assert not note.isVisible()
+    # While typing: the range is shown under the field.
+    qtbot.keyClick(lr, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(lr, "50")
+    assert note.isVisible() and note.text() == "Allowed: from 1e-06 to 10."
+    qtbot.keyClick(lr, Qt.Key.Key_Return)
+    assert note.isVisible() and note.text() == "50 is more than the largest allowed value, 10; kept 0.001."
+    assert lr.value() == pytest.approx(0.001) and optimizer(document)["learning_rate"] == pytest.approx(0.001)
+    # The note sits right under the field, inside the panel, and is readable.
+    form_row, _ = panel.form.getWidgetPosition(note)
+    assert form_row == panel.form.getWidgetPosition(lr)[0] + 1
+    qtbot.waitUntil(lambda: note.height() >= note.heightForWidth(note.width()), timeout=2000)  # laid out, whole
+    assert note.geometry().top() >= lr.geometry().bottom()
+    type_into(qtbot, lr, "1e-9")
+    assert note.text() == "1e-9 is less than the smallest allowed value, 1e-06; kept 0.001."
+    type_into(qtbot, lr, "0.02")  # a good value: taken, and the note goes
+    assert optimizer(document)["learning_rate"] == pytest.approx(0.02) and not note.isVisible()
