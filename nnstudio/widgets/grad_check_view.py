@@ -4,6 +4,8 @@ The button runs ``core.check_network`` (float64, on a copy: the user's weights a
 touched) on 4 training samples for the trained network (or a fresh one built from the spec
 when nothing is trained), in the background, and lists the relative error of every
 parameter and of the input gradient, green below ``DEFAULT_THRESHOLD`` and red above.
+Entries whose finite difference would cross a ReLU or max-pool kink are excluded and their
+number is shown (see core/gradcheck.py): they say nothing about the backward pass.
 """
 
 from __future__ import annotations
@@ -27,17 +29,25 @@ from .eval_tasks import TaskRunner
 
 BATCH = 4
 TASK = "gradcheck"
-COLUMNS = ["Parameter", "Relative error", "Entries checked", "Result"]
+# The kink count comes last so the verdict stays next to the numbers it is about.
+COLUMNS = ["Parameter", "Relative error", "Entries checked", "Result", "At a kink (excluded)"]
 PASS_COLORS = (QColor("#e5f5e0"), QColor("#1b5e20"))
 FAIL_COLORS = (QColor("#fde0dd"), QColor("#a50f15"))
+INCONCLUSIVE_COLORS = (QColor("#f0f0f0"), QColor("#404040"))
 
 EXPLANATION = (
     "For every parameter, the gradient backpropagation computes (<i>analytic</i>) is compared with one "
     "measured by nudging the parameter by ±ε and watching the loss (<i>numeric</i>):<br>"
     "<b>relative error = ||analytic − numeric|| / (||analytic|| + ||numeric||)</b>.<br>"
-    f"Below {DEFAULT_THRESHOLD:.0e} (green) the layer's backward pass is right; above it (red) the layer "
-    "computes a wrong gradient and training would go astray. The check runs in float64 on a copy of the "
-    "network, on a few training samples: your weights are not changed."
+    f"Below {DEFAULT_THRESHOLD:.0e} (green) the layer's backward pass is right: a correct layer typically "
+    "gives 1e-8 or less. A real failure looks different: a relative error of 1e-3 or more (often 1e-2 to 1) "
+    "on one layer's weights or bias, whatever samples are used, and on every layer before it. "
+    "Training would then go astray.<br>"
+    "ReLU and max-pooling have <i>kinks</i>: at a value of exactly 0, or where two pixels of a pooling "
+    "window tie (common on an image's flat background), a nudge of ±ε switches the layer and the "
+    "finite difference is meaningless. Such entries are detected, left out and counted "
+    "(<i>at a kink, excluded</i>). The check runs in float64 on a copy of the network, on a few training "
+    "samples: your weights are not changed."
 )
 
 
@@ -101,7 +111,7 @@ class GradCheckView(QWidget):
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in (1, 2, 3):
+        for c in range(1, len(COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.table, 1)
 
@@ -151,16 +161,31 @@ class GradCheckView(QWidget):
         network = self._network
         self.rows = tuple(GradCheckRow(parameter_title(network, r.key), r) for r in results)
         self._fill_table()
+        self.status.setText(self._verdict())
+        self.checkFinished.emit(self.rows)
+
+    def _verdict(self) -> str:
+        """The status line: the verdict, what was excluded at kinks, and what was checked."""
         failed = [row for row in self.rows if not row.result.passed]
-        worst = max((row.result.relative_error for row in self.rows), default=0.0)
+        unchecked = [row for row in self.rows if not row.result.conclusive]
+        compared = [row for row in self.rows if row.result.conclusive]
+        worst = max((row.result.relative_error for row in compared), default=0.0)
+        kinks = sum(row.result.kinks for row in self.rows)
         if failed:
             names = "; ".join(row.title for row in failed)
-            self.status.setText(f"✗ {len(failed)} of {len(self.rows)} gradients disagree (red rows: {names}). "
-                                f"The backward pass feeding them is wrong. Checked {self._source}.")
+            text = (f"✗ {len(failed)} of {len(self.rows)} gradients disagree (red rows: {names}). "
+                    "The backward pass feeding them is wrong.")
+        elif unchecked:
+            text = (f"✓ {len(compared)} of {len(self.rows)} gradients agree (largest relative error {worst:.1e}, "
+                    f"threshold {DEFAULT_THRESHOLD:.0e}); {len(unchecked)} could not be compared because every "
+                    "sampled entry sat at a kink (grey rows).")
         else:
-            self.status.setText(f"✓ All {len(self.rows)} gradients agree (largest relative error {worst:.1e}, "
-                                f"threshold {DEFAULT_THRESHOLD:.0e}). Checked {self._source}.")
-        self.checkFinished.emit(self.rows)
+            text = (f"✓ All {len(self.rows)} gradients agree (largest relative error {worst:.1e}, "
+                    f"threshold {DEFAULT_THRESHOLD:.0e}).")
+        if kinks:
+            text += (f" {kinks} sampled {'entry' if kinks == 1 else 'entries'} at a ReLU or max-pool kink "
+                     "excluded (a finite difference there is meaningless).")
+        return f"{text} Checked {self._source}."
 
     def _on_runner_failed(self, kind: str, message: str, details: str) -> None:
         if kind != TASK:
@@ -178,10 +203,19 @@ class GradCheckView(QWidget):
         self.model.setHorizontalHeaderLabels(COLUMNS)
         for r, row in enumerate(self.rows):
             res = row.result
-            background, foreground = PASS_COLORS if res.passed else FAIL_COLORS
-            cells = (row.title, f"{res.relative_error:.2e}", str(res.checked), "✓ passed" if res.passed else "✗ failed")
-            tooltip = (f"{res.key}: relative error {res.relative_error:.3e} "
-                       f"({'below' if res.passed else 'above'} the threshold {DEFAULT_THRESHOLD:.0e})")
+            if not res.conclusive:
+                background, foreground = INCONCLUSIVE_COLORS
+                error, verdict = "—", "– not compared"
+                tooltip = (f"{res.key}: all {res.kinks} sampled entries sat at a ReLU or max-pool kink, where a "
+                           "finite difference is meaningless; nothing could be compared")
+            else:
+                background, foreground = PASS_COLORS if res.passed else FAIL_COLORS
+                error, verdict = f"{res.relative_error:.2e}", "✓ passed" if res.passed else "✗ failed"
+                tooltip = (f"{res.key}: relative error {res.relative_error:.3e} "
+                           f"({'below' if res.passed else 'above'} the threshold {DEFAULT_THRESHOLD:.0e})")
+                if res.kinks:
+                    tooltip += f"; {res.kinks} further sampled entries sat at a kink and were excluded"
+            cells = (row.title, error, str(res.checked), verdict, str(res.kinks))
             for c, text in enumerate(cells):
                 roles = dict(background=QBrush(background), foreground=QBrush(foreground), user=res.key,
                              tooltip=tooltip)
