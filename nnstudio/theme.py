@@ -160,6 +160,15 @@ class ThemeManager(QObject):
             self._app.setStyle("Fusion")
             self._app.setPalette(build_palette(want_dark))
             self._fallback = True
+        self._refresh_style_sheets()
+
+    def _refresh_style_sheets(self) -> None:
+        """Style sheets resolve ``palette(...)`` colours when a widget is polished, not when
+        the palette changes: setting each sheet again makes it read the new palette."""
+        for widget in self._app.allWidgets():
+            sheet = widget.styleSheet()
+            if "palette(" in sheet:
+                widget.setStyleSheet(sheet)
 
     @property
     def dark(self) -> bool:

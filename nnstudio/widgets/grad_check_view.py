@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
@@ -24,6 +24,7 @@ from core.evaluation import compatibility_problem
 from core.gradcheck import DEFAULT_THRESHOLD, GradCheckResult
 from core.inspect import parameter_title, random_batch
 
+from ..theme import is_dark, is_palette_event
 from .eval_cells import reset_table, set_cell
 from .eval_tasks import TaskRunner
 
@@ -31,9 +32,13 @@ BATCH = 4
 TASK = "gradcheck"
 # The kink count comes last so the verdict stays next to the numbers it is about.
 COLUMNS = ["Parameter", "Relative error", "Entries checked", "Result", "At a kink (excluded)"]
+# (background, text) per verdict, in a light and a dark theme.
 PASS_COLORS = (QColor("#e5f5e0"), QColor("#1b5e20"))
 FAIL_COLORS = (QColor("#fde0dd"), QColor("#a50f15"))
 INCONCLUSIVE_COLORS = (QColor("#f0f0f0"), QColor("#404040"))
+DARK_PASS_COLORS = (QColor("#1e3a23"), QColor("#b9f0bf"))
+DARK_FAIL_COLORS = (QColor("#4a1c1f"), QColor("#ffc4c0"))
+DARK_INCONCLUSIVE_COLORS = (QColor("#333336"), QColor("#c8c8cc"))
 
 EXPLANATION = (
     "For every parameter, the gradient backpropagation computes (<i>analytic</i>) is compared with one "
@@ -198,18 +203,26 @@ class GradCheckView(QWidget):
         self.button.setEnabled(True)
         self.button.setText("Check gradients")
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if is_palette_event(event) and getattr(self, "rows", ()):  # theme switched: row colours follow
+            self._fill_table()
+
     def _fill_table(self) -> None:
         reset_table(self.model, len(self.rows), len(COLUMNS))
         self.model.setHorizontalHeaderLabels(COLUMNS)
+        dark = is_dark(self.palette())
+        passed, failed, inconclusive = ((DARK_PASS_COLORS, DARK_FAIL_COLORS, DARK_INCONCLUSIVE_COLORS) if dark
+                                        else (PASS_COLORS, FAIL_COLORS, INCONCLUSIVE_COLORS))
         for r, row in enumerate(self.rows):
             res = row.result
             if not res.conclusive:
-                background, foreground = INCONCLUSIVE_COLORS
+                background, foreground = inconclusive
                 error, verdict = "—", "– not compared"
                 tooltip = (f"{res.key}: all {res.kinks} sampled entries sat at a ReLU or max-pool kink, where a "
                            "finite difference is meaningless; nothing could be compared")
             else:
-                background, foreground = PASS_COLORS if res.passed else FAIL_COLORS
+                background, foreground = passed if res.passed else failed
                 error, verdict = f"{res.relative_error:.2e}", "✓ passed" if res.passed else "✗ failed"
                 tooltip = (f"{res.key}: relative error {res.relative_error:.3e} "
                            f"({'below' if res.passed else 'above'} the threshold {DEFAULT_THRESHOLD:.0e})")

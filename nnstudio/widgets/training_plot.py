@@ -147,6 +147,8 @@ class MetricPlot(pg.PlotWidget):
         self.legend.setBrush(pg.mkBrush(colors.legend_fill))
         self.legend.setPen(pg.mkPen(colors.legend_border))
         self.legend.setLabelTextColor(colors.text)
+        for _, label in self.legend.items:  # pyqtgraph stores the colour but keeps the old text
+            label.setText(label.text)
         self._color_curves(colors)
         for line in self._lines:
             self._color_change_line(line, colors)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QLabel
 
 from core.data.drawing import preprocess_drawing
 from nnstudio.main_window import MainWindow
@@ -103,7 +104,11 @@ def test_the_theme_menu_switches_plots_matrix_and_canvas_and_keeps_the_model_inp
     assert background.lightness() < 50, background.name()
     axis = plot.getPlotItem().getAxis("bottom")
     assert axis.textPen().color().lightness() > 180  # tick labels readable on the dark background
+    assert all("color:#e6e6e6" in label.item.toHtml() for _, label in plot.legend.items)  # legend texts too
     assert empty.lightness() < 80 and diagonal.lightness() > 200  # the map reversed: the diagonal glows
+    # Muted captions (style sheets with palette(placeholder-text)) are re-read: light grey, not black.
+    hint = window.findChild(QLabel, "layerSettingsHint")
+    assert hint.palette().color(QPalette.ColorRole.WindowText).lightness() > 120
     assert paper.name() == "#000000" and ink.name() == "#ffffff"  # white ink on black
     # Only the screen changed: the model gets exactly the same input.
     assert np.array_equal(canvas.image_array(), model_input_light)
@@ -137,3 +142,23 @@ def test_system_follows_the_platform_and_unknown_values_fall_back_to_system(wind
     assert saved_theme() == "system"
     with pytest.raises(ValueError, match="unknown theme 'purple'"):
         theme_manager().apply("purple")
+
+
+def test_gradient_check_rows_follow_the_theme(qtbot, dialogs):
+    from nnstudio.document import Document
+    from tests.gui.test_eval_grad_check import background, run_check_by_click
+    from tests.gui.test_evaluation_panel import WAIT, make_panel, train
+
+    theme_manager().apply("light", remember=False)
+    document = Document()
+    train(document, epochs=1)
+    panel = make_panel(qtbot, document, dialogs)
+    try:
+        view, _rows = run_check_by_click(qtbot, panel)
+        assert background(view, 0) == "#e5f5e0"  # pale green on a light theme
+        theme_manager().apply("dark", remember=False)
+        qtbot.waitUntil(lambda: background(view, 0) != "#e5f5e0")
+        assert QColor(background(view, 0)).lightness() < 80  # a dark green on a dark theme
+    finally:
+        theme_manager().apply("system", remember=False)
+        assert panel.shutdown(WAIT)
