@@ -25,13 +25,18 @@ from core.gradcheck import DEFAULT_THRESHOLD, GradCheckResult
 from core.inspect import parameter_title, random_batch
 
 from ..theme import is_dark, is_palette_event
-from .eval_cells import reset_table, set_cell
+from .eval_cells import reset_table, set_cell, set_headers
 from .eval_tasks import TaskRunner
 
 BATCH = 4
 TASK = "gradcheck"
 # The kink count comes last so the verdict stays next to the numbers it is about.
-COLUMNS = ["Parameter", "Relative error", "Entries checked", "Result", "At a kink (excluded)"]
+COLUMNS = ["Parameter", "Relative error", "Entries checked", "Result", "At a kink"]
+HEADER_TOOLTIPS = ["Which parameter (or the input) was checked",
+                   "||analytic − numeric|| / (||analytic|| + ||numeric||) over the compared entries",
+                   "Randomly sampled entries whose analytic and numeric gradients were compared",
+                   f"Passed: relative error below {DEFAULT_THRESHOLD:.0e}",
+                   "Sampled entries whose ±ε nudge crossed a ReLU or max-pool kink: excluded from the comparison"]
 # (background, text) per verdict, in a light and a dark theme.
 PASS_COLORS = (QColor("#e5f5e0"), QColor("#1b5e20"))
 FAIL_COLORS = (QColor("#fde0dd"), QColor("#a50f15"))
@@ -41,18 +46,14 @@ DARK_FAIL_COLORS = (QColor("#4a1c1f"), QColor("#ffc4c0"))
 DARK_INCONCLUSIVE_COLORS = (QColor("#333336"), QColor("#c8c8cc"))
 
 EXPLANATION = (
-    "For every parameter, the gradient backpropagation computes (<i>analytic</i>) is compared with one "
-    "measured by nudging the parameter by ±ε and watching the loss (<i>numeric</i>):<br>"
-    "<b>relative error = ||analytic − numeric|| / (||analytic|| + ||numeric||)</b>.<br>"
-    f"Below {DEFAULT_THRESHOLD:.0e} (green) the layer's backward pass is right: a correct layer typically "
-    "gives 1e-8 or less. A real failure looks different: a relative error of 1e-3 or more (often 1e-2 to 1) "
-    "on one layer's weights or bias, whatever samples are used, and on every layer before it. "
-    "Training would then go astray.<br>"
-    "ReLU and max-pooling have <i>kinks</i>: at a value of exactly 0, or where two pixels of a pooling "
-    "window tie (common on an image's flat background), a nudge of ±ε switches the layer and the "
-    "finite difference is meaningless. Such entries are detected, left out and counted "
-    "(<i>at a kink, excluded</i>). The check runs in float64 on a copy of the network, on a few training "
-    "samples: your weights are not changed."
+    "Each parameter's gradient from backpropagation (<i>analytic</i>) is compared with one measured by "
+    "nudging it by ±ε (<i>numeric</i>): "
+    "<b>relative error = ||analytic − numeric|| / (||analytic|| + ||numeric||)</b>. "
+    f"A correct layer gives 1e-8 or less (green: below {DEFAULT_THRESHOLD:.0e}). A real failure looks "
+    "different: 1e-3 or more (red) on the faulty layer's weights or bias — and on every layer before it "
+    "when the wrong gradient is passed on — whatever samples are used. Where a nudge crosses a <i>kink</i> — a ReLU input of exactly 0, or a tie in a "
+    "max-pool window, common on an image's flat background — the numeric value is meaningless: such "
+    "entries are left out and counted. Runs in float64 on a copy: your weights are not changed."
 )
 
 
@@ -109,7 +110,7 @@ class GradCheckView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("gradCheckTable")
         self.model = QStandardItemModel(0, len(COLUMNS), self.table)
-        self.model.setHorizontalHeaderLabels(COLUMNS)
+        set_headers(self.model, Qt.Orientation.Horizontal, COLUMNS, HEADER_TOOLTIPS)
         self.table.setModel(self.model)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -210,7 +211,7 @@ class GradCheckView(QWidget):
 
     def _fill_table(self) -> None:
         reset_table(self.model, len(self.rows), len(COLUMNS))
-        self.model.setHorizontalHeaderLabels(COLUMNS)
+        set_headers(self.model, Qt.Orientation.Horizontal, COLUMNS, HEADER_TOOLTIPS)
         dark = is_dark(self.palette())
         passed, failed, inconclusive = ((DARK_PASS_COLORS, DARK_FAIL_COLORS, DARK_INCONCLUSIVE_COLORS) if dark
                                         else (PASS_COLORS, FAIL_COLORS, INCONCLUSIVE_COLORS))

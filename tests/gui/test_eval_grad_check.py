@@ -168,7 +168,7 @@ def test_a_trained_relu_cnn_on_real_digits_is_not_accused_and_kinks_are_counted(
     by_key = {r.result.key: r.result for r in rows}
     assert by_key["input"].kinks > 0  # background pixels: pooling ties broken differently by ±ε
     shown = table_rows(view)
-    assert COLUMNS[-1] == "At a kink (excluded)"
+    assert COLUMNS[-1] == "At a kink"
     assert [int(row[-1]) for row in shown] == [r.result.kinks for r in rows]
     assert all(row[3] == "✓ passed" for row in shown)
     total = sum(r.result.kinks for r in rows)
