@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from .settings import app_settings
 
@@ -114,6 +114,30 @@ def plot_colors(palette: QPalette | None = None) -> PlotColors:
                       legend_fill=QColor(255, 255, 255), legend_border=QColor(200, 200, 200), **_LIGHT_PLOT)
 
 
+#: (background, text and border) of message frames per level, on a light and a dark theme.
+_NOTICE_COLORS = {
+    False: {"error": ("#fdecea", "#8a1c1c"), "warning": ("#fff4e5", "#7a4b00"), "info": ("#e8f1fb", "#0b3c6b")},
+    True: {"error": ("#4a1c1f", "#ffb4ab"), "warning": ("#43331a", "#ffd59a"), "info": ("#17304a", "#a9d1ff")},
+}
+
+
+def notice_colors(level: str, palette: QPalette | None = None) -> tuple[str, str]:
+    """(background, text) of a message of ``level`` ("error", "warning", "info")."""
+    colors = _NOTICE_COLORS[is_dark(palette)]
+    return colors.get(level, colors["info"])
+
+
+def style_notice(frame: QWidget, level: str, text_selector: str, palette: QPalette | None = None) -> None:
+    """Colour a message frame (named by its objectName) and its texts (``text_selector``,
+    a style-sheet selector) for ``level`` on ``palette`` (default: the frame's); a theme
+    switch recolours it (ThemeManager)."""
+    frame.setProperty("noticeLevel", level)
+    frame.setProperty("noticeTextSelector", text_selector)
+    background, foreground = notice_colors(level, palette if palette is not None else frame.palette())
+    frame.setStyleSheet(f"#{frame.objectName()} {{ background: {background}; border: 1px solid {foreground}; "
+                        f"border-radius: 4px; }} {text_selector} {{ color: {foreground}; }}")
+
+
 def is_palette_event(event: QEvent) -> bool:
     return event.type() in PALETTE_EVENTS
 
@@ -164,11 +188,15 @@ class ThemeManager(QObject):
 
     def _refresh_style_sheets(self) -> None:
         """Style sheets resolve ``palette(...)`` colours when a widget is polished, not when
-        the palette changes: setting each sheet again makes it read the new palette."""
+        the palette changes: setting each sheet again makes it read the new palette. Message
+        frames get their theme's colours (:func:`style_notice`)."""
         for widget in self._app.allWidgets():
-            sheet = widget.styleSheet()
-            if "palette(" in sheet:
-                widget.setStyleSheet(sheet)
+            level = widget.property("noticeLevel")
+            if level:
+                # The app's palette: the widgets' own copies are updated by posted events, later.
+                style_notice(widget, level, widget.property("noticeTextSelector"), self._app.palette())
+            elif "palette(" in widget.styleSheet():
+                widget.setStyleSheet(widget.styleSheet())
 
     @property
     def dark(self) -> bool:

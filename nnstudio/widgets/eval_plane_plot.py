@@ -20,12 +20,14 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.inspect import nice_ticks, thin_indices
 
-from ..theme import is_palette_event, plot_colors
+from ..theme import is_dark, is_palette_event, plot_colors
 from .eval_image_grid import qimage_from_array
 
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP, MARGIN_RIGHT = 52, 40, 10, 14
 
 
+#: Opacity of the background image (e.g. decision regions) on a dark theme.
+DARK_IMAGE_OPACITY = 0.45
 #: At most this many markers per point set are drawn (evenly thinned beyond): painting
 #: stays a few milliseconds even for a generated set of a million points.
 MAX_MARKERS = 4000
@@ -152,6 +154,8 @@ class PlanePlot(QWidget):
             p.save()
             p.setClipRect(rect)
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            if is_dark(self.palette()):  # the tints fade to white where unsure: dim them on a dark theme
+                p.setOpacity(DARK_IMAGE_OPACITY)
             p.drawImage(QRectF(rect.left() - dx / 2, rect.top() - dy / 2, rect.width() + dx, rect.height() + dy),
                         self._image)
             p.restore()

@@ -162,3 +162,17 @@ def test_gradient_check_rows_follow_the_theme(qtbot, dialogs):
     finally:
         theme_manager().apply("system", remember=False)
         assert panel.shutdown(WAIT)
+
+
+def test_message_bar_colours_follow_the_theme(window, qtbot):
+    window.show_message("The file could not be read.", "error")
+    bar = window.message_bar
+    qtbot.waitUntil(bar.isVisible)
+    light = pixel(bar, 4, bar.height() // 2)
+    assert light.lightness() > 200 and light.red() > light.blue()  # pale red
+    choose_theme(qtbot, window, "dark")
+    qtbot.waitUntil(lambda: pixel(bar, 4, bar.height() // 2).lightness() < 100)
+    dark = pixel(bar, 4, bar.height() // 2)
+    assert dark.red() > dark.blue()  # still red, now dark
+    text = bar.findChild(QLabel, "messageText")
+    assert text.palette().color(QPalette.ColorRole.WindowText).lightness() > 150  # light text on it
