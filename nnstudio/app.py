@@ -72,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_application_names()
     app = QApplication.instance() or QApplication(argv)
     _setup_logging()
+    from .theme import apply_saved_theme
+
+    apply_saved_theme(app)  # View ▸ Theme (System / Light / Dark), remembered in the settings
     from .icons import app_icon
 
     app.setWindowIcon(app_icon())

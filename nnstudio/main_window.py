@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
                 if widget is self.dashboard:
                     menu.addSeparator()
                     menu.addAction(self.evaluate_action)
+        self._build_theme_menu(bar.addMenu("&View"))
         help_menu = bar.addMenu("&Help")
         help_menu.setObjectName("helpMenu")
         help_menu.addAction(self.guide_action)
@@ -341,6 +342,30 @@ class MainWindow(QMainWindow):
 
     def _on_controller_run_failed(self, message: str, _details: str) -> None:
         self._run_failure_text = message
+
+    # -- theme ---------------------------------------------------------------------------------------
+    def _build_theme_menu(self, view_menu) -> None:
+        """View ▸ Theme: System / Light / Dark, one checked, remembered by ``nnstudio.theme``."""
+        from PySide6.QtGui import QActionGroup
+
+        from .theme import THEMES, theme_manager
+
+        self.theme_menu = view_menu.addMenu("&Theme")
+        self.theme_menu.setObjectName("themeMenu")
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        manager = theme_manager()
+        self.theme_actions = {}
+        for name, text in THEMES.items():
+            a = self.theme_menu.addAction(text)
+            a.setObjectName(f"theme{name.capitalize()}Action")
+            a.setCheckable(True)
+            a.setChecked(name == manager.choice)
+            a.setStatusTip("Follow the desktop's light or dark setting" if name == "system"
+                           else f"Use the {name} theme whatever the desktop uses")
+            a.triggered.connect(lambda _checked=False, n=name: theme_manager().apply(n))
+            group.addAction(a)
+            self.theme_actions[name] = a
 
     # -- messages ----------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "error", details: str = "", actions: dict | None = None) -> None:

@@ -10,13 +10,14 @@ see ``eval_cells``; cell texts stay accessible).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPalette, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTableView, QWidget
 
 from core.evaluation import normalize_rows
 from core.inspect import colormap
 
+from ..theme import is_dark, is_palette_event
 from .eval_cells import reset_table, set_cell, set_headers
 
 CELL_SIZE = 36
@@ -71,28 +72,23 @@ class ConfusionMatrixView(QTableView):
             return
         self._counts = np.asarray(counts)
         self._fractions = normalize_rows(self._counts)
-        # Coloured by row fraction in both display modes: a rare class's errors show as
-        # clearly as a common one's.
-        colors = colormap(self._fractions, "blues")
         names = [str(n) for n in class_names]
         k = len(names)
         reset_table(self.matrix_model, k, k)
         bold = QFont()
         bold.setBold(True)
-        white, black = QBrush(QColor("white")), QBrush(QColor("black"))
         for r in range(k):
             for c in range(k):
                 count = int(self._counts[r, c])
                 verdict = "correct" if r == c else "mistakes"
-                roles = dict(user=count, background=QBrush(QColor(*(int(v) for v in colors[r, c]))),
-                             foreground=white if self._fractions[r, c] > 0.5 else black,
-                             alignment=Qt.AlignmentFlag.AlignCenter,
+                roles = dict(user=count, alignment=Qt.AlignmentFlag.AlignCenter,
                              tooltip=f"True {names[r]}, predicted {names[c]}: {count} sample{'s' * (count != 1)} "
                                      f"({self._fractions[r, c]:.1%} of true {names[r]}; {verdict}). "
                                      "Click to see them.")
                 if r == c:
                     roles["font"] = bold
                 set_cell(self.matrix_model, r, c, None, **roles)
+        self._color_cells()
         set_headers(self.matrix_model, Qt.Orientation.Horizontal, names, [f"Predicted class {n}" for n in names])
         set_headers(self.matrix_model, Qt.Orientation.Vertical, names, [f"True class {n}" for n in names])
         self._write_texts()
@@ -106,6 +102,25 @@ class ConfusionMatrixView(QTableView):
         full = self.full_size()
         self.setMinimumSize(min(full.width(), 620), min(full.height(), 620))
         self.updateGeometry()
+
+    def _color_cells(self) -> None:
+        """Heat colours by row fraction in both display modes (a rare class's errors show as
+        clearly as a common one's). Light theme: white (0) to dark blue (1). Dark theme: the
+        same map reversed, so the diagonal glows and empty cells stay dark. Text is white on
+        the darker half of the map, black on the lighter."""
+        shade = 1 - self._fractions if is_dark(self.palette()) else self._fractions
+        colors = colormap(shade, "blues")
+        white, black = QBrush(QColor("white")), QBrush(QColor("black"))
+        k = self._counts.shape[0]
+        for r in range(k):
+            for c in range(k):
+                set_cell(self.matrix_model, r, c, None, background=QBrush(QColor(*(int(v) for v in colors[r, c]))),
+                         foreground=white if shade[r, c] > 0.5 else black)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if is_palette_event(event) and "matrix_model" in self.__dict__:
+            self._color_cells()
 
     def set_normalized(self, normalized: bool) -> None:
         """Counts (False) or whole row percentages (True) in the cells."""

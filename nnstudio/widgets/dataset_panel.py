@@ -43,6 +43,7 @@ from ..document import DatasetChoice, DatasetUnavailable, Document
 from ..messages import describe_failure, failure_message
 from ..user_dataset import UserDrawings
 from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
+from ..theme import style_notice
 from .dataset_preview import DatasetPreview
 
 IMPORT_IDX = "import-idx"
@@ -224,13 +225,10 @@ class DatasetPanel(QGroupBox):
         self._fill_combo()
 
     def _notice(self, name: str, level: str) -> tuple[QFrame, QLabel]:
-        colors = {"warning": ("#fff4e5", "#7a4b00"), "info": ("#e8f1fb", "#0b3c6b"), "error": ("#fdecea", "#8a1c1c")}
         frame = QFrame()
         frame.setObjectName(name)
         frame.setFrameShape(QFrame.Shape.StyledPanel)
-        background, foreground = colors[level]
-        frame.setStyleSheet(f"#{name} {{ background: {background}; border: 1px solid {foreground}; border-radius: 4px; }}"
-                            f"#{name} QLabel {{ color: {foreground}; }}")
+        style_notice(frame, level, f"#{name} QLabel")  # light or dark colours, recoloured on a theme switch
         box = QVBoxLayout(frame)
         box.setContentsMargins(8, 6, 8, 6)
         text = QLabel()

@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from core.compat import example_indices, image_shape_for, preview_images, scatter_points
 from core.data import Dataset
 
+from ..theme import is_dark
+
 #: Class colours (Okabe-Ito, colour-blind safe), extended for up to 10 classes.
 CLASS_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
                 "#999999", "#8C564B")
@@ -23,8 +25,10 @@ EXAMPLE_COUNT = 10
 SCATTER_POINTS = 1500
 
 
-def class_color(index: int) -> QColor:
-    return QColor(CLASS_COLORS[index % len(CLASS_COLORS)])
+def class_color(index: int, dark: bool = False) -> QColor:
+    """Colour of class ``index``; on a dark background the black class becomes light grey."""
+    color = QColor(CLASS_COLORS[index % len(CLASS_COLORS)])
+    return QColor("#e0e0e0") if dark and color == QColor("#000000") else color
 
 
 class DatasetPreview(QWidget):
@@ -122,7 +126,7 @@ class DatasetPreview(QWidget):
         radius = 2.2 if len(self._points) > 600 else 3.0
         painter.setPen(Qt.PenStyle.NoPen)
         for cls in np.unique(self._labels):
-            painter.setBrush(class_color(int(cls)))
+            painter.setBrush(class_color(int(cls), is_dark(self.palette())))
             for px, py in self._points[self._labels == cls]:
                 # Data y grows upwards; screen y grows downwards.
                 painter.drawEllipse(QPointF(box.left() + px * box.width(), box.bottom() - py * box.height()),
@@ -139,7 +143,7 @@ class DatasetPreview(QWidget):
         for i, name in enumerate(self._class_names[:10]):
             if y + line > rect.bottom():
                 break
-            painter.setBrush(class_color(i))
+            painter.setBrush(class_color(i, is_dark(self.palette())))
             painter.setPen(Qt.PenStyle.NoPen)
             painter.drawEllipse(QPointF(x + 4, y + line / 2), 4, 4)
             painter.setPen(self.palette().text().color())

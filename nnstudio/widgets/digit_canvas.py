@@ -1,4 +1,7 @@
-"""A square canvas to draw a digit on: white ink on black, round anti-aliased brush.
+"""A square canvas to draw a digit on, round anti-aliased brush.
+
+The image always holds white ink on black (what the model's preprocessing expects); the
+screen shows it as is in a dark theme and inverted, black ink on white paper, in a light one.
 
 The strokes are painted into a grey QImage at the screen's device-pixel ratio (crisp on
 high-DPI screens); ``image_array()`` hands its grey levels to core as a NumPy array (a view
@@ -31,6 +34,7 @@ from PySide6.QtGui import (QColor, QContextMenuEvent, QImage, QKeyEvent, QKeySeq
                            QPaintEvent, QPen, QTabletEvent)
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
+from ..theme import is_dark, is_palette_event
 from .input_preview import array_to_qimage
 
 CANVAS_SIZE = 280
@@ -245,6 +249,10 @@ class DigitCanvas(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         painter.drawImage(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), self._image)
+        if not is_dark(self.palette()):  # light theme: invert on screen only (255 - grey)
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Difference)
+            painter.fillRect(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), Qt.GlobalColor.white)
+            painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
         if self.is_empty() and self._sample is None:  # on screen only, never in the image
             painter.setPen(QColor(110, 110, 110))
             painter.drawText(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
@@ -351,6 +359,8 @@ class DigitCanvas(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.DevicePixelRatioChange:  # moved to another screen
             self._check_ratio()
+        elif is_palette_event(event):  # theme switched: ink and paper swap on screen
+            self.update()
 
     def _check_ratio(self) -> None:
         """Re-render the strokes when the screen's device-pixel ratio differs from the image's."""

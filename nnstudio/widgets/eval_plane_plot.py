@@ -14,17 +14,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QPainter, QPen, QPolygonF, QTransform
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.inspect import nice_ticks, thin_indices
 
+from ..theme import is_dark, is_palette_event, plot_colors
 from .eval_image_grid import qimage_from_array
 
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP, MARGIN_RIGHT = 52, 40, 10, 14
 
 
+#: Opacity of the background image (e.g. decision regions) on a dark theme.
+DARK_IMAGE_OPACITY = 0.45
 #: At most this many markers per point set are drawn (evenly thinned beyond): painting
 #: stays a few milliseconds even for a generated set of a million points.
 MAX_MARKERS = 4000
@@ -125,6 +128,11 @@ class PlanePlot(QWidget):
                        rect.bottom() - (y - y_min) / (y_max - y_min) * rect.height())
 
     # -- painting ---------------------------------------------------------------------------------
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if is_palette_event(event):  # theme switched: background, axes and legend follow
+            self.update()
+
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
         try:
@@ -133,7 +141,8 @@ class PlanePlot(QWidget):
             painter.end()
 
     def _paint(self, p: QPainter) -> None:
-        p.fillRect(self.rect(), QColor("white"))
+        colors = plot_colors(self.palette())
+        p.fillRect(self.rect(), colors.background)
         rect = self.plot_rect()
         x_min, x_max, y_min, y_max = self.bounds
         if self._image is not None:
@@ -145,10 +154,12 @@ class PlanePlot(QWidget):
             p.save()
             p.setClipRect(rect)
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            if is_dark(self.palette()):  # the tints fade to white where unsure: dim them on a dark theme
+                p.setOpacity(DARK_IMAGE_OPACITY)
             p.drawImage(QRectF(rect.left() - dx / 2, rect.top() - dy / 2, rect.width() + dx, rect.height() + dy),
                         self._image)
             p.restore()
-        p.setPen(QPen(QColor("#444444"), 1))
+        p.setPen(QPen(colors.axis, 1))
         p.setBrush(Qt.BrushStyle.NoBrush)
         p.drawRect(rect)
         self._paint_axes(p, rect)
@@ -168,7 +179,7 @@ class PlanePlot(QWidget):
     def _paint_axes(self, p: QPainter, rect: QRectF) -> None:
         x_min, x_max, y_min, y_max = self.bounds
         metrics = QFontMetrics(self.font())
-        p.setPen(QPen(QColor("#222222"), 1))
+        p.setPen(QPen(plot_colors(self.palette()).text, 1))
         for value in nice_ticks(x_min, x_max, max(2, int(rect.width() // 70))):
             x = self.view_to_widget(value, y_min).x()
             p.drawLine(QPointF(x, rect.bottom()), QPointF(x, rect.bottom() + 4))
@@ -207,13 +218,16 @@ class PlanePlot(QWidget):
         line = metrics.height() + 4
         width = self._legend_width() - 8
         box = QRectF(rect.right() + 8, rect.top(), width, line * len(self._legend) + 6)
+        colors = plot_colors(self.palette())
+        fill = QColor(colors.legend_fill)
+        fill.setAlpha(210)
         p.setPen(QPen(QColor(0, 0, 0, 60), 1))
-        p.setBrush(QColor(255, 255, 255, 210))
+        p.setBrush(fill)
         p.drawRoundedRect(box, 4, 4)
         for i, (name, color) in enumerate(self._legend):
             y = box.top() + 3 + i * line + line / 2
             p.setPen(QPen(QColor(30, 30, 30, 220), 1))
             p.setBrush(QColor(*color))
             p.drawEllipse(QPointF(box.left() + 12, y), 5, 5)
-            p.setPen(QColor("#222222"))
+            p.setPen(colors.text)
             p.drawText(QPointF(box.left() + 22, y + metrics.ascent() / 2 - 1), name)

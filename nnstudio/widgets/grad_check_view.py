@@ -4,6 +4,8 @@ The button runs ``core.check_network`` (float64, on a copy: the user's weights a
 touched) on 4 training samples for the trained network (or a fresh one built from the spec
 when nothing is trained), in the background, and lists the relative error of every
 parameter and of the input gradient, green below ``DEFAULT_THRESHOLD`` and red above.
+Entries whose finite difference would cross a ReLU or max-pool kink are excluded and their
+number is shown (see core/gradcheck.py): they say nothing about the backward pass.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
                                QVBoxLayout, QWidget)
@@ -22,22 +24,36 @@ from core.evaluation import compatibility_problem
 from core.gradcheck import DEFAULT_THRESHOLD, GradCheckResult
 from core.inspect import parameter_title, random_batch
 
-from .eval_cells import reset_table, set_cell
+from ..theme import is_dark, is_palette_event
+from .eval_cells import reset_table, set_cell, set_headers
 from .eval_tasks import TaskRunner
 
 BATCH = 4
 TASK = "gradcheck"
-COLUMNS = ["Parameter", "Relative error", "Entries checked", "Result"]
+# The kink count comes last so the verdict stays next to the numbers it is about.
+COLUMNS = ["Parameter", "Relative error", "Entries checked", "Result", "At a kink"]
+HEADER_TOOLTIPS = ["Which parameter (or the input) was checked",
+                   "||analytic − numeric|| / (||analytic|| + ||numeric||) over the compared entries",
+                   "Randomly sampled entries whose analytic and numeric gradients were compared",
+                   f"Passed: relative error below {DEFAULT_THRESHOLD:.0e}",
+                   "Sampled entries whose ±ε nudge crossed a ReLU or max-pool kink: excluded from the comparison"]
+# (background, text) per verdict, in a light and a dark theme.
 PASS_COLORS = (QColor("#e5f5e0"), QColor("#1b5e20"))
 FAIL_COLORS = (QColor("#fde0dd"), QColor("#a50f15"))
+INCONCLUSIVE_COLORS = (QColor("#f0f0f0"), QColor("#404040"))
+DARK_PASS_COLORS = (QColor("#1e3a23"), QColor("#b9f0bf"))
+DARK_FAIL_COLORS = (QColor("#4a1c1f"), QColor("#ffc4c0"))
+DARK_INCONCLUSIVE_COLORS = (QColor("#333336"), QColor("#c8c8cc"))
 
 EXPLANATION = (
-    "For every parameter, the gradient backpropagation computes (<i>analytic</i>) is compared with one "
-    "measured by nudging the parameter by ±ε and watching the loss (<i>numeric</i>):<br>"
-    "<b>relative error = ||analytic − numeric|| / (||analytic|| + ||numeric||)</b>.<br>"
-    f"Below {DEFAULT_THRESHOLD:.0e} (green) the layer's backward pass is right; above it (red) the layer "
-    "computes a wrong gradient and training would go astray. The check runs in float64 on a copy of the "
-    "network, on a few training samples: your weights are not changed."
+    "Each parameter's gradient from backpropagation (<i>analytic</i>) is compared with one measured by "
+    "nudging it by ±ε (<i>numeric</i>): "
+    "<b>relative error = ||analytic − numeric|| / (||analytic|| + ||numeric||)</b>. "
+    f"A correct layer gives 1e-8 or less (green: below {DEFAULT_THRESHOLD:.0e}). A real failure looks "
+    "different: 1e-3 or more (red) on the faulty layer's weights or bias — and on every layer before it "
+    "when the wrong gradient is passed on — whatever samples are used. Where a nudge crosses a <i>kink</i> — a ReLU input of exactly 0, or a tie in a "
+    "max-pool window, common on an image's flat background — the numeric value is meaningless: such "
+    "entries are left out and counted. Runs in float64 on a copy: your weights are not changed."
 )
 
 
@@ -94,14 +110,14 @@ class GradCheckView(QWidget):
         self.table = QTableView()
         self.table.setObjectName("gradCheckTable")
         self.model = QStandardItemModel(0, len(COLUMNS), self.table)
-        self.model.setHorizontalHeaderLabels(COLUMNS)
+        set_headers(self.model, Qt.Orientation.Horizontal, COLUMNS, HEADER_TOOLTIPS)
         self.table.setModel(self.model)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in (1, 2, 3):
+        for c in range(1, len(COLUMNS)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.table, 1)
 
@@ -151,16 +167,31 @@ class GradCheckView(QWidget):
         network = self._network
         self.rows = tuple(GradCheckRow(parameter_title(network, r.key), r) for r in results)
         self._fill_table()
+        self.status.setText(self._verdict())
+        self.checkFinished.emit(self.rows)
+
+    def _verdict(self) -> str:
+        """The status line: the verdict, what was excluded at kinks, and what was checked."""
         failed = [row for row in self.rows if not row.result.passed]
-        worst = max((row.result.relative_error for row in self.rows), default=0.0)
+        unchecked = [row for row in self.rows if not row.result.conclusive]
+        compared = [row for row in self.rows if row.result.conclusive]
+        worst = max((row.result.relative_error for row in compared), default=0.0)
+        kinks = sum(row.result.kinks for row in self.rows)
         if failed:
             names = "; ".join(row.title for row in failed)
-            self.status.setText(f"✗ {len(failed)} of {len(self.rows)} gradients disagree (red rows: {names}). "
-                                f"The backward pass feeding them is wrong. Checked {self._source}.")
+            text = (f"✗ {len(failed)} of {len(self.rows)} gradients disagree (red rows: {names}). "
+                    "The backward pass feeding them is wrong.")
+        elif unchecked:
+            text = (f"✓ {len(compared)} of {len(self.rows)} gradients agree (largest relative error {worst:.1e}, "
+                    f"threshold {DEFAULT_THRESHOLD:.0e}); {len(unchecked)} could not be compared because every "
+                    "sampled entry sat at a kink (grey rows).")
         else:
-            self.status.setText(f"✓ All {len(self.rows)} gradients agree (largest relative error {worst:.1e}, "
-                                f"threshold {DEFAULT_THRESHOLD:.0e}). Checked {self._source}.")
-        self.checkFinished.emit(self.rows)
+            text = (f"✓ All {len(self.rows)} gradients agree (largest relative error {worst:.1e}, "
+                    f"threshold {DEFAULT_THRESHOLD:.0e}).")
+        if kinks:
+            text += (f" {kinks} sampled {'entry' if kinks == 1 else 'entries'} at a ReLU or max-pool kink "
+                     "excluded (a finite difference there is meaningless).")
+        return f"{text} Checked {self._source}."
 
     def _on_runner_failed(self, kind: str, message: str, details: str) -> None:
         if kind != TASK:
@@ -173,15 +204,32 @@ class GradCheckView(QWidget):
         self.button.setEnabled(True)
         self.button.setText("Check gradients")
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if is_palette_event(event) and getattr(self, "rows", ()):  # theme switched: row colours follow
+            self._fill_table()
+
     def _fill_table(self) -> None:
         reset_table(self.model, len(self.rows), len(COLUMNS))
-        self.model.setHorizontalHeaderLabels(COLUMNS)
+        set_headers(self.model, Qt.Orientation.Horizontal, COLUMNS, HEADER_TOOLTIPS)
+        dark = is_dark(self.palette())
+        passed, failed, inconclusive = ((DARK_PASS_COLORS, DARK_FAIL_COLORS, DARK_INCONCLUSIVE_COLORS) if dark
+                                        else (PASS_COLORS, FAIL_COLORS, INCONCLUSIVE_COLORS))
         for r, row in enumerate(self.rows):
             res = row.result
-            background, foreground = PASS_COLORS if res.passed else FAIL_COLORS
-            cells = (row.title, f"{res.relative_error:.2e}", str(res.checked), "✓ passed" if res.passed else "✗ failed")
-            tooltip = (f"{res.key}: relative error {res.relative_error:.3e} "
-                       f"({'below' if res.passed else 'above'} the threshold {DEFAULT_THRESHOLD:.0e})")
+            if not res.conclusive:
+                background, foreground = inconclusive
+                error, verdict = "—", "– not compared"
+                tooltip = (f"{res.key}: all {res.kinks} sampled entries sat at a ReLU or max-pool kink, where a "
+                           "finite difference is meaningless; nothing could be compared")
+            else:
+                background, foreground = passed if res.passed else failed
+                error, verdict = f"{res.relative_error:.2e}", "✓ passed" if res.passed else "✗ failed"
+                tooltip = (f"{res.key}: relative error {res.relative_error:.3e} "
+                           f"({'below' if res.passed else 'above'} the threshold {DEFAULT_THRESHOLD:.0e})")
+                if res.kinks:
+                    tooltip += f"; {res.kinks} further sampled entries sat at a kink and were excluded"
+            cells = (row.title, error, str(res.checked), verdict, str(res.kinks))
             for c, text in enumerate(cells):
                 roles = dict(background=QBrush(background), foreground=QBrush(foreground), user=res.key,
                              tooltip=tooltip)

@@ -17,14 +17,14 @@ from PySide6.QtWidgets import (QFrame, QGraphicsDropShadowEffect, QHBoxLayout, Q
 #: Gap between the floating strip and the host's edges (pixels).
 _MARGIN = 6
 
+from ..theme import style_notice
+
 
 class MessageBar(QFrame):
     """Shows one message with a level ("error", "warning", "info") and optional actions."""
 
     closed = Signal()
     actionTriggered = Signal(str)
-
-    _COLORS = {"error": ("#fdecea", "#8a1c1c"), "warning": ("#fff4e5", "#7a4b00"), "info": ("#e8f1fb", "#0b3c6b")}
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -99,9 +99,7 @@ class MessageBar(QFrame):
         self._details = details
         self._showing_details = False
         self._label.setText(text)
-        background, foreground = self._COLORS.get(level, self._COLORS["info"])
-        self.setStyleSheet(f"#messageBar {{ background: {background}; border: 1px solid {foreground}; border-radius: 4px; }}"
-                           f"#messageText {{ color: {foreground}; }}")
+        style_notice(self, level, "#messageText")  # light or dark colours, recoloured on a theme switch
         for button in self._buttons:
             button.deleteLater()
         self._buttons = []

@@ -25,7 +25,6 @@ import re
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSizePolicy,
                                QSpinBox, QVBoxLayout, QWidget)
 
@@ -351,9 +350,7 @@ class ParamForm(QWidget):
         self._blurb = QLabel()
         self._blurb.setObjectName("layerSettingsHint")
         self._blurb.setWordWrap(True)
-        muted = self._blurb.palette()
-        muted.setColor(QPalette.ColorRole.WindowText, muted.color(QPalette.ColorRole.PlaceholderText))
-        self._blurb.setPalette(muted)
+        self._blurb.setStyleSheet("color: palette(placeholder-text);")  # muted; follows a theme switch
         self._fields = QWidget()
         self._form = QFormLayout(self._fields)
         self._form.setContentsMargins(0, 2, 0, 0)

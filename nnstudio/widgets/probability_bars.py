@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QWidget
 
-BAR_COLOUR = (150, 170, 200)
-TOP_COLOUR = (30, 110, 220)
+from ..theme import is_palette_event, plot_colors
 
 
 class ProbabilityBars(pg.PlotWidget):
     """``set_probabilities(p (k,), class_names)``; ``None`` empties every bar."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent, background="w")
+        super().__init__(parent, background=plot_colors().background)
         self.setObjectName("probabilityBars")
         self.setAccessibleName("Class probabilities")
         self.setMinimumSize(260, 170)
@@ -33,10 +32,7 @@ class ProbabilityBars(pg.PlotWidget):
         item.hideButtons()
         item.setMouseEnabled(x=False, y=False)
         item.showGrid(x=False, y=True, alpha=0.25)
-        for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setPen(pg.mkPen("#444"))
-            axis.setTextPen(pg.mkPen("#222"))
+        self._color_axes()
         item.getAxis("left").setTicks([[(v, f"{int(100 * v)}%") for v in (0, 0.25, 0.5, 0.75, 1.0)]])
         item.setLabel("left", "probability")
         self._names: tuple[str, ...] = ()
@@ -44,6 +40,20 @@ class ProbabilityBars(pg.PlotWidget):
         self._bars = pg.BarGraphItem(x=[], height=[], width=0.7, x0=None)
         item.addItem(self._bars)
         self.set_probabilities(None, tuple(str(i) for i in range(10)))
+
+    def _color_axes(self) -> None:
+        colors = plot_colors(self.palette())
+        self.setBackground(colors.background)
+        for name in ("left", "bottom"):
+            axis = self.getPlotItem().getAxis(name)
+            axis.setPen(pg.mkPen(colors.axis))
+            axis.setTextPen(pg.mkPen(colors.text))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if is_palette_event(event) and "_bars" in self.__dict__:
+            self._color_axes()
+            self.set_probabilities(self._values, self._names)  # bar colours
 
     @property
     def values(self) -> np.ndarray:
@@ -72,6 +82,7 @@ class ProbabilityBars(pg.PlotWidget):
             item.setYRange(0, 1.0, padding=0.02)
         self._values = values
         top = self.highlighted
-        brushes = [pg.mkBrush(*(TOP_COLOUR if i == top else BAR_COLOUR)) for i in range(len(names))]
+        colors = plot_colors(self.palette())
+        brushes = [pg.mkBrush(*(colors.top_bar if i == top else colors.bar)) for i in range(len(names))]
         self._bars.setOpts(x=np.arange(len(names)), height=values, width=0.7, brushes=brushes,
                            pens=[pg.mkPen(None)] * len(names))

@@ -27,16 +27,16 @@ lines sit at the top of the plot, or just below the legend when they would run i
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QToolButton, QWidget
 
 from core.series import Bounds, finite_bounds, stable_range
 from core.training_curves import Readout, TrainingCurves
 
+from ..theme import is_palette_event, plot_colors
+
 __all__ = ["MetricPlot"]
 
-_BLUE = (31, 119, 180)
-_ORANGE = (230, 110, 0)
 #: Hues for runs kept for comparison (faded when drawn).
 _COMPARISON_COLORS = ((120, 120, 120), (44, 160, 44), (148, 103, 189), (214, 39, 40), (140, 86, 75),
                       (23, 190, 207))
@@ -59,14 +59,16 @@ class MetricPlot(pg.PlotWidget):
     viewChangedByUser = Signal()
 
     def __init__(self, metric: str, title: str, parent: QWidget | None = None):
-        super().__init__(parent, background="w")
+        colors = plot_colors()
+        super().__init__(parent, background=colors.background)
         if metric not in ("loss", "accuracy"):
             raise ValueError(f"metric must be 'loss' or 'accuracy', not {metric!r}")
         self.metric = metric
         self.setObjectName(f"{metric}Plot")
         self.setAccessibleName(title)
         item = self.getPlotItem()
-        item.setTitle(title, color="#222", size="10pt")
+        self._title = title
+        item.setTitle(title, color=colors.text, size="10pt")
         item.setLabel("bottom", "epochs")
         item.setLabel("left", metric)
         item.setDownsampling(auto=True, mode="peak")
@@ -75,17 +77,17 @@ class MetricPlot(pg.PlotWidget):
         item.hideButtons()  # pyqtgraph's tiny "A": the visible Reset view button replaces it
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
-            axis.setPen(pg.mkPen("#444"))
-            axis.setTextPen(pg.mkPen("#222"))
+            axis.setPen(pg.mkPen(colors.axis))
+            axis.setTextPen(pg.mkPen(colors.text))
         item.getAxis("left").setWidth(52)  # fixed: changing tick labels do not relayout the plot
         if metric == "accuracy":
             item.setYRange(0.0, 1.0, padding=0.04)
             item.enableAutoRange(y=False)
         # Loss falls and accuracy rises: keep each legend where its curves usually are not.
         # An opaque legend: a translucent fill costs ~1.5 ms per redraw (blending).
-        self.legend = item.addLegend(offset=(-8, 8) if metric == "loss" else (-8, -36), labelTextColor="#222",
-                                     brush=pg.mkBrush(255, 255, 255), labelTextSize="8pt", verSpacing=-6,
-                                     pen=pg.mkPen(200, 200, 200))
+        self.legend = item.addLegend(offset=(-8, 8) if metric == "loss" else (-8, -36),
+                                     labelTextColor=colors.text, brush=pg.mkBrush(colors.legend_fill),
+                                     labelTextSize="8pt", verSpacing=-6, pen=pg.mkPen(colors.legend_border))
 
         def curve(name: str | None, pen, **kw) -> pg.PlotDataItem:
             c = pg.PlotDataItem(name=name, pen=pen, **kw)
@@ -95,17 +97,13 @@ class MetricPlot(pg.PlotWidget):
         batch_name = "per batch" if metric == "loss" else None
         self._curves: dict[str, pg.PlotDataItem] = {}
         if metric == "loss":
-            self._curves["batch_loss"] = curve(batch_name, pg.mkPen(*_BLUE, 55, width=1), skipFiniteCheck=True)
-        self._curves[f"batch_{metric}_smooth"] = curve("smoothed", pg.mkPen(*_BLUE, 230, width=1),
-                                                       skipFiniteCheck=True)
-        self._curves[f"epoch_{metric}"] = curve("training (epoch)", pg.mkPen(20, 60, 140, width=2),
-                                                symbol="o", symbolSize=5, symbolBrush=(20, 60, 140),
-                                                symbolPen=None)
-        self._curves[f"val_{metric}"] = curve("validation", pg.mkPen(*_ORANGE, width=2), symbol="s",
-                                              symbolSize=5, symbolBrush=_ORANGE, symbolPen=None)
-        self._marker = pg.PlotDataItem(pen=None, symbol="o", symbolSize=9, symbolBrush=None,
-                                       symbolPen=pg.mkPen(200, 0, 0, width=1.5))
+            self._curves["batch_loss"] = curve(batch_name, None, skipFiniteCheck=True)
+        self._curves[f"batch_{metric}_smooth"] = curve("smoothed", None, skipFiniteCheck=True)
+        self._curves[f"epoch_{metric}"] = curve("training (epoch)", None, symbol="o", symbolSize=5, symbolPen=None)
+        self._curves[f"val_{metric}"] = curve("validation", None, symbol="s", symbolSize=5, symbolPen=None)
+        self._marker = pg.PlotDataItem(pen=None, symbol="o", symbolSize=9, symbolBrush=None)
         item.addItem(self._marker)
+        self._color_curves(colors)
         self._run = TrainingCurves()
         self._lines: list[pg.InfiniteLine] = []
         self._comparisons: list[list[pg.PlotDataItem]] = []
@@ -147,6 +145,43 @@ class MetricPlot(pg.PlotWidget):
             it = roots.pop()
             it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             roots += it.childItems()
+
+    def _color_curves(self, colors) -> None:
+        """Pens of the current run's curves and the hover marker (theme-dependent)."""
+        c = self._curves
+        if "batch_loss" in c:
+            c["batch_loss"].setPen(pg.mkPen(*colors.batch, 55, width=1))
+        c[f"batch_{self.metric}_smooth"].setPen(pg.mkPen(*colors.batch, 230, width=1))
+        c[f"epoch_{self.metric}"].setPen(pg.mkPen(*colors.epoch, width=2))
+        c[f"epoch_{self.metric}"].setSymbolBrush(colors.epoch)
+        c[f"val_{self.metric}"].setPen(pg.mkPen(*colors.validation, width=2))
+        c[f"val_{self.metric}"].setSymbolBrush(colors.validation)
+        self._marker.setSymbolPen(pg.mkPen(*colors.marker, width=1.5))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        if is_palette_event(event) and "legend" in self.__dict__:
+            self._apply_colors()
+
+    def _apply_colors(self) -> None:
+        """Re-read every colour from the palette (after a theme switch)."""
+        colors = plot_colors(self.palette())
+        self.setBackground(colors.background)
+        item = self.getPlotItem()
+        item.setTitle(self._title, color=colors.text, size="10pt")
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(colors.axis))
+            axis.setTextPen(pg.mkPen(colors.text))
+            axis.label.setDefaultTextColor(colors.text)
+        self.legend.setBrush(pg.mkBrush(colors.legend_fill))
+        self.legend.setPen(pg.mkPen(colors.legend_border))
+        self.legend.setLabelTextColor(colors.text)
+        for _, label in self.legend.items:  # pyqtgraph stores the colour but keeps the old text
+            label.setText(label.text)
+        self._color_curves(colors)
+        for line in self._lines:
+            self._color_change_line(line, colors)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
@@ -206,11 +241,12 @@ class MetricPlot(pg.PlotWidget):
             c.setSymbol(symbol)
 
     def _add_change_line(self, x: float, label: str) -> None:
+        colors = plot_colors(self.palette())
         line = pg.InfiniteLine(pos=x, angle=90, movable=False,
-                               pen=pg.mkPen(90, 90, 90, 200, width=1, style=Qt.PenStyle.DashLine),
+                               pen=pg.mkPen(*colors.change_line, width=1, style=Qt.PenStyle.DashLine),
                                label=label if self.metric == "loss" else None,
-                               labelOpts={"position": 0.97, "color": (40, 40, 40), "fill": (255, 255, 255, 220),
-                                          "anchors": [(0, 0), (0, 0)]})
+                               labelOpts={"position": 0.97, "color": colors.line_label_text,
+                                          "fill": colors.line_label_fill, "anchors": [(0, 0), (0, 0)]})
         line.setToolTip(label)
         self.getPlotItem().addItem(line)
         self._lines.append(line)
@@ -251,6 +287,14 @@ class MetricPlot(pg.PlotWidget):
             if label.anchors != anchors or abs(label.orthoPos - place) > 1e-9:
                 label.anchors = anchors
                 label.setPosition(place)
+
+    @staticmethod
+    def _color_change_line(line: pg.InfiniteLine, colors) -> None:
+        line.setPen(pg.mkPen(*colors.change_line, width=1, style=Qt.PenStyle.DashLine))
+        if line.label is not None:
+            line.label.setColor(colors.line_label_text)
+            line.label.fill = pg.mkBrush(colors.line_label_fill)
+            line.label.update()
 
     @property
     def change_lines(self) -> list[tuple[float, str]]:

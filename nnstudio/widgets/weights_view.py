@@ -100,8 +100,8 @@ class WeightsView(QScrollArea):
 
         body = QWidget()
         layout = QVBoxLayout(body)
-        intro = QLabel("Weights drawn as pictures: <span style='color:#2166ac'>blue</span> = negative, "
-                       "white = zero, <span style='color:#b2182b'>red</span> = positive, each image scaled "
+        intro = QLabel("Weights drawn as pictures: <span style='color:#4393c3'>blue</span> = negative, "
+                       "white = zero, <span style='color:#d6604d'>red</span> = positive, each image scaled "
                        "on its own. Activations: dark = low, yellow = high.")
         intro.setWordWrap(True)
         layout.addWidget(intro)

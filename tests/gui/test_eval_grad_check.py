@@ -10,7 +10,9 @@ from PySide6.QtCore import Qt
 import core
 from core.gradcheck import DEFAULT_THRESHOLD
 from core.layers.activations import Activation
+from core.layers.conv import Conv2D
 from core.layers.dense import Dense
+from nnstudio.widgets.grad_check_view import COLUMNS
 from tests.gui.test_evaluation_panel import WAIT, make_panel, train
 
 
@@ -137,3 +139,60 @@ def test_repeated_checks_report_once_each(qtbot, document, repeat):
     assert panel.shutdown(WAIT)
     qtbot.wait(0)  # deliver anything still queued (there must be nothing)
     assert len(reports) == 1
+
+
+def relu_cnn_document():
+    """A small LeNet-style CNN (relu + max-pool) on the 8×8 digits as images."""
+    from nnstudio.document import DatasetChoice, Document, DocumentState
+
+    spec = core.NetworkSpec.from_dict({
+        "input_shape": [1, 8, 8],
+        "layers": [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same"},
+                   {"type": "Activation", "function": "relu"}, {"type": "MaxPool2D", "pool_size": 2},
+                   {"type": "Flatten"}, {"type": "Dense", "units": 16}, {"type": "Activation", "function": "relu"},
+                   {"type": "Dense", "units": 10}, {"type": "Activation", "function": "softmax"}],
+        "loss": "cross_entropy", "optimizer": {"type": "Adam", "learning_rate": 0.01}, "seed": 0})
+    return Document(DocumentState(spec, core.TrainingConfig(), DatasetChoice("digits8x8", {"layout": "image"})))
+
+
+def test_a_trained_relu_cnn_on_real_digits_is_not_accused_and_kinks_are_counted(qtbot, dialogs):
+    """Issue 15 item 3: flat digit backgrounds put ReLU and max-pool at kinks; the check
+    leaves those entries out, says how many, and passes a correct engine."""
+    document = relu_cnn_document()
+    train(document, epochs=2)
+    panel = make_panel(qtbot, document, dialogs)
+    view, rows = run_check_by_click(qtbot, panel)
+    failed = {r.result.key: r.result.relative_error for r in rows if not r.result.passed}
+    assert failed == {}, f"a correct engine was accused: {failed}"
+    assert all(r.result.conclusive for r in rows)
+    by_key = {r.result.key: r.result for r in rows}
+    assert by_key["input"].kinks > 0  # background pixels: pooling ties broken differently by ±ε
+    shown = table_rows(view)
+    assert COLUMNS[-1] == "At a kink"
+    assert [int(row[-1]) for row in shown] == [r.result.kinks for r in rows]
+    assert all(row[3] == "✓ passed" for row in shown)
+    total = sum(r.result.kinks for r in rows)
+    status = view.status.text()
+    assert status.startswith(f"✓ All {len(rows)} gradients agree")
+    assert f"{total} sampled entries at a ReLU or max-pool kink excluded" in status
+    assert "A real failure looks different" in view.explanation.text()
+    assert panel.shutdown(WAIT)
+
+
+def test_a_dropped_conv_bias_gradient_is_still_flagged_on_a_relu_cnn(qtbot, dialogs, monkeypatch):
+    document = relu_cnn_document()
+    train(document, epochs=2)
+    panel = make_panel(qtbot, document, dialogs)
+    original = Conv2D.backward
+
+    def broken(self, dy, need_input_grad=True):
+        dx = original(self, dy, need_input_grad)
+        self.grads["b"][...] = 0  # fault: the bias gradient is dropped
+        return dx
+
+    monkeypatch.setattr(Conv2D, "backward", broken)
+    view, rows = run_check_by_click(qtbot, panel)
+    assert [r.result.key for r in rows if not r.result.passed] == ["layers.0.b"]
+    assert view.status.text().startswith(f"✗ 1 of {len(rows)} gradients disagree")
+    assert "layer 1 (Conv2D 4 3×3" in view.status.text()
+    assert panel.shutdown(WAIT)
