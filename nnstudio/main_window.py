@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QMainWindow, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 import core
 
@@ -21,9 +21,15 @@ from .document import Document
 from .messages import failure_message
 from .settings import app_settings
 from .widgets.message_bar import MessageBar
+from .widgets.side_panels import SidePanelSplitter
 
 MAX_RECENT = 8
 MODEL_SUFFIX = ".nnz"
+#: Width of the network panel (left) and of the settings panel (right) when there is room.
+SIDE_WIDTHS = (330, 310)
+#: The default window size, and the smallest the layout is made for (every tab usable).
+DEFAULT_SIZE = (1400, 860)
+MINIMUM_SIZE = (900, 600)
 
 
 class MainWindow(QMainWindow):
@@ -37,7 +43,7 @@ class MainWindow(QMainWindow):
         self.document.setParent(self)
         self.settings = app_settings()
         self.setAcceptDrops(True)
-        self.setMinimumSize(900, 600)
+        self.setMinimumSize(*MINIMUM_SIZE)
 
         self.message_bar = MessageBar()
         self.message_bar.actionTriggered.connect(self._on_message_bar_action_triggered)
@@ -96,16 +102,11 @@ class MainWindow(QMainWindow):
         scroll.setMinimumWidth(280)
         self.layer_editor.setMinimumWidth(250)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        # The side panels keep their width (and can be collapsed); the centre absorbs resizing
+        # and, in a narrow window, the side panels give way to it first (SidePanelSplitter).
+        self.splitter = SidePanelSplitter(self.layer_editor, self.tabs, scroll, SIDE_WIDTHS)
         self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(self.layer_editor)
-        self.splitter.addWidget(self.tabs)
-        self.splitter.addWidget(scroll)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([330, 760, 310])
+        self.splitter.panelToggled.connect(self._on_splitter_panel_toggled)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -169,6 +170,28 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
         self.redo_action.setObjectName("redoAction")
         self.about_action = action("&About nnstudio", self._show_about, None, "aboutAction")
+        self.show_network_panel_action = self._panel_action("&Network panel", "showNetworkPanelAction", 0,
+                                                            "Show or hide the layer list on the left")
+        self.show_settings_panel_action = self._panel_action("&Settings panel", "showSettingsPanelAction", 2,
+                                                             "Show or hide the dataset and training settings "
+                                                             "on the right")
+
+    def _panel_action(self, text: str, name: str, index: int, tip: str) -> QAction:
+        """A checkable View-menu action showing side panel ``index`` of the main splitter."""
+        a = QAction(text, self)
+        a.setObjectName(name)
+        a.setCheckable(True)
+        a.setChecked(self.splitter.panel_shown(index))
+        a.setStatusTip(tip)
+        a.setToolTip(tip)
+        a.toggled.connect(lambda shown, i=index: self.splitter.set_panel_shown(i, shown))
+        return a
+
+    def _on_splitter_panel_toggled(self, index: int, shown: bool) -> None:
+        actions = getattr(self, "show_network_panel_action", None), getattr(self, "show_settings_panel_action", None)
+        action = actions[0] if index == 0 else actions[1]
+        if action is not None and action.isChecked() != shown:
+            action.setChecked(shown)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -194,6 +217,10 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.setObjectName("viewMenu")
+        view_menu.addAction(self.show_network_panel_action)
+        view_menu.addAction(self.show_settings_panel_action)
         for title, widget in (("&Network", self.layer_editor), ("&Training", self.dashboard)):
             actions = getattr(widget, "menu_actions", lambda: [])()
             if actions:
@@ -353,14 +380,14 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 860)
-        state = self.settings.value("window/splitter")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.splitter.restoreState(state)
+            self.resize(*DEFAULT_SIZE)
+        state = self.settings.value("window/sidePanels")
+        if state is not None:
+            self.splitter.restore_state(state)
 
     def _save_geometry(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("window/sidePanels", self.splitter.state())
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
