@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self.message_bar = MessageBar()
         self.message_bar.actionTriggered.connect(self._on_message_bar_action_triggered)
         self._message_actions: dict[str, object] = {}
+        self._panel_actions: dict[int, QAction] = {}  # View menu: side panel index -> action
         self.document.message.connect(self.show_message)
 
         self._build_panels()
@@ -185,11 +186,11 @@ class MainWindow(QMainWindow):
         a.setStatusTip(tip)
         a.setToolTip(tip)
         a.toggled.connect(lambda shown, i=index: self.splitter.set_panel_shown(i, shown))
+        self._panel_actions[index] = a
         return a
 
     def _on_splitter_panel_toggled(self, index: int, shown: bool) -> None:
-        actions = getattr(self, "show_network_panel_action", None), getattr(self, "show_settings_panel_action", None)
-        action = actions[0] if index == 0 else actions[1]
+        action = self._panel_actions.get(index)  # the menu follows a drag to the edge and back
         if action is not None and action.isChecked() != shown:
             action.setChecked(shown)
 

@@ -4,8 +4,8 @@ Left: the canvas, the brush width, Clear and "Test a random sample". Right (belo
 tab too narrow for both, smaller than the 1024×640 window gives): the prediction
 ("7 — 98.6%"), which model predicts, the exact input the network receives, and one bar per
 class. The canvas grows and shrinks with the tab (``_arrange``); what the network receives
-does not depend on its size (see ``digit_canvas``). Right-click the prediction or the bars to keep
-the drawing for training ("Add this drawing to the training set as label k", stored by
+does not depend on its size (see ``digit_canvas``). Right-click the prediction or the bars
+to keep the drawing for training ("Add this drawing to the training set as label k", stored by
 :mod:`nnstudio.user_dataset`).
 
 The model is the document's snapshot when it can read a drawing, else the shipped MNIST

@@ -27,9 +27,8 @@ import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QStandardItemModel
 from PySide6.QtWidgets import (QAbstractItemView, QBoxLayout, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView,
-                               QLabel,
-                               QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle, QTableView, QTabWidget,
-                               QVBoxLayout, QWidget)
+                               QLabel, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle, QTableView,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from core.data import DataError
 from core.evaluation import Evaluation, compatibility_problem, evaluate, evaluation_csv
@@ -447,8 +446,8 @@ class EvaluationPanel(QWidget):
     def _make_room_for_matrix(self) -> None:
         """Split the page between matrix (and report beside it) and gallery: the matrix gets
         the height of cells as large as the width allows, as far as the gallery keeps its
-        minimum; then the cells fit what there is. After the
-        user moved the split, only the cells fit."""
+        minimum; then the cells fit what there is. After the user moved the split, only the
+        cells fit."""
         sizes = self._confusion_splitter.sizes()
         if not self._user_split and len(sizes) == 2 and sum(sizes) > 0:
             width, _height = self._confusion_room()
