@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QMainWindow, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 import core
 
@@ -22,9 +22,15 @@ from .messages import reports_errors
 from .settings import app_settings
 from .shortcuts import key_sequences
 from .widgets.message_bar import MessageBar
+from .widgets.side_panels import SidePanelSplitter
 
 MAX_RECENT = 8
 MODEL_SUFFIX = ".nnz"
+#: Width of the network panel (left) and of the settings panel (right) when there is room.
+SIDE_WIDTHS = (330, 310)
+#: The default window size, and the smallest the layout is made for (every tab usable).
+DEFAULT_SIZE = (1400, 860)
+MINIMUM_SIZE = (900, 600)
 
 
 class MainWindow(QMainWindow):
@@ -38,11 +44,12 @@ class MainWindow(QMainWindow):
         self.document.setParent(self)
         self.settings = app_settings()
         self.setAcceptDrops(True)
-        self.setMinimumSize(900, 600)
+        self.setMinimumSize(*MINIMUM_SIZE)
 
         self.message_bar = MessageBar()
         self.message_bar.actionTriggered.connect(self._on_message_bar_action_triggered)
         self._message_actions: dict[str, object] = {}
+        self._panel_actions: dict[int, QAction] = {}  # View menu: side panel index -> action
         self.document.message.connect(self.show_message)
 
         self._build_panels()
@@ -100,16 +107,11 @@ class MainWindow(QMainWindow):
         scroll.setMinimumWidth(280)
         self.layer_editor.setMinimumWidth(250)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        # The side panels keep their width (and can be collapsed); the centre absorbs resizing
+        # and, in a narrow window, the side panels give way to it first (SidePanelSplitter).
+        self.splitter = SidePanelSplitter(self.layer_editor, self.tabs, scroll, SIDE_WIDTHS)
         self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(self.layer_editor)
-        self.splitter.addWidget(self.tabs)
-        self.splitter.addWidget(scroll)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setStretchFactor(0, 0)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([330, 760, 310])
+        self.splitter.panelToggled.connect(self._on_splitter_panel_toggled)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -189,6 +191,28 @@ class MainWindow(QMainWindow):
 
         guide_markdown()  # read now: a reinstall while the app runs must not take the guide away
         self.about_action = action("&About nnstudio", self._show_about, None, "aboutAction")
+        self.show_network_panel_action = self._panel_action("&Network panel", "showNetworkPanelAction", 0,
+                                                            "Show or hide the layer list on the left")
+        self.show_settings_panel_action = self._panel_action("&Settings panel", "showSettingsPanelAction", 2,
+                                                             "Show or hide the dataset and training settings "
+                                                             "on the right")
+
+    def _panel_action(self, text: str, name: str, index: int, tip: str) -> QAction:
+        """A checkable View-menu action showing side panel ``index`` of the main splitter."""
+        a = QAction(text, self)
+        a.setObjectName(name)
+        a.setCheckable(True)
+        a.setChecked(self.splitter.panel_shown(index))
+        a.setStatusTip(tip)
+        a.setToolTip(tip)
+        a.toggled.connect(lambda shown, i=index: self.splitter.set_panel_shown(i, shown))
+        self._panel_actions[index] = a
+        return a
+
+    def _on_splitter_panel_toggled(self, index: int, shown: bool) -> None:
+        action = self._panel_actions.get(index)  # the menu follows a drag to the edge and back
+        if action is not None and action.isChecked() != shown:
+            action.setChecked(shown)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -214,6 +238,10 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.setObjectName("viewMenu")
+        view_menu.addAction(self.show_network_panel_action)
+        view_menu.addAction(self.show_settings_panel_action)
         for title, widget in (("&Network", self.layer_editor), ("&Training", self.dashboard)):
             actions = getattr(widget, "menu_actions", lambda: [])()
             if actions:
@@ -544,14 +572,14 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 860)
-        state = self.settings.value("window/splitter")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.splitter.restoreState(state)
+            self.resize(*DEFAULT_SIZE)
+        state = self.settings.value("window/sidePanels")
+        if state is not None:
+            self.splitter.restore_state(state)
 
     def _save_geometry(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("window/sidePanels", self.splitter.state())
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent, QModelIndex, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPalette, QStandardItemModel
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QSizePolicy, QStyle, QTableView, QWidget
 
 from core.evaluation import normalize_rows
 from core.inspect import colormap
@@ -20,7 +20,16 @@ from core.inspect import colormap
 from ..theme import is_dark, is_palette_event
 from .eval_cells import reset_table, set_cell, set_headers
 
+#: Preferred cell side up to 12 classes; the Evaluate tab fits cells between the minimum
+#: (24 px: a count stays legible) and the maximum (larger only wastes room).
 CELL_SIZE = 36
+MIN_CELL_SIZE = 24
+MAX_CELL_SIZE = 56
+#: Room around a cell's text beyond the style's item margins (pixels, both sides together).
+CELL_MARGIN = 2
+#: The cell font shrinks (for 4-digit counts in small cells) down to this, never below:
+#: cells are never made smaller than this font needs.
+MIN_POINT_SIZE = 6.0
 COUNT_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -41,6 +50,8 @@ class ConfusionMatrixView(QTableView):
         self._counts = np.zeros((0, 0), dtype=np.int64)
         self._fractions = np.zeros((0, 0))
         self._normalized = False
+        self._cell_font = QFont(self.font())
+        self._bold_diagonal = True
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -58,9 +69,13 @@ class ConfusionMatrixView(QTableView):
             palette.setColor(group, QPalette.ColorRole.Highlight, QColor(230, 85, 13, 120))
             palette.setColor(group, QPalette.ColorRole.HighlightedText, QColor("black"))
         self.setPalette(palette)
-        self.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum)
+        # Always exactly the matrix's size (``set_cell_size``): no scroll bars of its own.
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setToolTip("Rows: true class. Columns: predicted class. Click a cell to see its samples.")
         self.selectionModel().currentChanged.connect(self._on_selection_current_changed)
+        self.set_cell_size(CELL_SIZE)
 
     # -- content ----------------------------------------------------------------------------------
     def set_matrix(self, counts: np.ndarray | None, class_names: tuple[str, ...] = ()) -> None:
@@ -69,14 +84,13 @@ class ConfusionMatrixView(QTableView):
             self._counts = np.zeros((0, 0), dtype=np.int64)
             self._fractions = np.zeros((0, 0))
             reset_table(self.matrix_model, 0, 0)
+            self.set_cell_size(self.cell_size())
             return
         self._counts = np.asarray(counts)
         self._fractions = normalize_rows(self._counts)
         names = [str(n) for n in class_names]
         k = len(names)
         reset_table(self.matrix_model, k, k)
-        bold = QFont()
-        bold.setBold(True)
         for r in range(k):
             for c in range(k):
                 count = int(self._counts[r, c])
@@ -85,23 +99,14 @@ class ConfusionMatrixView(QTableView):
                              tooltip=f"True {names[r]}, predicted {names[c]}: {count} sample{'s' * (count != 1)} "
                                      f"({self._fractions[r, c]:.1%} of true {names[r]}; {verdict}). "
                                      "Click to see them.")
-                if r == c:
-                    roles["font"] = bold
                 set_cell(self.matrix_model, r, c, None, **roles)
         self._color_cells()
         set_headers(self.matrix_model, Qt.Orientation.Horizontal, names, [f"Predicted class {n}" for n in names])
         set_headers(self.matrix_model, Qt.Orientation.Vertical, names, [f"True class {n}" for n in names])
         self._write_texts()
-        size = CELL_SIZE if k <= 12 else max(22, 504 // max(k, 1))
-        # Wide enough for the largest count in bold (MNIST's diagonal holds 4-digit counts).
-        widest = str(int(self._counts.max())) if self._counts.size else "0"
-        size = max(size, QFontMetrics(bold).horizontalAdvance(widest) + 10)
-        self.horizontalHeader().setDefaultSectionSize(size)
-        self.verticalHeader().setDefaultSectionSize(size)
-        # The whole matrix at once when it fits a screen (no scrolling to find the mistakes).
-        full = self.full_size()
-        self.setMinimumSize(min(full.width(), 620), min(full.height(), 620))
-        self.updateGeometry()
+        # The whole matrix at once at the preferred size; the Evaluate tab then fits the
+        # cells to the room it has (``set_cell_size``), never below ``min_cell_size()``.
+        self.set_cell_size(self.preferred_cell_size())
 
     def _color_cells(self) -> None:
         """Heat colours by row fraction in both display modes (a rare class's errors show as
@@ -144,10 +149,80 @@ class ConfusionMatrixView(QTableView):
                 set_cell(self.matrix_model, r, c, text)
 
     # -- geometry ---------------------------------------------------------------------------------
-    def full_size(self) -> QSize:
-        """The size showing every cell without scroll bars."""
+    def cell_size(self) -> int:
+        """Side of one cell in pixels."""
+        return self.horizontalHeader().defaultSectionSize()
+
+    def preferred_cell_size(self) -> int:
+        """The cell side a matrix of this many classes looks best at (36 px up to 12 classes)."""
         k = self.matrix_model.rowCount()
-        size = self.horizontalHeader().defaultSectionSize()
+        return CELL_SIZE if k <= 12 else max(MIN_CELL_SIZE, 504 // max(k, 1))
+
+    def min_cell_size(self) -> int:
+        """The smallest cell side still readable: 24 px for up to 12 classes (less for more),
+        and never less than the largest count needs at the smallest cell font."""
+        k = self.matrix_model.rowCount()
+        base = MIN_CELL_SIZE if k <= 12 else max(14, 288 // k)
+        font = QFont(self.font())
+        font.setPointSizeF(MIN_POINT_SIZE)
+        return max(base, QFontMetrics(font).horizontalAdvance(self._widest_text()) + self._text_margin())
+
+    def cell_size_to_fit(self, width: int, height: int) -> int:
+        """The cell side that shows the whole matrix in ``width`` × ``height`` pixels,
+        clamped to [``min_cell_size()``, ``MAX_CELL_SIZE``]."""
+        k = max(self.matrix_model.rowCount(), 1)
+        extra = self.full_size(0)
+        fit = min((width - extra.width()) // k, (height - extra.height()) // k)
+        return int(min(max(fit, self.min_cell_size()), MAX_CELL_SIZE))
+
+    def set_cell_size(self, size: int) -> None:
+        """Make every cell ``size`` pixels square; the view takes exactly the matrix's size
+        and the cell font shrinks so the largest count still shows whole."""
+        size = int(size)
+        for header in (self.horizontalHeader(), self.verticalHeader()):
+            header.setMinimumSectionSize(min(size, 18))
+            header.setDefaultSectionSize(size)
+        self._fit_font(size)
+        self.setFixedSize(self.full_size())
+        self.updateGeometry()
+
+    def cell_font(self, diagonal: bool = False) -> QFont:
+        """The font the cells are drawn in (bold on the diagonal when the cells have room)."""
+        font = QFont(self._cell_font)
+        font.setBold(diagonal and self._bold_diagonal)
+        return font
+
+    def _widest_text(self) -> str:
+        """The longest text a cell may show (a count, or a row percentage up to "100")."""
+        return max([str(int(v)) for v in self._counts.ravel()] + ["100"], key=len)
+
+    def _fit_font(self, size: int) -> None:
+        """The largest cell font (the view's own at most, ``MIN_POINT_SIZE`` at least) in which
+        the widest text fits a ``size``-pixel cell; bold on the diagonal only if that fits too."""
+        widest, room = self._widest_text(), size - self._text_margin()
+        font = QFont(self.font())
+        while font.pointSizeF() > MIN_POINT_SIZE and QFontMetrics(font).horizontalAdvance(widest) > room:
+            font.setPointSizeF(max(font.pointSizeF() - 0.5, MIN_POINT_SIZE))
+        bold = QFont(font)
+        bold.setBold(True)
+        self._bold_diagonal = QFontMetrics(bold).horizontalAdvance(widest) <= room
+        self._cell_font = font
+        k = self.matrix_model.rowCount()
+        plain, diagonal = self.cell_font(False), self.cell_font(True)
+        for r in range(k):
+            for c in range(k):
+                set_cell(self.matrix_model, r, c, None, font=diagonal if r == c else plain)
+
+    def _text_margin(self) -> int:
+        """Pixels of a cell its text cannot use: the item's focus-frame margins and the grid line."""
+        frame = self.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self)
+        return 2 * (frame + 1) + CELL_MARGIN
+
+    def full_size(self, cell: int | None = None) -> QSize:
+        """The size showing every cell without scroll bars (``cell``: at that cell side,
+        default the current one; 0 gives the headers and frame alone)."""
+        k = self.matrix_model.rowCount()
+        size = self.cell_size() if cell is None else cell
         frame = 2 * self.frameWidth() + 2
         return QSize(self.verticalHeader().sizeHint().width() + k * size + frame,
                      self.horizontalHeader().sizeHint().height() + k * size + frame)

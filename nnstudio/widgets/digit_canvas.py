@@ -7,6 +7,13 @@ The strokes are painted into a grey QImage at the screen's device-pixel ratio (c
 high-DPI screens); ``image_array()`` hands its grey levels to core as a NumPy array (a view
 on the image's bytes, converted to [0, 1]: no maths here).
 
+The widget's side follows the window (``set_side``, the Draw tab sizes it), but the drawing
+does not: strokes are kept in *canvas units*, a fixed ``CANVAS_SIZE``-square coordinate
+system, and painted into an image of ``CANVAS_SIZE`` canvas units whatever the widget's
+size; the screen shows that image scaled. So the same drawing gives the same image, and the
+network the same 28×28 input, in a small window and a large one; the brush width is in
+canvas units too (a stroke keeps its thickness relative to the canvas).
+
 Strokes are line segments between successive mouse (or tablet) positions with round caps
 and joins, so a fast mouse still draws a continuous stroke. A tablet's pressure scales the
 width. Keys while the canvas has focus: Ctrl+Z (the platform's Undo) takes back the last
@@ -37,7 +44,10 @@ from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 from ..theme import is_dark, is_palette_event
 from .input_preview import array_to_qimage
 
+#: Side of the drawing's coordinate system and image (canvas units = logical pixels at 1:1).
 CANVAS_SIZE = 280
+#: Range of the widget's side on screen (logical pixels).
+MIN_SIDE, MAX_SIDE = 160, 640
 #: Default pen width. With digits drawn 130-230 px tall it gives preprocessed strokes as thick
 #: as MNIST's (mean ink 102 grey-level units per 28×28 input against MNIST's 103), and the
 #: shipped model read every synthetic mouse-drawn test digit at widths 20-28 (see
@@ -49,15 +59,16 @@ THROTTLE_MS = 30
 
 @dataclass
 class Stroke:
-    """One pen-down-to-pen-up stroke: points in logical pixels and the width at each."""
+    """One pen-down-to-pen-up stroke: points in canvas units and the width at each."""
 
     points: list[QPointF] = field(default_factory=list)
     widths: list[float] = field(default_factory=list)
 
 
 class DigitCanvas(QWidget):
-    """280×280 (logical pixels) drawing surface. ``image_array()`` -> (H, W) float32 in
-    [0, 1] where H = W = 280 × device-pixel ratio."""
+    """Square drawing surface, ``side()`` logical pixels on screen (280 by default).
+    ``image_array()`` -> (H, W) float32 in [0, 1] where H = W = ``CANVAS_SIZE`` × device-pixel
+    ratio, at any on-screen side."""
 
     imageChanged = Signal()
     #: Drawing started over a shown sample (the panel switches back to drawing mode).
@@ -66,6 +77,7 @@ class DigitCanvas(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("digitCanvas")
+        self._side = CANVAS_SIZE
         self.setFixedSize(CANVAS_SIZE, CANVAS_SIZE)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -89,11 +101,28 @@ class DigitCanvas(QWidget):
 
     # -- public API ----------------------------------------------------------------------------
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return QSize(CANVAS_SIZE, CANVAS_SIZE)
+        return QSize(self._side, self._side)
+
+    def side(self) -> int:
+        """The widget's side on screen, in logical pixels."""
+        return self._side
+
+    def set_side(self, side: int) -> None:
+        """Show the canvas ``side`` logical pixels square (clamped to [MIN_SIDE, MAX_SIDE]).
+        The drawing, its image and the network's input do not change."""
+        side = int(min(max(side, MIN_SIDE), MAX_SIDE))
+        if side != self._side:
+            self._side = side
+            self.setFixedSize(side, side)
+            self.update()
+
+    def to_canvas(self, pos: QPointF) -> QPointF:
+        """A widget position (logical pixels) in canvas units."""
+        return QPointF(pos) * (CANVAS_SIZE / self._side)
 
     @property
     def brush_width(self) -> float:
-        """Pen width in logical pixels (before tablet pressure)."""
+        """Pen width in canvas units (before tablet pressure)."""
         return self._brush
 
     def set_brush_width(self, width: float) -> None:
@@ -216,10 +245,12 @@ class DigitCanvas(QWidget):
         painter = self._painter()
         self._paint_segment(painter, stroke, len(stroke.points) - 1)
         painter.end()
-        # Repaint only around the new segment.
+        # Repaint only around the new segment (canvas units to widget pixels).
         a = stroke.points[-2] if len(stroke.points) > 1 else pos
         margin = width / 2 + 2
-        self.update(QRectF(a, pos).normalized().adjusted(-margin, -margin, margin, margin).toAlignedRect())
+        scale = self._side / CANVAS_SIZE
+        area = QRectF(a * scale, pos * scale).normalized()
+        self.update(area.adjusted(-margin * scale, -margin * scale, margin * scale, margin * scale).toAlignedRect())
         if not self._timer.isActive():
             self._timer.start()
 
@@ -248,17 +279,20 @@ class DigitCanvas(QWidget):
     # -- events ----------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
         painter = QPainter(self)
-        painter.drawImage(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), self._image)
+        side = float(self._side)
+        # The drawing's image scaled to the widget (smoothly: strokes stay round at any size).
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._sample is None)
+        painter.drawImage(QRectF(0, 0, side, side), self._image)
         if not is_dark(self.palette()):  # light theme: invert on screen only (255 - grey)
             painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Difference)
-            painter.fillRect(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), Qt.GlobalColor.white)
+            painter.fillRect(QRectF(0, 0, side, side), Qt.GlobalColor.white)
             painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
         if self.is_empty() and self._sample is None:  # on screen only, never in the image
             painter.setPen(QColor(110, 110, 110))
-            painter.drawText(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
+            painter.drawText(QRectF(0, 0, side, side), Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
         if self.hasFocus():  # a thin focus frame: keyboard users see where Ctrl+Z goes
             painter.setPen(QPen(self.palette().highlight().color(), 1))
-            painter.drawRect(QRectF(0.5, 0.5, CANVAS_SIZE - 1, CANVAS_SIZE - 1))
+            painter.drawRect(QRectF(0.5, 0.5, side - 1, side - 1))
         painter.end()
 
     def focusInEvent(self, event) -> None:  # noqa: N802
@@ -272,7 +306,7 @@ class DigitCanvas(QWidget):
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton:
             self.setFocus(Qt.FocusReason.MouseFocusReason)
-            self._begin(event.position(), None)
+            self._begin(self.to_canvas(event.position()), None)
             event.accept()
         else:
             super().mousePressEvent(event)
@@ -284,13 +318,14 @@ class DigitCanvas(QWidget):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._current is not None and event.buttons() & Qt.MouseButton.LeftButton:
-            self._add_point(event.position(), None)
+            self._add_point(self.to_canvas(event.position()), None)
             event.accept()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton and self._current is not None:
-            if event.position() != self._current.points[-1]:
-                self._add_point(event.position(), None)
+            pos = self.to_canvas(event.position())
+            if pos != self._current.points[-1]:
+                self._add_point(pos, None)
             self._end()
             event.accept()
 
@@ -298,9 +333,9 @@ class DigitCanvas(QWidget):
         kind = event.type()
         if kind == QEvent.Type.TabletPress:
             self.setFocus(Qt.FocusReason.MouseFocusReason)
-            self._begin(event.position(), event.pressure())
+            self._begin(self.to_canvas(event.position()), event.pressure())
         elif kind == QEvent.Type.TabletMove and self._current is not None:
-            self._add_point(event.position(), event.pressure())
+            self._add_point(self.to_canvas(event.position()), event.pressure())
         elif kind == QEvent.Type.TabletRelease:
             self._end()
         event.accept()  # no synthesised mouse events: the pen already drew

@@ -1,9 +1,11 @@
 """The Draw tab: draw a digit and watch a network read it.
 
-Left: the canvas, the brush width, Clear and "Test a random sample". Right (below, in a
-narrow tab): the prediction ("7 — 98.6%"), which model predicts, the exact input the
-network receives, and one bar per class. Right-click the prediction or the bars to keep
-the drawing for training ("Add this drawing to the training set as label k", stored by
+Left: the canvas, the brush width, Clear and "Test a random sample". Right (below only in a
+tab too narrow for both, smaller than the 1024×640 window gives): the prediction
+("7 — 98.6%"), which model predicts, the exact input the network receives, and one bar per
+class. The canvas grows and shrinks with the tab (``_arrange``); what the network receives
+does not depend on its size (see ``digit_canvas``). Right-click the prediction or the bars
+to keep the drawing for training ("Add this drawing to the training set as label k", stored by
 :mod:`nnstudio.user_dataset`).
 
 The model is the document's snapshot when it can read a drawing, else the shipped MNIST
@@ -19,7 +21,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QFont
 from PySide6.QtWidgets import (QBoxLayout, QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea,
-                               QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
+                               QSizePolicy, QSpinBox, QStyle, QVBoxLayout, QWidget)
 
 from core.data import DataError, load_dataset
 from core.data.drawing import (mode_for_input_shape, preprocess_drawing, sample_as_image, sample_fits,
@@ -29,7 +31,7 @@ from ..document import Document
 from ..prediction import (Prediction, Predictor, choose_predictor, predict_drawing, predict_sample,
                           shipped_model_error)
 from ..user_dataset import UserDrawings
-from .digit_canvas import DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, DigitCanvas
+from .digit_canvas import DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, MIN_SIDE, DigitCanvas
 from .input_preview import InputPreview
 from .probability_bars import ProbabilityBars
 
@@ -104,6 +106,7 @@ class DrawPanel(QWidget):
         hint.setStyleSheet("color: palette(placeholder-text);")
 
         left = QVBoxLayout()
+        self._left_column = left
         left.addWidget(self.canvas, 0, Qt.AlignmentFlag.AlignHCenter)
         tools = QHBoxLayout()
         tools.addWidget(brush_label)
@@ -168,6 +171,7 @@ class DrawPanel(QWidget):
         # rather than overlapping when the tab is smaller than it.
         content = QWidget()
         content.setObjectName("drawContent")
+        self._content = content
         self._main_row = QBoxLayout(QBoxLayout.Direction.LeftToRight, content)
         self._main_row.addLayout(left, 0)
         self._main_row.addLayout(right, 1)
@@ -180,22 +184,40 @@ class DrawPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroll_area)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-        self._arrange(self.width())
+        self._arrange(self.width(), self.height())
 
-    #: Below this width the preview goes above the bars instead of beside them.
-    SIDE_BY_SIDE_WIDTH = 760
-    #: Below this width the prediction column goes below the canvas column.
-    TWO_COLUMNS_WIDTH = 620
+    #: Share of the tab's width the canvas takes when both columns fit (the rest: prediction).
+    CANVAS_SHARE = 0.5
 
-    def _arrange(self, width: int) -> None:
-        for row, side_by_side in ((self._view_row, width >= self.SIDE_BY_SIDE_WIDTH),
-                                  (self._main_row, width >= self.TWO_COLUMNS_WIDTH)):
+    def _arrange(self, width: int, height: int) -> None:
+        """Lay the tab out for a ``width`` × ``height`` panel: the canvas column beside the
+        prediction column whenever the smallest canvas and the narrowest bars fit side by side
+        (else one above the other, and the tab scrolls), the preview beside the bars when
+        the prediction column has room for both; the canvas as large as the height allows
+        and its share of the width."""
+        margins = self._main_row.contentsMargins()
+        spacing = max(self._main_row.spacing(), 0)
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        room_w = width - margins.left() - margins.right() - bar  # a scroll bar never forces a re-wrap
+        room_h = height - margins.top() - margins.bottom()
+        bars_min = self.bars.minimumWidth()
+        two_columns = room_w >= MIN_SIDE + spacing + bars_min
+        # Height of the left column without the canvas: tools, sample button, hint.
+        below_canvas = self._left_column.sizeHint().height() - self.canvas.height()
+        if two_columns:
+            side = min(room_h - below_canvas, room_w * self.CANVAS_SHARE, room_w - spacing - bars_min)
+        else:
+            side = min(room_w, max(room_h - below_canvas, MIN_SIDE))
+        self.canvas.set_side(int(side))
+        right_w = room_w - self.canvas.side() - spacing if two_columns else room_w
+        preview_beside = right_w >= self.preview.width() + spacing + bars_min
+        for row, side_by_side in ((self._view_row, preview_beside), (self._main_row, two_columns)):
             direction = QBoxLayout.Direction.LeftToRight if side_by_side else QBoxLayout.Direction.TopToBottom
             if row.direction() != direction:
                 row.setDirection(direction)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self._arrange(event.size().width())
+        self._arrange(event.size().width(), event.size().height())
         super().resizeEvent(event)
 
     # -- public API ----------------------------------------------------------------------------

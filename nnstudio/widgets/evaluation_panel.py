@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QBoxLayout, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView,
+                               QLabel, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle, QTableView,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from core.data import DataError
 from core.evaluation import Evaluation, compatibility_problem, evaluate, evaluation_csv
@@ -51,6 +52,10 @@ TASK = "evaluate"
 CSV_FILTER = "CSV files (*.csv);;All files (*)"
 REPORT_COLUMNS = ["Class", "Precision", "Recall", "F1", "Support"]
 PNG_FILTER = "PNG images (*.png);;All files (*)"
+#: The inner tabs' titles, and shorter ones for a tab bar too narrow for them (rather than
+#: hiding the last tabs behind scroll arrows).
+TAB_TITLES = (("Confusion matrix", "Matrix"), ("Weights && activations", "Weights"),
+              ("Decision boundary", "Boundary"), ("Gradient check", "Gradients"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,20 +101,23 @@ class EvaluationPanel(QWidget):
         self.runner = TaskRunner(self)
 
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)  # as the Train tab: the room goes to the content
         layout.addLayout(self._build_top_bar())
         self.tabs = QTabWidget()
         self.tabs.setObjectName("evaluationTabs")
         self.tabs.setDocumentMode(True)
         layout.addWidget(self.tabs, 1)
-        self.tabs.addTab(self._build_confusion_page(), "Confusion matrix")
+        self.tabs.addTab(self._build_confusion_page(), TAB_TITLES[0][0])
         self.weights_view = WeightsView(document, self._data)
         self.tabs.addTab(self._with_export(self.weights_view, "exportWeightsPngButton",
-                                           self._on_export_weights_png_button_clicked), "Weights && activations")
+                                           self._on_export_weights_png_button_clicked), TAB_TITLES[1][0])
         self.boundary_view = DecisionBoundaryView(document, self._data)
         self.tabs.addTab(self._with_export(self.boundary_view, "exportBoundaryPngButton",
-                                           self._on_export_boundary_png_button_clicked), "Decision boundary")
+                                           self._on_export_boundary_png_button_clicked), TAB_TITLES[2][0])
         self.grad_check_view = GradCheckView(document, self._data, self.runner)
-        self.tabs.addTab(self.grad_check_view, "Gradient check")
+        self.tabs.addTab(self.grad_check_view, TAB_TITLES[3][0])
+        for i, (title, _short) in enumerate(TAB_TITLES):
+            self.tabs.setTabToolTip(i, title.replace("&&", "&"))
 
         self.runner.finished.connect(self._on_runner_finished)
         self.runner.failed.connect(self._on_runner_failed)
@@ -121,55 +129,80 @@ class EvaluationPanel(QWidget):
         self._update_summary()
 
     # -- construction -------------------------------------------------------------------------------
-    def _build_top_bar(self) -> QHBoxLayout:
-        bar = QHBoxLayout()
+    def _build_top_bar(self) -> QGridLayout:
+        # Button, summary, button in one row; in a narrow tab the summary takes a row of its
+        # own below the buttons (``_place_summary``) instead of wrapping into a tall column.
+        bar = QGridLayout()
+        bar.setColumnStretch(1, 1)
+        self._top_bar = bar
         self.evaluate_button = QPushButton("Evaluate on test set")
         self.evaluate_button.setObjectName("evaluateButton")
         self.evaluate_button.setToolTip("Run the trained network on the held-out test samples")
         self.evaluate_button.clicked.connect(self._on_evaluate_button_clicked)
-        bar.addWidget(self.evaluate_button)
+        bar.addWidget(self.evaluate_button, 0, 0, Qt.AlignmentFlag.AlignTop)
         self.summary = QLabel()
         self.summary.setObjectName("evaluationSummary")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        bar.addWidget(self.summary, 1)
+        bar.addWidget(self.summary, 0, 1)
         self.export_csv_button = QPushButton("Export CSV…")
         self.export_csv_button.setObjectName("exportCsvButton")
         self.export_csv_button.setToolTip("Save the confusion matrix and the per-class report as a CSV file")
         self.export_csv_button.clicked.connect(self._on_export_csv_button_clicked)
-        bar.addWidget(self.export_csv_button)
+        bar.addWidget(self.export_csv_button, 0, 2, Qt.AlignmentFlag.AlignTop)
         return bar
 
     def _build_confusion_page(self) -> QWidget:
         page = QWidget()
         outer = QVBoxLayout(page)
+        outer.setContentsMargins(0, 6, 0, 0)  # the tab bar above already sets it apart
         splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("confusionSplitter")
         self._confusion_splitter = splitter
         outer.addWidget(splitter)
 
+        # Matrix and report side by side when the tab has room for both at full size, else the
+        # report goes below the matrix and this part scrolls; the cells grow and shrink with
+        # the room (``_arrange_confusion``).
         top = QWidget()
+        top.setObjectName("confusionContent")
         self.confusion_page = top
-        row = QHBoxLayout(top)
+        row = QBoxLayout(QBoxLayout.Direction.LeftToRight, top)
         row.setContentsMargins(0, 0, 0, 0)
-        left = QVBoxLayout()
-        caption = QLabel("<b>Confusion matrix</b><br>rows: true class ↓ · columns: predicted class →<br>"
-                         "click a cell to see its samples")
+        self._confusion_row = row
+        matrix_box = QWidget()
+        self._matrix_box = matrix_box
+        left = QVBoxLayout(matrix_box)
+        left.setContentsMargins(0, 0, 0, 0)
+        # Reading hint and check box on one line (the hint wraps when narrow; the tab's title
+        # names the matrix): little height above the matrix, so its cells stay large in a
+        # short window.
+        title_row = QHBoxLayout()
+        caption = QLabel("Rows: true ↓ · columns: predicted →")
+        caption.setObjectName("confusionCaption")
+        caption.setToolTip("Each row is a true class, each column the class the network predicted; the "
+                           "diagonal holds the correct answers. Click a cell to see its samples.")
         caption.setWordWrap(True)  # a narrow window wraps it rather than cutting it off
-        left.addWidget(caption)
+        self._confusion_caption = caption
+        title_row.addWidget(caption, 1)
         # A short label (a check box cannot wrap); the tooltip says what the numbers become.
         self.normalize_check = QCheckBox("Row percentages")
         self.normalize_check.setToolTip("Show each cell as a percentage of its true class (its row), "
                                         "so classes with few samples read as clearly as large ones")
         self.normalize_check.setObjectName("normalizeCheck")
         self.normalize_check.toggled.connect(self._on_normalize_check_toggled)
-        left.addWidget(self.normalize_check, 0, Qt.AlignmentFlag.AlignLeft)  # clickable where it shows
+        title_row.addWidget(self.normalize_check)
+        left.addLayout(title_row)
+        self._confusion_title_row = title_row
         self.confusion_view = ConfusionMatrixView()
         self.confusion_view.cellChosen.connect(self._on_confusion_view_cell_chosen)
-        left.addWidget(self.confusion_view, 0)
+        left.addWidget(self.confusion_view, 0, Qt.AlignmentFlag.AlignLeft)
         left.addStretch(1)
-        row.addLayout(left, 0)
+        row.addWidget(matrix_box, 0)
 
-        right = QVBoxLayout()
+        report_box = QWidget()
+        right = QVBoxLayout(report_box)
+        right.setContentsMargins(0, 0, 0, 0)
         report_title = QLabel("<b>Per-class report</b> (test set)")
         report_title.setWordWrap(True)
         right.addWidget(report_title)
@@ -181,19 +214,34 @@ class EvaluationPanel(QWidget):
         self.report_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.report_table.verticalHeader().setVisible(False)
         self.report_table.verticalHeader().setDefaultSectionSize(24)
-        self.report_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.report_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # Every column as wide as its title and numbers, the table exactly as large as its
+        # columns and rows (``_fit_report``): nothing elided, no scroll bars of its own.
+        self.report_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.report_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.report_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.report_table.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.report_table.setToolTip("Precision: of the samples predicted as this class, the share that are it. "
                                      "Recall: of the samples of this class, the share found. F1: their harmonic "
                                      "mean. Support: test samples of the class.")
-        right.addWidget(self.report_table, 1)
+        right.addWidget(self.report_table)
         export_png = QPushButton("Export PNG…")
         export_png.setObjectName("exportConfusionPngButton")
         export_png.setToolTip("Save the confusion matrix and report as a picture")
         export_png.clicked.connect(self._on_export_confusion_png_button_clicked)
-        right.addWidget(export_png, 0, Qt.AlignmentFlag.AlignRight)
-        row.addLayout(right, 1)
-        splitter.addWidget(top)
+        right.addWidget(export_png, 0, Qt.AlignmentFlag.AlignLeft)  # under the report, not far from it
+        right.addStretch(1)
+        row.addWidget(report_box, 1)
+        self._report_box = report_box
+
+        scroll = QScrollArea()
+        scroll.setObjectName("confusionScroll")
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(top)
+        scroll.installEventFilter(self)  # its resizes re-arrange matrix and report
+        self._confusion_scroll = scroll
+        splitter.addWidget(scroll)
+        self._fit_report()
 
         bottom = QWidget()
         gallery_layout = QVBoxLayout(bottom)
@@ -213,7 +261,101 @@ class EvaluationPanel(QWidget):
         splitter.setCollapsible(0, False)
         splitter.setCollapsible(1, False)
         self.gallery.setMinimumHeight(self.gallery.gridSize().height() + 8)
+        # The split follows the window (the matrix gets the height it can use) until the user
+        # moves it; from then on it is theirs.
+        self._user_split = False
+        splitter.splitterMoved.connect(self._on_confusion_splitter_moved)
+        splitter.installEventFilter(self)
         return page
+
+    #: Below this tab width the summary goes below the buttons.
+    SUMMARY_ROW_WIDTH = 760
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_tab_titles(event.size().width())
+        self._place_summary(event.size().width())
+
+    def _place_summary(self, width: int) -> None:
+        below = width < self.SUMMARY_ROW_WIDTH
+        bar = self._top_bar
+        index = bar.indexOf(self.summary)
+        if bar.getItemPosition(index)[0] == int(below):
+            return
+        bar.removeWidget(self.summary)
+        if below:
+            bar.addWidget(self.summary, 1, 0, 1, 3)
+        else:
+            bar.addWidget(self.summary, 0, 1)
+
+    def _fit_tab_titles(self, width: int) -> None:
+        """Full tab titles when they all fit ``width``, else the short ones."""
+        bar = self.tabs.tabBar()
+        for short in (False, True):
+            for i, titles in enumerate(TAB_TITLES):
+                if self.tabs.tabText(i) != titles[short]:
+                    self.tabs.setTabText(i, titles[short])
+            if bar.sizeHint().width() <= width - 2 * self.layout().contentsMargins().left():
+                return
+
+    # -- confusion page layout ----------------------------------------------------------------------
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Resize:
+            if watched is self._confusion_scroll:
+                self._arrange_confusion()
+            elif watched is self._confusion_splitter and not self._user_split:
+                QTimer.singleShot(0, self._make_room_for_matrix)  # after the splitter's own relayout
+        return super().eventFilter(watched, event)
+
+    def _on_confusion_splitter_moved(self, _pos: int, _index: int) -> None:
+        self._user_split = True
+
+    def _confusion_room(self) -> tuple[int, int]:
+        """(width, height) the matrix and report may use: the scroll area less the room of a
+        vertical scroll bar, kept free so that bar appearing never re-wraps the layout."""
+        scroll = self._confusion_scroll
+        bar = scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        return scroll.width() - bar, scroll.height()
+
+    def _arrange_confusion(self) -> None:
+        """Report beside the matrix when both fit at their smallest readable size, else below
+        it; then the largest cells that show the whole matrix in the room left."""
+        width, height = self._confusion_room()
+        view = self.confusion_view
+        row = self._confusion_row
+        spacing = max(row.spacing(), 0)
+        report_width = self.report_table.minimumWidth()
+        matrix_width = max(view.full_size(view.min_cell_size()).width(), self._confusion_title_row.minimumSize().width())
+        side_by_side = width >= matrix_width + spacing + report_width
+        direction = QBoxLayout.Direction.LeftToRight if side_by_side else QBoxLayout.Direction.TopToBottom
+        if row.direction() != direction:
+            row.setDirection(direction)
+        room_w = width - (spacing + report_width if side_by_side else 0)
+        cell = view.cell_size_to_fit(room_w, height - self._height_above_matrix(room_w))
+        # Once more with the caption wrapped to the matrix's own width (it may need fewer lines).
+        matrix_w = max(view.full_size(cell).width(), self._confusion_title_row.minimumSize().width())
+        cell = view.cell_size_to_fit(room_w, height - self._height_above_matrix(min(room_w, matrix_w)))
+        if cell != view.cell_size():
+            view.set_cell_size(cell)
+
+    def _height_above_matrix(self, width: int) -> int:
+        """The title row above the matrix (its hint wrapped to fit ``width``) and the spacing."""
+        row = self._confusion_title_row
+        others = row.sizeHint().width() - self._confusion_caption.sizeHint().width()
+        caption = self._confusion_caption.heightForWidth(max(width - others, 1))
+        return max(row.sizeHint().height(), caption) + max(self._matrix_box.layout().spacing(), 0) + 2
+
+    def _fit_report(self) -> None:
+        """Size the report to its content: every title and number whole, every row visible
+        (the page scrolls when it must, never the table)."""
+        table = self.report_table
+        header = table.horizontalHeader()
+        width = sum(max(header.sectionSizeHint(c), table.sizeHintForColumn(c)) for c in range(len(REPORT_COLUMNS)))
+        frame = 2 * table.frameWidth()
+        rows = self.report_model.rowCount()
+        table.setFixedSize(width + frame + 2, header.sizeHint().height()
+                           + rows * table.verticalHeader().defaultSectionSize() + frame + 2)
+        self._arrange_confusion()
 
     def _with_export(self, view: QWidget, name: str, slot) -> QWidget:
         page = QWidget()
@@ -331,20 +473,32 @@ class EvaluationPanel(QWidget):
         self._document.notify(f"Evaluation failed: {message}", "error", details)
 
     def _make_room_for_matrix(self) -> None:
-        """Give the matrix its full height when the gallery below has taken it (the splitter
-        was laid out before the matrix had rows); the gallery scrolls instead."""
+        """Split the page between matrix (and report beside it) and gallery: the matrix gets
+        the height of cells as large as the width allows, as far as the gallery keeps its
+        minimum; then the cells fit what there is. After the user moved the split, only the
+        cells fit."""
         sizes = self._confusion_splitter.sizes()
-        need = self.confusion_page.sizeHint().height()
-        if len(sizes) == 2 and sizes[0] < need:
-            spare = sizes[1] - self.gallery.minimumHeight()
-            grow = min(need - sizes[0], max(spare, 0))
-            self._confusion_splitter.setSizes([sizes[0] + grow, sizes[1] - grow])
+        if not self._user_split and len(sizes) == 2 and sum(sizes) > 0:
+            width, _height = self._confusion_room()
+            view = self.confusion_view
+            side_by_side = self._confusion_row.direction() == QBoxLayout.Direction.LeftToRight
+            room_w = width - (self._confusion_row.spacing() + self.report_table.width() if side_by_side else 0)
+            cell = view.cell_size_to_fit(room_w, 1 << 20)  # as large as the width allows
+            need = self._height_above_matrix(room_w) + view.full_size(cell).height()
+            if side_by_side:
+                need = max(need, self._report_box.sizeHint().height())
+            most = sum(sizes) - self._confusion_splitter.widget(1).minimumSizeHint().height()
+            top = max(min(need, most), 0)
+            if top != sizes[0]:
+                self._confusion_splitter.setSizes([top, sum(sizes) - top])
+        self._arrange_confusion()
 
     def _fill_report(self, ev: Evaluation | None) -> None:
         """One row per class, then accuracy and the macro / weighted averages (None empties).
         ``Qt.UserRole`` of each number holds its exact value."""
         if ev is None:
             reset_table(self.report_model, 0, len(REPORT_COLUMNS))
+            self._fit_report()
             return
         report = ev.report
         total = int(report.support.sum())
@@ -369,6 +523,7 @@ class EvaluationPanel(QWidget):
                     text = f"{int(value):,}" if c == 4 else f"{value:.3f}"
                     roles.update(user=float(value), alignment=right)  # exact number for automation
                 set_cell(self.report_model, r, c, text, **roles)
+        self._fit_report()
 
     def _update_summary(self) -> None:
         shown = self.shown

@@ -23,7 +23,9 @@ class ProbabilityBars(pg.PlotWidget):
         super().__init__(parent, background=plot_colors().background)
         self.setObjectName("probabilityBars")
         self.setAccessibleName("Class probabilities")
-        self.setMinimumSize(260, 170)
+        # Ten bars stay readable at 200 px: the Draw tab keeps them beside the canvas down
+        # to the smallest window.
+        self.setMinimumSize(200, 170)
         # Beyond this the bars only get harder to compare at a glance.
         self.setMaximumSize(720, 360)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
