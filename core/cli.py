@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 import zipfile
@@ -117,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(prog: str, message: str, code: int) -> int:
     message = " ".join(message.split())  # exactly one line
+    # A hostile value such as 1e300 written out in full would flood the line: keep its ends.
+    message = re.sub(r"\d{41,}", lambda m: f"{m[0][:8]}…{m[0][-4:]} ({len(m[0]):,} digits)", message)
     print(f"{prog}: error: {message}", file=sys.stderr)
     return code
 
@@ -640,7 +643,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if preprocessing:
         from .data import apply_preprocessing
 
-        x = apply_preprocessing(raw, preprocessing)
+        with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
+            x = apply_preprocessing(raw, preprocessing)
     else:
         x = np.asarray(raw, dtype=np.float32)
     _check_finite(x, source, scaled=bool(preprocessing))
@@ -707,8 +711,9 @@ def _preprocessing_problem(stored: Any) -> str | None:
     if not isinstance(stored, dict):
         return f"it must be an object, not {type(stored).__name__}"
     scale = stored.get("scale", 1.0)
+    float32 = np.finfo(np.float32)
     if (isinstance(scale, bool) or not isinstance(scale, (int, float))
-            or not (math.isfinite(float(scale)) and np.isfinite(np.float32(scale)) and np.float32(scale) > 0)):
+            or not float(float32.tiny) <= float(scale) <= float(float32.max)):  # a positive, finite float32
         return f"'scale' must be a positive number, not {_short(scale)}"
     layout = stored.get("layout")
     if layout is not None and not isinstance(layout, str):
