@@ -7,6 +7,7 @@ Subcommands::
     evaluate MODEL.nnz [--dataset NAME]              accuracy, loss, per-class report, confusion
     predict MODEL.nnz --idx IMAGES [LABELS]          predicted classes for IDX images
     predict MODEL.nnz --csv FILE [--label-column C]  ... or for the rows of a CSV file
+                      [--no-labels] [--proba]        (features only; each class's probability)
     summary MODEL.nnz|SPEC.json                      layers, shapes, parameter counts
     demo                                             a short training run on the 8x8 digits
 
@@ -205,7 +206,9 @@ def _add_dataset_options(p: argparse.ArgumentParser, required: bool, default_hel
     p.add_argument("--dataset", required=required, metavar="NAME", help=help_text)
     p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
                    help="dataset parameter, e.g. noise=0.2 or layout=image (repeatable)")
-    p.add_argument("--download", action="store_true", help="download MNIST if it is not on this computer")
+    p.add_argument("--download", action="store_true",
+                   help="download MNIST (about 11.6 MB) if it is not on this computer; or set NNSTUDIO_DATA to a "
+                        "folder that holds it")
 
 
 # ==============================================================================================

@@ -72,8 +72,10 @@ def _can_load(library: str) -> bool:
     return True
 
 
-def missing_libraries(can_load: Callable[[str], bool] = _can_load) -> list[str]:
-    """The libraries of :data:`LIBRARY_PACKAGES` the dynamic loader cannot load, in its order."""
+def missing_libraries(can_load: Callable[[str], bool] | None = None) -> list[str]:
+    """The libraries of :data:`LIBRARY_PACKAGES` the dynamic loader (or ``can_load``) cannot
+    load, in that order."""
+    can_load = can_load or _can_load
     return [library for library in LIBRARY_PACKAGES if not can_load(library)]
 
 
@@ -102,7 +104,7 @@ def _requested_platform(env: Mapping[str, str], qt_args: list[str]) -> str:
 
 
 def platform_problem(env: Mapping[str, str] | None = None, qt_args: list[str] | None = None,
-                     system: str | None = None, can_load: Callable[[str], bool] = _can_load) -> str | None:
+                     system: str | None = None, can_load: Callable[[str], bool] | None = None) -> str | None:
     """None when Qt can open a window as far as can be known before starting it; otherwise
     advice for the user (several lines, ending without a newline).
 
@@ -129,7 +131,7 @@ def platform_problem(env: Mapping[str, str] | None = None, qt_args: list[str] | 
     return _advice(missing, "Qt's X11 platform plugin (xcb) needs") if missing else None
 
 
-def qt_import_problem(error: ImportError, can_load: Callable[[str], bool] = _can_load) -> str:
+def qt_import_problem(error: ImportError, can_load: Callable[[str], bool] | None = None) -> str:
     """Advice for a failed ``import PySide6.QtWidgets`` (a system library Qt needs is missing)."""
     missing = missing_libraries(can_load)
     if missing:
