@@ -12,7 +12,8 @@ Subcommands::
     demo                                             a short training run on the 8x8 digits
 
 Exit codes: 0 success; 2 bad usage or bad input (one sentence on stderr, no traceback);
-1 training diverged or an unexpected error; 130 interrupted (Ctrl+C).
+1 training diverged or an unexpected error; 130 interrupted (Ctrl+C); 141 the reader of
+stdout stopped early (``| head``), silently.
 
 Progress goes to stderr: a bar redrawn at most ~10 times a second when stderr is a
 terminal, otherwise one line per epoch. Results go to stdout.
@@ -46,6 +47,7 @@ from .training import BatchReport, ChangeEvent, EpochReport, TrainingResult, dri
 __all__ = ["main", "PRESETS", "CliError"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a C tool cut off by ``| head``
 
 #: Built-in networks for ``train --preset``: spec, default dataset and training settings.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -108,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return _fail(parser.prog, "interrupted; nothing was saved", EXIT_INTERRUPTED)
+    except BrokenPipeError:  # the reader stopped early (``... | head``): not an error to report
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a command line
         if _data_error(exc) or isinstance(exc, (ModelFileError, SpecError, TrainingError)):
             return _fail(parser.prog, str(exc), EXIT_USAGE)
@@ -115,6 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return _fail(parser.prog, f"unexpected {type(exc).__name__}: {exc} (set NNSTUDIO_DEBUG=1 to see "
                                   "the traceback, and please report it)", EXIT_FAILED)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit cannot raise BrokenPipeError again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (a test's capture)
+        pass
 
 
 def _fail(prog: str, message: str, code: int) -> int:
@@ -547,6 +561,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     name = args.dataset or stored.get("name")
     if not name:
         raise CliError(f"{args.model}: the model does not say which dataset it was trained on; pass --dataset NAME")
+    if not isinstance(name, str):
+        raise CliError(f"{args.model}: the model's stored dataset name {_short(name)} is not a name; "
+                       "pass --dataset NAME")
     same = name == stored.get("name")
     stored_options = stored.get("params") if same and isinstance(stored.get("params"), dict) else None
     dataset, _ = load_named_dataset(name, args.dataset_option, args.download, stored_options)
@@ -561,6 +578,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bool) -> tuple[np.ndarray, np.ndarray]:
+    from .data import DataError
+
     if part == "all":
         return dataset.x, dataset.y
     split = network.metadata.get("split") if same_dataset else None
@@ -569,7 +588,12 @@ def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bo
             "test_fraction", DEFAULT_TEST_SPLIT)
     else:
         seed, vf, tf = network.seed, 0.1, DEFAULT_TEST_SPLIT
-    s = dataset.split(seed, vf, tf)
+    try:
+        s = dataset.split(seed, vf, tf)
+    except DataError as exc:
+        if not isinstance(split, dict):
+            raise
+        raise CliError(f"the model's stored split cannot be used ({exc}); use --split all") from None
     x, y = {"test": (s.x_test, s.y_test), "validation": (s.x_val, s.y_val), "train": (s.x_train, s.y_train)}[part]
     if len(y) == 0:
         raise CliError(f"the {part} part of dataset {dataset.name!r} is empty for this model's split; "

@@ -602,3 +602,32 @@ def test_missing_mnist_names_download_and_nnstudio_data(tmp_path, capsys, monkey
     assert code == 2
     assert_one_line_error(err, "MNIST was not found", str(tmp_path / "empty"), "--download", "NNSTUDIO_DATA",
                           "train-images-idx3-ubyte.gz")
+
+
+def test_evaluate_with_damaged_stored_dataset_name_or_split_names_the_model(digits_model, tmp_path, capsys):
+    model = model_with_metadata(digits_model, tmp_path / "name.nnz", dataset={"name": 5, "params": {}})
+    code, _, err = run(capsys, "evaluate", model)
+    assert code == 2
+    assert_one_line_error(err, "name.nnz: the model's stored dataset name 5 is not a name", "--dataset NAME")
+    model = model_with_metadata(digits_model, tmp_path / "split.nnz",
+                                split={"seed": "x", "validation_fraction": 0.1, "test_fraction": 0.2})
+    code, _, err = run(capsys, "evaluate", model)
+    assert code == 2
+    assert_one_line_error(err, "the model's stored split cannot be used", "'x'", "--split all")
+    code, out, err = run(capsys, "evaluate", model, "--split", "all")
+    assert code == 0 and "(all, 1,797 samples)" in out, err
+
+
+def test_output_cut_off_by_the_reader_is_not_reported_as_a_bug(digits_model, tmp_path):
+    """``nnstudio-cli predict ... | head -1`` printed 'unexpected BrokenPipeError ... please report it'."""
+    raw = np.rint(load_dataset("digits8x8").x * 16).astype(np.uint8).reshape(-1, 8, 8)
+    images = write_idx(tmp_path / "all.idx.gz", raw)  # 1,797 lines with --proba: more than a pipe holds
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen([sys.executable, "-m", "core", "predict", str(digits_model), "--idx", str(images),
+                                "--proba"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=120)
+    assert first.startswith(b"predictions of digits.nnz")
+    assert stderr == "" and process.returncode == 141
