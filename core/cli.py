@@ -373,12 +373,20 @@ def _read_text(path: str, what: str, max_bytes: int) -> str:
 
 
 def _output_path(output: str) -> Path:
+    """The model file ``-o`` names, checked before any work: its folder exists, and it is a
+    regular file or new. A device or pipe is refused: an atomic save would replace the node
+    itself (``-o /dev/null`` run as root once replaced /dev/null with a regular file)."""
+    if not output.strip():
+        raise CliError("-o needs a file name, e.g. -o model.nnz")
     path = Path(output)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise CliError(f"cannot save to {output}: the folder {folder} does not exist")
     if path.is_dir():
         raise CliError(f"cannot save to {output}: it is a folder")
+    if path.exists() and not path.is_file():
+        raise CliError(f"cannot save to {output}: it is a device or a pipe, not a file; choose a file name "
+                       "such as model.nnz")
     return path
 
 
@@ -418,6 +426,9 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
             options[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             options[key.strip()] = value
+        except (ValueError, RecursionError):  # thousands of digits, or lists nested thousands deep
+            raise CliError(f"--dataset-option {key.strip()}: the value is far too large or too deeply "
+                           "nested for a dataset parameter") from None
     return options
 
 

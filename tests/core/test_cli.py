@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import struct
 import subprocess
@@ -631,3 +632,30 @@ def test_output_cut_off_by_the_reader_is_not_reported_as_a_bug(digits_model, tmp
     process.wait(timeout=120)
     assert first.startswith(b"predictions of digits.nnz")
     assert stderr == "" and process.returncode == 141
+
+
+def test_output_that_is_a_pipe_or_empty_is_refused_before_training(tmp_path, capsys):
+    """An atomic save replaces what -o names: a FIFO (or, run as root, /dev/null itself) was
+    replaced by a regular file. Tested on a FIFO of our own, never on a real device."""
+    import stat
+
+    fifo = tmp_path / "pipe.nnz"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "train", "--preset", "xor", "-o", fifo)
+    assert code == 2
+    assert_one_line_error(err, "cannot save to", "pipe.nnz", "a device or a pipe, not a file")
+    assert "epoch" not in err  # refused before training
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    code, _, err = run(capsys, "demo", "--epochs", "1", "-o", fifo)
+    assert code == 2 and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    code, _, err = run(capsys, "train", "--preset", "xor", "-o", "")
+    assert code == 2
+    assert_one_line_error(err, "-o needs a file name")
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "[" * 3000 + "]" * 3000])
+def test_dataset_option_far_too_large_or_deep(tmp_path, capsys, value):
+    code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "moons", "--dataset-option", f"noise={value}",
+                       "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "--dataset-option noise", "far too large or too deeply nested")
