@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import sys
 import time
 import zipfile
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
 
 import numpy as np
@@ -676,7 +675,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raw, labels, source = _read_idx_inputs(args.idx, k)
     else:
         raw, labels, source = _read_csv_inputs(args.csv, args.label_column, args.no_labels, class_names,
-                                               int(np.prod(network.input_shape)))
+                                               int(np.prod(network.input_shape or ())))
     _check_sample_size(network, raw, source, csv=bool(args.csv) and not args.no_labels)
     if preprocessing:
         from .data import apply_preprocessing

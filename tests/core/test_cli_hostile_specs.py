@@ -30,7 +30,8 @@ scalars = st.one_of(
     st.text(max_size=12),
 )
 json_values = st.recursive(
-    scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
     max_leaves=10,
 )
 #: Sizes around every boundary a setting has: 0, negatives, the limits, overflow-sized ints,

@@ -52,8 +52,8 @@ def run_without_window(tmp_path, *args):
     plugin makes Qt abort (exit 134), so exit 0 or 2 proves no QApplication was created."""
     env = dict(os.environ, QT_QPA_PLATFORM="no-such-platform", NNSTUDIO_HOME=str(tmp_path))
     env.pop("NNSTUDIO_QUIT_AFTER_MS", None)
-    return subprocess.run([sys.executable, "-m", "nnstudio", *args], env=env, capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path)
+    return subprocess.run([sys.executable, "-m", "nnstudio", *args], check=False, env=env, capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
 
 
 def test_help_prints_usage_and_exits_0_without_a_window(tmp_path):
@@ -99,7 +99,7 @@ def test_a_model_file_on_the_command_line_is_opened_and_qt_options_still_reach_q
            "from nnstudio.app import main\n"
            "sys.exit(main(['nnstudio', '-style', 'fusion', sys.argv[1]]))\n")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", NNSTUDIO_HOME=str(tmp_path), NNSTUDIO_QUIT_AFTER_MS="1500")
-    result = subprocess.run([sys.executable, "-c", spy, str(model)], env=env, capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path)
+    result = subprocess.run([sys.executable, "-c", spy, str(model)], check=False, env=env, capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"opened True {model} fusion" in result.stdout, result.stdout + result.stderr
