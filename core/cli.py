@@ -7,11 +7,13 @@ Subcommands::
     evaluate MODEL.nnz [--dataset NAME]              accuracy, loss, per-class report, confusion
     predict MODEL.nnz --idx IMAGES [LABELS]          predicted classes for IDX images
     predict MODEL.nnz --csv FILE [--label-column C]  ... or for the rows of a CSV file
+                      [--no-labels] [--proba]        (features only; each class's probability)
     summary MODEL.nnz|SPEC.json                      layers, shapes, parameter counts
     demo                                             a short training run on the 8x8 digits
 
 Exit codes: 0 success; 2 bad usage or bad input (one sentence on stderr, no traceback);
-1 training diverged or an unexpected error; 130 interrupted (Ctrl+C).
+1 training diverged or an unexpected error; 130 interrupted (Ctrl+C); 141 the reader of
+stdout stopped early (``| head``), silently.
 
 Progress goes to stderr: a bar redrawn at most ~10 times a second when stderr is a
 terminal, otherwise one line per epoch. Results go to stdout.
@@ -22,15 +24,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 import numpy as np
 
 from .errors import SpecError, TrainingError
+from .evaluation import as_class_probabilities
 from .layers.base import format_shape
 from .metrics import classification_report, confusion_matrix
 from .model_file import ModelFileError, load_model, save_model
@@ -41,6 +46,7 @@ from .training import BatchReport, ChangeEvent, EpochReport, TrainingResult, dri
 __all__ = ["main", "PRESETS", "CliError"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a C tool cut off by ``| head``
 
 #: Built-in networks for ``train --preset``: spec, default dataset and training settings.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -103,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return _fail(parser.prog, "interrupted; nothing was saved", EXIT_INTERRUPTED)
+    except BrokenPipeError:  # the reader stopped early (``... | head``): not an error to report
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a command line
         if _data_error(exc) or isinstance(exc, (ModelFileError, SpecError, TrainingError)):
             return _fail(parser.prog, str(exc), EXIT_USAGE)
@@ -112,8 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   "the traceback, and please report it)", EXIT_FAILED)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit cannot raise BrokenPipeError again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (a test's capture)
+        pass
+
+
 def _fail(prog: str, message: str, code: int) -> int:
     message = " ".join(message.split())  # exactly one line
+    # A hostile value such as 1e300 written out in full would flood the line: keep its ends.
+    message = re.sub(r"\d{41,}", lambda m: f"{m[0][:8]}…{m[0][-4:]} ({len(m[0]):,} digits)", message)
     print(f"{prog}: error: {message}", file=sys.stderr)
     return code
 
@@ -177,6 +197,8 @@ def build_parser(prog: str = "nnstudio-cli") -> argparse.ArgumentParser:
     p.add_argument("--no-preprocessing", action="store_true",
                    help="inputs are already scaled (do not apply the model's stored preprocessing)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="print only the first N predictions")
+    p.add_argument("--proba", action="store_true",
+                   help="also print each class's probability for every sample (one column per class)")
     p.set_defaults(handler=cmd_predict)
 
     p = sub.add_parser("summary", help="layers, output shapes and parameter counts")
@@ -197,7 +219,9 @@ def _add_dataset_options(p: argparse.ArgumentParser, required: bool, default_hel
     p.add_argument("--dataset", required=required, metavar="NAME", help=help_text)
     p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
                    help="dataset parameter, e.g. noise=0.2 or layout=image (repeatable)")
-    p.add_argument("--download", action="store_true", help="download MNIST if it is not on this computer")
+    p.add_argument("--download", action="store_true",
+                   help="download MNIST (about 11.6 MB) if it is not on this computer; or set NNSTUDIO_DATA to a "
+                        "folder that holds it")
 
 
 # ==============================================================================================
@@ -223,7 +247,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError("train needs --dataset NAME (or use --preset)")
     output = _output_path(args.output)
 
-    network = Network.from_spec(spec)
+    network = network_from_spec(spec, args.spec or f"preset {args.preset!r}")
     dataset, options = load_named_dataset(dataset_name, args.dataset_option, args.download)
     check_compatible(network, dataset)
     splits = dataset.split(spec.seed, config.validation_split, test_split)
@@ -247,35 +271,121 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: A spec file larger than this is not a network spec (a real one is a few KB); reading stops here.
+MAX_SPEC_BYTES = 16 * 1024 * 1024
+#: Lists and objects nest a few levels in a spec (spec > layers > layer > kernel_size); deeper
+#: nesting is refused before it can exhaust Python's recursion limit.
+MAX_SPEC_DEPTH = 32
+
+
 def read_spec(path: str) -> NetworkSpec:
-    """The NetworkSpec in the JSON file ``path``; CliError/SpecError naming the problem."""
-    text = _read_text(path, "spec file")
+    """The NetworkSpec in the JSON file ``path``; CliError naming the file and the problem.
+
+    Bounded work for any file: at most MAX_SPEC_BYTES are read; numbers with thousands of
+    digits and nesting deeper than MAX_SPEC_DEPTH are refused with a sentence.
+    """
+    text = _read_text(path, "spec file", MAX_SPEC_BYTES)
     try:
-        return NetworkSpec.from_json(text)
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{path}: the network spec is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                       f"{exc.msg})") from None
+    except RecursionError:
+        raise CliError(f"{path}: the JSON nests lists or objects too deeply to be a network spec "
+                       f"(at most {MAX_SPEC_DEPTH} levels)") from None
+    except ValueError:  # Python refuses to convert integers of more than 4,300 digits
+        raise CliError(f"{path}: the JSON holds a number with thousands of digits; no setting of a "
+                       "network spec is that large") from None
+    if _json_depth(data, MAX_SPEC_DEPTH) > MAX_SPEC_DEPTH:
+        raise CliError(f"{path}: the JSON nests lists or objects more than {MAX_SPEC_DEPTH} levels deep; "
+                       "a network spec needs only a few")
+    with spec_errors(path):
+        return NetworkSpec.from_dict(data)
+
+
+def _json_depth(value: Any, limit: int) -> int:
+    """Nesting depth of parsed JSON (a scalar is 0, ``[1]`` is 1), counted without recursion
+    and only up to ``limit + 1``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack and deepest <= limit:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def network_from_spec(spec: NetworkSpec, source: str, build: bool = True) -> Network:
+    """``Network.from_spec`` for a spec a user gave (``source`` names it in messages); every
+    way the spec can be unusable is a CliError (see :func:`spec_errors`)."""
+    with spec_errors(source):
+        return Network.from_spec(spec, build=build)
+
+
+@contextmanager
+def spec_errors(source: str) -> Iterator[None]:
+    """Turn every way a user's spec can be unusable into a CliError naming ``source``.
+
+    The engine promises SpecError for a bad spec; the other types are caught as well, only
+    around parsing and building a spec the user gave, so that a hostile spec can never reach
+    the user as "unexpected ... please report it".
+    """
+    try:
+        yield
     except SpecError as exc:
-        raise CliError(f"{path}: {exc}") from None
+        raise CliError(f"{source}: {exc}") from None
+    except MemoryError:
+        raise CliError(f"{source}: the network is too large to build in this computer's memory; use "
+                       "fewer or smaller layers") from None
+    except RecursionError:
+        raise CliError(f"{source}: the network spec nests too deeply to be used") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CliError(f"{source}: the network spec has an invalid setting ({_first_line(exc)})") from None
 
 
-def _read_text(path: str, what: str) -> str:
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _read_text(path: str, what: str, max_bytes: int) -> str:
+    """The UTF-8 text of ``path``; CliError if it is missing, a folder, unreadable, not text or
+    larger than ``max_bytes`` (read in one bounded call, so ``/dev/zero`` cannot exhaust memory)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise CliError(f"{path}: no such {what}") from None
     except IsADirectoryError:
         raise CliError(f"{path}: is a folder, not a {what}") from None
-    except UnicodeDecodeError:
-        raise CliError(f"{path}: not a text file (expected a JSON {what})") from None
     except OSError as exc:
         raise CliError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise CliError(f"{path}: is larger than {max_bytes // (1024 * 1024):,} MB, too large for a {what}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CliError(f"{path}: not a text file (expected a {what} in UTF-8)") from None
 
 
 def _output_path(output: str) -> Path:
+    """The model file ``-o`` names, checked before any work: its folder exists, and it is a
+    regular file or new. A device or pipe is refused: an atomic save would replace the node
+    itself (``-o /dev/null`` run as root once replaced /dev/null with a regular file)."""
+    if not output.strip():
+        raise CliError("-o needs a file name, e.g. -o model.nnz")
     path = Path(output)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise CliError(f"cannot save to {output}: the folder {folder} does not exist")
     if path.is_dir():
         raise CliError(f"cannot save to {output}: it is a folder")
+    if path.exists() and not path.is_file():
+        raise CliError(f"cannot save to {output}: it is a device or a pipe, not a file; choose a file name "
+                       "such as model.nnz")
     return path
 
 
@@ -286,9 +396,21 @@ def load_named_dataset(name: str, option_args: Sequence[str], download: bool = F
 
     options = dict(stored_options or {})
     options.update(parse_options(option_args))
-    if name == "mnist" and download and find_mnist() is None:
+    if name == "mnist" and find_mnist() is None:
+        if not download:
+            raise CliError(mnist_missing_message())
         _download_mnist()
     return load_dataset(name, **options), options
+
+
+def mnist_missing_message() -> str:
+    """What to do when MNIST is not on this computer: --download, or NNSTUDIO_DATA."""
+    from .data import MNIST_FILES, mnist_search_places
+
+    places = "; ".join(str(p) for p in mnist_search_places())
+    return (f"MNIST was not found on this computer (looked in: {places}). Add --download to download it "
+            f"(about 11.6 MB) into nnstudio's data folder, or set NNSTUDIO_DATA to a folder that holds "
+            f"{MNIST_FILES[0][0]} and the other three MNIST files")
 
 
 def parse_options(items: Sequence[str]) -> dict[str, Any]:
@@ -303,6 +425,9 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
             options[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             options[key.strip()] = value
+        except (ValueError, RecursionError):  # thousands of digits, or lists nested thousands deep
+            raise CliError(f"--dataset-option {key.strip()}: the value is far too large or too deeply "
+                           "nested for a dataset parameter") from None
     return options
 
 
@@ -320,6 +445,7 @@ def _download_mnist() -> None:
 
 def check_compatible(network: Network, dataset: Any) -> None:
     """CliError unless the dataset's samples and classes fit the network's input and output."""
+    _output_classes(network)  # a single output vector per sample
     need, have = tuple(network.input_shape), tuple(dataset.input_shape)
     if need != have and int(np.prod(need)) != int(np.prod(have)):
         raise CliError(f"the network expects inputs of shape {format_shape(need)} but dataset "
@@ -445,6 +571,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     name = args.dataset or stored.get("name")
     if not name:
         raise CliError(f"{args.model}: the model does not say which dataset it was trained on; pass --dataset NAME")
+    if not isinstance(name, str):
+        raise CliError(f"{args.model}: the model's stored dataset name {_short(name)} is not a name; "
+                       "pass --dataset NAME")
     same = name == stored.get("name")
     stored_options = stored.get("params") if same and isinstance(stored.get("params"), dict) else None
     dataset, _ = load_named_dataset(name, args.dataset_option, args.download, stored_options)
@@ -453,12 +582,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"note: dataset {name!r} differs from the one the model was trained on", file=sys.stderr)
     x, y = _evaluation_part(network, dataset, args.split, same)
     x = fit_inputs(network, x)
-    class_names = _class_names(network, dataset)
+    class_names = _stored_class_names(network, dataset.n_classes, args.model) or list(dataset.class_names)
     print(evaluation_text(network, x, y, class_names, f"{dataset.name} ({args.split}, {len(y):,} samples)"))
     return EXIT_OK
 
 
 def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bool) -> tuple[np.ndarray, np.ndarray]:
+    from .data import DataError
+
     if part == "all":
         return dataset.x, dataset.y
     split = network.metadata.get("split") if same_dataset else None
@@ -467,7 +598,12 @@ def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bo
             "test_fraction", DEFAULT_TEST_SPLIT)
     else:
         seed, vf, tf = network.seed, 0.1, DEFAULT_TEST_SPLIT
-    s = dataset.split(seed, vf, tf)
+    try:
+        s = dataset.split(seed, vf, tf)
+    except DataError as exc:
+        if not isinstance(split, dict):
+            raise
+        raise CliError(f"the model's stored split cannot be used ({exc}); use --split all") from None
     x, y = {"test": (s.x_test, s.y_test), "validation": (s.x_val, s.y_val), "train": (s.x_train, s.y_train)}[part]
     if len(y) == 0:
         raise CliError(f"the {part} part of dataset {dataset.name!r} is empty for this model's split; "
@@ -475,14 +611,25 @@ def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bo
     return x, y
 
 
-def _class_names(network: Network, dataset: Any | None = None) -> list[str]:
+def _output_classes(network: Network) -> int:
+    """How many classes the network's output tells apart: its units, or 2 for one output unit."""
+    if len(network.output_shape) != 1:
+        raise CliError(f"the network's output has shape {format_shape(tuple(network.output_shape))}, so it "
+                       "cannot name a class per sample: end it with Dense(units) and an activation")
+    return max(int(network.output_shape[0]), 2)
+
+
+def _stored_class_names(network: Network, k: int, model: str) -> list[str] | None:
+    """The model file's class names if it holds exactly ``k`` of them; otherwise None (with a
+    note on stderr when names are there but do not fit, since the file disagrees with itself)."""
     names = network.metadata.get("class_names")
-    if isinstance(names, list) and names:
-        return [str(n) for n in names]
-    if dataset is not None:
-        return list(dataset.class_names)
-    k = network.output_shape[0]
-    return [str(i) for i in range(max(k, 2))]
+    if not isinstance(names, list) or not names:
+        return None
+    if len(names) != k:
+        print(f"note: {model} stores {len(names):,} class names for {k:,} classes; they are not used",
+              file=sys.stderr)
+        return None
+    return [str(n) for n in names]
 
 
 def evaluation_text(network: Network, x: np.ndarray, y: np.ndarray, class_names: Sequence[str], title: str) -> str:
@@ -521,31 +668,58 @@ def format_confusion(cm: np.ndarray, class_names: Sequence[str]) -> str:
 # ==============================================================================================
 def cmd_predict(args: argparse.Namespace) -> int:
     network = load_model(args.model)
-    class_names = _class_names(network)
+    k = _output_classes(network)
+    class_names = _stored_class_names(network, k, args.model) or [str(i) for i in range(k)]
+    preprocessing = None if args.no_preprocessing else stored_preprocessing(network, args.model)
     if args.idx:
-        raw, labels, source = _read_idx_inputs(args.idx)
+        raw, labels, source = _read_idx_inputs(args.idx, k)
     else:
-        raw, labels, source = _read_csv_inputs(args.csv, args.label_column, args.no_labels, class_names)
+        raw, labels, source = _read_csv_inputs(args.csv, args.label_column, args.no_labels, class_names,
+                                               int(np.prod(network.input_shape or ())))
     _check_sample_size(network, raw, source, csv=bool(args.csv) and not args.no_labels)
-    preprocessing = network.metadata.get("preprocessing")
-    if not args.no_preprocessing and isinstance(preprocessing, dict) and preprocessing:
+    if preprocessing:
         from .data import apply_preprocessing
 
-        x = apply_preprocessing(raw, preprocessing)
+        with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
+            x = apply_preprocessing(raw, preprocessing)
     else:
         x = np.asarray(raw, dtype=np.float32)
+    _check_finite(x, source, scaled=bool(preprocessing))
     x = fit_inputs(network, x)
-    pred = network.predict_classes(x)
-    limit = len(pred) if args.limit is None else max(0, args.limit)
-    lines = [f"predictions of {Path(args.model).name} for {source} ({len(pred):,} samples)",
-             "sample  predicted" + ("  label" if labels is not None else "")]
-    for i in range(min(limit, len(pred))):
+    scores, logits = network.scores(x)
+    pred = network.classes_from_scores(scores, logits=logits)
+    probabilities = (as_class_probabilities(network.loss.outputs_from_logits(scores) if logits else scores)
+                     if args.proba else None)
+    print(prediction_text(pred, labels, class_names, probabilities, args.limit,
+                          f"predictions of {Path(args.model).name} for {source} ({len(pred):,} samples)"))
+    return EXIT_OK
+
+
+def prediction_text(pred: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str],
+                    probabilities: np.ndarray | None, limit: int | None, title: str) -> str:
+    """One line per sample (predicted class, label, class probabilities), then the accuracy.
+
+    pred: (n,) class indices; labels: (n,) class indices, -1 where a label is not a class of
+    the model, or None; probabilities: (n, k) rows summing to 1, or None; limit: how many
+    sample lines (None: all).
+    """
+    shown = len(pred) if limit is None else max(0, min(limit, len(pred)))
+    head = "sample  predicted" + ("  label" if labels is not None else "")
+    widths: list[int] = []
+    if probabilities is not None:
+        headers = [f"P({name})" for name in class_names]
+        widths = [max(len(h), 5) for h in headers]
+        head += "  " + " ".join(h.rjust(w) for h, w in zip(headers, widths))
+    lines = [title, head]
+    for i in range(shown):
         line = f"{i:>6}  {_name(class_names, pred[i]):>9}"
         if labels is not None:
             line += f"  {_name(class_names, labels[i]) if labels[i] >= 0 else '?':>5}"
+        if probabilities is not None:
+            line += "  " + " ".join(f"{p:.3f}".rjust(w) for p, w in zip(probabilities[i], widths))
         lines.append(line)
-    if limit < len(pred):
-        lines.append(f"... {len(pred) - limit:,} more (use --limit)")
+    if shown < len(pred):
+        lines.append(f"... {len(pred) - shown:,} more (use --limit)")
     if labels is not None:
         known = labels >= 0
         if known.any():
@@ -553,8 +727,58 @@ def cmd_predict(args: argparse.Namespace) -> int:
             lines.append(f"accuracy {correct / int(known.sum()):.4f} ({correct:,} of {int(known.sum()):,})")
         if not known.all():
             lines.append(f"{int((~known).sum()):,} label(s) are not classes of this model and were not scored")
-    print("\n".join(lines))
-    return EXIT_OK
+    return "\n".join(lines)
+
+
+def stored_preprocessing(network: Network, model: str) -> dict[str, Any] | None:
+    """The model's stored preprocessing (how raw inputs become network inputs), checked so that
+    a damaged value is a CliError naming it; None when the model stores none."""
+    stored = network.metadata.get("preprocessing")
+    if stored is None or stored == {}:
+        return None
+    problem = _preprocessing_problem(stored)
+    if problem:
+        raise CliError(f"{model}: the model's stored preprocessing cannot be used: {problem}; if your inputs "
+                       "are already scaled as the network expects, pass --no-preprocessing")
+    return stored
+
+
+def _preprocessing_problem(stored: Any) -> str | None:
+    """Why ``stored`` is not preprocessing that ``core.data.apply_preprocessing`` can apply; None if it is."""
+    if not isinstance(stored, dict):
+        return f"it must be an object, not {type(stored).__name__}"
+    scale = stored.get("scale", 1.0)
+    float32 = np.finfo(np.float32)
+    if (isinstance(scale, bool) or not isinstance(scale, (int, float))
+            or not float(float32.tiny) <= float(scale) <= float(float32.max)):  # a positive, finite float32
+        return f"'scale' must be a positive number, not {_short(scale)}"
+    layout = stored.get("layout")
+    if layout is not None and not isinstance(layout, str):
+        return f"'layout' must be a text such as 'flat' or 'image', not {_short(layout)}"
+    shape = stored.get("image_shape", [])
+    if (not isinstance(shape, list) or len(shape) > 3
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 100_000 for d in shape)):
+        return f"'image_shape' must be a list of up to 3 positive whole numbers, not {_short(shape)}"
+    return None
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """repr of a value from a file, cut to ``limit`` characters (a hostile value can be huge)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return "a number with thousands of digits"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _check_finite(x: np.ndarray, source: str, scaled: bool) -> None:
+    """CliError naming the first sample of ``x`` (n, ...) that holds NaN or an infinity."""
+    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        after = " after the model's preprocessing" if scaled else ""
+        raise CliError(f"{source}: sample {first} holds NaN or infinite values{after}; every input must be "
+                       f"a finite number ({int((~finite).sum()):,} sample(s) affected)")
 
 
 def _check_sample_size(network: Network, raw: np.ndarray, source: str, csv: bool) -> None:
@@ -571,34 +795,56 @@ def _name(class_names: Sequence[str], index: int) -> str:
     return class_names[index] if 0 <= index < len(class_names) else str(int(index))
 
 
-def _read_idx_inputs(files: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None, str]:
+def _read_idx_inputs(files: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """IDX images (n, ...) and, if a labels file follows, labels (n,) as class indices
+    (-1 for a label that is not one of the model's ``k`` classes)."""
     from .data import load_idx, read_idx
 
     if len(files) > 2:
         raise CliError("--idx takes an images file and optionally its labels file, not more")
     if len(files) == 2:
         x, y = load_idx(files[0], files[1])
-        return x, np.asarray(y, dtype=np.int64), Path(files[0]).name
+        labels = np.asarray(y, dtype=np.int64)
+        return x, np.where((labels >= 0) & (labels < k), labels, -1), Path(files[0]).name
     x = read_idx(files[0])
     if x.ndim < 2:
         raise CliError(f"{files[0]}: holds a 1-D array (labels?), not images")
     return x, None, Path(files[0]).name
 
 
-def _read_csv_inputs(path: str, label_column: str | None, no_labels: bool,
-                     class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """CSV rows -> raw inputs (n, features) and labels mapped onto the model's classes (-1 if unknown)."""
+def _read_csv_inputs(path: str, label_column: str | None, no_labels: bool, class_names: Sequence[str],
+                     n_inputs: int) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """CSV rows -> raw inputs (n, features) and labels mapped onto the model's classes (-1 if unknown).
+
+    Rows that all share one label are fine here (a file of one digit's samples): prediction,
+    unlike training, needs no second class. ``n_inputs`` is the network's input size, used to
+    suggest --no-labels when a file the label reader refuses has exactly that many columns.
+    """
     if no_labels:
         if label_column is not None:
             raise CliError("--label-column and --no-labels cannot be used together")
         return _read_feature_csv(path), None, Path(path).name
-    from .data import load_csv
+    from .data import DataError, load_csv
 
     column: int | str = -1 if label_column is None else (int(label_column) if _is_int_text(label_column) else label_column)
-    x, y, csv_names = load_csv(path, label_column=column)
+    try:
+        x, y, csv_names = load_csv(path, label_column=column, min_classes=1)
+    except DataError as exc:
+        if label_column is None and _feature_columns(path) == n_inputs:
+            raise CliError(f"{exc}; the file has {n_inputs:,} columns, as many as the network's inputs: if it has "
+                           "no label column, pass --no-labels") from None
+        raise
     index = {name: i for i, name in enumerate(class_names)}
     mapping = np.array([index.get(str(name), -1) for name in csv_names], dtype=np.int64)
     return x, mapping[y], Path(path).name
+
+
+def _feature_columns(path: str) -> int | None:
+    """Columns per row when ``path`` reads as a table of numbers only, else None."""
+    try:
+        return int(_read_feature_csv(path).shape[1])
+    except CliError:
+        return None
 
 
 def _is_int_text(text: str) -> bool:
@@ -609,9 +855,14 @@ def _is_int_text(text: str) -> bool:
     return True
 
 
+#: ``predict --csv --no-labels`` reads at most this much text (MNIST's 60,000 training images
+#: as CSV are about 110 MB).
+MAX_FEATURE_CSV_BYTES = 256 * 1024 * 1024
+
+
 def _read_feature_csv(path: str) -> np.ndarray:
     """A CSV of numbers only (optionally a header row): float32 (n, columns)."""
-    text = _read_text(path, "CSV file")
+    text = _read_text(path, "CSV file", MAX_FEATURE_CSV_BYTES)
     lines = [line for line in text.splitlines() if line.strip()]
     if lines and not all(_is_number(c) for c in lines[0].split(",")):
         lines = lines[1:]
@@ -652,7 +903,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(_model_facts(network))
     else:
         spec = read_spec(args.file)
-        print(Network.from_spec(spec, build=False).summary())
+        print(network_from_spec(spec, args.file, build=False).summary())
     return EXIT_OK
 
 

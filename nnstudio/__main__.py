@@ -1,4 +1,4 @@
-"""``python -m nnstudio`` opens the main window."""
+"""``python -m nnstudio [FILE]`` opens the main window (``--help``, ``--version``: print and exit)."""
 
 from .app import main
 

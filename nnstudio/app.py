@@ -1,11 +1,15 @@
-"""Application start-up: check the engine, create the QApplication, show the main window."""
+"""Application start-up: read the command line, check the engine and the system libraries Qt
+needs, create the QApplication, show the main window."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
 from typing import Sequence
+
+from .platform_check import platform_problem, qt_import_problem
 
 
 def check_core() -> str | None:
@@ -51,26 +55,89 @@ def _setup_logging() -> None:
     qInstallMessageHandler(handler)
 
 
+#: Qt's own command-line options that take a value (``-style fusion`` or ``-style=fusion``) and
+#: that are flags; they are handed to QApplication, everything else is nnstudio's.
+QT_OPTIONS_WITH_VALUE = ("-platform", "-platformtheme", "-platformpluginpath", "-plugin", "-style", "-stylesheet",
+                         "-qwindowgeometry", "-geometry", "-qwindowtitle", "-qwindowicon", "-display", "-session")
+QT_FLAGS = ("-reverse", "-widgetcount", "-nograb", "-dograb", "-sync")
+
+
+def _split_qt_arguments(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(nnstudio's arguments, Qt's arguments) from the command line after the program name."""
+    ours: list[str] = []
+    qt: list[str] = []
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        name = arg.split("=", 1)[0]
+        if name in QT_OPTIONS_WITH_VALUE:
+            qt.append(arg)
+            if "=" not in arg and rest:
+                qt.append(rest.pop(0))
+        elif arg in QT_FLAGS:
+            qt.append(arg)
+        else:
+            ours.append(arg)
+    return ours, qt
+
+
+def _version() -> str:
+    """nnstudio's version, without importing Qt (the engine's, or the installed distribution's)."""
+    if check_core() is None:
+        import core
+
+        return str(core.__version__)
+    try:
+        from importlib.metadata import version
+
+        return version("nnstudio")
+    except Exception:  # noqa: BLE001 - a version string must never stop --version
+        return "(unknown version)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nnstudio",
+        description="Build, train and understand neural networks visually. Opens the nnstudio window, "
+                    "and FILE in it if given.",
+        epilog="Qt's own options (-style NAME, -platform NAME, -reverse ...) are passed to Qt. Without a screen, "
+               "use the command line: nnstudio-cli --help (or python -m core --help).")
+    parser.add_argument("file", nargs="?", metavar="FILE", help="a model file (.nnz) to open")
+    parser.add_argument("--version", action="version", version=f"nnstudio {_version()}")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start the app; ``argv`` may name a model file to open.
+    """Start the app; ``argv`` (``sys.argv`` by default: the program name first) may name a
+    model file to open. ``--help`` and ``--version`` print and exit 0, an unknown option
+    prints the usage and exits 2, and none of the three opens a window.
 
     ``NNSTUDIO_QUIT_AFTER_MS`` (a test hook) closes the window that many milliseconds after
     it is shown, through the normal close path, so a smoke test can run the real launch.
     """
     argv = list(sys.argv if argv is None else argv)
-    problem = check_core()
+    ours, qt_args = _split_qt_arguments(argv[1:])
+    try:
+        args = build_parser().parse_args(ours)
+    except SystemExit as exc:  # --help / --version (0) or a usage error (2), already printed
+        return int(exc.code or 0)
+    problem = check_core() or platform_problem(qt_args=qt_args)
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    try:
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:  # a system library Qt needs is missing
+        print(qt_import_problem(exc), file=sys.stderr)
+        return 2
 
     from .document import Document, initial_state
     from .main_window import MainWindow
     from .settings import configure_application_names
 
     configure_application_names()
-    app = QApplication.instance() or QApplication(argv)
+    app = QApplication.instance() or QApplication([argv[0] if argv else "nnstudio", *qt_args])
     _setup_logging()
     from .theme import apply_saved_theme
 
@@ -80,9 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     window = MainWindow(document=Document(initial_state()))
     window.show()
-    files = [a for a in argv[1:] if not a.startswith("-")]
-    if files:
-        window.open_path(files[0])
+    if args.file:
+        window.open_path(args.file)
     quit_after = os.environ.get("NNSTUDIO_QUIT_AFTER_MS")
     if quit_after:
         QTimer.singleShot(int(quit_after), window.close)

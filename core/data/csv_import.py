@@ -111,6 +111,8 @@ def load_csv(
     label_column: int | str = -1,
     has_header: bool | None = None,
     delimiter: str | None = None,
+    *,
+    min_classes: int = 2,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Load a CSV file of samples: returns ``(x, y, class_names)``.
 
@@ -121,12 +123,14 @@ def load_csv(
     column) or a header name. ``has_header`` ``None`` detects a header row. ``delimiter``
     ``None`` detects one of ``,`` ``;`` tab. Raises DataError naming the file (and line and
     column) for: an empty file, a cell that is not a number, NaN or infinite values, rows of
-    different lengths, a label column out of range, a single class.
+    different lengths, a label column out of range, fewer than ``min_classes`` classes.
+    ``min_classes`` is 2 for training data (one class cannot teach a classifier anything);
+    pass 1 for samples to predict, where rows that all share one label are normal.
     """
     path = Path(path)
     return parse_csv_text(
         _read_text(path), path.name, label_column=label_column, has_header=has_header,
-        delimiter=delimiter,
+        delimiter=delimiter, min_classes=min_classes,
     )
 
 
@@ -136,6 +140,8 @@ def parse_csv_text(
     label_column: int | str = -1,
     has_header: bool | None = None,
     delimiter: str | None = None,
+    *,
+    min_classes: int = 2,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Like :func:`load_csv` but on already-read ``text``; ``name`` is used in messages."""
     numbered = [(i + 1, line) for i, line in enumerate(text.splitlines()) if line.strip()]
@@ -216,7 +222,8 @@ def parse_csv_text(
         x = features.astype(np.float32)
     if not np.isfinite(x).all():
         _check_finite(name, x, rows, delimiter, label_index, too_large=True)
-    y, class_names = _encode_labels(name, label_cells, rows, label_index, header, decimal_comma)
+    y, class_names = _encode_labels(name, label_cells, rows, label_index, header, decimal_comma,
+                                    min_classes)
     return np.ascontiguousarray(x), y, class_names
 
 
@@ -311,7 +318,7 @@ def _int_label(text: str) -> int | None:
 
 
 def _encode_labels(name, label_cells, rows, label_index, header,
-                   decimal_comma=False) -> tuple[np.ndarray, tuple[str, ...]]:
+                   decimal_comma=False, min_classes: int = 2) -> tuple[np.ndarray, tuple[str, ...]]:
     column = (f"the label column {_short(header[label_index])}" if header
               else f"the label column (column {label_index + 1})")
     if isinstance(label_cells, np.ndarray):  # integers from the fast path
@@ -333,7 +340,7 @@ def _encode_labels(name, label_cells, rows, label_index, header,
         else:
             names_array, y = np.unique(np.array(label_cells, dtype=object).astype(str), return_inverse=True)
             names = tuple(str(v) for v in names_array)
-    if len(names) < 2:
+    if len(names) < min_classes:
         only = names[0] if names else ""
         raise DataError(
             f"{name}: all {count(len(rows))} rows have the same label {only!r} in {column}; "

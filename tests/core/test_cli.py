@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import re
 import struct
 import subprocess
@@ -412,3 +413,249 @@ def test_bad_training_overrides_exit_2(tmp_path, capsys, option, fragment):
     assert code == 2
     assert_one_line_error(err, fragment)
     assert not (tmp_path / "m.nnz").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# issue 14 / 15: hostile and careless input to the command line gets one clear line
+# ----------------------------------------------------------------------------------------------
+def model_with_metadata(source: Path, target: Path, **changes) -> Path:
+    """A copy of the model ``source`` whose metadata has ``changes`` applied."""
+    from core.model_file import save_model
+
+    net = load_model(source)
+    net.metadata.update(changes)
+    save_model(net, target)
+    return target
+
+
+def csv_rows(raw: np.ndarray, labels=None) -> str:
+    rows = [",".join(map(str, r.ravel())) for r in raw]
+    if labels is not None:
+        rows = [f"{r},{y}" for r, y in zip(rows, labels)]
+    return "\n".join(rows) + "\n"
+
+
+def test_deep_json_spec_is_refused_in_one_line_by_the_real_entry_point(tmp_path):
+    """100,000 nested lists once raised RecursionError: 'unexpected ... please report it', exit 1."""
+    spec = tmp_path / "deep.json"
+    spec.write_text("[" * 100_000 + "]" * 100_000)
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "core", "summary", str(spec)], check=False, capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"python -m core: error: {spec}: the JSON nests lists or objects too deeply "
+                                   "to be a network spec (at most 32 levels)")
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ({"input_shape": [2], "layers": [{"type": "Dense", "units": 2}], "loss": ["mse"]}, "spec.json"),
+    ({"input_shape": [2], "layers": [{"type": "Dense", "units": 2}], "optimizer": {"type": "SGD", "foo": 1}},
+     "foo"),
+    ({"input_shape": [2], "layers": [{"type": "Dense", "units": 1e300}]}, "(301 digits)"),
+    ({"input_shape": [4], "layers": [{"type": "Dense", "units": json.loads("[" * 33 + "2" + "]" * 33)}]},
+     "more than 32 levels"),
+])
+@pytest.mark.parametrize("command", ["summary", "train"])
+def test_hostile_spec_is_one_line_not_unexpected(tmp_path, capsys, spec, fragment, command):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    extra = ["--dataset", "xor", "-o", str(tmp_path / "m.nnz")] if command == "train" else []
+    code, _, err = run(capsys, command, path, *extra)
+    assert code == 2, err
+    assert_one_line_error(err, fragment)
+    assert "unexpected" not in err.replace("unexpected keyword", "") and "report" not in err
+    assert len(err) < 400  # a value of 300 digits or 33 nested lists is not echoed in full
+    assert not (tmp_path / "m.nnz").exists()
+
+
+def test_spec_file_that_never_ends_is_refused_after_a_bounded_read():
+    """/dev/zero as a spec file: read until memory ran out. Run with a 1 GiB address-space cap
+    so that a regression fails this test instead of exhausting the machine."""
+    import resource
+
+    def cap_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "core", "summary", "/dev/zero"], check=False, capture_output=True,
+                          text=True, env=env, timeout=120, preexec_fn=cap_memory)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == "python -m core: error: /dev/zero: is larger than 16 MB, too large for a spec file"
+
+
+@pytest.mark.parametrize("names", [["a", "b", "c"], [str(i) for i in range(20)]])
+def test_evaluate_with_class_names_that_do_not_match_the_classes(digits_model, tmp_path, capsys, names):
+    """3 names for 10 classes crashed in the report ('cannot reshape array'); 20 printed a 20x20 matrix."""
+    model = model_with_metadata(digits_model, tmp_path / "names.nnz", class_names=names)
+    code, out, err = run(capsys, "evaluate", model)
+    assert code == 0, err
+    assert err.strip() == f"note: {model} stores {len(names)} class names for 10 classes; they are not used"
+    matrix = out.split("rows: true class, columns: predicted class)\n")[1].splitlines()
+    assert matrix[0].split() == [str(i) for i in range(10)] and len(matrix) == 11
+    assert accuracy_in(out) >= 0.95
+
+    raw, labels = digits_raw(5)
+    (tmp_path / "five.csv").write_text(csv_rows(raw, labels))
+    code, out, err = run(capsys, "predict", model, "--csv", tmp_path / "five.csv")
+    assert code == 0 and "not used" in err
+    assert accuracy_in(out) == 1.0  # labels 0..4 map onto class numbers, not onto the stray names
+
+
+@pytest.mark.parametrize("preprocessing, fragment", [
+    ({"scale": "x"}, "'scale' must be a positive number, not 'x'"),
+    ({"scale": [1, 2]}, "'scale' must be a positive number, not [1, 2]"),
+    ({"scale": 0}, "'scale' must be a positive number, not 0"),
+    ({"scale": 1e300}, "'scale' must be a positive number"),
+    ({"scale": 0.0625, "layout": 3}, "'layout' must be a text"),
+    ({"scale": 0.0625, "layout": "flat", "image_shape": [8, "8"]}, "'image_shape' must be a list"),
+    ({"scale": 0.0625, "layout": "flat", "image_shape": [8, 8, 8, 8]}, "'image_shape' must be a list"),
+])
+def test_predict_with_damaged_preprocessing_metadata(digits_model, tmp_path, capsys, preprocessing, fragment):
+    model = model_with_metadata(digits_model, tmp_path / "pre.nnz", preprocessing=preprocessing)
+    raw, _ = digits_raw(3)
+    (tmp_path / "f.csv").write_text(csv_rows(raw))
+    code, _, err = run(capsys, "predict", model, "--csv", tmp_path / "f.csv", "--no-labels")
+    assert code == 2
+    assert_one_line_error(err, "pre.nnz", "stored preprocessing cannot be used", fragment, "--no-preprocessing")
+    code, _, err = run(capsys, "predict", model, "--csv", tmp_path / "f.csv", "--no-labels", "--no-preprocessing")
+    assert code == 0, err  # the way out the message names works
+
+
+def test_predict_refuses_inputs_that_preprocessing_makes_infinite(digits_model, tmp_path, capsys):
+    model = model_with_metadata(digits_model, tmp_path / "huge.nnz",
+                                preprocessing={"scale": 1e38, "layout": "flat", "image_shape": [8, 8]})
+    raw, _ = digits_raw(4)
+    (tmp_path / "f.csv").write_text(csv_rows(raw))
+    code, _, err = run(capsys, "predict", model, "--csv", tmp_path / "f.csv", "--no-labels")
+    assert code == 2
+    assert_one_line_error(err, "f.csv: sample 0 holds NaN or infinite values after the model's preprocessing")
+
+
+def test_predict_csv_whose_rows_all_share_one_label(digits_model, tmp_path, capsys):
+    """A file of sevens is a normal thing to predict; it was refused as 'a classifier needs two classes'."""
+    ds = load_dataset("digits8x8")
+    sevens = np.flatnonzero(ds.y == 7)[:12]
+    raw = np.rint(ds.x[sevens] * 16).astype(np.uint8)
+    (tmp_path / "sevens.csv").write_text(csv_rows(raw, [7] * len(raw)))
+    code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "sevens.csv")
+    assert code == 0, err
+    assert "(12 samples)" in out and accuracy_in(out) >= 0.9
+    rows = [line.split() for line in out.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert len(rows) == 12 and all(r[2] == "7" for r in rows)
+
+
+def test_predict_csv_unlabelled_suggests_no_labels_whatever_the_last_column_holds(digits_model, tmp_path, capsys):
+    raw, _ = digits_raw(30)
+    raw = raw.reshape(30, 64).astype(np.float64)
+    one_value = raw.copy()
+    one_value[:, -1] = 0  # a blank corner pixel: looked like a label column with a single class
+    many_values = raw.copy()
+    many_values[:, -1] = np.arange(30) / 7  # fractions: not labels
+    for name, table in (("blank_corner.csv", one_value), ("fractions.csv", many_values)):
+        (tmp_path / name).write_text("\n".join(",".join(f"{v:g}" for v in row) for row in table) + "\n")
+        code, _, err = run(capsys, "predict", digits_model, "--csv", tmp_path / name)
+        assert code == 2, err
+        assert_one_line_error(err, name, "--no-labels")
+        code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / name, "--no-labels")
+        assert code == 0 and "(30 samples)" in out, err
+
+
+def test_predict_csv_with_too_many_label_values_and_the_network_input_count_suggests_no_labels(
+        digits_model, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    table = rng.random((1100, 64))  # the last column has 1,100 different values: refused as labels
+    (tmp_path / "noise.csv").write_text("\n".join(",".join(f"{v:.6f}" for v in row) for row in table) + "\n")
+    code, _, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "noise.csv")
+    assert code == 2
+    assert_one_line_error(err, "noise.csv", "too many classes", "64 columns", "pass --no-labels")
+
+
+def test_predict_proba_prints_each_class_probability(digits_model, tmp_path, capsys):
+    from core.evaluation import class_probabilities
+
+    raw, labels = digits_raw(6)
+    (tmp_path / "six.csv").write_text(csv_rows(raw, labels))
+    code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "six.csv", "--proba")
+    assert code == 0, err
+    lines = out.splitlines()
+    header = lines[1].split()
+    assert header == ["sample", "predicted", "label"] + [f"P({i})" for i in range(10)]
+    rows = [line.split() for line in lines[2:8]]
+    printed = np.array([[float(v) for v in r[3:]] for r in rows])
+    expected = class_probabilities(load_model(digits_model), load_dataset("digits8x8").x[:6])
+    assert printed.shape == (6, 10)
+    assert np.allclose(printed, expected, atol=0.0006)
+    assert np.allclose(printed.sum(axis=1), 1, atol=0.006)
+    assert [int(r[1]) for r in rows] == list(expected.argmax(axis=1))
+    code, out, _ = run(capsys, "predict", digits_model, "--csv", tmp_path / "six.csv")
+    assert "P(0)" not in out  # only on request
+    code, out, _ = run(capsys, "predict", "--help")
+    assert "--proba" in out and "probabilit" in out
+
+
+def test_missing_mnist_names_download_and_nnstudio_data(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("NNSTUDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("core.data.find_mnist", lambda *a, **k: None)
+    spec = tmp_path / "mlp.json"
+    spec.write_text(json.dumps({"input_shape": [784], "layers": [{"type": "Dense", "units": 10}]}))
+    code, _, err = run(capsys, "train", spec, "--dataset", "mnist", "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "MNIST was not found", str(tmp_path / "empty"), "--download", "NNSTUDIO_DATA",
+                          "train-images-idx3-ubyte.gz")
+
+
+def test_evaluate_with_damaged_stored_dataset_name_or_split_names_the_model(digits_model, tmp_path, capsys):
+    model = model_with_metadata(digits_model, tmp_path / "name.nnz", dataset={"name": 5, "params": {}})
+    code, _, err = run(capsys, "evaluate", model)
+    assert code == 2
+    assert_one_line_error(err, "name.nnz: the model's stored dataset name 5 is not a name", "--dataset NAME")
+    model = model_with_metadata(digits_model, tmp_path / "split.nnz",
+                                split={"seed": "x", "validation_fraction": 0.1, "test_fraction": 0.2})
+    code, _, err = run(capsys, "evaluate", model)
+    assert code == 2
+    assert_one_line_error(err, "the model's stored split cannot be used", "'x'", "--split all")
+    code, out, err = run(capsys, "evaluate", model, "--split", "all")
+    assert code == 0 and "(all, 1,797 samples)" in out, err
+
+
+def test_output_cut_off_by_the_reader_is_not_reported_as_a_bug(digits_model, tmp_path):
+    """``nnstudio-cli predict ... | head -1`` printed 'unexpected BrokenPipeError ... please report it'."""
+    raw = np.rint(load_dataset("digits8x8").x * 16).astype(np.uint8).reshape(-1, 8, 8)
+    images = write_idx(tmp_path / "all.idx.gz", raw)  # 1,797 lines with --proba: more than a pipe holds
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen([sys.executable, "-m", "core", "predict", str(digits_model), "--idx", str(images),
+                                "--proba"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    first = process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=120)
+    assert first.startswith(b"predictions of digits.nnz")
+    assert stderr == "" and process.returncode == 141
+
+
+def test_output_that_is_a_pipe_or_empty_is_refused_before_training(tmp_path, capsys):
+    """An atomic save replaces what -o names: a FIFO (or, run as root, /dev/null itself) was
+    replaced by a regular file. Tested on a FIFO of our own, never on a real device."""
+    import stat
+
+    fifo = tmp_path / "pipe.nnz"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "train", "--preset", "xor", "-o", fifo)
+    assert code == 2
+    assert_one_line_error(err, "cannot save to", "pipe.nnz", "a device or a pipe, not a file")
+    assert "epoch" not in err  # refused before training
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    code, _, err = run(capsys, "demo", "--epochs", "1", "-o", fifo)
+    assert code == 2 and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    code, _, err = run(capsys, "train", "--preset", "xor", "-o", "")
+    assert code == 2
+    assert_one_line_error(err, "-o needs a file name")
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "[" * 3000 + "]" * 3000])
+def test_dataset_option_far_too_large_or_deep(tmp_path, capsys, value):
+    code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "moons", "--dataset-option", f"noise={value}",
+                       "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "--dataset-option noise", "far too large or too deeply nested")
