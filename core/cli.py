@@ -569,25 +569,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     meta = network.metadata
     stored = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {}
     name = args.dataset or stored.get("name")
-    if not name:
+    if not name:  # (load_model refuses a stored name that is not a non-empty string)
         raise CliError(f"{args.model}: the model does not say which dataset it was trained on; pass --dataset NAME")
-    if not isinstance(name, str):
-        raise CliError(f"{args.model}: the model's stored dataset name {_short(name)} is not a name; "
-                       "pass --dataset NAME")
     same = name == stored.get("name")
     stored_options = stored.get("params") if same and isinstance(stored.get("params"), dict) else None
     dataset, _ = load_named_dataset(name, args.dataset_option, args.download, stored_options)
     check_compatible(network, dataset)
     if same and stored.get("fingerprint") and stored["fingerprint"] != dataset.fingerprint():
         print(f"note: dataset {name!r} differs from the one the model was trained on", file=sys.stderr)
-    x, y = _evaluation_part(network, dataset, args.split, same)
+    x, y = _evaluation_part(network, dataset, args.split, same, args.model)
     x = fit_inputs(network, x)
     class_names = _stored_class_names(network, dataset.n_classes, args.model) or list(dataset.class_names)
     print(evaluation_text(network, x, y, class_names, f"{dataset.name} ({args.split}, {len(y):,} samples)"))
     return EXIT_OK
 
 
-def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bool) -> tuple[np.ndarray, np.ndarray]:
+def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bool,
+                     model: str) -> tuple[np.ndarray, np.ndarray]:
+    """The samples of ``part`` of ``dataset``: x (n, *input_shape), y (n,), split as the model
+    file ``model`` stores it when it was trained on this dataset."""
     from .data import DataError
 
     if part == "all":
@@ -603,7 +603,9 @@ def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bo
     except DataError as exc:
         if not isinstance(split, dict):
             raise
-        raise CliError(f"the model's stored split cannot be used ({exc}); use --split all") from None
+        # load_model checks each value of the stored split; this is a split whose values are each
+        # fine but that this dataset cannot make (fractions that leave nothing to train on)
+        raise CliError(f"{model}: the model's stored split cannot be used ({exc}); use --split all") from None
     x, y = {"test": (s.x_test, s.y_test), "validation": (s.x_val, s.y_val), "train": (s.x_train, s.y_train)}[part]
     if len(y) == 0:
         raise CliError(f"the {part} part of dataset {dataset.name!r} is empty for this model's split; "
@@ -743,22 +745,21 @@ def stored_preprocessing(network: Network, model: str) -> dict[str, Any] | None:
     return stored
 
 
-def _preprocessing_problem(stored: Any) -> str | None:
-    """Why ``stored`` is not preprocessing that ``core.data.apply_preprocessing`` can apply; None if it is."""
-    if not isinstance(stored, dict):
-        return f"it must be an object, not {type(stored).__name__}"
+def _preprocessing_problem(stored: dict[str, Any]) -> str | None:
+    """Why ``stored`` is not preprocessing that ``core.data.apply_preprocessing`` can apply; None if it is.
+
+    load_model has already refused preprocessing that is not an object, a scale that is not
+    a finite non-zero number of at most 1e30, a layout that is not a text and an image_shape
+    that is not a list of up to 3 positive integers. What it lets through and the CLI cannot
+    use: a negative scale or one too small for float32 (it would flip or zero the inputs), and
+    an image dimension far beyond any image.
+    """
     scale = stored.get("scale", 1.0)
-    float32 = np.finfo(np.float32)
-    if (isinstance(scale, bool) or not isinstance(scale, (int, float))
-            or not float(float32.tiny) <= float(scale) <= float(float32.max)):  # a positive, finite float32
+    if not float(np.finfo(np.float32).tiny) <= float(scale):  # a positive, normal float32
         return f"'scale' must be a positive number, not {_short(scale)}"
-    layout = stored.get("layout")
-    if layout is not None and not isinstance(layout, str):
-        return f"'layout' must be a text such as 'flat' or 'image', not {_short(layout)}"
     shape = stored.get("image_shape", [])
-    if (not isinstance(shape, list) or len(shape) > 3
-            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= 100_000 for d in shape)):
-        return f"'image_shape' must be a list of up to 3 positive whole numbers, not {_short(shape)}"
+    if not all(d <= 100_000 for d in shape):
+        return f"'image_shape' must be a list of up to 3 whole numbers from 1 to 100,000, not {_short(shape)}"
     return None
 
 

@@ -10,6 +10,7 @@ import re
 import struct
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -419,13 +420,26 @@ def test_bad_training_overrides_exit_2(tmp_path, capsys, option, fragment):
 # issue 14 / 15: hostile and careless input to the command line gets one clear line
 # ----------------------------------------------------------------------------------------------
 def model_with_metadata(source: Path, target: Path, **changes) -> Path:
-    """A copy of the model ``source`` whose metadata has ``changes`` applied."""
-    from core.model_file import save_model
+    """A copy of the model ``source`` whose metadata.json has ``changes`` applied.
 
-    net = load_model(source)
-    net.metadata.update(changes)
-    save_model(net, target)
+    The member is written straight into the zip (as a hostile user or a broken script would),
+    not through save_model, which refuses metadata that load_model would refuse."""
+    with zipfile.ZipFile(source) as zf:
+        members = [(info, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for info, data in members:
+            if info.filename == "metadata.json":
+                metadata = json.loads(data)
+                metadata.update(changes)
+                data = json.dumps(metadata).encode("utf-8")
+            zf.writestr(info, data)
     return target
+
+
+def assert_metadata_refused(err: str, model: Path, fragment: str) -> None:
+    """stderr is one line naming the model file, its metadata.json and the damaged field."""
+    assert_one_line_error(err, f"{model.name}: metadata.json: {fragment}")
+    assert "unexpected" not in err
 
 
 def csv_rows(raw: np.ndarray, labels=None) -> str:
@@ -502,33 +516,65 @@ def test_evaluate_with_class_names_that_do_not_match_the_classes(digits_model, t
 
 
 @pytest.mark.parametrize("preprocessing, fragment", [
-    ({"scale": "x"}, "'scale' must be a positive number, not 'x'"),
-    ({"scale": [1, 2]}, "'scale' must be a positive number, not [1, 2]"),
-    ({"scale": 0}, "'scale' must be a positive number, not 0"),
-    ({"scale": 1e300}, "'scale' must be a positive number"),
-    ({"scale": 0.0625, "layout": 3}, "'layout' must be a text"),
-    ({"scale": 0.0625, "layout": "flat", "image_shape": [8, "8"]}, "'image_shape' must be a list"),
-    ({"scale": 0.0625, "layout": "flat", "image_shape": [8, 8, 8, 8]}, "'image_shape' must be a list"),
+    ({"scale": "x"}, "'preprocessing' › 'scale' must be a finite, non-zero number, not 'x'"),
+    ({"scale": [1, 2]}, "'preprocessing' › 'scale' must be a finite, non-zero number, not [1, 2]"),
+    ({"scale": 0}, "'preprocessing' › 'scale' must be a finite, non-zero number, not 0"),
+    ({"scale": 1e300}, "'preprocessing' › 'scale' must be a finite, non-zero number, not 1e+300"),
+    ({"scale": 1e38, "layout": "flat", "image_shape": [8, 8]},
+     "'preprocessing' › 'scale' must be a finite, non-zero number, not 1e+38"),
+    ({"scale": 0.0625, "layout": 3}, "'preprocessing' › 'layout' must be a string, not an integer"),
+    ({"scale": 0.0625, "layout": "flat", "image_shape": [8, "8"]},
+     "'preprocessing' › 'image_shape' must be a list of up to 3 numbers, not [8, '8']"),
+    ({"scale": 0.0625, "layout": "flat", "image_shape": [8, 8, 8, 8]},
+     "'preprocessing' › 'image_shape' must be a list of up to 3 numbers, not [8, 8, 8, 8]"),
 ])
 def test_predict_with_damaged_preprocessing_metadata(digits_model, tmp_path, capsys, preprocessing, fragment):
+    """Since the model file checks its metadata, load_model refuses such a file before predict
+    reads the preprocessing: one line naming the file, metadata.json and the field, whatever
+    the options (--no-preprocessing cannot rescue a damaged file)."""
     model = model_with_metadata(digits_model, tmp_path / "pre.nnz", preprocessing=preprocessing)
+    raw, _ = digits_raw(3)
+    (tmp_path / "f.csv").write_text(csv_rows(raw))
+    for extra in ((), ("--no-preprocessing",)):
+        code, out, err = run(capsys, "predict", model, "--csv", tmp_path / "f.csv", "--no-labels", *extra)
+        assert code == 2 and out == "", err
+        assert_metadata_refused(err, model, fragment)
+
+
+@pytest.mark.parametrize("preprocessing, fragment", [
+    ({"scale": -0.0625}, "'scale' must be a positive number, not -0.0625"),
+    ({"scale": 1e-40}, "'scale' must be a positive number, not 1e-40"),
+    ({"scale": 0.0625, "layout": "flat", "image_shape": [8, 200_000]},
+     "'image_shape' must be a list of up to 3 whole numbers from 1 to 100,000, not [8, 200000]"),
+])
+def test_predict_with_stored_preprocessing_that_loads_but_cannot_be_applied(digits_model, tmp_path, capsys,
+                                                                             preprocessing, fragment):
+    """Values the model file accepts but predict cannot use: refused by predict, with the way out."""
+    model = model_with_metadata(digits_model, tmp_path / "pre.nnz", preprocessing=preprocessing)
+    load_model(model)  # the file itself is fine
     raw, _ = digits_raw(3)
     (tmp_path / "f.csv").write_text(csv_rows(raw))
     code, _, err = run(capsys, "predict", model, "--csv", tmp_path / "f.csv", "--no-labels")
     assert code == 2
     assert_one_line_error(err, "pre.nnz", "stored preprocessing cannot be used", fragment, "--no-preprocessing")
+    assert "unexpected" not in err
     code, _, err = run(capsys, "predict", model, "--csv", tmp_path / "f.csv", "--no-labels", "--no-preprocessing")
     assert code == 0, err  # the way out the message names works
 
 
 def test_predict_refuses_inputs_that_preprocessing_makes_infinite(digits_model, tmp_path, capsys):
+    """The largest scale a model file accepts (1e30) times a large but finite input overflows float32."""
     model = model_with_metadata(digits_model, tmp_path / "huge.nnz",
-                                preprocessing={"scale": 1e38, "layout": "flat", "image_shape": [8, 8]})
+                                preprocessing={"scale": 1e30, "layout": "flat", "image_shape": [8, 8]})
+    load_model(model)  # the file itself is fine
     raw, _ = digits_raw(4)
+    raw = raw.reshape(4, 64).astype(np.float64)
+    raw[0, 10] = 1e9  # finite in float32; 1e39 after scaling is not
     (tmp_path / "f.csv").write_text(csv_rows(raw))
     code, _, err = run(capsys, "predict", model, "--csv", tmp_path / "f.csv", "--no-labels")
     assert code == 2
-    assert_one_line_error(err, "f.csv: sample 0 holds NaN or infinite values after the model's preprocessing")
+    assert_one_line_error(err, "f.csv: sample 0 holds NaN or infinite values after the model's preprocessing",
+                          "(1 sample(s) affected)")
 
 
 def test_predict_csv_whose_rows_all_share_one_label(digits_model, tmp_path, capsys):
@@ -606,15 +652,30 @@ def test_missing_mnist_names_download_and_nnstudio_data(tmp_path, capsys, monkey
 
 
 def test_evaluate_with_damaged_stored_dataset_name_or_split_names_the_model(digits_model, tmp_path, capsys):
+    # values the model file refuses: load_model names the file, metadata.json and the field,
+    # and no option gets past a damaged file
     model = model_with_metadata(digits_model, tmp_path / "name.nnz", dataset={"name": 5, "params": {}})
-    code, _, err = run(capsys, "evaluate", model)
-    assert code == 2
-    assert_one_line_error(err, "name.nnz: the model's stored dataset name 5 is not a name", "--dataset NAME")
+    for extra in ((), ("--dataset", "digits8x8")):
+        code, out, err = run(capsys, "evaluate", model, *extra)
+        assert code == 2 and out == "", err
+        assert_metadata_refused(err, model, "'dataset' › 'name' must be a non-empty string, not 5")
     model = model_with_metadata(digits_model, tmp_path / "split.nnz",
                                 split={"seed": "x", "validation_fraction": 0.1, "test_fraction": 0.2})
+    for extra in ((), ("--split", "all")):
+        code, out, err = run(capsys, "evaluate", model, *extra)
+        assert code == 2 and out == "", err
+        assert_metadata_refused(err, model, "'split' › 'seed' must be a non-negative integer, not 'x'")
+
+    # a split whose values the file accepts but which leaves nothing to train on: evaluate names
+    # the model and the way out
+    model = model_with_metadata(digits_model, tmp_path / "fractions.nnz",
+                                split={"seed": 0, "validation_fraction": 0.6, "test_fraction": 0.5})
+    load_model(model)  # the file itself is fine
     code, _, err = run(capsys, "evaluate", model)
     assert code == 2
-    assert_one_line_error(err, "the model's stored split cannot be used", "'x'", "--split all")
+    assert_one_line_error(err, f"{model}: the model's stored split cannot be used", "their sum must be below 1",
+                          "--split all")
+    assert "unexpected" not in err
     code, out, err = run(capsys, "evaluate", model, "--split", "all")
     assert code == 0 and "(all, 1,797 samples)" in out, err
 
