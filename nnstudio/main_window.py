@@ -242,6 +242,8 @@ class MainWindow(QMainWindow):
         view_menu.setObjectName("viewMenu")
         view_menu.addAction(self.show_network_panel_action)
         view_menu.addAction(self.show_settings_panel_action)
+        view_menu.addSeparator()
+        self._build_theme_menu(view_menu)  # one View menu: the panel toggles and View ▸ Theme
         for title, widget in (("&Network", self.layer_editor), ("&Training", self.dashboard)):
             actions = getattr(widget, "menu_actions", lambda: [])()
             if actions:
@@ -250,7 +252,6 @@ class MainWindow(QMainWindow):
                 if widget is self.dashboard:
                     menu.addSeparator()
                     menu.addAction(self.evaluate_action)
-        self._build_theme_menu(bar.addMenu("&View"))
         help_menu = bar.addMenu("&Help")
         help_menu.setObjectName("helpMenu")
         help_menu.addAction(self.guide_action)

@@ -3,12 +3,15 @@ change signal, high-DPI image, keyboard focus rules."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QAction, QImage, QKeySequence, QPointingDevice, QTabletEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QPushButton, QVBoxLayout, QWidget
 
+from nnstudio.theme import is_dark, theme_manager
 from nnstudio.widgets.digit_canvas import CANVAS_SIZE, DEFAULT_BRUSH, DigitCanvas
 
 
@@ -206,21 +209,55 @@ def on_screen(widget) -> np.ndarray:
     return view[:, :image.width()].copy()
 
 
+@contextmanager
+def use_theme(name: str):
+    """The light or dark theme while the block runs, then back to System (not remembered)."""
+    theme_manager().apply(name, remember=False)
+    try:
+        yield name
+    finally:
+        theme_manager().apply("system", remember=False)
+
+
+@pytest.fixture(params=["light", "dark"])
+def theme(request):
+    """The test runs in the light and in the dark theme."""
+    with use_theme(request.param):
+        yield request.param
+
+
+def screen_ink(widget, grey):
+    """Grey levels read off a canvas's screen as ink: 0 = paper, 255 = full ink. The screen
+    shows white ink on black in a dark theme and black ink on white paper in a light one
+    (the image handed to the model is white on black in both)."""
+    return grey if is_dark(widget.palette()) else 255 - grey
+
+
+def ink_on_screen(canvas) -> np.ndarray:
+    """:func:`on_screen` as ink levels (:func:`screen_ink`), whatever the theme."""
+    return screen_ink(canvas, on_screen(canvas).astype(np.int16)).astype(np.uint8)
+
+
 def hint_band(pixels: np.ndarray) -> np.ndarray:
     """The middle rows where "Draw a digit here" is written (logical 128..152 of 280)."""
     scale = pixels.shape[0] / CANVAS_SIZE
     return pixels[int(128 * scale):int(152 * scale), int(60 * scale):int(220 * scale)]
 
 
-def test_the_hint_disappears_with_the_first_stroke(qtbot, canvas):
-    assert hint_band(on_screen(canvas)).max() > 60  # the grey hint is on screen
+def test_the_hint_disappears_with_the_first_stroke(qtbot, theme, canvas):
+    assert is_dark(canvas.palette()) == (theme == "dark")
+    paper = 0 if theme == "dark" else 255  # the screen's paper: black in a dark theme, white in a light one
+    scale = on_screen(canvas).shape[0] / CANVAS_SIZE
+    assert on_screen(canvas)[int(10 * scale), int(140 * scale)] == paper
+    assert hint_band(ink_on_screen(canvas)).max() > 60  # the grey hint is on screen
     # The first stroke, far from the hint: pressing and moving the mouse in a corner.
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(30, 30))
     qtbot.mouseMove(canvas, QPoint(45, 40))
-    assert hint_band(on_screen(canvas)).max() == 0  # gone at once, not at the next full repaint
+    assert hint_band(ink_on_screen(canvas)).max() == 0  # gone at once, not at the next full repaint
+    assert ink_on_screen(canvas)[int(35 * scale), int(37 * scale)] > 200  # the stroke itself is on screen
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(45, 40))
     qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert canvas.is_empty() and hint_band(on_screen(canvas)).max() > 60  # empty again: the hint is back
+    assert canvas.is_empty() and hint_band(ink_on_screen(canvas)).max() > 60  # empty again: the hint is back
 
 
 def test_ctrl_z_brings_back_what_a_clear_removed_then_undoes_strokes(qtbot, canvas):

@@ -15,16 +15,18 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEventLoop, QPoint, QRect, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import (QAbstractButton, QAbstractScrollArea, QApplication, QLabel, QLayout, QSplitter,
+from PySide6.QtWidgets import (QAbstractButton, QApplication, QLabel, QLayout, QSplitter,
                                QTabBar, QWidget)
 
 from core.data.drawing import preprocess_drawing
 from nnstudio.main_window import DEFAULT_SIZE, MainWindow
 from nnstudio.presets import load_presets
+from nnstudio.theme import is_dark
 from nnstudio.widgets.digit_canvas import CANVAS_SIZE, DigitCanvas
 from nnstudio.widgets.side_panels import CENTRE_ROOM
 
 from .conftest import FakeDialogs
+from .test_digit_canvas import screen_ink, use_theme
 
 SIZES = [(1024, 640), DEFAULT_SIZE, (1920, 1080)]
 SIZE_IDS = ["1024x640", "default", "1920x1080"]
@@ -332,12 +334,19 @@ def test_the_same_drawing_gives_the_same_input_at_any_canvas_size(qtbot):
     assert np.array_equal(inputs[0], inputs[1]) and np.array_equal(inputs[1], inputs[2])
 
 
-def test_canvas_stroke_lands_where_the_mouse_is_at_any_size(qtbot):
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_canvas_stroke_lands_where_the_mouse_is_at_any_size(qtbot, theme):
+    with use_theme(theme):
+        check_canvas_stroke_lands_where_the_mouse_is(qtbot, theme)
+
+
+def check_canvas_stroke_lands_where_the_mouse_is(qtbot, theme: str) -> None:
     canvas = DigitCanvas()
     qtbot.addWidget(canvas)
     canvas.set_side(560)
     canvas.show()
     qtbot.waitExposed(canvas)
+    assert is_dark(canvas.palette()) == (theme == "dark")
     draw(qtbot, canvas, [[(0.5, 0.5), (0.5, 0.52)]])
     image = canvas.image_array()
     scale = image.shape[0] / CANVAS_SIZE
@@ -345,7 +354,9 @@ def test_canvas_stroke_lands_where_the_mouse_is_at_any_size(qtbot):
     # The middle of the widget is the middle of the drawing.
     assert abs(rows.mean() / scale - CANVAS_SIZE * 0.51) < 2 and abs(cols.mean() / scale - CANVAS_SIZE * 0.5) < 2
     shown = canvas.grab().toImage()
-    assert shown.width() == 560 and shown.pixelColor(280, 285).value() > 200  # drawn where the mouse was
+    # Drawn where the mouse was: full ink there (white on black in a dark theme, black on white in a light one).
+    assert shown.width() == 560 and screen_ink(canvas, shown.pixelColor(280, 285).value()) > 200
+    assert screen_ink(canvas, shown.pixelColor(280, 200).value()) == 0  # and only there: paper above it
 
 
 @pytest.fixture

@@ -41,7 +41,11 @@ def window(qtbot, dialogs):
 def choose_theme(qtbot, window, name: str) -> None:
     """View ▸ Theme ▸ <name> with mouse clicks on the menu bar and the two menus."""
     bar = window.menuBar()
-    view_action = next(a for a in bar.actions() if a.text() == "&View")
+    view_actions = [a for a in bar.actions() if a.text() == "&View"]
+    assert len(view_actions) == 1  # one View menu: the side-panel toggles and the Theme submenu
+    view_action = view_actions[0]
+    assert {window.show_network_panel_action, window.show_settings_panel_action,
+            window.theme_menu.menuAction()} <= set(view_action.menu().actions())
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(view_action).center())
     view_menu = view_action.menu()
     qtbot.waitUntil(view_menu.isVisible)
