@@ -3,7 +3,8 @@
 - Evaluation on the test split (on demand, and by itself in the background whenever new
   weights arrive between runs: after a run, on opening a model, on undo bringing trained
   weights back, on a dataset or seed change, as long as the test data load without asking
-  anything): accuracy, loss, confusion matrix (click a cell to see its samples, most
+  anything; an opened model's data load in the background, and it is evaluated when they
+  arrive): accuracy, loss, confusion matrix (click a cell to see its samples, most
   confidently wrong first), per-class report. The summary names the weights evaluated
   ("weights at epoch 18, batch 40" after a stop) and never asks for a click on a disabled
   button.
@@ -52,6 +53,8 @@ TASK = "evaluate"
 CSV_FILTER = "CSV files (*.csv);;All files (*)"
 REPORT_COLUMNS = ["Class", "Precision", "Recall", "F1", "Support"]
 PNG_FILTER = "PNG images (*.png);;All files (*)"
+#: The summary while an opened model's data are still loading in the background.
+LOADING_TEXT = "Loading the test data: evaluating as soon as they are here…"
 #: The inner tabs' titles, and shorter ones for a tab bar too narrow for them (rather than
 #: hiding the last tabs behind scroll arrows).
 TAB_TITLES = (("Confusion matrix", "Matrix"), ("Weights && activations", "Weights"),
@@ -392,6 +395,11 @@ class EvaluationPanel(QWidget):
         if network is None:
             self.summary.setText("No trained network yet: train it on the Train tab, then evaluate it here.")
             return False
+        if self._document.dataset_loading():
+            # A model just opened: its data arrive in the background, and their arrival
+            # (datasetChanged) evaluates. Not an error, so no message either way.
+            self.summary.setText(LOADING_TEXT)
+            return False
         data = self._data(quiet)
         if data is None:
             self.summary.setText("Not evaluated: the test data are not available (see the Dataset panel)." if quiet
@@ -532,6 +540,9 @@ class EvaluationPanel(QWidget):
         has_snapshot = self._document.snapshot is not None
         self.evaluate_button.setEnabled(has_snapshot)
         self.export_csv_button.setEnabled(shown is not None)
+        if shown is None and has_snapshot and self._document.dataset_loading():
+            self.summary.setText(LOADING_TEXT)  # the data's arrival evaluates (_on_document_dataset_changed)
+            return
         if shown is None:
             self.summary.setText("Not evaluated yet: press Evaluate (done automatically after each training run)."
                                  if has_snapshot else
@@ -602,6 +613,9 @@ class EvaluationPanel(QWidget):
             self._schedule_auto_evaluate()  # e.g. a new seed: a new test split
 
     def _on_document_dataset_changed(self) -> None:
+        # Also emitted when a dataset loaded in the background arrives: after opening a model
+        # the test data come a moment after the weights, so an automatic evaluation that found
+        # them still loading runs now.
         self._failed_choice = None
         if self.shown is not None and self.shown.dataset_choice != self._document.dataset_choice:
             # Results of another dataset: clear rather than show them as this one's.
@@ -610,6 +624,7 @@ class EvaluationPanel(QWidget):
             self._fill_report(None)
             self.gallery.show_samples(np.zeros(0, np.int64), np.zeros(0), None, [], [])
             self.gallery_title.setText("Click a cell of the matrix to see its samples here.")
+        if self.shown is None or self._out_of_date():
             self._schedule_auto_evaluate()
         self._update_summary()
 

@@ -269,6 +269,9 @@ def test_a_reopened_model_is_evaluated_without_a_click(qtbot, document, tmp_path
     assert panel.evaluation is None
     with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT):
         reopened.open_file(path)
+        # The data come a moment after the weights (loaded in the background): the panel
+        # says it waits for them, and their arrival evaluates.
+        assert reopened.dataset_loading() and "Loading the test data" in panel.summary.text()
     assert panel.evaluation.accuracy == pytest.approx(expected["accuracy"])
     assert f"{expected['accuracy']:.1%}" in panel.summary.text() and "weights after epoch 2" in panel.summary.text()
     assert "Out of date" not in panel.summary.text() and panel.evaluate_button.isEnabled()

@@ -253,14 +253,39 @@ def test_the_dataset_panel_offers_locate_after_the_message_is_dismissed(window, 
 
 
 def test_a_generated_dataset_with_bad_settings_opens_the_model_without_a_locate_button(window, qtbot, tmp_path):
+    # Settings of the right types (the model file's metadata checks pass them) that the
+    # dataset itself refuses: the hint is unusable, the model opens and says why.
     model = tmp_path / "model.nnz"
-    save_model(model, {"name": "moons", "params": {"n_samples": 200, "no_such_setting": 1}})
+    save_model(model, {"name": "moons", "params": {"n_samples": -5}})
     assert window.open_path(model)
     qtbot.waitUntil(lambda: not window.document.dataset_loading(), timeout=10_000)
     qtbot.waitUntil(window.message_bar.isVisible, timeout=5000)
     assert "The model was trained on Moons, which could not be loaded" in window.message_bar.text
+    assert "n_samples" in window.message_bar.text  # says which setting
     assert "Locate…" not in message_buttons(window)
     assert window.document.path == model
+
+
+def test_a_generated_dataset_with_an_unknown_setting_is_refused_by_save_and_by_open(window, dialogs, tmp_path):
+    # An unknown setting is a damaged (or foreign) file: core refuses it when saving and when
+    # loading (issue 14, item 7: "dataset.params ... with unknown/missing keys" are validated
+    # at load), so the window shows one sentence and keeps its document.
+    with pytest.raises(core.ModelFileError, match="no parameter 'no_such_setting'"):
+        save_model(tmp_path / "never.nnz", {"name": "moons", "params": {"n_samples": 200, "no_such_setting": 1}})
+    assert not (tmp_path / "never.nnz").exists()
+    good = tmp_path / "good.nnz"
+    save_model(good)
+    forged = rewrite_member(good, tmp_path / "model.nnz", "metadata.json",
+                            json.dumps({"dataset": {"name": "moons", "params": {"n_samples": 200,
+                                                                                "no_such_setting": 1}}}))
+    before = window.document.state
+    dialogs.open_path = str(forged)
+    window.open_action.trigger()  # File ▸ Open, as the user does it
+    text = window.message_bar.text
+    assert window.message_bar.isVisible() and window.message_bar.level == "error"
+    assert text.startswith("Could not open model.nnz: ") and "no_such_setting" in text, text
+    assert "Locate…" not in message_buttons(window)
+    assert window.document.state is before and window.document.path is None
 
 
 def test_the_command_line_opens_a_model_naming_dev_zero_and_quits(tmp_path):
@@ -290,6 +315,9 @@ def _hostile_model(kind: str, tmp_path: Path) -> Path:
         rewrite_member(good, target, "metadata.json", json.dumps({"dataset": {"name": "import-csv", "params": [1]}}))
     elif kind == "dataset-name-a-number":
         rewrite_member(good, target, "metadata.json", json.dumps({"dataset": {"name": 5, "params": {}}}))
+    elif kind == "generated-dataset-unknown-setting":
+        rewrite_member(good, target, "metadata.json", json.dumps({"dataset": {"name": "moons",
+                                                                              "params": {"no_such_setting": 1}}}))
     elif kind == "import-without-a-file-name":
         rewrite_member(good, target, "metadata.json", json.dumps({"dataset": {"name": "import-idx",
                                                                               "params": {"images": 3}}}))
@@ -309,8 +337,8 @@ def _hostile_model(kind: str, tmp_path: Path) -> Path:
 
 
 HOSTILE = ["truncated-zip", "corrupt-member", "dataset-params-a-list", "dataset-name-a-number",
-           "import-without-a-file-name", "epochs-done-3999-digits", "epochs-done-5000-digits", "epochs-done-negative",
-           "not-a-model"]
+           "generated-dataset-unknown-setting", "import-without-a-file-name", "epochs-done-3999-digits",
+           "epochs-done-5000-digits", "epochs-done-negative", "not-a-model"]
 
 
 @pytest.mark.parametrize("kind", HOSTILE)
