@@ -40,7 +40,7 @@ from core.data import (DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset,
 from core.params import Param
 
 from ..document import DatasetChoice, DatasetUnavailable, Document
-from ..messages import describe_failure, failure_message
+from ..messages import describe_failure
 from ..user_dataset import UserDrawings
 from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
 from ..theme import style_notice
