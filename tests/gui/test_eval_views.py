@@ -278,7 +278,9 @@ def test_plane_plot_paints_huge_point_sets_quickly(qtbot):
     plot.set_bounds((-5, 5, -5, 5))
     plot.set_points([PointSet(points[:150_000], (31, 119, 180)), PointSet(points[150_000:], (255, 127, 14), "square")])
     assert plot.markers_drawn == 2 * MAX_MARKERS  # evenly thinned, not 200,000 markers
-    seconds = best_time(plot.grab, repeats=5)
+    # Best of 11: on a 2-core machine one paint of ~35 ms can be preempted past 50 ms by
+    # anything else running; the best of enough repeats measures the painting itself.
+    seconds = best_time(plot.grab, repeats=11)
     assert seconds < 0.05, f"painting the plane took {seconds * 1000:.1f} ms"
 
 
