@@ -99,7 +99,7 @@ class DrawPanel(QWidget):
         self.sample_label.setObjectName("sampleCaptionLabel")
         self.sample_label.setWordWrap(True)
 
-        hint = QLabel("Draw one digit, large, in the middle. Ctrl+Z undoes a stroke.\n"
+        hint = QLabel("Draw one digit, large, in the middle. Ctrl+Z takes back a stroke or a clear.\n"
                       "Right-click the prediction to keep the drawing for training.")
         hint.setObjectName("drawHintLabel")
         hint.setWordWrap(True)
