@@ -417,10 +417,18 @@ class Document(QObject):
             if key in self._dataset_missing:
                 raise DatasetUnavailable(self._dataset_missing[key], loading=False)
             data = load_choice(choice)
+        self._remember_dataset(key, data)
+        return data
+
+    def _remember_dataset(self, key: tuple, data: Dataset) -> None:
         self._datasets[key] = data  # most recent last
         while len(self._datasets) > DATASET_CACHE_SIZE:
             del self._datasets[next(iter(self._datasets))]
-        return data
+
+    def loaded_dataset(self, choice: DatasetChoice | None = None) -> Dataset | None:
+        """``choice`` (default: the chosen dataset) if it is already in memory, else None;
+        never reads a file (for checks that run on every edit)."""
+        return self._datasets.get((choice or self._state.dataset).key())
 
     def dataset_loading(self, choice: DatasetChoice | None = None) -> bool:
         """True while ``choice`` (default: the document's) is being loaded in the background."""
@@ -497,9 +505,7 @@ class Document(QObject):
             return  # the document was replaced meanwhile
         self._dataset_loading.discard(key)
         if data is not None:
-            self._datasets[key] = data
-            while len(self._datasets) > DATASET_CACHE_SIZE:
-                del self._datasets[next(iter(self._datasets))]
+            self._remember_dataset(key, data)
             text = None
         else:
             text = self._mark_missing(choice, problem or "it could not be read")

@@ -39,8 +39,7 @@ def _loaded_dataset(document: Document) -> Dataset | None:
     a FIFO, gone…: reading it is the Dataset panel's and the open path's business)."""
     choice = document.dataset_choice
     if choice.name not in DATASETS:
-        # Document has no public "peek" at its cache; reading it never triggers a load.
-        return getattr(document, "_datasets", {}).get(choice.key())
+        return document.loaded_dataset(choice)
     if choice.name == "mnist" and find_mnist() is None:
         return None
     try:
