@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader stopped early (``... | head``): not an error to report
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for a command line
+    except Exception as exc:  # broad on purpose: the last line of defence for a command line
         if _data_error(exc) or isinstance(exc, (ModelFileError, SpecError, TrainingError)):
             return _fail(parser.prog, str(exc), EXIT_USAGE)
         if os.environ.get("NNSTUDIO_DEBUG"):

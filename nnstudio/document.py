@@ -135,7 +135,7 @@ class _StateCommand(QUndoCommand):
         self._new = new
         self._merge_id = -1 if merge_key is None else self._ids.setdefault(merge_key, 1000 + len(self._ids))
 
-    def id(self) -> int:  # noqa: A003 - Qt's name
+    def id(self) -> int:  # Qt's name
         return self._merge_id
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name

@@ -453,7 +453,7 @@ class MainWindow(QMainWindow):
             return
         try:
             state = preset.state()
-        except Exception as exc:  # noqa: BLE001 - a broken preset must not take the window down
+        except Exception as exc:  # broad on purpose: a broken preset must not take the window down
             self.show_message(f"The preset “{preset.title}” could not be loaded: {exc}")
             return
         self.document.reset(state)

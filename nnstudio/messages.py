@@ -68,10 +68,10 @@ def reports_errors(action: str | Callable[..., str], failed: Any = None) -> Call
         def guarded(self, *args, **kwargs):
             try:
                 return method(self, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - the point: nothing escapes to Qt
+            except Exception as exc:  # broad on purpose: the point: nothing escapes to Qt
                 try:
                     what = action(*args, **kwargs) if callable(action) else action
-                except Exception:  # noqa: BLE001 - a bad argument must not hide the real error
+                except Exception:  # broad on purpose: a bad argument must not hide the real error
                     what = "The action failed"
                 text, details = describe_failure(what, exc, _name_in(args))
                 if details:

@@ -288,7 +288,7 @@ class TrainingController(QObject):
             job = TrainingJob(info.run_id, network, splits.x_train, splits.y_train, validation, config.epochs,
                               config.batch_size, config.shuffle, blas_threads,
                               training_cpu=split[0] if split is not None else None)
-        except Exception as exc:  # noqa: BLE001 - a slot must show a sentence, never raise
+        except Exception as exc:  # broad on purpose: a slot must show a sentence, never raise
             text, details = describe_failure("Training cannot start", exc)
             doc.notify(text, "error", details)
             return False

@@ -168,7 +168,7 @@ class TrainingWorker(QObject):
                 result = drive(gen, self._on_report)
             outcome = RunEnd(job.run_id, result.status, result.message, "", result.epochs_done, self._batches,
                              snapshot=self._final_snapshot(result.status))
-        except Exception as exc:  # noqa: BLE001 - any failure must reach the user, not kill the thread
+        except Exception as exc:  # broad on purpose: any failure must reach the user, not kill the thread
             outcome = RunEnd(job.run_id, "failed", readable_error(exc), traceback.format_exc(),
                              network.epochs_done, self._batches)
         finally:

@@ -306,7 +306,7 @@ class DatasetPanel(QGroupBox):
         try:
             with _busy():
                 validate_choice(self.document, choice)
-        except Exception as exc:  # noqa: BLE001 - a slot that opens a file shows a sentence, never raises
+        except Exception as exc:  # broad on purpose: a slot that opens a file shows a sentence, never raises
             action = failure or f"{dataset_title(choice)} could not be loaded"
             text, details = describe_failure(action, exc, dataset_title(choice))
             self.document.notify(text, "error", details)

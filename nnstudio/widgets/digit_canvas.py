@@ -347,7 +347,7 @@ class DigitCanvas(QWidget):
             return "clear"
         return None
 
-    def event(self, event: QEvent) -> bool:  # noqa: A003 - Qt's name
+    def event(self, event: QEvent) -> bool:  # Qt's name
         # Claim Ctrl+Z / Esc / Delete before window shortcuts see them (only with focus).
         if event.type() == QEvent.Type.ShortcutOverride and self._canvas_key(event) is not None:
             event.accept()

@@ -84,7 +84,7 @@ class LogSpinBox(QDoubleSpinBox):
             return self._allow_zero
         return self._min_positive * (1 - _REL_TOL) <= number <= self.maximum() * (1 + _REL_TOL)
 
-    def validate(self, text: str, pos: int):  # noqa: D401 - Qt's signature
+    def validate(self, text: str, pos: int):  # Qt's signature
         stripped = text.strip()
         number = self._parse(stripped)
         if number is not None and self._in_range(number):

@@ -563,7 +563,7 @@ class TrainingDashboard(QWidget):
         path = Path(path) if Path(path).suffix else Path(path).with_suffix(".png")
         try:
             plot.export_png(str(path))
-        except Exception as exc:  # noqa: BLE001 - exporter errors vary; the user needs the reason
+        except Exception as exc:  # broad on purpose: exporter errors vary; the user needs the reason
             self._document.notify(f"Could not export the {plot.metric} plot to {path.name}: {exc}")
             return False
         if not path.is_file():
