@@ -19,13 +19,13 @@ import time
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import numpy as np  # noqa: E402
-from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from core.layers.conv import Conv2D  # noqa: E402
-from core.layers.pooling import MaxPool2D  # noqa: E402
+from core.layers.conv import Conv2D
+from core.layers.pooling import MaxPool2D
 
 BATCH = 128
 CONV_CASES = [((1, 28, 28), 8), ((8, 14, 14), 16)]  # (input per sample, filters); 3x3 'same'

@@ -44,18 +44,18 @@ _REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NNSTUDIO_DATA", str(_REPO.parent / "shared" / "data" / "mnist"))
 sys.path.insert(0, str(_REPO))
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+from threadpoolctl import threadpool_limits
 
-from core import Network, NetworkSpec, TrainingConfig  # noqa: E402
-from nnstudio.dialogs import Dialogs  # noqa: E402
-from nnstudio.document import DatasetChoice, Document, DocumentState  # noqa: E402
-from nnstudio.settings import app_settings  # noqa: E402
-from nnstudio.training_controller import BLAS_THREADS_KEY, blas_threads_setting  # noqa: E402
-from nnstudio.main_window import MainWindow  # noqa: E402
-from nnstudio.widgets.eval_tasks import TaskRunner  # noqa: E402
+from core import Network, NetworkSpec, TrainingConfig
+from nnstudio.dialogs import Dialogs
+from nnstudio.document import DatasetChoice, Document, DocumentState
+from nnstudio.main_window import MainWindow
+from nnstudio.settings import app_settings
+from nnstudio.training_controller import BLAS_THREADS_KEY, blas_threads_setting
+from nnstudio.widgets.eval_tasks import TaskRunner
 
 PROBE_MS = 5
 SPEC = {"input_shape": [784],

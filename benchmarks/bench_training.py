@@ -21,17 +21,17 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = os.environ.get("BENCH_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core import Network  # noqa: E402
-from core.data.idx import load_idx  # noqa: E402
+from core import Network
+from core.data.idx import load_idx
 
 THREADS = int(os.environ["OMP_NUM_THREADS"])
 REPEAT = 3  # best of REPEAT epochs on each side: the least disturbed by the rest of the machine

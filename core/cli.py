@@ -28,9 +28,10 @@ import re
 import sys
 import time
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from .network import Network
 from .spec import NetworkSpec, TrainingConfig
 from .training import BatchReport, ChangeEvent, EpochReport, TrainingResult, drive, run_training
 
-__all__ = ["main", "PRESETS", "CliError"]
+__all__ = ["PRESETS", "CliError", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a C tool cut off by ``| head``

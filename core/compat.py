@@ -38,10 +38,23 @@ from .spec import LayerSpec, NetworkSpec, analyze
 from .spec_edit import quick_fix
 
 __all__ = [
-    "check_compatibility", "fit_spec_to_dataset", "output_units", "layout_for_spec", "input_shape_for_layout",
-    "describe_input", "dataset_param_schema", "example_indices", "image_shape_for", "preview_images",
-    "scatter_points", "IMAGE_FIRST_LAYERS", "DatasetFacts", "DatasetFit", "propose_dataset_fit", "app_problems",
+    "IMAGE_FIRST_LAYERS",
+    "DatasetFacts",
+    "DatasetFit",
+    "app_problems",
+    "check_compatibility",
+    "dataset_param_schema",
+    "describe_input",
+    "example_indices",
+    "fit_spec_to_dataset",
     "image_input_advice",
+    "image_shape_for",
+    "input_shape_for_layout",
+    "layout_for_spec",
+    "output_units",
+    "preview_images",
+    "propose_dataset_fit",
+    "scatter_points",
 ]
 
 #: Layer types that need an image input (channels, height, width).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-__all__ = ["ThroughputMeter", "eta_seconds", "format_duration", "progress_text", "run_fraction", "next_refresh_ms"]
+__all__ = ["ThroughputMeter", "eta_seconds", "format_duration", "next_refresh_ms", "progress_text", "run_fraction"]
 
 
 class ThroughputMeter:

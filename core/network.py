@@ -8,7 +8,8 @@ outputs (batch, *output_shape). Parameters are exposed under stable dotted keys
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -58,14 +59,14 @@ class Network:
             self.add(layer)
 
     # -- construction ------------------------------------------------------------------------
-    def add(self, layer: Layer) -> "Network":
+    def add(self, layer: Layer) -> Network:
         if not isinstance(layer, Layer):
             raise SpecError(f"add() takes a layer such as Dense(10), not {layer!r}")
         self.layers.append(layer)
         self.built = False
         return self
 
-    def compile(self, loss: str | Loss | None = None, optimizer: Optimizer | Mapping[str, Any] | str | None = None) -> "Network":
+    def compile(self, loss: str | Loss | None = None, optimizer: Optimizer | Mapping[str, Any] | str | None = None) -> Network:
         """Set the loss and/or optimizer (Keras-style); resets optimizer state."""
         if loss is not None:
             self.loss = get_loss(loss)
@@ -74,7 +75,7 @@ class Network:
         return self
 
     @classmethod
-    def from_spec(cls, spec: NetworkSpec | Mapping[str, Any] | str, build: bool = True) -> "Network":
+    def from_spec(cls, spec: NetworkSpec | Mapping[str, Any] | str, build: bool = True) -> Network:
         """A network from a spec object, its dict form or its JSON text.
 
         Raises SpecError listing every problem (each naming the layer's position and a fix),
@@ -111,7 +112,7 @@ class Network:
         """Per-layer shapes, parameter counts, multiply-adds and problems (no allocation)."""
         return analyze(self.to_spec(), self.layers)
 
-    def build(self, input_shape: Iterable[int] | None = None) -> "Network":
+    def build(self, input_shape: Iterable[int] | None = None) -> Network:
         """Check the stack and allocate every parameter from a generator seeded with ``seed``.
 
         Building again re-initialises the weights exactly as the first time and resets the
@@ -231,7 +232,7 @@ class Network:
         for key, value in weights.items():
             current[key][...] = value
 
-    def inference_copy(self) -> "Network":
+    def inference_copy(self) -> Network:
         """An independent network with the same spec and weights but no optimizer state,
         history or caches: cheap, and safe to predict with while this one trains."""
         self._ensure_built()

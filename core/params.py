@@ -8,8 +8,9 @@ would refuse cannot be entered in the first place.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import SpecError
 
@@ -79,7 +80,7 @@ class Param:
         raise AssertionError(f"unknown parameter kind {self.kind}")
 
     def _check_number(self, value: Any, where: str, integer: bool) -> int | float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__index__") and not _is_numpy_number(value):
+        if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__index__") and not _is_numpy_number(value)):
             raise SpecError(f"{where} must be a number, not {value!r}")
         if integer:
             if isinstance(value, float) or _is_numpy_float(value):

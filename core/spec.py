@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import ClassVar
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any, ClassVar
 
 from . import limits
 from .errors import Problem, ShapeError, SpecError
@@ -92,11 +92,11 @@ class LayerSpec:
         object.__setattr__(self, "config", _freeze(config))
 
     @classmethod
-    def of(cls, type: str, **config: Any) -> "LayerSpec":
+    def of(cls, type: str, **config: Any) -> LayerSpec:
         return cls(type, config)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "LayerSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerSpec:
         if not isinstance(data, Mapping) or not isinstance(data.get("type"), str):
             raise SpecError(f"a layer must be an object with a 'type' key, not {data!r}")
         return cls(data["type"], {k: v for k, v in data.items() if k != "type"})
@@ -104,7 +104,7 @@ class LayerSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, **_thaw(self.config)}
 
-    def with_config(self, **changes: Any) -> "LayerSpec":
+    def with_config(self, **changes: Any) -> LayerSpec:
         return LayerSpec(self.type, {**_thaw(self.config), **changes})
 
     def create(self) -> Layer:
@@ -148,7 +148,7 @@ class NetworkSpec:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> NetworkSpec:
         """Parse and check the top-level structure (not the layer stack: see ``analyze``).
 
         Raises SpecError, and nothing else, for any input."""
@@ -156,7 +156,7 @@ class NetworkSpec:
             return cls._from_dict(data)
 
     @classmethod
-    def _from_dict(cls, data: Mapping[str, Any]) -> "NetworkSpec":
+    def _from_dict(cls, data: Mapping[str, Any]) -> NetworkSpec:
         if not isinstance(data, Mapping):
             raise SpecError(f"a network spec must be a JSON object, not {type(data).__name__}")
         known = {"input_shape", "layers", "loss", "optimizer", "seed", "dtype"}
@@ -195,7 +195,7 @@ class NetworkSpec:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_json(cls, text: str) -> "NetworkSpec":
+    def from_json(cls, text: str) -> NetworkSpec:
         with spec_errors_only():
             try:
                 data = json.loads(text)
@@ -205,10 +205,10 @@ class NetworkSpec:
             return cls.from_dict(data)
 
     # -- editing helpers (return new specs) ------------------------------------------------------
-    def with_layers(self, layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> "NetworkSpec":
+    def with_layers(self, layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> NetworkSpec:
         return NetworkSpec(self.input_shape, tuple(layers), self.loss, _thaw(self.optimizer), self.seed, self.dtype)
 
-    def replace(self, **changes: Any) -> "NetworkSpec":
+    def replace(self, **changes: Any) -> NetworkSpec:
         data = {"input_shape": self.input_shape, "layers": self.layers, "loss": self.loss,
                 "optimizer": _thaw(self.optimizer), "seed": self.seed, "dtype": self.dtype}
         data.update(changes)
@@ -361,7 +361,7 @@ class TrainingConfig:
                 "validation_split": self.validation_split, "shuffle": self.shuffle}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainingConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingConfig:
         if not isinstance(data, Mapping):
             raise SpecError("training settings must be a JSON object")
         return cls(**validate_config("training", cls.SCHEMA, data))

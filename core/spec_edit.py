@@ -16,9 +16,10 @@ Nothing here allocates weights: checks go through ``analyze`` and the layer sche
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .errors import Problem, SpecError
 from .registry import layer_class

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import AbstractSet
 
-__all__ = ["core_split", "thread_cpus", "pin_this_thread"]
+__all__ = ["core_split", "pin_this_thread", "thread_cpus"]
 
 
 def core_split(blas_threads: int, allowed: AbstractSet[int] | None = None) -> tuple[int, frozenset[int]] | None:

@@ -74,7 +74,7 @@ class DatasetChoice:
         return (self.name, tuple(sorted((k, repr(v)) for k, v in self.params.items())))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DatasetChoice":
+    def from_dict(cls, data: dict[str, Any]) -> DatasetChoice:
         """The choice a model file recorded; raises core.ModelFileError when its parts have
         the wrong types (the name must be text, the params a mapping with text keys)."""
         name = data.get("name", "digits8x8")
@@ -128,7 +128,7 @@ class _StateCommand(QUndoCommand):
 
     _ids: dict[str, int] = {}
 
-    def __init__(self, document: "Document", new: DocumentState, text: str, merge_key: str | None = None):
+    def __init__(self, document: Document, new: DocumentState, text: str, merge_key: str | None = None):
         super().__init__(text)
         self._document = document
         self._old = document.state
@@ -138,7 +138,7 @@ class _StateCommand(QUndoCommand):
     def id(self) -> int:  # Qt's name
         return self._merge_id
 
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+    def mergeWith(self, other: QUndoCommand) -> bool:
         if other.id() != self.id() or not isinstance(other, _StateCommand):
             return False
         self._new = other._new

@@ -8,12 +8,13 @@ from __future__ import annotations
 import functools
 import logging
 import traceback
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import core
 from core.data import DataError
 
-__all__ = ["failure_message", "USER_ERRORS", "describe_failure", "reports_errors"]
+__all__ = ["USER_ERRORS", "describe_failure", "failure_message", "reports_errors"]
 
 #: The documented error types: their message is a sentence written for the user.
 USER_ERRORS: tuple[type[BaseException], ...] = (core.ModelFileError, core.SpecError, core.TrainingError, DataError,

@@ -38,12 +38,12 @@ from threadpoolctl import ThreadpoolController
 
 import core
 from core import BatchReport, ChangeEvent, EpochReport, Network, TrainingControl, run_training
-from core.training import drive
 from core.data import DataError
+from core.training import drive
 
 from .cpu_affinity import pin_this_thread
 
-__all__ = ["TrainingJob", "ReportPacket", "RunEnd", "WorkerControl", "TrainingWorker", "readable_error"]
+__all__ = ["ReportPacket", "RunEnd", "TrainingJob", "TrainingWorker", "WorkerControl", "readable_error"]
 
 #: Errors that describe a problem with the user's settings or data, not a bug.
 USER_ERRORS = (core.TrainingError, core.SpecError, core.ShapeError, DataError)

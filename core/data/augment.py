@@ -30,9 +30,18 @@ import numpy as np
 
 from .errors import DataError
 
-__all__ = ["AugmentConfig", "augment_digits", "adjust_thickness", "random_affine", "elastic_field", "add_flags",
-           "draw_segments",
-           "warp_bilinear", "gaussian_matrix", "downsample_mean"]
+__all__ = [
+    "AugmentConfig",
+    "add_flags",
+    "adjust_thickness",
+    "augment_digits",
+    "downsample_mean",
+    "draw_segments",
+    "elastic_field",
+    "gaussian_matrix",
+    "random_affine",
+    "warp_bilinear",
+]
 
 
 @dataclass(frozen=True)

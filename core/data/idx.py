@@ -28,7 +28,7 @@ import numpy as np
 from ._files import GZIP_MAGIC, GzipStream, GzipTruncated, count, file_size, opened, read_limited, size_text
 from .errors import DataError
 
-__all__ = ["read_idx", "load_idx", "IMAGES_MAGIC", "LABELS_MAGIC", "MAX_IDX_BYTES", "MAX_IDX_DIMS"]
+__all__ = ["IMAGES_MAGIC", "LABELS_MAGIC", "MAX_IDX_BYTES", "MAX_IDX_DIMS", "load_idx", "read_idx"]
 
 IMAGES_MAGIC = 2051  # 00 00 08 03: uint8, 3 dimensions (count, rows, cols)
 LABELS_MAGIC = 2049  # 00 00 08 01: uint8, 1 dimension (count)

@@ -54,9 +54,17 @@ from .npz import read_npz
 from .paths import user_cache_dir, user_data_dir
 
 __all__ = [
-    "MnistLocation", "find_mnist", "locate_mnist_in", "mnist_search_places", "load_mnist",
-    "download_mnist", "clear_mnist_memory_cache", "MNIST_FILES", "DEFAULT_MIRRORS",
-    "MNIST_ATTRIBUTION", "DownloadCancelled",
+    "DEFAULT_MIRRORS",
+    "MNIST_ATTRIBUTION",
+    "MNIST_FILES",
+    "DownloadCancelled",
+    "MnistLocation",
+    "clear_mnist_memory_cache",
+    "download_mnist",
+    "find_mnist",
+    "load_mnist",
+    "locate_mnist_in",
+    "mnist_search_places",
 ]
 
 #: (file name, size in bytes, SHA-256) of the four published gzip IDX files, in load order:

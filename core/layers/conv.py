@@ -9,8 +9,17 @@ import numpy as np
 from ..initializers import INITIALIZERS, get_initializer
 from ..params import Param
 from ..registry import register_layer
-from ._im2col import (WORKSPACE_LIMIT_BYTES, Geometry, Workspace, col2im, im2col, image_shape_fix,
-                      output_size_and_padding, pair, pair_text)
+from ._im2col import (
+    WORKSPACE_LIMIT_BYTES,
+    Geometry,
+    Workspace,
+    col2im,
+    im2col,
+    image_shape_fix,
+    output_size_and_padding,
+    pair,
+    pair_text,
+)
 from .base import Layer, Shape, format_shape
 
 PADDINGS = ("valid", "same")

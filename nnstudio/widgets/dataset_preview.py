@@ -51,7 +51,7 @@ class DatasetPreview(QWidget):
         self._note = ""
         self.setFixedHeight(self.sizeHint().height())
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(280, 120)
 
     def set_dataset(self, dataset: Dataset | None) -> None:
@@ -83,7 +83,7 @@ class DatasetPreview(QWidget):
         self.update()
 
     # -- painting ----------------------------------------------------------------------------------
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.mode == "scatter")
         rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 

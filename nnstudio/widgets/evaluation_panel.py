@@ -32,9 +32,25 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QBoxLayout, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView,
-                               QLabel, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle, QTableView,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QBoxLayout,
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QStyle,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.data import DataError
 from core.evaluation import Evaluation, compatibility_problem, evaluate, evaluation_csv
@@ -274,7 +290,7 @@ class EvaluationPanel(QWidget):
     #: Below this tab width the summary goes below the buttons.
     SUMMARY_ROW_WIDTH = 760
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_tab_titles(event.size().width())
         self._place_summary(event.size().width())
@@ -302,7 +318,7 @@ class EvaluationPanel(QWidget):
                 return
 
     # -- confusion page layout ----------------------------------------------------------------------
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize:
             if watched is self._confusion_scroll:
                 self._arrange_confusion()

@@ -64,10 +64,10 @@ class LogSpinBox(QDoubleSpinBox):
         self.editingFinished.connect(self._on_editing_finished)
 
     # -- text ---------------------------------------------------------------------------------
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+    def textFromValue(self, value: float) -> str:
         return format_compact(value)
 
-    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
+    def valueFromText(self, text: str) -> float:
         number = self._parse(text)
         return self.value() if number is None else number
 
@@ -91,7 +91,7 @@ class LogSpinBox(QDoubleSpinBox):
             return QValidator.State.Acceptable, text, pos
         # Anything a number could still grow into ("", "1e", "0.0", "5e-") is intermediate;
         # letters and signs a positive number cannot contain are refused outright.
-        if stripped == "" or all(c in "0123456789.,eE+-" for c in stripped) and not stripped.startswith("-"):
+        if stripped == "" or (all(c in "0123456789.,eE+-" for c in stripped) and not stripped.startswith("-")):
             return QValidator.State.Intermediate, text, pos
         return QValidator.State.Invalid, text, pos
 
@@ -141,7 +141,7 @@ class LogSpinBox(QDoubleSpinBox):
             self._set_note("")
 
     # -- steps --------------------------------------------------------------------------------
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
+    def stepBy(self, steps: int) -> None:
         value = self.value()
         page = abs(steps) >= 10  # Page Up/Down step by 10 "single steps"
         for _ in range(abs(steps) // 10 if page else abs(steps)):
@@ -161,7 +161,7 @@ class LogSpinBox(QDoubleSpinBox):
             return 0.0 if self._allow_zero and value <= low * (1 + _REL_TOL) else low
         return min(nxt, high)
 
-    def stepEnabled(self):  # noqa: N802 - Qt's name
+    def stepEnabled(self):
         flags = QAbstractSpinBox.StepEnabledFlag.StepNone
         value = self.value()
         if value < self.maximum() * (1 - _REL_TOL):

@@ -22,8 +22,17 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                               QLabel, QSpinBox, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
 
 from core import OPTIMIZERS, SpecError, TrainingConfig
 from core.losses import LOSS_HELP, LOSSES
@@ -64,7 +73,7 @@ def _training_param(name: str) -> Param:
 class CompactDoubleSpinBox(QDoubleSpinBox):
     """A QDoubleSpinBox that shows "0.9" rather than "0.9000"."""
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+    def textFromValue(self, value: float) -> str:
         return f"{value:.{self.decimals()}f}".rstrip("0").rstrip(".") or "0"
 
 

@@ -6,9 +6,22 @@ import numpy as np
 import pytest
 
 from core import LayerSpec, NetworkSpec, analyze
-from core.compat import (DatasetFacts, app_problems, check_compatibility, dataset_param_schema, describe_input,
-                         example_indices, fit_spec_to_dataset, image_shape_for, input_shape_for_layout,
-                         layout_for_spec, output_units, preview_images, propose_dataset_fit, scatter_points)
+from core.compat import (
+    DatasetFacts,
+    app_problems,
+    check_compatibility,
+    dataset_param_schema,
+    describe_input,
+    example_indices,
+    fit_spec_to_dataset,
+    image_shape_for,
+    input_shape_for_layout,
+    layout_for_spec,
+    output_units,
+    preview_images,
+    propose_dataset_fit,
+    scatter_points,
+)
 from core.data import DATASET_NAMES, DATASETS, DataError, load_dataset
 
 

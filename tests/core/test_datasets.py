@@ -8,8 +8,17 @@ import json
 import numpy as np
 import pytest
 
-from core.data import (DATASET_NAMES, DATASETS, DataError, Dataset, apply_preprocessing, dataset_from_arrays,
-                       dataset_from_csv, dataset_from_idx, load_dataset)
+from core.data import (
+    DATASET_NAMES,
+    DATASETS,
+    DataError,
+    Dataset,
+    apply_preprocessing,
+    dataset_from_arrays,
+    dataset_from_csv,
+    dataset_from_idx,
+    load_dataset,
+)
 from core.resource_files import read_resource_bytes, resource_file, resource_path
 
 from .data_fixtures import TEST_COUNTS, TRAIN_COUNTS, small_mnist_like, write_idx

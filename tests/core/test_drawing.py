@@ -6,11 +6,25 @@ import numpy as np
 import pytest
 
 from core.data import DataError, apply_preprocessing, load_dataset
-from core.data.drawing import (area_resize, area_resize_matrix, block_counts, bitmap_32, center_of_mass,
-                               dataset_preprocessing, drawing_to_raw, has_enough_ink, ink_bounding_box,
-                               mode_for_input_shape, preprocess_batch, preprocess_drawing, sample_as_image, sample_fits,
-                               sample_to_network_input,
-                               shift_whole_pixels, to_network_input)
+from core.data.drawing import (
+    area_resize,
+    area_resize_matrix,
+    bitmap_32,
+    block_counts,
+    center_of_mass,
+    dataset_preprocessing,
+    drawing_to_raw,
+    has_enough_ink,
+    ink_bounding_box,
+    mode_for_input_shape,
+    preprocess_batch,
+    preprocess_drawing,
+    sample_as_image,
+    sample_fits,
+    sample_to_network_input,
+    shift_whole_pixels,
+    to_network_input,
+)
 
 CANVAS = 280
 

@@ -13,8 +13,17 @@ import pytest
 
 import core
 from core.data import load_dataset
-from core.evaluation import (as_class_probabilities, class_probabilities, compatibility_problem, confusion_csv,
-                             evaluate, evaluation_csv, normalize_rows, report_csv, samples_for_cell)
+from core.evaluation import (
+    as_class_probabilities,
+    class_probabilities,
+    compatibility_problem,
+    confusion_csv,
+    evaluate,
+    evaluation_csv,
+    normalize_rows,
+    report_csv,
+    samples_for_cell,
+)
 
 
 def mlp(units_out=10, inputs=64, last="softmax", loss="cross_entropy", seed=0):

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.data import DataError, load_csv, load_idx, read_idx
-from core.data import csv_import
+from core.data import DataError, csv_import, load_csv, load_idx, read_idx
 from core.data.mnist import MnistLocation, load_mnist
 
 from .data_fixtures import idx_bytes, small_mnist_like, write_idx

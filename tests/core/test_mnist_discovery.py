@@ -17,8 +17,7 @@ from core.data import DataError, find_mnist, load_mnist, locate_mnist_in, mnist_
 from core.data import mnist as mnist_module
 from core.data.paths import user_cache_dir, user_data_dir
 
-from .data_fixtures import (MNIST_GZ, TRAIN_COUNTS, isolated_home, write_fake_idx_folder,  # noqa: F401
-                            write_fake_npz)
+from .data_fixtures import MNIST_GZ, TRAIN_COUNTS, isolated_home, write_fake_idx_folder, write_fake_npz
 
 REPO = Path(__file__).resolve().parents[2]
 

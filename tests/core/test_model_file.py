@@ -15,10 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import Network
-from core.spec import TrainingConfig
-from core import limits, model_file
+from core import Network, limits, model_file
 from core.model_file import ModelFileError, load_model, optimizer_member, save_model, weights_member
+from core.spec import TrainingConfig
 
 
 # ----------------------------------------------------------------------------------------------
@@ -402,11 +401,10 @@ def test_duplicate_member(saved, tmp_path):
     _, path = saved
     members = members_of(path)
     bad = tmp_path / "dup.nnz"
-    with pytest.warns(UserWarning):
-        with zipfile.ZipFile(bad, "w") as zf:
-            for name, data in members.items():
-                zf.writestr(name, data)
-            zf.writestr("spec.json", members["spec.json"])
+    with pytest.warns(UserWarning), zipfile.ZipFile(bad, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        zf.writestr("spec.json", members["spec.json"])
     expect_error(bad, "'spec.json' appears twice")
 
 

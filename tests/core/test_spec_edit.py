@@ -7,8 +7,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core import LayerSpec, NetworkSpec, SpecError, analyze
-from core.spec_edit import (PALETTE_TYPES, default_layer, diff_layers, duplicate_layer, insert_layer, move_layer,
-                            output_units_hint, quick_fix, remove_layer, set_layer_setting)
+from core.spec_edit import (
+    PALETTE_TYPES,
+    default_layer,
+    diff_layers,
+    duplicate_layer,
+    insert_layer,
+    move_layer,
+    output_units_hint,
+    quick_fix,
+    remove_layer,
+    set_layer_setting,
+)
 
 CNN = {"input_shape": [1, 28, 28], "layers": [
     {"type": "Conv2D", "filters": 8, "kernel_size": 3},

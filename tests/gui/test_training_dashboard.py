@@ -436,7 +436,7 @@ def test_a_runs_first_frame_is_painted_before_the_training_thread_starts(qtbot, 
     painted: set[str] = set()
 
     class PaintSpy(QObject):
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        def eventFilter(self, obj, event):
             if event.type() == QEvent.Type.Paint:
                 painted.update(name for name, w in watched.items() if w is obj)
             return False
