@@ -135,7 +135,7 @@ def every_tab(window):
             inner = window.evaluation_panel.tabs
             for j in range(inner.count()):
                 shots.append((f"{name}-{slug(inner.tabText(j))}",
-                              lambda i=i, j=j: (window.tabs.setCurrentIndex(i), inner.setCurrentIndex(j))))
+                              lambda i=i, j=j, inner=inner: (window.tabs.setCurrentIndex(i), inner.setCurrentIndex(j))))
         else:
             shots.append((name, lambda i=i: window.tabs.setCurrentIndex(i)))
     return shots
