@@ -712,14 +712,14 @@ def prediction_text(pred: np.ndarray, labels: np.ndarray | None, class_names: Se
     if probabilities is not None:
         headers = [f"P({name})" for name in class_names]
         widths = [max(len(h), 5) for h in headers]
-        head += "  " + " ".join(h.rjust(w) for h, w in zip(headers, widths))
+        head += "  " + " ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
     lines = [title, head]
     for i in range(shown):
         line = f"{i:>6}  {_name(class_names, pred[i]):>9}"
         if labels is not None:
             line += f"  {_name(class_names, labels[i]) if labels[i] >= 0 else '?':>5}"
         if probabilities is not None:
-            line += "  " + " ".join(f"{p:.3f}".rjust(w) for p, w in zip(probabilities[i], widths))
+            line += "  " + " ".join(f"{p:.3f}".rjust(w) for p, w in zip(probabilities[i], widths, strict=False))
         lines.append(line)
     if shown < len(pred):
         lines.append(f"... {len(pred) - shown:,} more (use --limit)")

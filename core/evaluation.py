@@ -210,7 +210,7 @@ def confusion_csv(matrix: np.ndarray, class_names: Sequence[str], normalized: bo
     if m.shape != (len(names), len(names)):
         raise ValueError(f"a confusion matrix of shape {m.shape} does not fit {len(names)} class names")
     rows: list[list] = [["true \\ predicted", *names]]
-    for name, row in zip(names, m):
+    for name, row in zip(names, m, strict=False):
         rows.append([name, *(f"{v:.6f}" if normalized else str(int(v)) for v in row)])
     return _write(rows)
 

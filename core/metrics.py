@@ -48,7 +48,7 @@ class ClassificationReport:
 
     def rows(self) -> list[tuple[str, float, float, float, int]]:
         return [(name, float(p), float(r), float(f), int(s)) for name, p, r, f, s in
-                zip(self.class_names, self.precision, self.recall, self.f1, self.support)]
+                zip(self.class_names, self.precision, self.recall, self.f1, self.support, strict=True)]
 
     def to_text(self, digits: int = 2) -> str:
         """The table seed 2 prints (scikit-learn's layout)."""

@@ -525,7 +525,7 @@ class _Loader:
             analysis = analyze(spec)
             analysis.raise_if_invalid()
             param_shapes: dict[str, tuple[int, ...]] = {}
-            for info, layer_spec in zip(analysis.layers, spec.layers):
+            for info, layer_spec in zip(analysis.layers, spec.layers, strict=False):
                 assert info.input_shape is not None
                 for name, shape in layer_spec.create().param_shapes(info.input_shape).items():
                     param_shapes[f"layers.{info.index}.{name}"] = tuple(int(d) for d in shape)

@@ -150,14 +150,14 @@ def diff_layers(old: Sequence[Any], new: Sequence[Any]) -> LayerDiff:
     old, new = tuple(old), tuple(new)
     if old == new:
         return LayerDiff("none")
-    first = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    first = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
     if len(new) == len(old) + 1 and new[:first] + new[first + 1:] == old:
         return LayerDiff("insert", first)
     if len(old) == len(new) + 1 and old[:first] + old[first + 1:] == new:
         return LayerDiff("remove", first)
     if len(old) != len(new):
         return LayerDiff("replace", first)
-    last = max(i for i, (a, b) in enumerate(zip(old, new)) if a != b)
+    last = max(i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b)
     # One layer moved: either old[last] moved up to `first`, or old[first] moved down to `last`.
     if new[first] == old[last] and new[first + 1:last + 1] == old[first:last]:
         return LayerDiff("move", last, first)

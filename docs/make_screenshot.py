@@ -16,6 +16,7 @@ temporary settings folder, never the user's.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import sys
@@ -63,7 +64,7 @@ def draw_seven(canvas) -> None:
     for stroke in strokes:
         points = [QPoint(int(x * w), int(y * h)) for x, y in stroke]
         QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
-        for a, b in zip(points, points[1:]):
+        for a, b in itertools.pairwise(points):
             for t in range(1, 9):
                 p = a + (b - a) * (t / 8)
                 QTest.mouseMove(canvas, p)

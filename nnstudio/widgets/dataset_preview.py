@@ -108,7 +108,7 @@ class DatasetPreview(QWidget):
         font.setPointSizeF(max(7.0, font.pointSizeF() - 1))
         painter.setFont(font)
         x0 = rect.left() + (rect.width() - columns * (side + 4)) / 2 + 2
-        for i, (image, name) in enumerate(zip(self._images, self.examples)):
+        for i, (image, name) in enumerate(zip(self._images, self.examples, strict=False)):
             r, c = divmod(i, columns)
             cell = QRectF(x0 + c * (side + 4), rect.top() + 2 + r * (side + label_h + 2), side, side)
             painter.drawImage(cell, image)

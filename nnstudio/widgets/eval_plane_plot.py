@@ -171,7 +171,7 @@ class PlanePlot(QWidget):
         to_pixels = QTransform(rect.width() / (x_max - x_min), 0, 0, -rect.height() / (y_max - y_min),
                                rect.left() - x_min * rect.width() / (x_max - x_min),
                                rect.bottom() + y_min * rect.height() / (y_max - y_min))
-        for ps, poly in zip(self._points, self._polygons):
+        for ps, poly in zip(self._points, self._polygons, strict=False):
             self._paint_points(p, ps, to_pixels.map(poly))
         p.restore()
         self._paint_legend(p, rect)

@@ -658,7 +658,7 @@ class EvaluationPanel(QWidget):
         confidence = ev.confidence[shown_idx]
         images = sample_images(shown.x[shown_idx], shown.input_shape, shown.preprocessing)
         captions, labels = [], []
-        for i, p in zip(shown_idx, confidence):
+        for i, p in zip(shown_idx, confidence, strict=True):
             captions.append(f"Test sample {int(i)}: true {names[true]}, predicted {names[predicted]} "
                             f"with probability {p:.2f}")
             if images is None:

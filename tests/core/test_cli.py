@@ -181,10 +181,10 @@ def test_predict_idx_with_and_without_labels(digits_model, tmp_path, capsys):
 def test_predict_csv_with_labels_features_only_and_named_column(digits_model, tmp_path, capsys):
     raw, labels = digits_raw(25)
     rows = [",".join(map(str, r.ravel())) for r in raw]
-    (tmp_path / "labelled.csv").write_text("\n".join(f"{r},{y}" for r, y in zip(rows, labels)) + "\n")
+    (tmp_path / "labelled.csv").write_text("\n".join(f"{r},{y}" for r, y in zip(rows, labels, strict=True)) + "\n")
     (tmp_path / "features.csv").write_text("\n".join(rows) + "\n")
     header = ",".join(["digit"] + [f"p{i}" for i in range(64)])
-    (tmp_path / "named.csv").write_text(header + "\n" + "\n".join(f"{y},{r}" for r, y in zip(rows, labels)) + "\n")
+    (tmp_path / "named.csv").write_text(header + "\n" + "\n".join(f"{y},{r}" for r, y in zip(rows, labels, strict=True)) + "\n")
 
     code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "labelled.csv")
     assert code == 0, err
@@ -445,7 +445,7 @@ def assert_metadata_refused(err: str, model: Path, fragment: str) -> None:
 def csv_rows(raw: np.ndarray, labels=None) -> str:
     rows = [",".join(map(str, r.ravel())) for r in raw]
     if labels is not None:
-        rows = [f"{r},{y}" for r, y in zip(rows, labels)]
+        rows = [f"{r},{y}" for r, y in zip(rows, labels, strict=True)]
     return "\n".join(rows) + "\n"
 
 

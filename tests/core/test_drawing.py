@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -36,7 +38,7 @@ def stroke_image(size: int, points: list[tuple[float, float]], width: float, off
     rr, cc = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
     p = np.array(points, dtype=np.float64) * 200 * scale + np.array(offset)
     dist = np.full((size, size), np.inf)
-    for (r0, c0), (r1, c1) in zip(p[:-1], p[1:]):
+    for (r0, c0), (r1, c1) in itertools.pairwise(p):
         d = np.array([r1 - r0, c1 - c0])
         t = np.clip(((rr - r0) * d[0] + (cc - c0) * d[1]) / max(d @ d, 1e-12), 0, 1)
         dist = np.minimum(dist, np.hypot(rr - (r0 + t * d[0]), cc - (c0 + t * d[1])))

@@ -165,7 +165,7 @@ def test_report_and_evaluation_csv_hold_the_reports_numbers(digits_run):
     result = evaluate(net, s.x_test, s.y_test, names)
     rows = list(csv.reader(io.StringIO(report_csv(result.report))))
     assert rows[0] == ["class", "precision", "recall", "f1", "support"]
-    for row, (name, p, r, f, n) in zip(rows[1:11], result.report.rows()):
+    for row, (name, p, r, f, n) in zip(rows[1:11], result.report.rows(), strict=False):
         assert row[0] == name and int(row[4]) == n
         assert [float(v) for v in row[1:4]] == pytest.approx([p, r, f], abs=1e-6)
     assert rows[11][0] == "accuracy" and float(rows[11][3]) == pytest.approx(result.accuracy, abs=1e-6)

@@ -347,7 +347,7 @@ def test_csv_empty_cell_and_empty_label(tmp_path):
 def test_csv_quoted_fields_match_plain(tmp_path):
     plain = load_csv(write(tmp_path, "a,b,c\n1,2,x\n3,4,y\n", "plain.csv"))
     quoted = load_csv(write(tmp_path, '"a","b","c"\n"1","2","x"\n"3","4","y"\n', "quoted.csv"))
-    for p, q in zip(plain, quoted):
+    for p, q in zip(plain, quoted, strict=True):
         if isinstance(p, np.ndarray):
             np.testing.assert_array_equal(p, q)
         else:

@@ -225,7 +225,7 @@ def test_decision_grid_separates_xor(xor_net):
     grid = decision_grid(xor_net, *bounds, resolution=101)
     assert grid.shape == (101, 101, 2)
     assert np.allclose(grid.sum(axis=2), 1.0)
-    for (x, y), label in zip(XOR_X, XOR_Y):
+    for (x, y), label in zip(XOR_X, XOR_Y, strict=True):
         r, c = grid_cell(x, y, bounds, 101)
         assert grid[r, c].argmax() == label and grid[r, c, label] > 0.9
     # The grid is the network's own answer at those points.

@@ -205,7 +205,7 @@ def test_load_from_torchvision_folder_and_keras_npz_agree(isolated_home, mnist_d
     np.savez(npz, x_train=x_train, y_train=y_train.astype(np.uint8), x_test=x_test,
              y_test=y_test.astype(np.uint8))
     from_npz = load_mnist(locate_mnist_in(npz))
-    for a, b in zip((x_train, y_train, x_test, y_test), from_npz):
+    for a, b in zip((x_train, y_train, x_test, y_test), from_npz, strict=True):
         np.testing.assert_array_equal(a, b)
     assert from_npz[1].dtype == np.int64
 
@@ -241,7 +241,7 @@ def test_memory_and_disk_cache(isolated_home, mnist_dir, monkeypatch):
     monkeypatch.setattr(mnist_module, "_decode", lambda loc: decoded.append(loc) or original_decode(loc))
     second = load_mnist(location)
     assert decoded == []  # served from the disk cache
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
 
     # A damaged cache entry is noticed and rebuilt.

@@ -38,7 +38,7 @@ def test_issue_spec_builds_and_round_trips_through_json():
     assert again == net.to_spec()
     d = again.to_dict()
     # every layer key is a constructor argument; the given ones are kept verbatim
-    for given, saved in zip(ISSUE_SPEC["layers"], d["layers"]):
+    for given, saved in zip(ISSUE_SPEC["layers"], d["layers"], strict=True):
         assert {k: saved[k] for k in given} == given
     assert net.output_shape == (10,)
     assert [i.output_shape for i in net.analyze().layers] == [(8, 28, 28), (8, 28, 28), (8, 14, 14), (1568,), (10,), (10,)]
@@ -105,7 +105,7 @@ def test_keras_style_building_equals_spec_building():
     b = Network.from_spec(mlp_spec())
     a.build()
     assert a.to_spec() == b.to_spec()
-    for (ka, pa, _), (kb, pb, _) in zip(a.parameters(), b.parameters()):
+    for (ka, pa, _), (kb, pb, _) in zip(a.parameters(), b.parameters(), strict=True):
         assert ka == kb and np.array_equal(pa, pb)
     assert [k for k, _, _ in a.parameters()] == ["layers.0.W", "layers.0.b", "layers.2.W", "layers.2.b"]
     assert a.parameters()[0][1].shape == (4, 5)

@@ -227,7 +227,7 @@ def test_bad_csv_import_reports_and_keeps_the_previous_dataset(qtbot, panel, doc
 def test_good_csv_import_becomes_the_dataset(qtbot, panel, document, dialogs, tmp_path):
     rng = np.random.default_rng(0)
     rows = ["a,b,c,label"] + [f"{x:.3f},{y:.3f},{z:.3f},{k}" for (x, y, z), k in
-                               zip(rng.normal(size=(60, 3)), np.arange(60) % 3)]
+                               zip(rng.normal(size=(60, 3)), np.arange(60) % 3, strict=True)]
     good = tmp_path / "points.csv"
     good.write_text("\n".join(rows) + "\n")
     dialogs.data_paths = [str(good)]
