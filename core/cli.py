@@ -522,7 +522,7 @@ class Progress:
             return
         self._last = now
         fraction = r.progress - r.epoch
-        filled = int(round(fraction * self.width))
+        filled = round(float(fraction * self.width))
         bar = "#" * filled + "." * (self.width - filled)
         self.stream.write(f"\repoch {r.epoch + 1}/{self.total} [{bar}] {fraction:4.0%} loss {r.loss:.4g}   ")
         self.stream.flush()

@@ -227,7 +227,7 @@ def _image_layers_below_first(spec: NetworkSpec) -> bool:
     for layer in spec.layers:
         if layer.type in IMAGE_FIRST_LAYERS and seen_other:
             return True
-        if layer.type not in IMAGE_FIRST_LAYERS + ("Activation", "Dropout"):
+        if layer.type not in (*IMAGE_FIRST_LAYERS, "Activation", "Dropout"):
             seen_other = True
     return False
 

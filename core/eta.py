@@ -64,7 +64,7 @@ def format_duration(seconds: float | None) -> str:
     """"42 s", "3:07", "1:02:03"; "" for None or non-finite."""
     if seconds is None or not math.isfinite(seconds):
         return ""
-    total = max(int(round(seconds)), 0)
+    total = max(round(float(seconds)), 0)
     if total < 60:
         return f"{total} s"
     hours, rest = divmod(total, 3600)

@@ -358,7 +358,7 @@ def mix_class_colors(probabilities: np.ndarray, colors: np.ndarray | None = None
     if cols.shape != (k, 3):
         raise ValueError(f"need one RGB colour per class: colours {cols.shape} for {k} classes")
     mixed = p @ cols
-    confidence = (p.max(axis=-1, keepdims=True) - 1.0 / k) / (1.0 - 1.0 / k) if k > 1 else np.ones(p.shape[:-1] + (1,))
+    confidence = (p.max(axis=-1, keepdims=True) - 1.0 / k) / (1.0 - 1.0 / k) if k > 1 else np.ones((*p.shape[:-1], 1))
     weight = np.clip(confidence, 0.0, 1.0) * strength
     return np.round(255.0 + (mixed - 255.0) * weight).astype(np.uint8)
 

@@ -90,7 +90,7 @@ class Network:
                 spec = NetworkSpec.from_dict(spec)
             analysis = analyze(spec)
             analysis.raise_if_invalid()
-            net = cls([l.create() for l in spec.layers], spec.input_shape, spec.loss,
+            net = cls([layer.create() for layer in spec.layers], spec.input_shape, spec.loss,
                       dict(spec.optimizer), spec.seed, spec.dtype)
             if build:
                 net.build()
@@ -101,7 +101,7 @@ class Network:
             raise SpecError("the network has no input shape: pass input_shape=... or call build(input_shape)")
         return NetworkSpec(
             self.input_shape,
-            tuple(LayerSpec(l.type_name, l.get_config()) for l in self.layers),
+            tuple(LayerSpec(layer.type_name, layer.get_config()) for layer in self.layers),
             self.loss.name,
             self.optimizer.to_dict(),
             self.seed,
@@ -417,7 +417,7 @@ class Network:
         return "\n".join(out)
 
     def __repr__(self) -> str:
-        return f"Network({', '.join(l.describe() for l in self.layers)})"
+        return f"Network({', '.join(layer.describe() for layer in self.layers)})"
 
 
 def labels_of(y: np.ndarray) -> np.ndarray:

@@ -125,7 +125,7 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
-        layers = tuple(l if isinstance(l, LayerSpec) else LayerSpec.from_dict(l) for l in self.layers)
+        layers = tuple(layer if isinstance(layer, LayerSpec) else LayerSpec.from_dict(layer) for layer in self.layers)
         object.__setattr__(self, "layers", layers)
         optimizer = _thaw(self.optimizer) if isinstance(self.optimizer, Mapping) else self.optimizer
         try:  # canonical form, as for layers
@@ -138,7 +138,7 @@ class NetworkSpec:
     def to_dict(self) -> dict[str, Any]:
         data = {
             "input_shape": list(self.input_shape),
-            "layers": [l.to_dict() for l in self.layers],
+            "layers": [layer.to_dict() for layer in self.layers],
             "loss": self.loss,
             "optimizer": _thaw(self.optimizer),
             "seed": self.seed,
@@ -189,7 +189,7 @@ class NetworkSpec:
             raise SpecError(f"'optimizer' must be an object such as {{\"type\": \"Adam\", \"learning_rate\": 0.001}}, "
                             f"not {optimizer!r}")
         optimizer_from_config(dict(optimizer))  # validates
-        return cls(tuple(shape), tuple(LayerSpec.from_dict(l) for l in layers), loss, dict(optimizer), seed, dtype)
+        return cls(tuple(shape), tuple(LayerSpec.from_dict(layer) for layer in layers), loss, dict(optimizer), seed, dtype)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
@@ -241,11 +241,11 @@ class SpecAnalysis:
 
     @property
     def total_params(self) -> int:
-        return sum(l.param_count for l in self.layers)
+        return sum(layer.param_count for layer in self.layers)
 
     @property
     def total_macs(self) -> int:
-        return sum(l.macs for l in self.layers)
+        return sum(layer.macs for layer in self.layers)
 
     def raise_if_invalid(self) -> None:
         if self.problems:

@@ -210,7 +210,7 @@ def quick_fix(spec: NetworkSpec, problem: Problem, n_classes: int | None = None)
         moved = _softmax_to_end(spec, index)
         if moved is not None:
             return moved
-        fixed = spec.with_layers(spec.layers[:index] + (flatten, dense) + spec.layers[index:])
+        fixed = spec.with_layers((*spec.layers[:index], flatten, dense, *spec.layers[index:]))
         return QuickFix(f"Insert Flatten and Dense {units}", fixed, index)
     if fix == FIX_KERNEL_TOO_LARGE and any(p.name == "padding" for p in layer_class(layer.type).schema):
         # 'same' keeps the kernel the user chose and always fits: output = ceil(input / stride).
@@ -219,7 +219,7 @@ def quick_fix(spec: NetworkSpec, problem: Problem, n_classes: int | None = None)
         return QuickFix(f"Remove {layer_label(index, layer.type)}", remove_layer(spec, index),
                         min(index, len(spec.layers) - 2) if len(spec.layers) > 1 else None)
     if fix == FIX_OUTPUT_NOT_FLAT:
-        fixed = spec.with_layers(spec.layers + (flatten, dense))
+        fixed = spec.with_layers((*spec.layers, flatten, dense))
         return QuickFix(f"Add Flatten and Dense {units}", fixed, len(spec.layers))
     return None
 

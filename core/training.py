@@ -242,7 +242,7 @@ def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     """Seeded (train_idx, val_idx) split of ``n`` samples; ``fraction`` in [0, 1)."""
     if not 0.0 <= fraction < 1.0:
         raise TrainingError(f"validation_split must be in [0, 1), not {fraction}")
-    n_val = int(round(n * fraction))
+    n_val = round(float(n * fraction))
     perm = np.random.default_rng([seed, 0x5EED]).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 

@@ -202,7 +202,7 @@ class TrainingCurves:
         j = nearest_index(train.x, x)
         if j is not None and abs(train.x[j] - x) <= 0.5:
             ex = float(train.x[j])
-            out.update(epoch=int(round(ex)), train=float(train.y[j]))
+            out.update(epoch=round(ex), train=float(train.y[j]))
             if i is None:
                 out["x"] = ex
             k = nearest_index(val.x, ex)
@@ -276,7 +276,7 @@ def run_label(optimizer: str, learning_rates: Sequence[float], batch_sizes: Sequ
     def chain(values: Sequence[float]) -> str:
         texts = [f"{v:g}" for v in values]
         if len(texts) > 4:
-            texts = texts[:2] + ["…", texts[-1]]
+            texts = [*texts[:2], "…", texts[-1]]
         return " → ".join(texts)
 
     return f"{optimizer} lr {chain(learning_rates)}, batch {chain(batch_sizes)}"

@@ -291,5 +291,5 @@ def _rows(layers: tuple[LayerSpec, ...], analysis: SpecAnalysis) -> list[_Row]:
     located: dict[int, tuple[Problem, ...]] = {}
     for problem in analysis.problems:
         if problem.layer_index is not None:
-            located[problem.layer_index] = located.get(problem.layer_index, ()) + (problem,)
+            located[problem.layer_index] = (*located.get(problem.layer_index, ()), problem)
     return [_Row(layer, info, located.get(i, ())) for i, (layer, info) in enumerate(zip(layers, analysis.layers, strict=False))]

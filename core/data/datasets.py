@@ -306,7 +306,7 @@ def _allocate(counts: np.ndarray, fraction: float, capacity: np.ndarray) -> np.n
     """Per-class sample counts summing to round(total * fraction), within ``capacity``."""
     ideal = counts * fraction
     base = np.minimum(np.floor(ideal).astype(np.int64), capacity)
-    target = min(int(math.floor(counts.sum() * fraction + 0.5)), int(capacity.sum()))
+    target = min(math.floor(counts.sum() * fraction + 0.5), int(capacity.sum()))
     short = target - int(base.sum())
     if short > 0:
         order = np.argsort(-(ideal - np.floor(ideal)), kind="stable")

@@ -61,7 +61,7 @@ def image_shape_fix(input_shape: Shape) -> str:
         return f"{IMAGE_INPUT_FIX_START} with a channel axis, shaped {format_shape((1, *input_shape))}"
     example = (1, 28, 28)
     if len(input_shape) == 1:
-        side = int(round(float(input_shape[0]) ** 0.5))
+        side = round(float(input_shape[0]) ** 0.5)
         example = (1, side, side) if side * side == input_shape[0] else example
     return (f"{IMAGE_INPUT_FIX_START} shaped (channels, height, width), e.g. {format_shape(example)}, "
             "and keep image layers before Flatten and Dense")

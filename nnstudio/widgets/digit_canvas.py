@@ -208,7 +208,7 @@ class DigitCanvas(QWidget):
 
     def _blank_image(self) -> QImage:
         ratio = self._ratio()
-        side = int(round(CANVAS_SIZE * ratio))
+        side = round(CANVAS_SIZE * ratio)
         image = QImage(side, side, QImage.Format.Format_Grayscale8)
         image.setDevicePixelRatio(ratio)
         image.fill(0)

@@ -134,7 +134,7 @@ def test_train_spec_file_with_overrides_and_dataset_options(tmp_path, capsys):
 
 
 def test_train_reshapes_image_layout_for_an_mlp(tmp_path, capsys):
-    code, out, err = run(capsys, "train", "--preset", "digits", "--dataset-option", "layout=image",
+    code, _out, err = run(capsys, "train", "--preset", "digits", "--dataset-option", "layout=image",
                          "--epochs", "2", "-o", tmp_path / "m.nnz")
     assert code == 0, err
 
@@ -143,7 +143,7 @@ def test_train_divergence_exits_1(tmp_path, capsys):
     spec = {"input_shape": [2], "layers": [{"type": "Dense", "units": 1}], "loss": "mse",
             "optimizer": {"type": "SGD", "learning_rate": 10.0}, "seed": 0}
     (tmp_path / "s.json").write_text(json.dumps(spec))
-    code, out, err = run(capsys, "train", tmp_path / "s.json", "--dataset", "xor", "--epochs", "200",
+    code, _out, err = run(capsys, "train", tmp_path / "s.json", "--dataset", "xor", "--epochs", "200",
                          "--batch-size", "1", "-o", tmp_path / "m.nnz")
     assert code == 1
     assert_one_line_error(err, "training diverged", "learning rate", after_progress=True)

@@ -256,7 +256,7 @@ def test_mnist_digits_drawn_large_small_and_off_centre_come_back(mnist_dir, monk
         for image in originals:
             # Upscale with exact area averaging (block copies for integer factors), keep the
             # ink's box and place it on the canvas (as far as it fits).
-            size = int(round(28 * factor))
+            size = round(float(28 * factor))
             big = np.clip(area_resize(image, size, size), 0, 1)
             top, bottom, left, right = ink_bounding_box(big)
             crop = big[top:bottom, left:right]

@@ -81,7 +81,7 @@ def test_samples_for_cell_exactly_those_pairs_most_confident_first(digits_run):
     result = evaluate(net, s.x_test, s.y_test, names)
     off = np.argwhere((result.confusion > 1) & ~np.eye(10, dtype=bool))
     assert len(off), "the short run should make at least one repeated mistake"
-    for t, p in list(off) + [(3, 3)]:
+    for t, p in [*off, (3, 3)]:
         idx = result.samples_for_cell(t, p)
         assert len(idx) == result.confusion[t, p]
         assert set(idx) == set(np.flatnonzero((s.y_test == t) & (result.y_pred == p)))

@@ -60,7 +60,7 @@ def test_download_with_progress(server, tmp_path):
     dones = [done for done, _, _ in calls]
     assert dones == sorted(dones) and dones[-1] == TOTAL
     assert {name for _, _, name in calls} == set(MNIST_GZ)
-    x_train, y_train, _, _ = load_mnist(location)
+    _x_train, y_train, _, _ = load_mnist(location)
     assert np.bincount(y_train).tolist() == TRAIN_COUNTS
 
     # A second call finds the verified files and downloads nothing.

@@ -55,7 +55,7 @@ def test_shape_analysis_allocates_nothing_and_counts_macs():
 
 
 def test_dense_after_conv_names_the_layer_and_the_fix():
-    layers = [l for l in ISSUE_SPEC["layers"] if l["type"] != "Flatten"]
+    layers = [layer for layer in ISSUE_SPEC["layers"] if layer["type"] != "Flatten"]
     layers[0] = {"type": "Conv2D", "filters": 8, "kernel_size": 3}
     spec = dict(ISSUE_SPEC, layers=layers)
     with pytest.raises(SpecError) as err:
@@ -162,7 +162,7 @@ def test_softmax_with_cross_entropy_trains_through_the_fused_path():
 def test_gradient_check_for_each_loss(loss, last):
     units = 1 if loss == "binary_cross_entropy" else 3
     spec = mlp_spec(loss=loss)
-    spec["layers"] = spec["layers"][:2] + [{"type": "Dense", "units": units}, {"type": "Activation", "function": last}]
+    spec["layers"] = [*spec["layers"][:2], {"type": "Dense", "units": units}, {"type": "Activation", "function": last}]
     net = Network.from_spec(spec)
     x = np.random.default_rng(0).standard_normal((5, 4))
     y = np.array([0, 1, 1, 0, 1]) if units == 1 else np.array([0, 1, 2, 2, 1])

@@ -136,7 +136,7 @@ def test_diff_of_an_insert_or_remove_names_a_position_that_reproduces_it(items, 
     old = tuple(items)
     i = data.draw(st.integers(0, len(old)))
     value = data.draw(st.integers(0, 3))
-    new = old[:i] + (value,) + old[i:]
+    new = (*old[:i], value, *old[i:])
     d = diff_layers(old, new)
     assert d.kind == "insert" and new[:d.index] + new[d.index + 1:] == old
     d = diff_layers(new, old)

@@ -206,7 +206,7 @@ def test_cnn_filters_and_feature_maps(qtbot, dialogs):
     layers = [{"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
               {"type": "Activation", "function": "relu"}, {"type": "MaxPool2D", "pool_size": 2},
               {"type": "Conv2D", "filters": 6, "kernel_size": 3}, {"type": "Activation", "function": "relu"},
-              {"type": "Flatten"}] + dense(10, "softmax")
+              {"type": "Flatten"}, *dense(10, "softmax")]
     document = Document(DocumentState(spec((1, 8, 8), layers, lr=0.005), TrainingConfig(validation_split=0.0),
                                       DatasetChoice("digits8x8", {"layout": "image"})))
     train(document, epochs=1)
