@@ -83,9 +83,8 @@ class Param:
         if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__index__") and not _is_numpy_number(value)):
             raise SpecError(f"{where} must be a number, not {value!r}")
         if integer:
-            if isinstance(value, float) or _is_numpy_float(value):
-                if not float(value).is_integer():
-                    raise SpecError(f"{where} must be a whole number, not {value!r}")
+            if (isinstance(value, float) or _is_numpy_float(value)) and not float(value).is_integer():
+                raise SpecError(f"{where} must be a whole number, not {value!r}")
             value = int(value)
         else:
             try:

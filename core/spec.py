@@ -21,6 +21,7 @@ shapes, parameter counts and multiply-adds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -128,10 +129,8 @@ class NetworkSpec:
         layers = tuple(layer if isinstance(layer, LayerSpec) else LayerSpec.from_dict(layer) for layer in self.layers)
         object.__setattr__(self, "layers", layers)
         optimizer = _thaw(self.optimizer) if isinstance(self.optimizer, Mapping) else self.optimizer
-        try:  # canonical form, as for layers
+        with contextlib.suppress(SpecError, TypeError, ValueError):  # canonical form, as for layers
             optimizer = optimizer_from_config(dict(optimizer)).to_dict()
-        except (SpecError, TypeError, ValueError):
-            pass
         object.__setattr__(self, "optimizer", _freeze(dict(optimizer)))
 
     # -- JSON ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ a gradient check begun mid-run keeps off the training core until it expires.
 from __future__ import annotations
 
 import os
-from typing import AbstractSet
+from collections.abc import Set as AbstractSet
 
 __all__ = ["core_split", "pin_this_thread", "thread_cpus"]
 

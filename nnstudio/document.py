@@ -24,7 +24,7 @@ import os
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -126,7 +126,7 @@ class _StateCommand(QUndoCommand):
     merge into one undo step.
     """
 
-    _ids: dict[str, int] = {}
+    _ids: ClassVar[dict[str, int]] = {}  # merge key -> Qt command id, shared by all commands
 
     def __init__(self, document: Document, new: DocumentState, text: str, merge_key: str | None = None):
         super().__init__(text)

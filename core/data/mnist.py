@@ -33,6 +33,7 @@ resume, progress, cancel and SHA-256 verification (see its docstring).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -341,10 +342,8 @@ def _store_disk_cache(folder: Path, arrays: Sequence[np.ndarray]) -> None:
         tmp.mkdir(parents=True, exist_ok=False)
         for key, a in zip(_NPZ_KEYS, arrays, strict=True):
             np.save(tmp / f"{key}.npy", np.ascontiguousarray(a), allow_pickle=False)
-        try:
+        with contextlib.suppress(OSError):  # another process stored the same entry first
             os.replace(tmp, folder)
-        except OSError:
-            pass  # another process stored the same entry first
         _prune_cache(folder.parent, keep=folder.name)
     except OSError:
         pass

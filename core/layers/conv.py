@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
 from ..initializers import INITIALIZERS, get_initializer
@@ -23,7 +21,7 @@ from ._im2col import (
 from .base import Layer, Shape, format_shape
 
 PADDINGS = ("valid", "same")
-IntOrPair = Union[int, tuple[int, int], list[int]]
+IntOrPair = int | tuple[int, int] | list[int]
 
 
 @register_layer

@@ -21,6 +21,11 @@ _SERIES = (1.0, 2.0, 5.0)
 _REL_TOL = 1e-9
 
 
+def _decade_neighbour(value: float, up: bool) -> float:
+    """One page step: ten times larger or smaller."""
+    return value * 10 if up else value / 10
+
+
 def _series_neighbour(value: float, up: bool) -> float:
     """The next value of the 1-2-5 series strictly above (or below) ``value`` > 0."""
     decade = math.floor(math.log10(value))
@@ -153,10 +158,7 @@ class LogSpinBox(QDoubleSpinBox):
         low, high = self._min_positive, self.maximum()
         if value <= 0:
             return low if up else 0.0
-        if page:
-            nxt = value * 10 if up else value / 10
-        else:
-            nxt = _series_neighbour(value, up)
+        nxt = _decade_neighbour(value, up) if page else _series_neighbour(value, up)
         if nxt < low * (1 - _REL_TOL):
             return 0.0 if self._allow_zero and value <= low * (1 + _REL_TOL) else low
         return min(nxt, high)

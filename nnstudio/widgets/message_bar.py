@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..theme import style_notice
+
 #: Gap between the floating strip and the host's edges (pixels).
 _MARGIN = 6
-
-from ..theme import style_notice
 
 
 class MessageBar(QFrame):

@@ -433,8 +433,7 @@ def _set(widget: QWidget, value: Any) -> None:
         elif isinstance(widget, QCheckBox):
             if widget.isChecked() != bool(value):
                 widget.setChecked(bool(value))
-        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
-            if widget.value() != value:
-                widget.setValue(value)
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)) and widget.value() != value:
+            widget.setValue(value)
     finally:
         widget.blockSignals(False)

@@ -325,7 +325,7 @@ def test_csv_single_class(tmp_path):
 
 @pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-inf", "1e999"])
 def test_csv_non_finite_values(tmp_path, bad):
-    text = "a,b,c\n1,2,0\n3,4,1\n5,%s,0\n" % bad
+    text = f"a,b,c\n1,2,0\n3,4,1\n5,{bad},0\n"
     with pytest.raises(DataError) as e:
         load_csv(write(tmp_path, text))
     message = str(e.value)
@@ -386,7 +386,7 @@ def test_csv_gzip_and_bom(tmp_path):
 def test_csv_binary_file_refused(tmp_path):
     path = tmp_path / "picture.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
-    with pytest.raises(DataError, match="picture.csv.*not a text file"):
+    with pytest.raises(DataError, match=r"picture\.csv.*not a text file"):
         load_csv(path)
 
 

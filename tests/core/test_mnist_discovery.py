@@ -17,7 +17,13 @@ from core.data import DataError, find_mnist, load_mnist, locate_mnist_in, mnist_
 from core.data import mnist as mnist_module
 from core.data.paths import user_cache_dir, user_data_dir
 
-from .data_fixtures import MNIST_GZ, TRAIN_COUNTS, isolated_home, write_fake_idx_folder, write_fake_npz
+from .data_fixtures import (
+    MNIST_GZ,
+    TRAIN_COUNTS,
+    isolated_home,  # noqa: F401 - a pytest fixture, used by name
+    write_fake_idx_folder,
+    write_fake_npz,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -222,7 +228,7 @@ def test_damaged_idx_names_the_file(isolated_home, mnist_dir):
     raw = _copy_real_mnist(mnist_dir, isolated_home / "data" / "MNIST" / "raw")
     data = (raw / "t10k-images-idx3-ubyte.gz").read_bytes()
     (raw / "t10k-images-idx3-ubyte.gz").write_bytes(data[: len(data) // 3])
-    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz.*truncated"):
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz.*truncated"):
         load_mnist()
 
 

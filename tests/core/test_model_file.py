@@ -313,7 +313,7 @@ def test_saving_over_an_existing_file_replaces_it(saved):
 def test_metadata_that_is_not_json_is_refused_before_writing(tmp_path):
     net = mlp()
     net.metadata = {"when": object()}
-    with pytest.raises(ModelFileError, match="metadata.json"):
+    with pytest.raises(ModelFileError, match=r"metadata\.json"):
         save_model(net, tmp_path / "m.nnz")
     assert list(tmp_path.iterdir()) == []
 

@@ -118,7 +118,7 @@ def test_get_and_set_weights():
     assert not np.all(net.parameters()[0][1] == 0)  # get_weights returns copies
     net.set_weights(w)
     assert np.all(net.parameters()[0][1] == 0)
-    with pytest.raises(SpecError, match="missing layers.2.b"):
+    with pytest.raises(SpecError, match=r"missing layers\.2\.b"):
         net.set_weights({k: v for k, v in w.items() if k != "layers.2.b"})
     with pytest.raises(SpecError, match="shape"):
         net.set_weights({**w, "layers.0.W": np.zeros((5, 4))})

@@ -84,7 +84,7 @@ def test_set_layer_setting_validates_against_the_schema():
     assert set_layer_setting(spec, 4, "units", 128).layers[4].config["units"] == 128
     assert set_layer_setting(spec, 0, "kernel_size", (3, 5)).layers[0].config["kernel_size"] == (3, 5)
     assert set_layer_setting(spec, 2, "stride", None).layers[2].config["stride"] is None
-    with pytest.raises(SpecError, match="layer 5 \\(Dense\\).*'units' must be between 1 and 100,000"):
+    with pytest.raises(SpecError, match=r"layer 5 \(Dense\).*'units' must be between 1 and 100,000"):
         set_layer_setting(spec, 4, "units", 0)
     with pytest.raises(SpecError, match="must be in \\[0, 1\\)"):
         set_layer_setting(spec_of([{"type": "Dropout", "rate": 0.5}], (4,)), 0, "rate", 1.0)

@@ -91,7 +91,7 @@ def test_boundary_refreshes_live_throttled_and_fast(qtbot, xor_panel):
     qtbot.waitUntil(lambda: not view._throttle.pending, timeout=WAIT)
     before = view.refresh_count
     network = document.network
-    for epoch in range(20):  # a burst of epoch-end snapshots
+    for _ in range(20):  # a burst of epoch-end snapshots
         network.layers[2].params["b"][:] += 0.05
         document.set_snapshot(network.inference_copy())
     assert view.refresh_count - before <= 1  # at most the first one at once; the rest wait

@@ -128,7 +128,7 @@ def test_plots_show_every_batch_and_epoch_and_refresh_at_most_20_times_a_second(
     dash.statusText.connect(statuses.append)
     batches = []
     controller.batchReport.connect(batches.append)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT) as started:
+    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "trainButton")
     t0 = time.perf_counter()
     with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
