@@ -437,7 +437,8 @@ def _download_mnist() -> None:
 
     def progress(done: int, total: int, filename: str) -> None:
         if sys.stderr.isatty():
-            print(f"\rdownloading MNIST: {done / max(total, 1):4.0%} {filename}   ", end="", file=sys.stderr, flush=True)
+            print(f"\rdownloading MNIST: {done / max(total, 1):4.0%} {filename}   ", end="", file=sys.stderr,
+                  flush=True)
 
     print("downloading MNIST (about 11.6 MB)...", file=sys.stderr)
     location = download_mnist(progress=progress)
@@ -662,7 +663,8 @@ def format_confusion(cm: np.ndarray, class_names: Sequence[str]) -> str:
     width = max(max(len(n) for n in names), len(str(int(cm.max()) if cm.size else 0)))
     label_w = max(len(n) for n in names)
     head = " " * label_w + "  " + " ".join(n.rjust(width) for n in names)
-    rows = [names[i].rjust(label_w) + "  " + " ".join(str(int(v)).rjust(width) for v in cm[i]) for i in range(len(names))]
+    rows = [names[i].rjust(label_w) + "  " + " ".join(str(int(v)).rjust(width) for v in cm[i])
+            for i in range(len(names))]
     return "\n".join([head, *rows])
 
 
@@ -828,7 +830,8 @@ def _read_csv_inputs(path: str, label_column: str | None, no_labels: bool, class
         return _read_feature_csv(path), None, Path(path).name
     from .data import DataError, load_csv
 
-    column: int | str = -1 if label_column is None else (int(label_column) if _is_int_text(label_column) else label_column)
+    column: int | str = (-1 if label_column is None
+                         else int(label_column) if _is_int_text(label_column) else label_column)
     try:
         x, y, csv_names = load_csv(path, label_column=column, min_classes=1)
     except DataError as exc:

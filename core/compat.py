@@ -259,7 +259,8 @@ def app_problems(spec: NetworkSpec, info: DatasetFacts | None) -> list[Problem]:
         if _is_image_input_advice(problem.fix):
             problem = Problem(problem.message, problem.layer_index, image_input_advice(spec, info))
         elif problem.fix and problem.fix.startswith("set the network's input to"):
-            problem = Problem(problem.message, problem.layer_index, "the Fix button adapts it (the input follows the dataset)")
+            problem = Problem(problem.message, problem.layer_index,
+                              "the Fix button adapts it (the input follows the dataset)")
         out.append(problem)
     return out
 
@@ -373,7 +374,8 @@ def example_indices(y: np.ndarray, n_classes: int, count: int = 10) -> np.ndarra
     return np.asarray(chosen, dtype=np.int64)
 
 
-def image_shape_for(input_shape: tuple[int, ...], preprocessing: dict[str, Any] | None = None) -> tuple[int, int] | None:
+def image_shape_for(input_shape: tuple[int, ...],
+                    preprocessing: dict[str, Any] | None = None) -> tuple[int, int] | None:
     """(height, width) when samples of ``input_shape`` are images, else None.
 
     ``(c, h, w)`` -> ``(h, w)`` (first channel shown); ``(h, w)`` as is; a flat ``(h*w,)``

@@ -12,7 +12,8 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Fraction of equal labels; y_true, y_pred: (n,) ints."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError(f"accuracy needs two label arrays of the same non-zero length, got {y_true.shape} and {y_pred.shape}")
+        raise ValueError("accuracy needs two label arrays of the same non-zero length, "
+                         f"got {y_true.shape} and {y_pred.shape}")
     return float(np.mean(y_true == y_pred))
 
 

@@ -355,7 +355,8 @@ class _Loader:
         if st.st_size == 0:
             raise self.fail("the file is empty (0 bytes), so it holds no model")
         if st.st_size > limits.MAX_FILE_BYTES:
-            raise self.fail(f"the file is {_mib(st.st_size)}, over the {_mib(limits.MAX_FILE_BYTES)} a model file may take")
+            raise self.fail(f"the file is {_mib(st.st_size)}, "
+                            f"over the {_mib(limits.MAX_FILE_BYTES)} a model file may take")
 
     # -- archive directory ----------------------------------------------------------------------
     def _check_directory(self, zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:

@@ -183,7 +183,8 @@ def _preprocessing_problem(pre: Any) -> str | None:
         if value is None:
             continue
         if (not isinstance(value, list) or len(value) > 3
-                or not all(_is_number(v) and math.isfinite(v) and abs(v) <= limits.MAX_VALUES_PER_SAMPLE for v in value)):
+                or not all(_is_number(v) and math.isfinite(v) and abs(v) <= limits.MAX_VALUES_PER_SAMPLE
+                           for v in value)):
             return f"{_where((*where, key))} must be a list of up to 3 numbers, not {value!r}"
     shape = pre.get("image_shape")
     if shape is not None and not all(_is_int(d) and d > 0 for d in shape):

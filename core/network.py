@@ -35,9 +35,11 @@ class Network:
                  loss: str | Loss = "mse", optimizer: Optimizer | Mapping[str, Any] | str | None = None,
                  seed: int = 0, dtype: str | np.dtype | type = "float32"):
         self.layers: list[Layer] = []
-        self.input_shape: tuple[int, ...] | None = tuple(int(d) for d in input_shape) if input_shape is not None else None
+        self.input_shape: tuple[int, ...] | None = (tuple(int(d) for d in input_shape)
+                                                    if input_shape is not None else None)
         self.loss: Loss = get_loss(loss)
-        self.optimizer: Optimizer = optimizer_from_config(optimizer if optimizer is not None else {"type": "SGD", "learning_rate": 0.01})
+        self.optimizer: Optimizer = optimizer_from_config(
+            optimizer if optimizer is not None else {"type": "SGD", "learning_rate": 0.01})
         self.seed = int(seed)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -66,7 +68,8 @@ class Network:
         self.built = False
         return self
 
-    def compile(self, loss: str | Loss | None = None, optimizer: Optimizer | Mapping[str, Any] | str | None = None) -> Network:
+    def compile(self, loss: str | Loss | None = None,
+                optimizer: Optimizer | Mapping[str, Any] | str | None = None) -> Network:
         """Set the loss and/or optimizer (Keras-style); resets optimizer state."""
         if loss is not None:
             self.loss = get_loss(loss)

@@ -161,7 +161,8 @@ class NetworkSpec:
         known = {"input_shape", "layers", "loss", "optimizer", "seed", "dtype"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise SpecError(f"unknown key(s) in network spec: {', '.join(unknown)} (allowed: {', '.join(sorted(known))})")
+            raise SpecError(f"unknown key(s) in network spec: {', '.join(unknown)} "
+                            f"(allowed: {', '.join(sorted(known))})")
         if "input_shape" not in data:
             raise SpecError("the network spec needs an 'input_shape', e.g. [784] or [1, 28, 28]")
         shape = data["input_shape"]
@@ -188,7 +189,8 @@ class NetworkSpec:
             raise SpecError(f"'optimizer' must be an object such as {{\"type\": \"Adam\", \"learning_rate\": 0.001}}, "
                             f"not {optimizer!r}")
         optimizer_from_config(dict(optimizer))  # validates
-        return cls(tuple(shape), tuple(LayerSpec.from_dict(layer) for layer in layers), loss, dict(optimizer), seed, dtype)
+        return cls(tuple(shape), tuple(LayerSpec.from_dict(layer) for layer in layers), loss, dict(optimizer),
+                   seed, dtype)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)

@@ -334,7 +334,8 @@ def run_training(network, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_si
             sum_correct += correct
             pos = end
             expected_batches = batch_index + 1 + math.ceil((n - pos) / batch_size)
-            report = BatchReport(epoch, batch_index, expected_batches, epoch + pos / n, loss, correct / m, optimizer.learning_rate, batch_size, pos)
+            report = BatchReport(epoch, batch_index, expected_batches, epoch + pos / n, loss, correct / m,
+                                 optimizer.learning_rate, batch_size, pos)
             network.history.add_batch(report)
             batch_index += 1
             yield report
@@ -397,7 +398,8 @@ def fit(network, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int 
 
     def dispatch(report: BatchReport | EpochReport | ChangeEvent) -> None:
         if verbose and isinstance(report, EpochReport):
-            val = f"  val_loss {report.val_loss:.4f}  val_acc {report.val_accuracy:.4f}" if report.val_loss is not None else ""
+            val = (f"  val_loss {report.val_loss:.4f}  val_acc {report.val_accuracy:.4f}"
+                   if report.val_loss is not None else "")
             print(f"epoch {report.epoch + 1}  loss {report.loss:.4f}  acc {report.accuracy:.4f}{val}  "
                   f"({report.seconds:.1f} s)")
         for cb in callbacks:

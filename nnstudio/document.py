@@ -586,7 +586,8 @@ def state_from_file(path: str | Path) -> DocumentState:
                                   "which cannot be right: the file is damaged")
     meta = network.metadata
     try:
-        training = TrainingConfig.from_dict(meta["training"]) if isinstance(meta.get("training"), dict) else TrainingConfig()
+        training = (TrainingConfig.from_dict(meta["training"]) if isinstance(meta.get("training"), dict)
+                    else TrainingConfig())
     except core.SpecError:
         training = TrainingConfig()  # settings from a newer/odd file: fall back, the weights are what matter
     dataset = DatasetChoice.from_dict(meta["dataset"]) if isinstance(meta.get("dataset"), dict) else DatasetChoice()
@@ -698,4 +699,5 @@ def default_state() -> DocumentState:
         "layers": [{"type": "Dense", "units": 64}, {"type": "Activation", "function": "relu"},
                    {"type": "Dense", "units": 10}, {"type": "Activation", "function": "softmax"}],
         "loss": "cross_entropy", "optimizer": {"type": "Adam", "learning_rate": 0.001}, "seed": 0})
-    return DocumentState(spec, TrainingConfig(epochs=30, batch_size=32, validation_split=0.1), DatasetChoice("digits8x8"))
+    return DocumentState(spec, TrainingConfig(epochs=30, batch_size=32, validation_split=0.1),
+                         DatasetChoice("digits8x8"))

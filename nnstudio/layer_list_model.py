@@ -292,4 +292,5 @@ def _rows(layers: tuple[LayerSpec, ...], analysis: SpecAnalysis) -> list[_Row]:
     for problem in analysis.problems:
         if problem.layer_index is not None:
             located[problem.layer_index] = (*located.get(problem.layer_index, ()), problem)
-    return [_Row(layer, info, located.get(i, ())) for i, (layer, info) in enumerate(zip(layers, analysis.layers, strict=False))]
+    return [_Row(layer, info, located.get(i, ()))
+            for i, (layer, info) in enumerate(zip(layers, analysis.layers, strict=False))]

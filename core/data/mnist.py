@@ -294,7 +294,8 @@ def _validate(arrays: Sequence[np.ndarray], where: str) -> tuple[np.ndarray, ...
 def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
     """The four arrays of a Keras-style ``mnist.npz``: each member's header must declare
     MNIST's shape and an integer type before its data is read (see :mod:`.npz`)."""
-    arrays = read_npz(path, {key: (shape, "iu") for key, shape in zip(_NPZ_KEYS, _SHAPES, strict=True)}, "Keras' mnist.npz")
+    expected = {key: (shape, "iu") for key, shape in zip(_NPZ_KEYS, _SHAPES, strict=True)}
+    arrays = read_npz(path, expected, "Keras' mnist.npz")
     return tuple(arrays[key] for key in _NPZ_KEYS)
 
 

@@ -344,7 +344,8 @@ class EvaluationPanel(QWidget):
         row = self._confusion_row
         spacing = max(row.spacing(), 0)
         report_width = self.report_table.minimumWidth()
-        matrix_width = max(view.full_size(view.min_cell_size()).width(), self._confusion_title_row.minimumSize().width())
+        matrix_width = max(view.full_size(view.min_cell_size()).width(),
+                           self._confusion_title_row.minimumSize().width())
         side_by_side = width >= matrix_width + spacing + report_width
         direction = QBoxLayout.Direction.LeftToRight if side_by_side else QBoxLayout.Direction.TopToBottom
         if row.direction() != direction:

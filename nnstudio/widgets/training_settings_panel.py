@@ -118,8 +118,8 @@ class TrainingSettingsPanel(QGroupBox):
         self.optimizer_combo.setObjectName("optimizerCombo")
         for name in OPTIMIZERS:
             self.optimizer_combo.addItem(name, name)
-            self.optimizer_combo.setItemData(self.optimizer_combo.count() - 1, _sentence(OPTIMIZER_HELP.get(name, name)),
-                                             Qt.ItemDataRole.ToolTipRole)
+            self.optimizer_combo.setItemData(self.optimizer_combo.count() - 1,
+                                             _sentence(OPTIMIZER_HELP.get(name, name)), Qt.ItemDataRole.ToolTipRole)
         self.optimizer_combo.activated.connect(self._on_optimizer_combo_activated)
         self._add_row("&Optimizer", self.optimizer_combo)
 
@@ -307,7 +307,8 @@ class TrainingSettingsPanel(QGroupBox):
             return
         old_cls, new_cls = OPTIMIZERS.get(old.get("type")), OPTIMIZERS[name]
         defaults = {p.name: p.default for p in new_cls.schema}
-        old_default_lr = next((p.default for p in old_cls.schema if p.name == "learning_rate"), None) if old_cls else None
+        old_default_lr = (next((p.default for p in old_cls.schema if p.name == "learning_rate"), None)
+                          if old_cls else None)
         config = {"type": name, **defaults}
         # Keep a learning rate the user chose; a default follows the optimizer's own default.
         if "learning_rate" in old and old["learning_rate"] != old_default_lr:

@@ -184,7 +184,8 @@ def test_predict_csv_with_labels_features_only_and_named_column(digits_model, tm
     (tmp_path / "labelled.csv").write_text("\n".join(f"{r},{y}" for r, y in zip(rows, labels, strict=True)) + "\n")
     (tmp_path / "features.csv").write_text("\n".join(rows) + "\n")
     header = ",".join(["digit"] + [f"p{i}" for i in range(64)])
-    (tmp_path / "named.csv").write_text(header + "\n" + "\n".join(f"{y},{r}" for r, y in zip(rows, labels, strict=True)) + "\n")
+    named = "\n".join(f"{y},{r}" for r, y in zip(rows, labels, strict=True))
+    (tmp_path / "named.csv").write_text(header + "\n" + named + "\n")
 
     code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "labelled.csv")
     assert code == 0, err

@@ -251,7 +251,8 @@ def test_mnist_npz_member_declaring_a_huge_array_is_refused_from_its_header(tmp_
             archive.writestr(f"{key}.npy", member.getvalue())
     tracemalloc.start()
     try:
-        with pytest.raises(DataError, match=r"x_train has shape \(1000000000, 28, 28\) but \(60000, 28, 28\) is expected"):
+        with pytest.raises(DataError,
+                           match=r"x_train has shape \(1000000000, 28, 28\) but \(60000, 28, 28\) is expected"):
             load_mnist(MnistLocation("npz", (path,), "test"), use_disk_cache=False)
         _, peak = tracemalloc.get_traced_memory()
     finally:

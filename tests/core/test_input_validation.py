@@ -70,7 +70,8 @@ def test_float64_inputs_too_large_for_float32_are_refused():
 def test_nan_prediction_input_is_refused(call):
     net = new_net()
     x, _ = make_data(20)
-    with pytest.raises(InvalidInputError, match=r"^the inputs contain NaN or infinite values \(the first is in sample 7"):
+    with pytest.raises(InvalidInputError,
+                       match=r"^the inputs contain NaN or infinite values \(the first is in sample 7"):
         getattr(net, call)(with_nan(x))
 
 

@@ -449,7 +449,8 @@ def test_declared_size_over_member_budget_is_refused_before_decompressing(saved,
     bad = tmp_path / "huge.nnz"
     bad.write_bytes(_patch_central_size(path.read_bytes(), "weights/layers.0.W.npy", 0x7FFF0000))
     opened = []
-    monkeypatch.setattr(zipfile.ZipFile, "open", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(zipfile.ZipFile, "open",
+                        lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError))
     expect_error(bad, "'weights/layers.0.W.npy' declares", "budget")
     assert opened == []
 

@@ -25,8 +25,9 @@ ISSUE_SPEC = {"input_shape": [1, 28, 28], "layers": [
 
 
 def mlp_spec(**changes):
-    spec = {"input_shape": [4], "layers": [{"type": "Dense", "units": 5}, {"type": "Activation", "function": "tanh"},
-                                           {"type": "Dense", "units": 3}, {"type": "Activation", "function": "softmax"}],
+    spec = {"input_shape": [4],
+            "layers": [{"type": "Dense", "units": 5}, {"type": "Activation", "function": "tanh"},
+                       {"type": "Dense", "units": 3}, {"type": "Activation", "function": "softmax"}],
             "loss": "cross_entropy", "optimizer": {"type": "SGD", "learning_rate": 0.1}, "seed": 3}
     spec.update(changes)
     return spec
@@ -41,7 +42,8 @@ def test_issue_spec_builds_and_round_trips_through_json():
     for given, saved in zip(ISSUE_SPEC["layers"], d["layers"], strict=True):
         assert {k: saved[k] for k in given} == given
     assert net.output_shape == (10,)
-    assert [i.output_shape for i in net.analyze().layers] == [(8, 28, 28), (8, 28, 28), (8, 14, 14), (1568,), (10,), (10,)]
+    assert [i.output_shape for i in net.analyze().layers] == [(8, 28, 28), (8, 28, 28), (8, 14, 14), (1568,),
+                                                              (10,), (10,)]
     assert net.analyze().total_params == 8 * 9 + 8 + 1568 * 10 + 10
 
 

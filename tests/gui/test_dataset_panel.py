@@ -199,8 +199,8 @@ def test_fix_switches_the_layout_when_the_network_changes_to_conv(qtbot, panel, 
 
 
 def test_unfixable_mismatch_explains_without_a_button(qtbot, panel, document):
-    document.reset(document.state.__class__(cnn_spec((1, 8, 8)), document.training, DatasetChoice("digits8x8",
-                                                                                                   {"layout": "image"})))
+    document.reset(document.state.__class__(cnn_spec((1, 8, 8)), document.training,
+                                            DatasetChoice("digits8x8", {"layout": "image"})))
     pick(qtbot, combo(panel), "moons")  # Conv2D cannot take 2-D points
     assert notice(panel).isVisible() and not fit_button(panel).isVisible()
     assert "Conv2D" in panel.findChild(QLabel, "compatNoticeText").text()

@@ -21,11 +21,13 @@ def test_seed_presets_match_the_articles():
     by_title = {p.title: p.state() for p in PRESETS}
     xor = by_title["XOR — seed 1"]
     assert [layer.type for layer in xor.spec.layers] == ["Dense", "Activation", "Dense", "Activation"]
-    assert [layer.config.get("units", layer.config.get("function")) for layer in xor.spec.layers] == [3, "tanh", 1, "tanh"]
+    assert [layer.config.get("units", layer.config.get("function"))
+            for layer in xor.spec.layers] == [3, "tanh", 1, "tanh"]
     assert xor.spec.loss == "mse" and dict(xor.spec.optimizer) == core.SGD(0.1).to_dict()
     assert xor.training.batch_size == 1
     digits = by_title["8×8 digits — seed 2"]
-    assert [layer.config.get("units", layer.config.get("function")) for layer in digits.spec.layers] == [15, "relu", 10, "sigmoid"]
+    assert [layer.config.get("units", layer.config.get("function"))
+            for layer in digits.spec.layers] == [15, "relu", 10, "sigmoid"]
     assert digits.spec.loss == "mse" and digits.spec.optimizer["type"] == "SGD"
     mnist1 = by_title["MNIST MLP — seed 1"]
     assert [layer.config.get("units", layer.config.get("function")) for layer in mnist1.spec.layers] == [
