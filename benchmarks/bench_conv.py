@@ -19,13 +19,13 @@ import time
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import numpy as np  # noqa: E402
-from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from core.layers.conv import Conv2D  # noqa: E402
-from core.layers.pooling import MaxPool2D  # noqa: E402
+from core.layers.conv import Conv2D
+from core.layers.pooling import MaxPool2D
 
 BATCH = 128
 CONV_CASES = [((1, 28, 28), 8), ((8, 14, 14), 16)]  # (input per sample, filters); 3x3 'same'
@@ -47,35 +47,40 @@ def bench_core() -> None:
     rng = np.random.default_rng(0)
     print(f"core (numpy {np.__version__}), batch {BATCH}, float32, min / median ms")
     for shape, filters in CONV_CASES:
-        layer = Conv2D(filters, 3, padding="same")
-        layer.build(shape, rng, np.float32)
-        x = rng.standard_normal((BATCH, *shape), dtype=np.float32)
-        dy = rng.standard_normal((BATCH, *layer.shape), dtype=np.float32)
+        _bench_core_case(shape, filters, rng)
 
-        def step(need_dx: bool = True) -> None:
-            layer.forward(x, training=True)
-            layer.backward(dy, need_input_grad=need_dx)
 
-        fwd = best_ms(lambda: layer.forward(x, training=True))
-        both = best_ms(step)
-        no_dx = best_ms(lambda: step(False))
-        print(f"  Conv2D {shape}->{filters} 3x3 same: forward {fwd[0]:.2f} / {fwd[1]:.2f}, "
-              f"fwd+bwd {both[0]:.2f} / {both[1]:.2f}, fwd+bwd without dx {no_dx[0]:.2f} / {no_dx[1]:.2f}")
+def _bench_core_case(shape: tuple[int, int, int], filters: int, rng: np.random.Generator) -> None:
+    """Conv2D then MaxPool2D on one (channels, height, width) input shape."""
+    layer = Conv2D(filters, 3, padding="same")
+    layer.build(shape, rng, np.float32)
+    x = rng.standard_normal((BATCH, *shape), dtype=np.float32)
+    dy = rng.standard_normal((BATCH, *layer.shape), dtype=np.float32)
 
-        pool = MaxPool2D(2)
-        pool.build(layer.shape, rng, np.float32)
-        y = layer.forward(x)
-        dz = rng.standard_normal((BATCH, *pool.shape), dtype=np.float32)
-        pf = best_ms(lambda: pool.forward(y, training=True))
-        pb = best_ms(lambda: (pool.forward(y, training=True), pool.backward(dz)))
-        print(f"  MaxPool2D 2x2 on {layer.shape}: forward {pf[0]:.2f} / {pf[1]:.2f}, "
-              f"fwd+bwd {pb[0]:.2f} / {pb[1]:.2f}")
+    def step(need_dx: bool = True) -> None:
+        layer.forward(x, training=True)
+        layer.backward(dy, need_input_grad=need_dx)
+
+    fwd = best_ms(lambda: layer.forward(x, training=True))
+    both = best_ms(step)
+    no_dx = best_ms(lambda: step(False))
+    print(f"  Conv2D {shape}->{filters} 3x3 same: forward {fwd[0]:.2f} / {fwd[1]:.2f}, "
+          f"fwd+bwd {both[0]:.2f} / {both[1]:.2f}, fwd+bwd without dx {no_dx[0]:.2f} / {no_dx[1]:.2f}")
+
+    pool = MaxPool2D(2)
+    pool.build(layer.shape, rng, np.float32)
+    y = layer.forward(x)
+    dz = rng.standard_normal((BATCH, *pool.shape), dtype=np.float32)
+    pf = best_ms(lambda: pool.forward(y, training=True))
+    pb = best_ms(lambda: (pool.forward(y, training=True), pool.backward(dz)))
+    print(f"  MaxPool2D 2x2 on {layer.shape}: forward {pf[0]:.2f} / {pf[1]:.2f}, "
+          f"fwd+bwd {pb[0]:.2f} / {pb[1]:.2f}")
 
 
 def bench_torch() -> None:
     try:
         import torch
-        import torch.nn.functional as F
+        import torch.nn.functional as functional
     except ImportError:
         print("torch not importable: skipping the PyTorch comparison")
         return
@@ -83,30 +88,35 @@ def bench_torch() -> None:
     print(f"torch {torch.__version__} (1 thread), batch {BATCH}, float32, min / median ms")
     gen = torch.Generator().manual_seed(0)
     for (channels, height, width), filters in CONV_CASES:
-        x = torch.randn(BATCH, channels, height, width, generator=gen)
-        w = torch.randn(filters, channels, 3, 3, generator=gen) * 0.1
-        b = torch.zeros(filters)
-        dy = torch.randn(BATCH, filters, height, width, generator=gen)
+        _bench_torch_case(torch, functional, gen, channels, height, width, filters)
 
-        def step(need_dx: bool = True) -> None:
-            xr = x.clone().requires_grad_(need_dx)
-            wr, br = w.clone().requires_grad_(True), b.clone().requires_grad_(True)
-            F.conv2d(xr, wr, br, padding=1).backward(dy)
 
-        def forward() -> None:
-            with torch.no_grad():
-                F.conv2d(x, w, b, padding=1)
+def _bench_torch_case(torch, functional, gen, channels: int, height: int, width: int, filters: int) -> None:
+    """PyTorch's conv2d then max_pool2d on one input shape (the same cases as bench_core)."""
+    x = torch.randn(BATCH, channels, height, width, generator=gen)
+    w = torch.randn(filters, channels, 3, 3, generator=gen) * 0.1
+    b = torch.zeros(filters)
+    dy = torch.randn(BATCH, filters, height, width, generator=gen)
 
-        fwd = best_ms(forward)
-        both = best_ms(step)
-        no_dx = best_ms(lambda: step(False))
-        print(f"  conv2d ({channels}, {height}, {width})->{filters} 3x3 pad 1: forward {fwd[0]:.2f} / {fwd[1]:.2f}, "
-              f"fwd+bwd {both[0]:.2f} / {both[1]:.2f}, fwd+bwd without dx {no_dx[0]:.2f} / {no_dx[1]:.2f}")
-        y = F.conv2d(x, w, b, padding=1).detach()
-        dz = torch.randn(BATCH, filters, height // 2, width // 2, generator=gen)
-        pf = best_ms(lambda: F.max_pool2d(y, 2))
-        pb = best_ms(lambda: F.max_pool2d(y.clone().requires_grad_(True), 2).backward(dz))
-        print(f"  max_pool2d 2x2: forward {pf[0]:.2f} / {pf[1]:.2f}, fwd+bwd {pb[0]:.2f} / {pb[1]:.2f}")
+    def step(need_dx: bool = True) -> None:
+        xr = x.clone().requires_grad_(need_dx)
+        wr, br = w.clone().requires_grad_(True), b.clone().requires_grad_(True)
+        functional.conv2d(xr, wr, br, padding=1).backward(dy)
+
+    def forward() -> None:
+        with torch.no_grad():
+            functional.conv2d(x, w, b, padding=1)
+
+    fwd = best_ms(forward)
+    both = best_ms(step)
+    no_dx = best_ms(lambda: step(False))
+    print(f"  conv2d ({channels}, {height}, {width})->{filters} 3x3 pad 1: forward {fwd[0]:.2f} / {fwd[1]:.2f}, "
+          f"fwd+bwd {both[0]:.2f} / {both[1]:.2f}, fwd+bwd without dx {no_dx[0]:.2f} / {no_dx[1]:.2f}")
+    y = functional.conv2d(x, w, b, padding=1).detach()
+    dz = torch.randn(BATCH, filters, height // 2, width // 2, generator=gen)
+    pf = best_ms(lambda: functional.max_pool2d(y, 2))
+    pb = best_ms(lambda: functional.max_pool2d(y.clone().requires_grad_(True), 2).backward(dz))
+    print(f"  max_pool2d 2x2: forward {pf[0]:.2f} / {pf[1]:.2f}, fwd+bwd {pb[0]:.2f} / {pb[1]:.2f}")
 
 
 # -- a small MNIST CNN, one training step without the optimizer --------------------------------------
@@ -221,7 +231,7 @@ def bench_layouts() -> None:
         x = rng.standard_normal((BATCH, channels, height, width), dtype=np.float32)
         w = rng.standard_normal((filters, channels, 3, 3), dtype=np.float32)
         dy = rng.standard_normal((BATCH, filters, height, width), dtype=np.float32)
-        results = {fn.__name__: best_ms(lambda fn=fn: fn(x, w, dy), repeat=15)
+        results = {fn.__name__: best_ms(lambda fn=fn, x=x, w=w, dy=dy: fn(x, w, dy), repeat=15)
                    for fn in (layout_rows, layout_cols, layout_per_sample)}
         text = ", ".join(f"{name} {t[0]:.2f} / {t[1]:.2f}" for name, t in results.items())
         print(f"  ({channels}, {height}, {width})->{filters}: {text}")

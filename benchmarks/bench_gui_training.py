@@ -26,7 +26,8 @@ size: in Python the training thread waits for the GIL while the GUI runs Python,
 this 2-core VM a GUI millisecond during training cost 1-2 ms of training time, which is
 why the dashboard paces its redraws on it and start() paints before the thread starts.
 
-    NNSTUDIO_DATA=/work/shared/data/mnist python benchmarks/bench_gui_training.py [--repeat 31]   # exit 1 if a target is missed
+    # exit status 1 if a target is missed
+    NNSTUDIO_DATA=/work/shared/data/mnist python benchmarks/bench_gui_training.py [--repeat 31]
 """
 
 from __future__ import annotations
@@ -44,18 +45,18 @@ _REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NNSTUDIO_DATA", str(_REPO.parent / "shared" / "data" / "mnist"))
 sys.path.insert(0, str(_REPO))
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+from threadpoolctl import threadpool_limits
 
-from core import Network, NetworkSpec, TrainingConfig  # noqa: E402
-from nnstudio.dialogs import Dialogs  # noqa: E402
-from nnstudio.document import DatasetChoice, Document, DocumentState  # noqa: E402
-from nnstudio.settings import app_settings  # noqa: E402
-from nnstudio.training_controller import BLAS_THREADS_KEY, blas_threads_setting  # noqa: E402
-from nnstudio.main_window import MainWindow  # noqa: E402
-from nnstudio.widgets.eval_tasks import TaskRunner  # noqa: E402
+from core import Network, NetworkSpec, TrainingConfig
+from nnstudio.dialogs import Dialogs
+from nnstudio.document import DatasetChoice, Document, DocumentState
+from nnstudio.main_window import MainWindow
+from nnstudio.settings import app_settings
+from nnstudio.training_controller import BLAS_THREADS_KEY, blas_threads_setting
+from nnstudio.widgets.eval_tasks import TaskRunner
 
 PROBE_MS = 5
 SPEC = {"input_shape": [784],
@@ -188,7 +189,8 @@ def main() -> int:
             # Timing rounds run without the probe: a 200 Hz Python timer is not part of the
             # app, and its GIL hand-offs would be charged to the window. Stalls are
             # measured in separate rounds with the probe on.
-            # Both sides start on an idle window (settle). The pair's order alternates, so neither side always runs first.
+            # Both sides start on an idle window (settle). The pair's order alternates, so neither
+            # side always runs first.
             if i % 2 == 0:
                 wall, cpu = headless_epoch(document, window)
             seconds, _, p, gcpu = gui_epoch(window, None)
@@ -203,7 +205,8 @@ def main() -> int:
             stalls.append(st)
             packets.append(p)
             print(f"  round {i + 1}: headless {wall:.3f} s (CPU {cpu:.3f})   in window {seconds:.3f} s "
-                  f"(training thread CPU {worker_cpu[-1]:.3f}, GUI thread CPU {gcpu:.3f})   ratio {seconds / wall:.3f}   "
+                  f"(training thread CPU {worker_cpu[-1]:.3f}, GUI thread CPU {gcpu:.3f})   "
+                  f"ratio {seconds / wall:.3f}   "
                   f"stall worst {st.max():.1f} ms  p99 {np.percentile(st, 99):.1f} ms   {p} packets")
     finally:
         assert controller.shutdown(), "training thread did not stop"
@@ -213,7 +216,8 @@ def main() -> int:
     best_ratio = float(gui_a.min() / head_a.min())
     all_stalls = np.concatenate(stalls)
     worst, p99 = float(all_stalls.max()), float(np.percentile(all_stalls, 99))
-    print(f"(a) headless fit, one epoch:        median {np.median(head_a):.3f} s, best {head_a.min():.3f} s ({args.repeat} rounds)")
+    print(f"(a) headless fit, one epoch:        median {np.median(head_a):.3f} s, best {head_a.min():.3f} s "
+          f"({args.repeat} rounds)")
     print(f"(b) in the window, one epoch:       median {np.median(gui_a):.3f} s, best {gui_a.min():.3f} s")
     print(f"    ratio (b)/(a), median of pairs: {ratio:.3f}   target ≤ 1.10   {'OK' if ratio <= 1.10 else 'MISSED'}"
           f"   (quartiles {np.percentile(paired, 25):.3f}-{np.percentile(paired, 75):.3f})")

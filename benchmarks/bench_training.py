@@ -21,17 +21,17 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = os.environ.get("BENCH_THREADS", "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core import Network  # noqa: E402
-from core.data.idx import load_idx  # noqa: E402
+from core import Network
+from core.data.idx import load_idx
 
 THREADS = int(os.environ["OMP_NUM_THREADS"])
 REPEAT = 3  # best of REPEAT epochs on each side: the least disturbed by the rest of the machine
@@ -88,7 +88,8 @@ def time_torch(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndar
     if optimizer["type"] == "Adam":
         opt = torch.optim.Adam(model.parameters(), lr=optimizer["learning_rate"])
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=optimizer["learning_rate"], momentum=optimizer.get("momentum", 0.0))
+        opt = torch.optim.SGD(model.parameters(), lr=optimizer["learning_rate"],
+                              momentum=optimizer.get("momentum", 0.0))
     loss_fn = nn.CrossEntropyLoss()
 
     def epoch(n: int) -> None:
@@ -123,8 +124,10 @@ def main() -> int:
     adam = {"type": "Adam", "learning_rate": 0.001}
     cases = []
     if args.only in (None, "mlp"):
-        cases += [("MLP 784-128-64-10, SGD, batch 128", "mlp", sgd, 128), ("MLP 784-128-64-10, Adam, batch 128", "mlp", adam, 128),
-                  ("MLP 784-128-64-10, SGD, batch 32", "mlp", sgd, 32), ("MLP 784-128-64-10, Adam, batch 32", "mlp", adam, 32)]
+        cases += [("MLP 784-128-64-10, SGD, batch 128", "mlp", sgd, 128),
+                  ("MLP 784-128-64-10, Adam, batch 128", "mlp", adam, 128),
+                  ("MLP 784-128-64-10, SGD, batch 32", "mlp", sgd, 32),
+                  ("MLP 784-128-64-10, Adam, batch 32", "mlp", adam, 32)]
     if args.only in (None, "cnn"):
         cases += [("CNN conv8-pool-conv16-pool-dense10, Adam, batch 128", "cnn", adam, 128)]
     results = []
@@ -135,11 +138,13 @@ def main() -> int:
         ref = time_torch(kind, opt, batch, x, y)
         ratio = ours / ref if ref else None
         results.append({"case": name, "nnstudio_s": ours, "torch_s": ref, "ratio": ratio})
-        print(f"{name:55s} {ours:10.2f} {ref if ref else float('nan'):9.2f} {ratio if ratio else float('nan'):6.2f}", flush=True)
+        print(f"{name:55s} {ours:10.2f} {ref if ref else float('nan'):9.2f} {ratio if ratio else float('nan'):6.2f}",
+              flush=True)
     if args.only in (None, "float64"):
         f32 = time_numpy("mlp", adam, 128, x, y, "float32")
         f64 = time_numpy("mlp", adam, 128, x, y, "float64")
-        results.append({"case": "MLP Adam batch 128 float64 / float32", "float32_s": f32, "float64_s": f64, "ratio": f64 / f32})
+        results.append({"case": "MLP Adam batch 128 float64 / float32", "float32_s": f32, "float64_s": f64,
+                        "ratio": f64 / f32})
         print(f"{'MLP Adam batch 128: float64 vs float32':55s} {f64:10.2f} {f32:9.2f} {f64 / f32:6.2f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -21,28 +21,70 @@ __nnstudio_core__ = True
 __version__ = "0.1.0"
 
 from .errors import Problem, ShapeError, SpecError, TrainingError
+from .gradcheck import check_network
 from .layers import Activation, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
 from .losses import LOSSES, get_loss
 from .metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
+from .model_file import ModelFileError, load_model, save_model
 from .network import Network
 from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer
 from .registry import LAYER_TYPES, layer_class
 from .spec import LayerSpec, NetworkSpec, SpecAnalysis, TrainingConfig, analyze
-from .training import (BatchReport, ChangeEvent, EpochReport, History, TrainingControl, TrainingResult, drive,
-                       fit, run_training)
-from .gradcheck import check_network
-from .model_file import ModelFileError, load_model, save_model
+from .training import (
+                       BatchReport,
+                       ChangeEvent,
+                       EpochReport,
+                       History,
+                       TrainingControl,
+                       TrainingResult,
+                       drive,
+                       fit,
+                       run_training,
+)
 
 __all__ = [
-    "__nnstudio_core__", "__version__",
-    "Problem", "ShapeError", "SpecError", "TrainingError",
-    "Activation", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D",
-    "LOSSES", "get_loss",
-    "ClassificationReport", "accuracy", "classification_report", "confusion_matrix",
-    "Network", "OPTIMIZERS", "SGD", "Adam", "Optimizer",
-    "LAYER_TYPES", "layer_class",
-    "LayerSpec", "NetworkSpec", "SpecAnalysis", "TrainingConfig", "analyze",
-    "BatchReport", "ChangeEvent", "EpochReport", "History", "TrainingControl", "TrainingResult", "fit",
-    "run_training", "drive", "check_network",
-    "ModelFileError", "load_model", "save_model",
+                       "LAYER_TYPES",
+                       "LOSSES",
+                       "OPTIMIZERS",
+                       "SGD",
+                       "Activation",
+                       "Adam",
+                       "BatchReport",
+                       "ChangeEvent",
+                       "ClassificationReport",
+                       "Conv2D",
+                       "Dense",
+                       "Dropout",
+                       "EpochReport",
+                       "Flatten",
+                       "History",
+                       "Layer",
+                       "LayerSpec",
+                       "MaxPool2D",
+                       "ModelFileError",
+                       "Network",
+                       "NetworkSpec",
+                       "Optimizer",
+                       "Problem",
+                       "ShapeError",
+                       "SpecAnalysis",
+                       "SpecError",
+                       "TrainingConfig",
+                       "TrainingControl",
+                       "TrainingError",
+                       "TrainingResult",
+                       "__nnstudio_core__",
+                       "__version__",
+                       "accuracy",
+                       "analyze",
+                       "check_network",
+                       "classification_report",
+                       "confusion_matrix",
+                       "drive",
+                       "fit",
+                       "get_loss",
+                       "layer_class",
+                       "load_model",
+                       "run_training",
+                       "save_model",
 ]

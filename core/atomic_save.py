@@ -111,7 +111,8 @@ def _locked_temp_file(folder: Path, name: str, shown: str) -> IO[bytes]:
     the lock was taken (the window between creating and locking)."""
     for _ in range(10):
         try:
-            f = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}{TEMP_MARK}", suffix=".tmp", delete=False)
+            f = tempfile.NamedTemporaryFile(  # noqa: SIM115 - returned open, the caller closes it
+                dir=folder, prefix=f".{name}{TEMP_MARK}", suffix=".tmp", delete=False)
         except OSError as exc:
             raise _error(f"cannot save the model to {shown!r}: {exc.strerror or exc}") from None
         if fcntl is None:

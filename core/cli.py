@@ -28,9 +28,10 @@ import re
 import sys
 import time
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from .network import Network
 from .spec import NetworkSpec, TrainingConfig
 from .training import BatchReport, ChangeEvent, EpochReport, TrainingResult, drive, run_training
 
-__all__ = ["main", "PRESETS", "CliError"]
+__all__ = ["PRESETS", "CliError", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell shows for a C tool cut off by ``| head``
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader stopped early (``... | head``): not an error to report
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for a command line
+    except Exception as exc:  # broad on purpose: the last line of defence for a command line
         if _data_error(exc) or isinstance(exc, (ModelFileError, SpecError, TrainingError)):
             return _fail(parser.prog, str(exc), EXIT_USAGE)
         if os.environ.get("NNSTUDIO_DEBUG"):
@@ -436,7 +437,8 @@ def _download_mnist() -> None:
 
     def progress(done: int, total: int, filename: str) -> None:
         if sys.stderr.isatty():
-            print(f"\rdownloading MNIST: {done / max(total, 1):4.0%} {filename}   ", end="", file=sys.stderr, flush=True)
+            print(f"\rdownloading MNIST: {done / max(total, 1):4.0%} {filename}   ", end="", file=sys.stderr,
+                  flush=True)
 
     print("downloading MNIST (about 11.6 MB)...", file=sys.stderr)
     location = download_mnist(progress=progress)
@@ -521,7 +523,7 @@ class Progress:
             return
         self._last = now
         fraction = r.progress - r.epoch
-        filled = int(round(fraction * self.width))
+        filled = round(float(fraction * self.width))
         bar = "#" * filled + "." * (self.width - filled)
         self.stream.write(f"\repoch {r.epoch + 1}/{self.total} [{bar}] {fraction:4.0%} loss {r.loss:.4g}   ")
         self.stream.flush()
@@ -661,7 +663,8 @@ def format_confusion(cm: np.ndarray, class_names: Sequence[str]) -> str:
     width = max(max(len(n) for n in names), len(str(int(cm.max()) if cm.size else 0)))
     label_w = max(len(n) for n in names)
     head = " " * label_w + "  " + " ".join(n.rjust(width) for n in names)
-    rows = [names[i].rjust(label_w) + "  " + " ".join(str(int(v)).rjust(width) for v in cm[i]) for i in range(len(names))]
+    rows = [names[i].rjust(label_w) + "  " + " ".join(str(int(v)).rjust(width) for v in cm[i])
+            for i in range(len(names))]
     return "\n".join([head, *rows])
 
 
@@ -711,14 +714,14 @@ def prediction_text(pred: np.ndarray, labels: np.ndarray | None, class_names: Se
     if probabilities is not None:
         headers = [f"P({name})" for name in class_names]
         widths = [max(len(h), 5) for h in headers]
-        head += "  " + " ".join(h.rjust(w) for h, w in zip(headers, widths))
+        head += "  " + " ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
     lines = [title, head]
     for i in range(shown):
         line = f"{i:>6}  {_name(class_names, pred[i]):>9}"
         if labels is not None:
             line += f"  {_name(class_names, labels[i]) if labels[i] >= 0 else '?':>5}"
         if probabilities is not None:
-            line += "  " + " ".join(f"{p:.3f}".rjust(w) for p, w in zip(probabilities[i], widths))
+            line += "  " + " ".join(f"{p:.3f}".rjust(w) for p, w in zip(probabilities[i], widths, strict=False))
         lines.append(line)
     if shown < len(pred):
         lines.append(f"... {len(pred) - shown:,} more (use --limit)")
@@ -827,7 +830,8 @@ def _read_csv_inputs(path: str, label_column: str | None, no_labels: bool, class
         return _read_feature_csv(path), None, Path(path).name
     from .data import DataError, load_csv
 
-    column: int | str = -1 if label_column is None else (int(label_column) if _is_int_text(label_column) else label_column)
+    column: int | str = (-1 if label_column is None
+                         else int(label_column) if _is_int_text(label_column) else label_column)
     try:
         x, y, csv_names = load_csv(path, label_column=column, min_classes=1)
     except DataError as exc:

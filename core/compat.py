@@ -38,10 +38,23 @@ from .spec import LayerSpec, NetworkSpec, analyze
 from .spec_edit import quick_fix
 
 __all__ = [
-    "check_compatibility", "fit_spec_to_dataset", "output_units", "layout_for_spec", "input_shape_for_layout",
-    "describe_input", "dataset_param_schema", "example_indices", "image_shape_for", "preview_images",
-    "scatter_points", "IMAGE_FIRST_LAYERS", "DatasetFacts", "DatasetFit", "propose_dataset_fit", "app_problems",
+    "IMAGE_FIRST_LAYERS",
+    "DatasetFacts",
+    "DatasetFit",
+    "app_problems",
+    "check_compatibility",
+    "dataset_param_schema",
+    "describe_input",
+    "example_indices",
+    "fit_spec_to_dataset",
     "image_input_advice",
+    "image_shape_for",
+    "input_shape_for_layout",
+    "layout_for_spec",
+    "output_units",
+    "preview_images",
+    "propose_dataset_fit",
+    "scatter_points",
 ]
 
 #: Layer types that need an image input (channels, height, width).
@@ -214,7 +227,7 @@ def _image_layers_below_first(spec: NetworkSpec) -> bool:
     for layer in spec.layers:
         if layer.type in IMAGE_FIRST_LAYERS and seen_other:
             return True
-        if layer.type not in IMAGE_FIRST_LAYERS + ("Activation", "Dropout"):
+        if layer.type not in (*IMAGE_FIRST_LAYERS, "Activation", "Dropout"):
             seen_other = True
     return False
 
@@ -246,7 +259,8 @@ def app_problems(spec: NetworkSpec, info: DatasetFacts | None) -> list[Problem]:
         if _is_image_input_advice(problem.fix):
             problem = Problem(problem.message, problem.layer_index, image_input_advice(spec, info))
         elif problem.fix and problem.fix.startswith("set the network's input to"):
-            problem = Problem(problem.message, problem.layer_index, "the Fix button adapts it (the input follows the dataset)")
+            problem = Problem(problem.message, problem.layer_index,
+                              "the Fix button adapts it (the input follows the dataset)")
         out.append(problem)
     return out
 
@@ -360,7 +374,8 @@ def example_indices(y: np.ndarray, n_classes: int, count: int = 10) -> np.ndarra
     return np.asarray(chosen, dtype=np.int64)
 
 
-def image_shape_for(input_shape: tuple[int, ...], preprocessing: dict[str, Any] | None = None) -> tuple[int, int] | None:
+def image_shape_for(input_shape: tuple[int, ...],
+                    preprocessing: dict[str, Any] | None = None) -> tuple[int, int] | None:
     """(height, width) when samples of ``input_shape`` are images, else None.
 
     ``(c, h, w)`` -> ``(h, w)`` (first channel shown); ``(h, w)`` as is; a flat ``(h*w,)``

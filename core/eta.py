@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-__all__ = ["ThroughputMeter", "eta_seconds", "format_duration", "progress_text", "run_fraction", "next_refresh_ms"]
+__all__ = ["ThroughputMeter", "eta_seconds", "format_duration", "next_refresh_ms", "progress_text", "run_fraction"]
 
 
 class ThroughputMeter:
@@ -64,7 +64,7 @@ def format_duration(seconds: float | None) -> str:
     """"42 s", "3:07", "1:02:03"; "" for None or non-finite."""
     if seconds is None or not math.isfinite(seconds):
         return ""
-    total = max(int(round(seconds)), 0)
+    total = max(round(float(seconds)), 0)
     if total < 60:
         return f"{total} s"
     hours, rest = divmod(total, 3600)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -21,8 +21,18 @@ from .data.validate import check_labels
 from .metrics import ClassificationReport, classification_report, confusion_matrix
 from .network import Network, labels_of
 
-__all__ = ["Evaluation", "evaluate", "class_probabilities", "as_class_probabilities", "samples_for_cell",
-           "normalize_rows", "confusion_csv", "report_csv", "evaluation_csv", "compatibility_problem"]
+__all__ = [
+    "Evaluation",
+    "as_class_probabilities",
+    "class_probabilities",
+    "compatibility_problem",
+    "confusion_csv",
+    "evaluate",
+    "evaluation_csv",
+    "normalize_rows",
+    "report_csv",
+    "samples_for_cell",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,7 +210,7 @@ def confusion_csv(matrix: np.ndarray, class_names: Sequence[str], normalized: bo
     if m.shape != (len(names), len(names)):
         raise ValueError(f"a confusion matrix of shape {m.shape} does not fit {len(names)} class names")
     rows: list[list] = [["true \\ predicted", *names]]
-    for name, row in zip(names, m):
+    for name, row in zip(names, m, strict=False):
         rows.append([name, *(f"{v:.6f}" if normalized else str(int(v)) for v in row)])
     return _write(rows)
 

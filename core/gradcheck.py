@@ -119,7 +119,7 @@ def kink_pattern(layers: list[Layer]) -> KinkPattern:
 
 def same_pattern(a: KinkPattern, b: KinkPattern) -> bool:
     """True when two kink patterns agree everywhere (no kink lies between the two passes)."""
-    return all(np.array_equal(p, q) for p, q in zip(a, b))
+    return all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
 
 
 def check_network(network: Network, x: np.ndarray, y: np.ndarray, eps: float = DEFAULT_EPS,

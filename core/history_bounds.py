@@ -70,7 +70,7 @@ def decimate_batches(batches: dict[str, list[float]], max_points: int) -> dict[s
     # With bucket size k, a segment of length L gives ceil(L / k) <= L / k + 1 buckets, so
     # the total is at most n / k + segments <= max_points.
     k = math.ceil(n / (max_points - len(seg_starts)))
-    starts = np.concatenate([np.arange(s, e, k) for s, e in zip(seg_starts, seg_ends)])
+    starts = np.concatenate([np.arange(s, e, k) for s, e in zip(seg_starts, seg_ends, strict=True)])
     lasts = np.append(starts[1:], n) - 1
 
     weight = np.maximum(size, 1).astype(np.float64)

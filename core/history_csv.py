@@ -12,7 +12,7 @@ import io
 
 from .training import History
 
-__all__ = ["EPOCH_COLUMNS", "BATCH_COLUMNS", "epochs_csv", "batches_csv"]
+__all__ = ["BATCH_COLUMNS", "EPOCH_COLUMNS", "batches_csv", "epochs_csv"]
 
 EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds",
                  "samples_per_second")

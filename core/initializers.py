@@ -7,7 +7,7 @@ in_c*kh*kw and out_c*kh*kw.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

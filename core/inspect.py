@@ -9,7 +9,7 @@ Conventions: a grid over the plane is indexed [row, column] = [y, x], row 0 at `
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -20,10 +20,31 @@ from .layers.dense import Dense
 from .network import Network
 
 __all__ = [
-    "CLASS_COLORS", "class_colors", "colormap", "symmetric_normalize", "minmax_normalize", "to_uint8",
-    "image_shape_of", "sample_images", "dense_weight_images", "first_dense_weights", "conv_filter_images",
-    "conv_filters", "tile_images", "activations", "activation_images", "plane_bounds", "plane_points",
-    "decision_grid", "mix_class_colors", "grid_cell", "layer_title", "parameter_title", "random_batch", "nice_ticks", "thin_indices",
+    "CLASS_COLORS",
+    "activation_images",
+    "activations",
+    "class_colors",
+    "colormap",
+    "conv_filter_images",
+    "conv_filters",
+    "decision_grid",
+    "dense_weight_images",
+    "first_dense_weights",
+    "grid_cell",
+    "image_shape_of",
+    "layer_title",
+    "minmax_normalize",
+    "mix_class_colors",
+    "nice_ticks",
+    "parameter_title",
+    "plane_bounds",
+    "plane_points",
+    "random_batch",
+    "sample_images",
+    "symmetric_normalize",
+    "thin_indices",
+    "tile_images",
+    "to_uint8",
 ]
 
 #: Class colours (RGB): the "tab10" palette, distinguishable and colour-blind friendlier.
@@ -337,7 +358,7 @@ def mix_class_colors(probabilities: np.ndarray, colors: np.ndarray | None = None
     if cols.shape != (k, 3):
         raise ValueError(f"need one RGB colour per class: colours {cols.shape} for {k} classes")
     mixed = p @ cols
-    confidence = (p.max(axis=-1, keepdims=True) - 1.0 / k) / (1.0 - 1.0 / k) if k > 1 else np.ones(p.shape[:-1] + (1,))
+    confidence = (p.max(axis=-1, keepdims=True) - 1.0 / k) / (1.0 - 1.0 / k) if k > 1 else np.ones((*p.shape[:-1], 1))
     weight = np.clip(confidence, 0.0, 1.0) * strength
     return np.round(255.0 + (mixed - 255.0) * weight).astype(np.uint8)
 

@@ -156,7 +156,7 @@ def targets_for(y: np.ndarray, output_units: int, dtype: np.dtype) -> np.ndarray
     labels themselves as a column (n, 1); anything already 2-D is cast to ``dtype``.
     """
     y = np.asarray(y)
-    if y.ndim == 1 and np.issubdtype(y.dtype, np.integer) or (y.ndim == 1 and output_units > 1):
+    if (y.ndim == 1 and np.issubdtype(y.dtype, np.integer)) or (y.ndim == 1 and output_units > 1):
         if output_units == 1:
             return y.astype(dtype).reshape(-1, 1)
         labels = y.astype(np.int64)

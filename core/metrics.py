@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -12,7 +12,8 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Fraction of equal labels; y_true, y_pred: (n,) ints."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError(f"accuracy needs two label arrays of the same non-zero length, got {y_true.shape} and {y_pred.shape}")
+        raise ValueError("accuracy needs two label arrays of the same non-zero length, "
+                         f"got {y_true.shape} and {y_pred.shape}")
     return float(np.mean(y_true == y_pred))
 
 
@@ -48,7 +49,7 @@ class ClassificationReport:
 
     def rows(self) -> list[tuple[str, float, float, float, int]]:
         return [(name, float(p), float(r), float(f), int(s)) for name, p, r, f, s in
-                zip(self.class_names, self.precision, self.recall, self.f1, self.support)]
+                zip(self.class_names, self.precision, self.recall, self.f1, self.support, strict=True)]
 
     def to_text(self, digits: int = 2) -> str:
         """The table seed 2 prints (scikit-learn's layout)."""

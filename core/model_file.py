@@ -355,7 +355,8 @@ class _Loader:
         if st.st_size == 0:
             raise self.fail("the file is empty (0 bytes), so it holds no model")
         if st.st_size > limits.MAX_FILE_BYTES:
-            raise self.fail(f"the file is {_mib(st.st_size)}, over the {_mib(limits.MAX_FILE_BYTES)} a model file may take")
+            raise self.fail(f"the file is {_mib(st.st_size)}, "
+                            f"over the {_mib(limits.MAX_FILE_BYTES)} a model file may take")
 
     # -- archive directory ----------------------------------------------------------------------
     def _check_directory(self, zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
@@ -525,7 +526,7 @@ class _Loader:
             analysis = analyze(spec)
             analysis.raise_if_invalid()
             param_shapes: dict[str, tuple[int, ...]] = {}
-            for info, layer_spec in zip(analysis.layers, spec.layers):
+            for info, layer_spec in zip(analysis.layers, spec.layers, strict=False):
                 assert info.input_shape is not None
                 for name, shape in layer_spec.create().param_shapes(info.input_shape).items():
                     param_shapes[f"layers.{info.index}.{name}"] = tuple(int(d) for d in shape)

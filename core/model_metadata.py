@@ -76,9 +76,9 @@ def text_problem(value: Any, path: tuple[Any, ...] = ()) -> str | None:
             for key, v in item.items():
                 if isinstance(key, str) and not _encodable(key):
                     return f"a key in {_where(where)} contains a lone surrogate, which UTF-8 cannot store"
-                stack.append((v, where + (key,)))
+                stack.append((v, (*where, key)))
         elif isinstance(item, (list, tuple)):
-            stack.extend((v, where + (i,)) for i, v in enumerate(item))
+            stack.extend((v, (*where, i)) for i, v in enumerate(item))
     return None
 
 
@@ -140,16 +140,16 @@ def _dataset_problem(dataset: Any) -> str | None:
         return f"{_where(where)} has an unknown key {unknown[0]!r} (it takes name, fingerprint, params)"
     name = dataset.get("name")
     if not isinstance(name, str) or not name:
-        return f"{_where(where + ('name',))} must be a non-empty string, not {name!r}"
+        return f"{_where((*where, 'name'))} must be a non-empty string, not {name!r}"
     fingerprint = dataset.get("fingerprint")
     if fingerprint is not None and not isinstance(fingerprint, str):
-        return f"{_where(where + ('fingerprint',))} must be a string, not {type_name(fingerprint)}"
+        return f"{_where((*where, 'fingerprint'))} must be a string, not {type_name(fingerprint)}"
     params = dataset.get("params", {})
     if not isinstance(params, dict):
-        return f"{_where(where + ('params',))} must be an object, not {type_name(params)}"
+        return f"{_where((*where, 'params'))} must be an object, not {type_name(params)}"
     for key, value in params.items():
         if not (value is None or isinstance(value, (str, bool)) or _is_number(value)):
-            return f"{_where(where + ('params', key))} must be a plain value, not {type_name(value)}"
+            return f"{_where((*where, 'params', key))} must be a plain value, not {type_name(value)}"
     schema = DATASET_IMPORT_PARAMS.get(name) or _named_dataset_params().get(name)
     if schema is None:
         return None  # a dataset nnstudio does not know (a script's own): its parameters are its business
@@ -163,7 +163,7 @@ def _dataset_problem(dataset: Any) -> str | None:
                 return f"dataset {name!r} needs the parameter {key!r} ({what})"
             continue
         if not check(params[key]):
-            return f"{_where(where + ('params', key))} must be {what}, not {type_name(params[key])}"
+            return f"{_where((*where, 'params', key))} must be {what}, not {type_name(params[key])}"
     return None
 
 
@@ -174,20 +174,21 @@ def _preprocessing_problem(pre: Any) -> str | None:
         return f"{_where(where)} must be an object, not {type_name(pre)}"
     scale = pre.get("scale", 1.0)
     if not _is_number(scale) or not math.isfinite(scale) or not 0 < abs(scale) <= 1e30:
-        return f"{_where(where + ('scale',))} must be a finite, non-zero number, not {scale!r}"
+        return f"{_where((*where, 'scale'))} must be a finite, non-zero number, not {scale!r}"
     layout = pre.get("layout")
     if layout is not None and not isinstance(layout, str):
-        return f"{_where(where + ('layout',))} must be a string, not {type_name(layout)}"
+        return f"{_where((*where, 'layout'))} must be a string, not {type_name(layout)}"
     for key in ("image_shape", "source_range"):
         value = pre.get(key)
         if value is None:
             continue
         if (not isinstance(value, list) or len(value) > 3
-                or not all(_is_number(v) and math.isfinite(v) and abs(v) <= limits.MAX_VALUES_PER_SAMPLE for v in value)):
-            return f"{_where(where + (key,))} must be a list of up to 3 numbers, not {value!r}"
+                or not all(_is_number(v) and math.isfinite(v) and abs(v) <= limits.MAX_VALUES_PER_SAMPLE
+                           for v in value)):
+            return f"{_where((*where, key))} must be a list of up to 3 numbers, not {value!r}"
     shape = pre.get("image_shape")
     if shape is not None and not all(_is_int(d) and d > 0 for d in shape):
-        return f"{_where(where + ('image_shape',))} must hold positive integers, not {shape!r}"
+        return f"{_where((*where, 'image_shape'))} must hold positive integers, not {shape!r}"
     return None
 
 
@@ -200,11 +201,11 @@ def _split_problem(split: Any) -> str | None:
         return f"{_where(where)} has an unknown key {unknown[0]!r}"
     seed = split.get("seed", 0)
     if not _is_int(seed) or not 0 <= seed < 2**63:
-        return f"{_where(where + ('seed',))} must be a non-negative integer, not {seed!r}"
+        return f"{_where((*where, 'seed'))} must be a non-negative integer, not {seed!r}"
     for key in ("validation_fraction", "test_fraction"):
         value = split.get(key, 0.0)
         if not _is_number(value) or not 0.0 <= value < 1.0:
-            return f"{_where(where + (key,))} must be a number in [0, 1), not {value!r}"
+            return f"{_where((*where, key))} must be a number in [0, 1), not {value!r}"
     return None
 
 
@@ -239,9 +240,9 @@ def _long_string_problem(value: Any) -> str | None:
             return (f"the text at {_where(where)} is {len(item):,} characters long, more than the "
                     f"{limits.MAX_METADATA_STRING:,} allowed")
         if isinstance(item, dict):
-            stack.extend((v, where + (k,)) for k, v in item.items())
+            stack.extend((v, (*where, k)) for k, v in item.items())
         elif isinstance(item, list):
-            stack.extend((v, where + (i,)) for i, v in enumerate(item))
+            stack.extend((v, (*where, i)) for i, v in enumerate(item))
     return None
 
 

@@ -8,7 +8,8 @@ outputs (batch, *output_shape). Parameters are exposed under stable dotted keys
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +35,11 @@ class Network:
                  loss: str | Loss = "mse", optimizer: Optimizer | Mapping[str, Any] | str | None = None,
                  seed: int = 0, dtype: str | np.dtype | type = "float32"):
         self.layers: list[Layer] = []
-        self.input_shape: tuple[int, ...] | None = tuple(int(d) for d in input_shape) if input_shape is not None else None
+        self.input_shape: tuple[int, ...] | None = (tuple(int(d) for d in input_shape)
+                                                    if input_shape is not None else None)
         self.loss: Loss = get_loss(loss)
-        self.optimizer: Optimizer = optimizer_from_config(optimizer if optimizer is not None else {"type": "SGD", "learning_rate": 0.01})
+        self.optimizer: Optimizer = optimizer_from_config(
+            optimizer if optimizer is not None else {"type": "SGD", "learning_rate": 0.01})
         self.seed = int(seed)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -58,14 +61,15 @@ class Network:
             self.add(layer)
 
     # -- construction ------------------------------------------------------------------------
-    def add(self, layer: Layer) -> "Network":
+    def add(self, layer: Layer) -> Network:
         if not isinstance(layer, Layer):
             raise SpecError(f"add() takes a layer such as Dense(10), not {layer!r}")
         self.layers.append(layer)
         self.built = False
         return self
 
-    def compile(self, loss: str | Loss | None = None, optimizer: Optimizer | Mapping[str, Any] | str | None = None) -> "Network":
+    def compile(self, loss: str | Loss | None = None,
+                optimizer: Optimizer | Mapping[str, Any] | str | None = None) -> Network:
         """Set the loss and/or optimizer (Keras-style); resets optimizer state."""
         if loss is not None:
             self.loss = get_loss(loss)
@@ -74,7 +78,7 @@ class Network:
         return self
 
     @classmethod
-    def from_spec(cls, spec: NetworkSpec | Mapping[str, Any] | str, build: bool = True) -> "Network":
+    def from_spec(cls, spec: NetworkSpec | Mapping[str, Any] | str, build: bool = True) -> Network:
         """A network from a spec object, its dict form or its JSON text.
 
         Raises SpecError listing every problem (each naming the layer's position and a fix),
@@ -89,7 +93,7 @@ class Network:
                 spec = NetworkSpec.from_dict(spec)
             analysis = analyze(spec)
             analysis.raise_if_invalid()
-            net = cls([l.create() for l in spec.layers], spec.input_shape, spec.loss,
+            net = cls([layer.create() for layer in spec.layers], spec.input_shape, spec.loss,
                       dict(spec.optimizer), spec.seed, spec.dtype)
             if build:
                 net.build()
@@ -100,7 +104,7 @@ class Network:
             raise SpecError("the network has no input shape: pass input_shape=... or call build(input_shape)")
         return NetworkSpec(
             self.input_shape,
-            tuple(LayerSpec(l.type_name, l.get_config()) for l in self.layers),
+            tuple(LayerSpec(layer.type_name, layer.get_config()) for layer in self.layers),
             self.loss.name,
             self.optimizer.to_dict(),
             self.seed,
@@ -111,7 +115,7 @@ class Network:
         """Per-layer shapes, parameter counts, multiply-adds and problems (no allocation)."""
         return analyze(self.to_spec(), self.layers)
 
-    def build(self, input_shape: Iterable[int] | None = None) -> "Network":
+    def build(self, input_shape: Iterable[int] | None = None) -> Network:
         """Check the stack and allocate every parameter from a generator seeded with ``seed``.
 
         Building again re-initialises the weights exactly as the first time and resets the
@@ -231,7 +235,7 @@ class Network:
         for key, value in weights.items():
             current[key][...] = value
 
-    def inference_copy(self) -> "Network":
+    def inference_copy(self) -> Network:
         """An independent network with the same spec and weights but no optimizer state,
         history or caches: cheap, and safe to predict with while this one trains."""
         self._ensure_built()
@@ -416,7 +420,7 @@ class Network:
         return "\n".join(out)
 
     def __repr__(self) -> str:
-        return f"Network({', '.join(l.describe() for l in self.layers)})"
+        return f"Network({', '.join(layer.describe() for layer in self.layers)})"
 
 
 def labels_of(y: np.ndarray) -> np.ndarray:

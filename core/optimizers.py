@@ -14,8 +14,9 @@ weight_decay   (L2) g <- g + wd * p before the rule above, for every parameter.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

@@ -8,8 +8,9 @@ would refuse cannot be entered in the first place.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import SpecError
 
@@ -48,7 +49,9 @@ class Param:
         if lo is not None and hi is not None:
             if not self.exclusive_minimum and not self.exclusive_maximum:
                 return f"between {_num(lo)} and {_num(hi)}"
-            return f"in {'(' if self.exclusive_minimum else '['}{_num(lo)}, {_num(hi)}{')' if self.exclusive_maximum else ']'}"
+            opening = "(" if self.exclusive_minimum else "["
+            closing = ")" if self.exclusive_maximum else "]"
+            return f"in {opening}{_num(lo)}, {_num(hi)}{closing}"
         if lo is not None:
             return ("> " if self.exclusive_minimum else "≥ ") + _num(lo)
         if hi is not None:
@@ -79,12 +82,12 @@ class Param:
         raise AssertionError(f"unknown parameter kind {self.kind}")
 
     def _check_number(self, value: Any, where: str, integer: bool) -> int | float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__index__") and not _is_numpy_number(value):
+        if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__index__")
+                                       and not _is_numpy_number(value)):
             raise SpecError(f"{where} must be a number, not {value!r}")
         if integer:
-            if isinstance(value, float) or _is_numpy_float(value):
-                if not float(value).is_integer():
-                    raise SpecError(f"{where} must be a whole number, not {value!r}")
+            if (isinstance(value, float) or _is_numpy_float(value)) and not float(value).is_integer():
+                raise SpecError(f"{where} must be a whole number, not {value!r}")
             value = int(value)
         else:
             try:

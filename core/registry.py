@@ -24,7 +24,7 @@ def layer_class(type_name: str) -> type:
     return LAYER_TYPES[type_name]
 
 
-def layer_from_config(config: dict) -> "object":
+def layer_from_config(config: dict) -> object:
     """Construct a layer from ``{"type": name, **settings}``."""
     if not isinstance(config, dict) or "type" not in config:
         raise SpecError(f"a layer must be an object with a 'type' key, not {config!r}")

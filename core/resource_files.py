@@ -24,7 +24,7 @@ try:  # Python 3.11+
 except ImportError:  # Python 3.10
     from importlib.abc import Traversable
 
-__all__ = ["resource_path", "resource_file", "read_resource_bytes", "resources_root"]
+__all__ = ["read_resource_bytes", "resource_file", "resource_path", "resources_root"]
 
 
 def _is_sibling_of_core(candidate: Traversable) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["GrowableSeries", "nearest_index", "Bounds", "finite_bounds", "stable_range"]
+__all__ = ["Bounds", "GrowableSeries", "finite_bounds", "nearest_index", "stable_range"]
 
 
 class GrowableSeries:
@@ -68,7 +68,7 @@ class GrowableSeries:
         self._y[self._n:needed] = ys
         self._n = needed
 
-    def copy(self) -> "GrowableSeries":
+    def copy(self) -> GrowableSeries:
         """An independent series with the same points (capacity trimmed to fit)."""
         out = GrowableSeries(max(self._n, 1))
         out.append(self.x, self.y)
@@ -99,7 +99,7 @@ class Bounds:
     hi: float
     lo_positive: float = math.inf
 
-    def merge(self, other: "Bounds | None") -> "Bounds":
+    def merge(self, other: Bounds | None) -> Bounds:
         if other is None:
             return self
         return Bounds(min(self.lo, other.lo), max(self.hi, other.hi), min(self.lo_positive, other.lo_positive))

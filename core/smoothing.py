@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-__all__ = ["EmaSmoother", "ema", "smoothing_span", "weight_for_span", "MIN_SPAN", "RAMP"]
+__all__ = ["MIN_SPAN", "RAMP", "EmaSmoother", "ema", "smoothing_span", "weight_for_span"]
 
 #: Smallest span of a growing smoother (points).
 MIN_SPAN = 5.0
@@ -71,7 +71,7 @@ class EmaSmoother:
         self._count = 0
 
     @classmethod
-    def growing(cls, span: float, ramp: float = RAMP, min_span: float = MIN_SPAN) -> "EmaSmoother":
+    def growing(cls, span: float, ramp: float = RAMP, min_span: float = MIN_SPAN) -> EmaSmoother:
         """A smoother whose span is ``ramp`` × (points seen), at least ``min_span`` and at
         most ``span``."""
         return cls(weight_for_span(span), max_span=float(span), ramp=ramp, min_span=min_span)

@@ -21,13 +21,14 @@ shapes, parameter counts and multiply-adds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import ClassVar
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any, ClassVar
 
 from . import limits
 from .errors import Problem, ShapeError, SpecError
@@ -92,11 +93,11 @@ class LayerSpec:
         object.__setattr__(self, "config", _freeze(config))
 
     @classmethod
-    def of(cls, type: str, **config: Any) -> "LayerSpec":
+    def of(cls, type: str, **config: Any) -> LayerSpec:
         return cls(type, config)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "LayerSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerSpec:
         if not isinstance(data, Mapping) or not isinstance(data.get("type"), str):
             raise SpecError(f"a layer must be an object with a 'type' key, not {data!r}")
         return cls(data["type"], {k: v for k, v in data.items() if k != "type"})
@@ -104,7 +105,7 @@ class LayerSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, **_thaw(self.config)}
 
-    def with_config(self, **changes: Any) -> "LayerSpec":
+    def with_config(self, **changes: Any) -> LayerSpec:
         return LayerSpec(self.type, {**_thaw(self.config), **changes})
 
     def create(self) -> Layer:
@@ -125,20 +126,18 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
-        layers = tuple(l if isinstance(l, LayerSpec) else LayerSpec.from_dict(l) for l in self.layers)
+        layers = tuple(layer if isinstance(layer, LayerSpec) else LayerSpec.from_dict(layer) for layer in self.layers)
         object.__setattr__(self, "layers", layers)
         optimizer = _thaw(self.optimizer) if isinstance(self.optimizer, Mapping) else self.optimizer
-        try:  # canonical form, as for layers
+        with contextlib.suppress(SpecError, TypeError, ValueError):  # canonical form, as for layers
             optimizer = optimizer_from_config(dict(optimizer)).to_dict()
-        except (SpecError, TypeError, ValueError):
-            pass
         object.__setattr__(self, "optimizer", _freeze(dict(optimizer)))
 
     # -- JSON ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data = {
             "input_shape": list(self.input_shape),
-            "layers": [l.to_dict() for l in self.layers],
+            "layers": [layer.to_dict() for layer in self.layers],
             "loss": self.loss,
             "optimizer": _thaw(self.optimizer),
             "seed": self.seed,
@@ -148,7 +147,7 @@ class NetworkSpec:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkSpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> NetworkSpec:
         """Parse and check the top-level structure (not the layer stack: see ``analyze``).
 
         Raises SpecError, and nothing else, for any input."""
@@ -156,13 +155,14 @@ class NetworkSpec:
             return cls._from_dict(data)
 
     @classmethod
-    def _from_dict(cls, data: Mapping[str, Any]) -> "NetworkSpec":
+    def _from_dict(cls, data: Mapping[str, Any]) -> NetworkSpec:
         if not isinstance(data, Mapping):
             raise SpecError(f"a network spec must be a JSON object, not {type(data).__name__}")
         known = {"input_shape", "layers", "loss", "optimizer", "seed", "dtype"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise SpecError(f"unknown key(s) in network spec: {', '.join(unknown)} (allowed: {', '.join(sorted(known))})")
+            raise SpecError(f"unknown key(s) in network spec: {', '.join(unknown)} "
+                            f"(allowed: {', '.join(sorted(known))})")
         if "input_shape" not in data:
             raise SpecError("the network spec needs an 'input_shape', e.g. [784] or [1, 28, 28]")
         shape = data["input_shape"]
@@ -189,13 +189,14 @@ class NetworkSpec:
             raise SpecError(f"'optimizer' must be an object such as {{\"type\": \"Adam\", \"learning_rate\": 0.001}}, "
                             f"not {optimizer!r}")
         optimizer_from_config(dict(optimizer))  # validates
-        return cls(tuple(shape), tuple(LayerSpec.from_dict(l) for l in layers), loss, dict(optimizer), seed, dtype)
+        return cls(tuple(shape), tuple(LayerSpec.from_dict(layer) for layer in layers), loss, dict(optimizer),
+                   seed, dtype)
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_json(cls, text: str) -> "NetworkSpec":
+    def from_json(cls, text: str) -> NetworkSpec:
         with spec_errors_only():
             try:
                 data = json.loads(text)
@@ -205,10 +206,10 @@ class NetworkSpec:
             return cls.from_dict(data)
 
     # -- editing helpers (return new specs) ------------------------------------------------------
-    def with_layers(self, layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> "NetworkSpec":
+    def with_layers(self, layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> NetworkSpec:
         return NetworkSpec(self.input_shape, tuple(layers), self.loss, _thaw(self.optimizer), self.seed, self.dtype)
 
-    def replace(self, **changes: Any) -> "NetworkSpec":
+    def replace(self, **changes: Any) -> NetworkSpec:
         data = {"input_shape": self.input_shape, "layers": self.layers, "loss": self.loss,
                 "optimizer": _thaw(self.optimizer), "seed": self.seed, "dtype": self.dtype}
         data.update(changes)
@@ -241,11 +242,11 @@ class SpecAnalysis:
 
     @property
     def total_params(self) -> int:
-        return sum(l.param_count for l in self.layers)
+        return sum(layer.param_count for layer in self.layers)
 
     @property
     def total_macs(self) -> int:
-        return sum(l.macs for l in self.layers)
+        return sum(layer.macs for layer in self.layers)
 
     def raise_if_invalid(self) -> None:
         if self.problems:
@@ -361,7 +362,7 @@ class TrainingConfig:
                 "validation_split": self.validation_split, "shuffle": self.shuffle}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainingConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingConfig:
         if not isinstance(data, Mapping):
             raise SpecError("training settings must be a JSON object")
         return cls(**validate_config("training", cls.SCHEMA, data))

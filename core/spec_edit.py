@@ -16,9 +16,10 @@ Nothing here allocates weights: checks go through ``analyze`` and the layer sche
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .errors import Problem, SpecError
 from .registry import layer_class
@@ -149,14 +150,14 @@ def diff_layers(old: Sequence[Any], new: Sequence[Any]) -> LayerDiff:
     old, new = tuple(old), tuple(new)
     if old == new:
         return LayerDiff("none")
-    first = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)))
+    first = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
     if len(new) == len(old) + 1 and new[:first] + new[first + 1:] == old:
         return LayerDiff("insert", first)
     if len(old) == len(new) + 1 and old[:first] + old[first + 1:] == new:
         return LayerDiff("remove", first)
     if len(old) != len(new):
         return LayerDiff("replace", first)
-    last = max(i for i, (a, b) in enumerate(zip(old, new)) if a != b)
+    last = max(i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b)
     # One layer moved: either old[last] moved up to `first`, or old[first] moved down to `last`.
     if new[first] == old[last] and new[first + 1:last + 1] == old[first:last]:
         return LayerDiff("move", last, first)
@@ -209,7 +210,7 @@ def quick_fix(spec: NetworkSpec, problem: Problem, n_classes: int | None = None)
         moved = _softmax_to_end(spec, index)
         if moved is not None:
             return moved
-        fixed = spec.with_layers(spec.layers[:index] + (flatten, dense) + spec.layers[index:])
+        fixed = spec.with_layers((*spec.layers[:index], flatten, dense, *spec.layers[index:]))
         return QuickFix(f"Insert Flatten and Dense {units}", fixed, index)
     if fix == FIX_KERNEL_TOO_LARGE and any(p.name == "padding" for p in layer_class(layer.type).schema):
         # 'same' keeps the kernel the user chose and always fits: output = ceil(input / stride).
@@ -218,7 +219,7 @@ def quick_fix(spec: NetworkSpec, problem: Problem, n_classes: int | None = None)
         return QuickFix(f"Remove {layer_label(index, layer.type)}", remove_layer(spec, index),
                         min(index, len(spec.layers) - 2) if len(spec.layers) > 1 else None)
     if fix == FIX_OUTPUT_NOT_FLAT:
-        fixed = spec.with_layers(spec.layers + (flatten, dense))
+        fixed = spec.with_layers((*spec.layers, flatten, dense))
         return QuickFix(f"Add Flatten and Dense {units}", fixed, len(spec.layers))
     return None
 

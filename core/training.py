@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -224,7 +225,7 @@ class History:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "History":
+    def from_dict(cls, data: dict[str, Any]) -> History:
         h = cls()
         for k in h.batches:
             cast = int if k == "batch_size" else float
@@ -241,7 +242,7 @@ def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     """Seeded (train_idx, val_idx) split of ``n`` samples; ``fraction`` in [0, 1)."""
     if not 0.0 <= fraction < 1.0:
         raise TrainingError(f"validation_split must be in [0, 1), not {fraction}")
-    n_val = int(round(n * fraction))
+    n_val = round(float(n * fraction))
     perm = np.random.default_rng([seed, 0x5EED]).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
@@ -333,7 +334,8 @@ def run_training(network, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_si
             sum_correct += correct
             pos = end
             expected_batches = batch_index + 1 + math.ceil((n - pos) / batch_size)
-            report = BatchReport(epoch, batch_index, expected_batches, epoch + pos / n, loss, correct / m, optimizer.learning_rate, batch_size, pos)
+            report = BatchReport(epoch, batch_index, expected_batches, epoch + pos / n, loss, correct / m,
+                                 optimizer.learning_rate, batch_size, pos)
             network.history.add_batch(report)
             batch_index += 1
             yield report
@@ -396,7 +398,8 @@ def fit(network, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int 
 
     def dispatch(report: BatchReport | EpochReport | ChangeEvent) -> None:
         if verbose and isinstance(report, EpochReport):
-            val = f"  val_loss {report.val_loss:.4f}  val_acc {report.val_accuracy:.4f}" if report.val_loss is not None else ""
+            val = (f"  val_loss {report.val_loss:.4f}  val_acc {report.val_accuracy:.4f}"
+                   if report.val_loss is not None else "")
             print(f"epoch {report.epoch + 1}  loss {report.loss:.4f}  acc {report.accuracy:.4f}{val}  "
                   f"({report.seconds:.1f} s)")
         for cb in callbacks:

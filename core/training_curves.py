@@ -12,8 +12,8 @@ epochs done after that batch); an epoch point at ``epoch + 1`` (the end of that 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -21,8 +21,15 @@ from .series import GrowableSeries, nearest_index
 from .smoothing import EmaSmoother, smoothing_span
 from .training import BatchReport, ChangeEvent, EpochReport, History
 
-__all__ = ["TrainingCurves", "Readout", "SERIES", "trained_position", "trained_text", "weights_text",
-           "run_label"]
+__all__ = [
+    "SERIES",
+    "Readout",
+    "TrainingCurves",
+    "run_label",
+    "trained_position",
+    "trained_text",
+    "weights_text",
+]
 
 #: Every series a run has. ``batch_*`` follow the batches, ``epoch_*`` / ``val_*`` the epochs.
 SERIES = ("batch_loss", "batch_loss_smooth", "batch_accuracy", "batch_accuracy_smooth",
@@ -155,7 +162,7 @@ class TrainingCurves:
         return frozenset(changed)
 
     @classmethod
-    def from_history(cls, history: History, span: float | None = None) -> "TrainingCurves":
+    def from_history(cls, history: History, span: float | None = None) -> TrainingCurves:
         """Curves of everything a network's History recorded (e.g. a model opened from a
         file). ``span`` None: suited to the history's batches per epoch (``smoothing_span``)."""
         b = history.batches
@@ -195,7 +202,7 @@ class TrainingCurves:
         j = nearest_index(train.x, x)
         if j is not None and abs(train.x[j] - x) <= 0.5:
             ex = float(train.x[j])
-            out.update(epoch=int(round(ex)), train=float(train.y[j]))
+            out.update(epoch=round(ex), train=float(train.y[j]))
             if i is None:
                 out["x"] = ex
             k = nearest_index(val.x, ex)
@@ -205,7 +212,7 @@ class TrainingCurves:
             return None
         return Readout(metric, **out)
 
-    def copy(self) -> "TrainingCurves":
+    def copy(self) -> TrainingCurves:
         """An independent copy (e.g. to keep a run as a comparison while it continues)."""
         out = TrainingCurves(self.span)
         out.series = {name: s.copy() for name, s in self.series.items()}
@@ -269,7 +276,7 @@ def run_label(optimizer: str, learning_rates: Sequence[float], batch_sizes: Sequ
     def chain(values: Sequence[float]) -> str:
         texts = [f"{v:g}" for v in values]
         if len(texts) > 4:
-            texts = texts[:2] + ["…", texts[-1]]
+            texts = [*texts[:2], "…", texts[-1]]
         return " → ".join(texts)
 
     return f"{optimizer} lr {chain(learning_rates)}, batch {chain(batch_sizes)}"

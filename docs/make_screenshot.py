@@ -16,6 +16,7 @@ temporary settings folder, never the user's.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import sys
@@ -31,9 +32,9 @@ if "QT_QPA_PLATFORM" not in os.environ:
                        '"logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}')
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_SCREEN}"
 
-from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 OUT = Path(__file__).resolve().parent
 REPO = OUT.parent
@@ -63,7 +64,7 @@ def draw_seven(canvas) -> None:
     for stroke in strokes:
         points = [QPoint(int(x * w), int(y * h)) for x, y in stroke]
         QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
-        for a, b in zip(points, points[1:]):
+        for a, b in itertools.pairwise(points):
             for t in range(1, 9):
                 p = a + (b - a) * (t / 8)
                 QTest.mouseMove(canvas, p)
@@ -135,7 +136,7 @@ def every_tab(window):
             inner = window.evaluation_panel.tabs
             for j in range(inner.count()):
                 shots.append((f"{name}-{slug(inner.tabText(j))}",
-                              lambda i=i, j=j: (window.tabs.setCurrentIndex(i), inner.setCurrentIndex(j))))
+                              lambda i=i, j=j, inner=inner: (window.tabs.setCurrentIndex(i), inner.setCurrentIndex(j))))
         else:
             shots.append((name, lambda i=i: window.tabs.setCurrentIndex(i)))
     return shots

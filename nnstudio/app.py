@@ -7,7 +7,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .platform_check import platform_problem, qt_import_problem
 
@@ -19,7 +19,7 @@ def check_core() -> str | None:
     """
     try:
         import core
-    except Exception as exc:  # noqa: BLE001 - any failure here means the same thing to the user
+    except Exception as exc:  # broad on purpose: any failure here means the same thing to the user
         return f"nnstudio's engine (the 'core' package) could not be imported: {exc}"
     if not getattr(core, "__nnstudio_core__", False):
         where = getattr(core, "__file__", "an unknown place")
@@ -91,7 +91,7 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("nnstudio")
-    except Exception:  # noqa: BLE001 - a version string must never stop --version
+    except Exception:  # broad on purpose: a version string must never stop --version
         return "(unknown version)"
 
 

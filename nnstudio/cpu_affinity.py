@@ -18,9 +18,9 @@ a gradient check begun mid-run keeps off the training core until it expires.
 from __future__ import annotations
 
 import os
-from typing import AbstractSet
+from collections.abc import Set as AbstractSet
 
-__all__ = ["core_split", "thread_cpus", "pin_this_thread"]
+__all__ = ["core_split", "pin_this_thread", "thread_cpus"]
 
 
 def core_split(blas_threads: int, allowed: AbstractSet[int] | None = None) -> tuple[int, frozenset[int]] | None:

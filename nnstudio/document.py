@@ -24,7 +24,7 @@ import os
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -74,7 +74,7 @@ class DatasetChoice:
         return (self.name, tuple(sorted((k, repr(v)) for k, v in self.params.items())))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DatasetChoice":
+    def from_dict(cls, data: dict[str, Any]) -> DatasetChoice:
         """The choice a model file recorded; raises core.ModelFileError when its parts have
         the wrong types (the name must be text, the params a mapping with text keys)."""
         name = data.get("name", "digits8x8")
@@ -126,19 +126,19 @@ class _StateCommand(QUndoCommand):
     merge into one undo step.
     """
 
-    _ids: dict[str, int] = {}
+    _ids: ClassVar[dict[str, int]] = {}  # merge key -> Qt command id, shared by all commands
 
-    def __init__(self, document: "Document", new: DocumentState, text: str, merge_key: str | None = None):
+    def __init__(self, document: Document, new: DocumentState, text: str, merge_key: str | None = None):
         super().__init__(text)
         self._document = document
         self._old = document.state
         self._new = new
         self._merge_id = -1 if merge_key is None else self._ids.setdefault(merge_key, 1000 + len(self._ids))
 
-    def id(self) -> int:  # noqa: A003 - Qt's name
+    def id(self) -> int:  # Qt's name
         return self._merge_id
 
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+    def mergeWith(self, other: QUndoCommand) -> bool:
         if other.id() != self.id() or not isinstance(other, _StateCommand):
             return False
         self._new = other._new
@@ -586,7 +586,8 @@ def state_from_file(path: str | Path) -> DocumentState:
                                   "which cannot be right: the file is damaged")
     meta = network.metadata
     try:
-        training = TrainingConfig.from_dict(meta["training"]) if isinstance(meta.get("training"), dict) else TrainingConfig()
+        training = (TrainingConfig.from_dict(meta["training"]) if isinstance(meta.get("training"), dict)
+                    else TrainingConfig())
     except core.SpecError:
         training = TrainingConfig()  # settings from a newer/odd file: fall back, the weights are what matter
     dataset = DatasetChoice.from_dict(meta["dataset"]) if isinstance(meta.get("dataset"), dict) else DatasetChoice()
@@ -698,4 +699,5 @@ def default_state() -> DocumentState:
         "layers": [{"type": "Dense", "units": 64}, {"type": "Activation", "function": "relu"},
                    {"type": "Dense", "units": 10}, {"type": "Activation", "function": "softmax"}],
         "loss": "cross_entropy", "optimizer": {"type": "Adam", "learning_rate": 0.001}, "seed": 0})
-    return DocumentState(spec, TrainingConfig(epochs=30, batch_size=32, validation_split=0.1), DatasetChoice("digits8x8"))
+    return DocumentState(spec, TrainingConfig(epochs=30, batch_size=32, validation_split=0.1),
+                         DatasetChoice("digits8x8"))

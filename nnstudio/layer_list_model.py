@@ -14,8 +14,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from PySide6.QtCore import (QAbstractListModel, QByteArray, QMimeData, QModelIndex, QObject, QPersistentModelIndex, Qt,
-                            Signal)
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor
 
 from core import NetworkSpec, Problem, analyze
@@ -94,10 +102,10 @@ class LayerListModel(QAbstractListModel):
         return self._rows[row].problems
 
     # -- QAbstractItemModel ---------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def roleNames(self) -> dict[int, QByteArray]:  # noqa: N802
+    def roleNames(self) -> dict[int, QByteArray]:
         names = dict(super().roleNames())
         for role, name in ((self.LayerTypeRole, b"layerType"), (self.CaptionRole, b"caption"),
                            (self.InputShapeRole, b"inputShape"), (self.OutputShapeRole, b"outputShape"),
@@ -158,16 +166,16 @@ class LayerListModel(QAbstractListModel):
         return flags
 
     # -- drag and drop ----------------------------------------------------------------------------
-    def supportedDropActions(self) -> Qt.DropAction:  # noqa: N802
+    def supportedDropActions(self) -> Qt.DropAction:
         return Qt.DropAction.MoveAction | Qt.DropAction.CopyAction
 
-    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802
+    def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.MoveAction
 
-    def mimeTypes(self) -> list[str]:  # noqa: N802
+    def mimeTypes(self) -> list[str]:
         return [LAYER_ROW_MIME, LAYER_TYPE_MIME]
 
-    def mimeData(self, indexes) -> QMimeData | None:  # noqa: N802
+    def mimeData(self, indexes) -> QMimeData | None:
         rows = sorted({i.row() for i in indexes if i.isValid()})
         if len(rows) != 1:
             return None  # one layer at a time (the list is single-selection)
@@ -177,7 +185,7 @@ class LayerListModel(QAbstractListModel):
         mime.setText(json.dumps(self._rows[rows[0]].layer.to_dict()))
         return mime
 
-    def canDropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,  # noqa: N802
+    def canDropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
                         parent: QModelIndex | QPersistentModelIndex) -> bool:
         if self._document.training_active or data is None or parent.isValid():
             return False
@@ -187,7 +195,7 @@ class LayerListModel(QAbstractListModel):
             return self._dropped_type(data) is not None
         return False
 
-    def dropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,  # noqa: N802
+    def dropMimeData(self, data: QMimeData, action: Qt.DropAction, row: int, column: int,
                      parent: QModelIndex | QPersistentModelIndex) -> bool:
         """A row dragged inside the list moves that layer; a type from the palette adds a
         default layer of that type. ``row`` is the gap to drop into (-1: the end)."""
@@ -218,8 +226,8 @@ class LayerListModel(QAbstractListModel):
             return None
         return name if name in LAYER_TYPES else None
 
-    def moveRows(self, sourceParent, sourceRow: int, count: int,  # noqa: N802, N803 - Qt's names
-                 destinationParent, destinationChild: int) -> bool:  # noqa: N803
+    def moveRows(self, sourceParent, sourceRow: int, count: int,
+                 destinationParent, destinationChild: int) -> bool:
         """Move one layer so it lands before old row ``destinationChild`` (Qt's convention;
         ``rowCount()`` = to the end), as one undoable "Move layer n to position m"."""
         if (count != 1 or sourceParent.isValid() or destinationParent.isValid() or self._document.training_active
@@ -283,5 +291,6 @@ def _rows(layers: tuple[LayerSpec, ...], analysis: SpecAnalysis) -> list[_Row]:
     located: dict[int, tuple[Problem, ...]] = {}
     for problem in analysis.problems:
         if problem.layer_index is not None:
-            located[problem.layer_index] = located.get(problem.layer_index, ()) + (problem,)
-    return [_Row(layer, info, located.get(i, ())) for i, (layer, info) in enumerate(zip(layers, analysis.layers))]
+            located[problem.layer_index] = (*located.get(problem.layer_index, ()), problem)
+    return [_Row(layer, info, located.get(i, ()))
+            for i, (layer, info) in enumerate(zip(layers, analysis.layers, strict=False))]

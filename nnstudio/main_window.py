@@ -335,7 +335,7 @@ class MainWindow(QMainWindow):
         if tip != button.toolTip():
             button.setToolTip(tip)
 
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched, event) -> bool:
         if watched is getattr(getattr(self, "evaluation_panel", None), "evaluate_button", None) and \
                 event.type() in (QEvent.Type.EnabledChange, QEvent.Type.ToolTipChange):
             self._sync_evaluate_action()
@@ -453,7 +453,7 @@ class MainWindow(QMainWindow):
             return
         try:
             state = preset.state()
-        except Exception as exc:  # noqa: BLE001 - a broken preset must not take the window down
+        except Exception as exc:  # broad on purpose: a broken preset must not take the window down
             self.show_message(f"The preset “{preset.title}” could not be loaded: {exc}")
             return
         self.document.reset(state)
@@ -539,11 +539,11 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("Clear list", lambda: self.settings.setValue("recentFiles", []))
 
     # -- drag and drop ----------------------------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_model(event) is not None:
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+    def dropEvent(self, event: QDropEvent) -> None:
         path = self._dropped_model(event)
         if path is not None:
             event.acceptProposedAction()
@@ -583,7 +583,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/sidePanels", self.splitter.state())
         self.settings.sync()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:
         if not self._confirm_discard():
             event.ignore()
             return

@@ -8,12 +8,13 @@ from __future__ import annotations
 import functools
 import logging
 import traceback
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import core
 from core.data import DataError
 
-__all__ = ["failure_message", "USER_ERRORS", "describe_failure", "reports_errors"]
+__all__ = ["USER_ERRORS", "describe_failure", "failure_message", "reports_errors"]
 
 #: The documented error types: their message is a sentence written for the user.
 USER_ERRORS: tuple[type[BaseException], ...] = (core.ModelFileError, core.SpecError, core.TrainingError, DataError,
@@ -68,10 +69,10 @@ def reports_errors(action: str | Callable[..., str], failed: Any = None) -> Call
         def guarded(self, *args, **kwargs):
             try:
                 return method(self, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - the point: nothing escapes to Qt
+            except Exception as exc:  # broad on purpose: the point: nothing escapes to Qt
                 try:
                     what = action(*args, **kwargs) if callable(action) else action
-                except Exception:  # noqa: BLE001 - a bad argument must not hide the real error
+                except Exception:  # broad on purpose: a bad argument must not hide the real error
                     what = "The action failed"
                 text, details = describe_failure(what, exc, _name_in(args))
                 if details:

@@ -81,7 +81,7 @@ class _Worker(QObject):
             self.cancelled.emit(run_id)
         except DataError as exc:
             self.failed.emit(run_id, str(exc))
-        except Exception as exc:  # noqa: BLE001 - any failure must reach the user, not kill the thread
+        except Exception as exc:  # broad on purpose: any failure must reach the user, not kill the thread
             self.failed.emit(run_id, f"MNIST could not be downloaded: {type(exc).__name__}: {exc}")
         else:
             self.succeeded.emit(run_id, str(location.folder))

@@ -23,8 +23,14 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["LIBRARY_PACKAGES", "ALL_PACKAGES", "platform_problem", "qt_import_problem", "missing_libraries",
-           "xcb_plugin_path"]
+__all__ = [
+    "ALL_PACKAGES",
+    "LIBRARY_PACKAGES",
+    "missing_libraries",
+    "platform_problem",
+    "qt_import_problem",
+    "xcb_plugin_path",
+]
 
 #: Each system library Qt's window system needs -> the Debian/Ubuntu package that provides it.
 LIBRARY_PACKAGES: dict[str, str] = {

@@ -42,10 +42,8 @@ def key_sequences(*keys: KeySpec) -> list[QKeySequence]:
     out: list[QKeySequence] = []
     seen: set[str] = set()
     for key in keys:
-        if isinstance(key, QKeySequence.StandardKey):
-            expanded = QKeySequence.keyBindings(key)
-        else:
-            expanded = [QKeySequence(key)]
+        is_standard = isinstance(key, QKeySequence.StandardKey)
+        expanded = QKeySequence.keyBindings(key) if is_standard else [QKeySequence(key)]
         for sequence in expanded:
             text = sequence.toString(QKeySequence.SequenceFormat.PortableText)
             if text and text not in seen:

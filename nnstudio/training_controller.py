@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, Signal, Slot
 
@@ -38,8 +38,18 @@ from .messages import describe_failure
 from .settings import app_settings
 from .training_worker import ReportPacket, RunEnd, TrainingJob, TrainingWorker, WorkerControl
 
-__all__ = ["TrainingController", "RunInfo", "BLAS_THREADS_KEY", "default_blas_threads", "blas_threads_setting",
-           "settings_label", "IDLE", "RUNNING", "PAUSED", "STOPPING"]
+__all__ = [
+    "BLAS_THREADS_KEY",
+    "IDLE",
+    "PAUSED",
+    "RUNNING",
+    "STOPPING",
+    "RunInfo",
+    "TrainingController",
+    "blas_threads_setting",
+    "default_blas_threads",
+    "settings_label",
+]
 
 IDLE, RUNNING, PAUSED, STOPPING = "idle", "running", "paused", "stopping"
 #: QSettings key: BLAS threads for training (default: 1 on ≤ 2 cores, else cores - 1).
@@ -288,7 +298,7 @@ class TrainingController(QObject):
             job = TrainingJob(info.run_id, network, splits.x_train, splits.y_train, validation, config.epochs,
                               config.batch_size, config.shuffle, blas_threads,
                               training_cpu=split[0] if split is not None else None)
-        except Exception as exc:  # noqa: BLE001 - a slot must show a sentence, never raise
+        except Exception as exc:  # broad on purpose: a slot must show a sentence, never raise
             text, details = describe_failure("Training cannot start", exc)
             doc.notify(text, "error", details)
             return False

@@ -38,12 +38,12 @@ from threadpoolctl import ThreadpoolController
 
 import core
 from core import BatchReport, ChangeEvent, EpochReport, Network, TrainingControl, run_training
-from core.training import drive
 from core.data import DataError
+from core.training import drive
 
 from .cpu_affinity import pin_this_thread
 
-__all__ = ["TrainingJob", "ReportPacket", "RunEnd", "WorkerControl", "TrainingWorker", "readable_error"]
+__all__ = ["ReportPacket", "RunEnd", "TrainingJob", "TrainingWorker", "WorkerControl", "readable_error"]
 
 #: Errors that describe a problem with the user's settings or data, not a bug.
 USER_ERRORS = (core.TrainingError, core.SpecError, core.ShapeError, DataError)
@@ -168,7 +168,7 @@ class TrainingWorker(QObject):
                 result = drive(gen, self._on_report)
             outcome = RunEnd(job.run_id, result.status, result.message, "", result.epochs_done, self._batches,
                              snapshot=self._final_snapshot(result.status))
-        except Exception as exc:  # noqa: BLE001 - any failure must reach the user, not kill the thread
+        except Exception as exc:  # broad on purpose: any failure must reach the user, not kill the thread
             outcome = RunEnd(job.run_id, "failed", readable_error(exc), traceback.format_exc(),
                              network.epochs_done, self._batches)
         finally:

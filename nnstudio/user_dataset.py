@@ -42,7 +42,7 @@ class UserDrawings:
         self._labels = labels
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None) -> "UserDrawings":
+    def load(cls, path: str | os.PathLike | None = None) -> UserDrawings:
         """The store at ``path`` (default :func:`default_path`); empty when the file does not
         exist yet. Raises DataError naming the file when it cannot be read (it is left
         untouched: nothing the user drew is ever overwritten by a failed read)."""

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
 
@@ -32,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output clean
         pass
 
-    def do_GET(self):  # noqa: N802 - the stdlib's name
+    def do_GET(self):
         server: MnistServer = self.server  # type: ignore[assignment]
         name = self.path.rsplit("/", 1)[-1]
         range_header = self.headers.get("Range")

@@ -26,23 +26,64 @@ gzip piece by piece, and refuse devices and FIFOs before reading.
 from __future__ import annotations
 
 from .csv_import import load_csv
-from .datasets import (DATASET_NAMES, DATASETS, DIGITS8X8_ATTRIBUTION, Dataset, DatasetInfo, DataSplits,
-                       apply_preprocessing, dataset_from_arrays, dataset_from_csv, dataset_from_idx,
-                       load_dataset)
+from .datasets import (
+                       DATASET_NAMES,
+                       DATASETS,
+                       DIGITS8X8_ATTRIBUTION,
+                       Dataset,
+                       DatasetInfo,
+                       DataSplits,
+                       apply_preprocessing,
+                       dataset_from_arrays,
+                       dataset_from_csv,
+                       dataset_from_idx,
+                       load_dataset,
+)
 from .errors import DataError, DownloadCancelled
 from .idx import load_idx, read_idx
-from .mnist import (DEFAULT_MIRRORS, MNIST_ATTRIBUTION, MNIST_FILES, MnistLocation, clear_mnist_memory_cache,
-                    download_mnist, find_mnist, load_mnist, locate_mnist_in, mnist_search_places)
+from .mnist import (
+                       DEFAULT_MIRRORS,
+                       MNIST_ATTRIBUTION,
+                       MNIST_FILES,
+                       MnistLocation,
+                       clear_mnist_memory_cache,
+                       download_mnist,
+                       find_mnist,
+                       load_mnist,
+                       locate_mnist_in,
+                       mnist_search_places,
+)
 from .paths import user_cache_dir, user_data_dir
 from .validate import InvalidInputError
 
 __all__ = [
-    "DataError", "DownloadCancelled", "InvalidInputError",
-    "Dataset", "DataSplits", "DatasetInfo", "DATASETS", "DATASET_NAMES", "load_dataset",
-    "dataset_from_idx", "dataset_from_csv", "dataset_from_arrays", "apply_preprocessing",
-    "DIGITS8X8_ATTRIBUTION",
-    "load_idx", "read_idx", "load_csv",
-    "MnistLocation", "find_mnist", "locate_mnist_in", "mnist_search_places", "load_mnist",
-    "download_mnist", "clear_mnist_memory_cache", "MNIST_FILES", "DEFAULT_MIRRORS", "MNIST_ATTRIBUTION",
-    "user_data_dir", "user_cache_dir",
+                       "DATASETS",
+                       "DATASET_NAMES",
+                       "DEFAULT_MIRRORS",
+                       "DIGITS8X8_ATTRIBUTION",
+                       "MNIST_ATTRIBUTION",
+                       "MNIST_FILES",
+                       "DataError",
+                       "DataSplits",
+                       "Dataset",
+                       "DatasetInfo",
+                       "DownloadCancelled",
+                       "InvalidInputError",
+                       "MnistLocation",
+                       "apply_preprocessing",
+                       "clear_mnist_memory_cache",
+                       "dataset_from_arrays",
+                       "dataset_from_csv",
+                       "dataset_from_idx",
+                       "download_mnist",
+                       "find_mnist",
+                       "load_csv",
+                       "load_dataset",
+                       "load_idx",
+                       "load_mnist",
+                       "locate_mnist_in",
+                       "mnist_search_places",
+                       "read_idx",
+                       "user_cache_dir",
+                       "user_data_dir",
 ]

@@ -30,9 +30,18 @@ import numpy as np
 
 from .errors import DataError
 
-__all__ = ["AugmentConfig", "augment_digits", "adjust_thickness", "random_affine", "elastic_field", "add_flags",
-           "draw_segments",
-           "warp_bilinear", "gaussian_matrix", "downsample_mean"]
+__all__ = [
+    "AugmentConfig",
+    "add_flags",
+    "adjust_thickness",
+    "augment_digits",
+    "downsample_mean",
+    "draw_segments",
+    "elastic_field",
+    "gaussian_matrix",
+    "random_affine",
+    "warp_bilinear",
+]
 
 
 @dataclass(frozen=True)
@@ -215,7 +224,7 @@ def draw_segments(images: np.ndarray, starts: np.ndarray, ends: np.ndarray, widt
     starts (n, 2) to ends (n, 2) (row, col; pixel centres at integers), widths (n,) pixels.
     Returns a new array: the maximum of the image and the stroke."""
     images = _check_batch(images)
-    n, h, w = images.shape
+    _n, h, w = images.shape
     rows = np.arange(h, dtype=np.float32)[None, :, None]
     cols = np.arange(w, dtype=np.float32)[None, None, :]
     s = starts.astype(np.float32)[:, :, None, None]

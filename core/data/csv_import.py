@@ -32,7 +32,7 @@ import numpy as np
 from ._files import GZIP_MAGIC, GzipStream, count, file_size, opened, read_limited, size_text
 from .errors import DataError
 
-__all__ = ["load_csv", "parse_csv_text", "MAX_CLASSES", "MAX_CSV_BYTES", "MAX_INT_LABEL"]
+__all__ = ["MAX_CLASSES", "MAX_CSV_BYTES", "MAX_INT_LABEL", "load_csv", "parse_csv_text"]
 
 #: More distinct labels than this is almost certainly a wrong label column.
 MAX_CLASSES = 1000

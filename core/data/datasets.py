@@ -33,16 +33,24 @@ from typing import Any
 
 import numpy as np
 
-from .csv_import import MAX_CLASSES, load_csv, parse_csv_text
 from ._files import count
+from .csv_import import MAX_CLASSES, load_csv, parse_csv_text
 from .errors import DataError
 from .idx import load_idx
 from .validate import InvalidInputError, check_finite, check_labels
 
 __all__ = [
-    "Dataset", "DataSplits", "DatasetInfo", "DATASETS", "DATASET_NAMES", "load_dataset",
-    "dataset_from_idx", "dataset_from_csv", "dataset_from_arrays", "apply_preprocessing",
+    "DATASETS",
+    "DATASET_NAMES",
     "DIGITS8X8_ATTRIBUTION",
+    "DataSplits",
+    "Dataset",
+    "DatasetInfo",
+    "apply_preprocessing",
+    "dataset_from_arrays",
+    "dataset_from_csv",
+    "dataset_from_idx",
+    "load_dataset",
 ]
 
 DIGITS8X8_ATTRIBUTION = (
@@ -298,7 +306,7 @@ def _allocate(counts: np.ndarray, fraction: float, capacity: np.ndarray) -> np.n
     """Per-class sample counts summing to round(total * fraction), within ``capacity``."""
     ideal = counts * fraction
     base = np.minimum(np.floor(ideal).astype(np.int64), capacity)
-    target = min(int(math.floor(counts.sum() * fraction + 0.5)), int(capacity.sum()))
+    target = min(math.floor(counts.sum() * fraction + 0.5), int(capacity.sum()))
     short = target - int(base.sum())
     if short > 0:
         order = np.argsort(-(ideal - np.floor(ideal)), kind="stable")

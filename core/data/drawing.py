@@ -45,10 +45,26 @@ from .datasets import _image_preprocessing, apply_preprocessing
 from .errors import DataError
 
 __all__ = [
-    "MODES", "INK_THRESHOLD", "preprocess_drawing", "drawing_to_raw", "preprocess_batch",
-    "ink_bounding_box", "has_enough_ink", "area_resize", "area_resize_matrix", "center_of_mass",
-    "shift_whole_pixels", "normalize_mnist", "bitmap_32", "block_counts", "mode_for_input_shape",
-    "to_network_input", "sample_to_network_input", "sample_as_image", "sample_fits", "dataset_preprocessing",
+    "INK_THRESHOLD",
+    "MODES",
+    "area_resize",
+    "area_resize_matrix",
+    "bitmap_32",
+    "block_counts",
+    "center_of_mass",
+    "dataset_preprocessing",
+    "drawing_to_raw",
+    "has_enough_ink",
+    "ink_bounding_box",
+    "mode_for_input_shape",
+    "normalize_mnist",
+    "preprocess_batch",
+    "preprocess_drawing",
+    "sample_as_image",
+    "sample_fits",
+    "sample_to_network_input",
+    "shift_whole_pixels",
+    "to_network_input",
 ]
 
 #: The recipes :func:`preprocess_drawing` knows.

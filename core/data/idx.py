@@ -16,6 +16,7 @@ are refused before reading. Files with 0 samples, samples of size 0 or more than
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import struct
@@ -28,7 +29,7 @@ import numpy as np
 from ._files import GZIP_MAGIC, GzipStream, GzipTruncated, count, file_size, opened, read_limited, size_text
 from .errors import DataError
 
-__all__ = ["read_idx", "load_idx", "IMAGES_MAGIC", "LABELS_MAGIC", "MAX_IDX_BYTES", "MAX_IDX_DIMS"]
+__all__ = ["IMAGES_MAGIC", "LABELS_MAGIC", "MAX_IDX_BYTES", "MAX_IDX_DIMS", "load_idx", "read_idx"]
 
 IMAGES_MAGIC = 2051  # 00 00 08 03: uint8, 3 dimensions (count, rows, cols)
 LABELS_MAGIC = 2049  # 00 00 08 01: uint8, 1 dimension (count)
@@ -170,10 +171,8 @@ def _decode_gzip(name: str, f: BinaryIO) -> tuple[np.dtype, tuple[int, ...], byt
     if len(out) > expected:
         # More data than declared: count (without storing) how much, to say both numbers.
         actual = len(out)
-        try:
+        with contextlib.suppress(GzipTruncated, DataError):
             actual += stream.discard(_COUNT_LIMIT)
-        except (GzipTruncated, DataError):
-            pass
         actual_text = count(actual) if stream.ended else f"more than {count(actual)}"
         raise _size_mismatch(name, dims, dtype, expected, actual_text, True, True)
     if len(out) < expected:

@@ -33,6 +33,7 @@ resume, progress, cancel and SHA-256 verification (see its docstring).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -54,9 +55,17 @@ from .npz import read_npz
 from .paths import user_cache_dir, user_data_dir
 
 __all__ = [
-    "MnistLocation", "find_mnist", "locate_mnist_in", "mnist_search_places", "load_mnist",
-    "download_mnist", "clear_mnist_memory_cache", "MNIST_FILES", "DEFAULT_MIRRORS",
-    "MNIST_ATTRIBUTION", "DownloadCancelled",
+    "DEFAULT_MIRRORS",
+    "MNIST_ATTRIBUTION",
+    "MNIST_FILES",
+    "DownloadCancelled",
+    "MnistLocation",
+    "clear_mnist_memory_cache",
+    "download_mnist",
+    "find_mnist",
+    "load_mnist",
+    "locate_mnist_in",
+    "mnist_search_places",
 ]
 
 #: (file name, size in bytes, SHA-256) of the four published gzip IDX files, in load order:
@@ -139,7 +148,7 @@ def _idx_file(folder: Path, stem: str, kind: str) -> Path | None:
 
 def _idx_folder(folder: Path, source: str) -> MnistLocation | None:
     paths = []
-    for stem, kind in zip(_STEMS, _KINDS):
+    for stem, kind in zip(_STEMS, _KINDS, strict=True):
         found = _idx_file(folder, stem, kind)
         if found is None:
             return None
@@ -263,7 +272,7 @@ def _readonly(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
 
 def _validate(arrays: Sequence[np.ndarray], where: str) -> tuple[np.ndarray, ...]:
     x_train, y_train, x_test, y_test = arrays
-    for name, a, shape in zip(_NPZ_KEYS, arrays, _SHAPES):
+    for name, a, shape in zip(_NPZ_KEYS, arrays, _SHAPES, strict=True):
         if a.shape != shape:
             raise DataError(
                 f"{where}: {name} has shape {a.shape} but MNIST's is {shape}; "
@@ -285,7 +294,8 @@ def _validate(arrays: Sequence[np.ndarray], where: str) -> tuple[np.ndarray, ...
 def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
     """The four arrays of a Keras-style ``mnist.npz``: each member's header must declare
     MNIST's shape and an integer type before its data is read (see :mod:`.npz`)."""
-    arrays = read_npz(path, {key: (shape, "iu") for key, shape in zip(_NPZ_KEYS, _SHAPES)}, "Keras' mnist.npz")
+    expected = {key: (shape, "iu") for key, shape in zip(_NPZ_KEYS, _SHAPES, strict=True)}
+    arrays = read_npz(path, expected, "Keras' mnist.npz")
     return tuple(arrays[key] for key in _NPZ_KEYS)
 
 
@@ -308,13 +318,13 @@ def _load_disk_cache(folder: Path) -> tuple[np.ndarray, ...] | None:
     if not folder.is_dir():
         return None
     try:
-        for key, shape in zip(_NPZ_KEYS, _SHAPES):
+        for key, shape in zip(_NPZ_KEYS, _SHAPES, strict=True):
             # A cache file is never larger than its array (8-byte labels) and a small header:
             # a damaged or swapped file is rebuilt without being read.
             if (folder / f"{key}.npy").stat().st_size > math.prod(shape) * 8 + 4096:
                 raise ValueError("cache file too large")
         arrays = tuple(np.load(folder / f"{key}.npy", allow_pickle=False, mmap_mode=None) for key in _NPZ_KEYS)
-        if any(a.shape != s for a, s in zip(arrays, _SHAPES)):
+        if any(a.shape != s for a, s in zip(arrays, _SHAPES, strict=True)):
             raise ValueError("unexpected shape")
         if arrays[0].dtype != np.uint8 or arrays[2].dtype != np.uint8:
             raise ValueError("unexpected dtype")
@@ -331,12 +341,10 @@ def _store_disk_cache(folder: Path, arrays: Sequence[np.ndarray]) -> None:
     tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir(parents=True, exist_ok=False)
-        for key, a in zip(_NPZ_KEYS, arrays):
+        for key, a in zip(_NPZ_KEYS, arrays, strict=True):
             np.save(tmp / f"{key}.npy", np.ascontiguousarray(a), allow_pickle=False)
-        try:
+        with contextlib.suppress(OSError):  # another process stored the same entry first
             os.replace(tmp, folder)
-        except OSError:
-            pass  # another process stored the same entry first
         _prune_cache(folder.parent, keep=folder.name)
     except OSError:
         pass

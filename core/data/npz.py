@@ -36,9 +36,10 @@ def _member(archive: zipfile.ZipFile, key: str, shape: tuple[int | None, ...], k
         else:
             declared, fortran, dtype = np.lib.format.read_array_header_2_0(member)
         declared = tuple(int(d) for d in declared)
-        fits = len(declared) == len(shape) and all(s is None or s == d for s, d in zip(shape, declared))
+        fits = len(declared) == len(shape) and all(s is None or s == d for s, d in zip(shape, declared, strict=True))
         if not fits:
-            wanted = "(" + ", ".join("n" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+            wanted = ("(" + ", ".join("n" if s is None else str(s) for s in shape)
+                      + ("," if len(shape) == 1 else "") + ")")
             raise DataError(f"{where}: {key} has shape {declared} but {wanted} is expected")
         if dtype.kind not in kinds or dtype.hasobject or dtype.itemsize > 8:
             raise DataError(f"{where}: {key} holds {dtype} values, not the numbers expected")

@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["APP_NAME", "user_data_dir", "user_cache_dir"]
+__all__ = ["APP_NAME", "user_cache_dir", "user_data_dir"]
 
 APP_NAME = "nnstudio"
 

@@ -22,8 +22,8 @@ and measured 2-3.5x slower (``python benchmarks/bench_conv.py --layouts``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def image_shape_fix(input_shape: Shape) -> str:
         return f"{IMAGE_INPUT_FIX_START} with a channel axis, shaped {format_shape((1, *input_shape))}"
     example = (1, 28, 28)
     if len(input_shape) == 1:
-        side = int(round(float(input_shape[0]) ** 0.5))
+        side = round(float(input_shape[0]) ** 0.5)
         example = (1, side, side) if side * side == input_shape[0] else example
     return (f"{IMAGE_INPUT_FIX_START} shaped (channels, height, width), e.g. {format_shape(example)}, "
             "and keep image layers before Flatten and Dense")
@@ -128,7 +128,7 @@ class Geometry:
 
     @classmethod
     def create(cls, input_shape: tuple[int, int, int], kernel: tuple[int, int], stride: tuple[int, int],
-               padding: str) -> "Geometry":
+               padding: str) -> Geometry:
         """``input_shape``: per-sample ``(channels, height, width)``; the output must be non-empty."""
         channels, height, width = input_shape
         oh, top, _ = output_size_and_padding(height, kernel[0], stride[0], padding)
@@ -255,6 +255,6 @@ class Workspace:
         """Release every buffer (they are re-created on demand)."""
         self._buffers.clear()
 
-    def __deepcopy__(self, memo: dict) -> "Workspace":
+    def __deepcopy__(self, memo: dict) -> Workspace:
         # Scratch content is never state worth copying (e.g. into a prediction snapshot).
         return Workspace()

@@ -42,7 +42,7 @@ class Layer:
         self.built = False
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Layer":
+    def from_config(cls, config: dict[str, Any]) -> Layer:
         """Construct from a settings dict (as in a spec), refusing unknown or missing keys
         with a SpecError rather than a TypeError."""
         return cls(**validate_config(cls.type_name, cls.schema, config))

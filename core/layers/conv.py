@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 import numpy as np
 
 from ..initializers import INITIALIZERS, get_initializer
 from ..params import Param
 from ..registry import register_layer
-from ._im2col import (WORKSPACE_LIMIT_BYTES, Geometry, Workspace, col2im, im2col, image_shape_fix,
-                      output_size_and_padding, pair, pair_text)
+from ._im2col import (
+    WORKSPACE_LIMIT_BYTES,
+    Geometry,
+    Workspace,
+    col2im,
+    im2col,
+    image_shape_fix,
+    output_size_and_padding,
+    pair,
+    pair_text,
+)
 from .base import Layer, Shape, format_shape
 
 PADDINGS = ("valid", "same")
-IntOrPair = Union[int, tuple[int, int], list[int]]
+IntOrPair = int | tuple[int, int] | list[int]
 
 
 @register_layer

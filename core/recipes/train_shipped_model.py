@@ -35,10 +35,9 @@ test set).
 
 from __future__ import annotations
 
-import os
-
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "script": "python -m core.recipes.train_shipped_model", "epochs": args.epochs,
         "batch_size": args.batch_size, "optimizer": "Adam", "learning_rate": args.learning_rate,
         "schedule": f"learning_rate * {args.decay:g} ** (epoch // {args.decay_every})", "seed": args.seed,
-        "training_samples": int(len(images)), "augmented_fraction": AUGMENTED_FRACTION,
+        "training_samples": len(images), "augmented_fraction": AUGMENTED_FRACTION,
         "canvas_preprocessed_fraction_of_augmented": CANVAS_FRACTION,
         "flagged_fraction_of_augmented_ones": FLAG_FRACTION,
         "augmentation": {k: v for k, v in AugmentConfig().__dict__.items()},
@@ -187,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": recipe,
         "test_accuracy": round(float(test["accuracy"]), 6),
         "test_loss": round(float(test["loss"]), 6),
-        "test_samples": int(len(y_test)),
+        "test_samples": len(y_test),
         "test_accuracy_re_preprocessed": round(float(test_canvas["accuracy"]), 6),
         "note": ("MNIST CNN shipped with nnstudio: trained on augmented MNIST training images that "
                  "mimic canvas drawings (see recipe), passed through the canvas preprocessing; "

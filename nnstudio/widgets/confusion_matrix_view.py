@@ -122,7 +122,7 @@ class ConfusionMatrixView(QTableView):
                 set_cell(self.matrix_model, r, c, None, background=QBrush(QColor(*(int(v) for v in colors[r, c]))),
                          foreground=white if shade[r, c] > 0.5 else black)
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if is_palette_event(event) and "matrix_model" in self.__dict__:
             self._color_cells()

@@ -30,20 +30,40 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGroupBox,
-                               QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from core.compat import (check_compatibility, dataset_param_schema, describe_input, fit_spec_to_dataset,
-                         image_shape_for, input_shape_for_layout, layout_for_spec)
-from core.data import (DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset, find_mnist, load_mnist,
-                       locate_mnist_in)
+from core.compat import (
+    check_compatibility,
+    dataset_param_schema,
+    describe_input,
+    fit_spec_to_dataset,
+    image_shape_for,
+    input_shape_for_layout,
+    layout_for_spec,
+)
+from core.data import DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset, find_mnist, load_mnist, locate_mnist_in
 from core.params import Param
 
 from ..document import DatasetChoice, DatasetUnavailable, Document
 from ..messages import describe_failure
-from ..user_dataset import UserDrawings
 from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
 from ..theme import style_notice
+from ..user_dataset import UserDrawings
 from .dataset_preview import DatasetPreview
 
 IMPORT_IDX = "import-idx"
@@ -306,7 +326,7 @@ class DatasetPanel(QGroupBox):
         try:
             with _busy():
                 validate_choice(self.document, choice)
-        except Exception as exc:  # noqa: BLE001 - a slot that opens a file shows a sentence, never raises
+        except Exception as exc:  # broad on purpose: a slot that opens a file shows a sentence, never raises
             action = failure or f"{dataset_title(choice)} could not be loaded"
             text, details = describe_failure(action, exc, dataset_title(choice))
             self.document.notify(text, "error", details)

@@ -51,7 +51,7 @@ class DatasetPreview(QWidget):
         self._note = ""
         self.setFixedHeight(self.sizeHint().height())
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(280, 120)
 
     def set_dataset(self, dataset: Dataset | None) -> None:
@@ -83,7 +83,7 @@ class DatasetPreview(QWidget):
         self.update()
 
     # -- painting ----------------------------------------------------------------------------------
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, self.mode == "scatter")
         rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
@@ -108,7 +108,7 @@ class DatasetPreview(QWidget):
         font.setPointSizeF(max(7.0, font.pointSizeF() - 1))
         painter.setFont(font)
         x0 = rect.left() + (rect.width() - columns * (side + 4)) / 2 + 2
-        for i, (image, name) in enumerate(zip(self._images, self.examples)):
+        for i, (image, name) in enumerate(zip(self._images, self.examples, strict=False)):
             r, c = divmod(i, columns)
             cell = QRectF(x0 + c * (side + 4), rect.top() + 2 + r * (side + label_h + 2), side, side)
             painter.drawImage(cell, image)

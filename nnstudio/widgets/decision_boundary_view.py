@@ -12,7 +12,7 @@ Grid and colours come from ``core.inspect``; ``PlanePlot`` paints them.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
@@ -87,7 +87,7 @@ class DecisionBoundaryView(QWidget):
     def showing_plot(self) -> bool:
         return self.stack.currentIndex() == 0
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._throttle.widget_shown()
 

@@ -37,8 +37,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (QColor, QContextMenuEvent, QImage, QKeyEvent, QKeySequence, QMouseEvent, QPainter,
-                           QPaintEvent, QPen, QTabletEvent)
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QTabletEvent,
+)
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from ..theme import is_dark, is_palette_event
@@ -100,7 +110,7 @@ class DigitCanvas(QWidget):
         self._timer.timeout.connect(self.imageChanged)
 
     # -- public API ----------------------------------------------------------------------------
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(self._side, self._side)
 
     def side(self) -> int:
@@ -198,7 +208,7 @@ class DigitCanvas(QWidget):
 
     def _blank_image(self) -> QImage:
         ratio = self._ratio()
-        side = int(round(CANVAS_SIZE * ratio))
+        side = round(CANVAS_SIZE * ratio)
         image = QImage(side, side, QImage.Format.Format_Grayscale8)
         image.setDevicePixelRatio(ratio)
         image.fill(0)
@@ -277,7 +287,7 @@ class DigitCanvas(QWidget):
         self.imageChanged.emit()
 
     # -- events ----------------------------------------------------------------------------------
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         side = float(self._side)
         # The drawing's image scaled to the widget (smoothly: strokes stay round at any size).
@@ -295,15 +305,15 @@ class DigitCanvas(QWidget):
             painter.drawRect(QRectF(0.5, 0.5, side - 1, side - 1))
         painter.end()
 
-    def focusInEvent(self, event) -> None:  # noqa: N802
+    def focusInEvent(self, event) -> None:
         super().focusInEvent(event)
         self.update()  # the focus frame
 
-    def focusOutEvent(self, event) -> None:  # noqa: N802
+    def focusOutEvent(self, event) -> None:
         super().focusOutEvent(event)
         self.update()
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self.setFocus(Qt.FocusReason.MouseFocusReason)
             self._begin(self.to_canvas(event.position()), None)
@@ -311,17 +321,17 @@ class DigitCanvas(QWidget):
         else:
             super().mousePressEvent(event)
 
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         # Qt sends press, then this for a quick second press: the press already began the
         # stroke (QWidget's default would begin it a second time).
         event.accept()
 
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._current is not None and event.buttons() & Qt.MouseButton.LeftButton:
             self._add_point(self.to_canvas(event.position()), None)
             event.accept()
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self._current is not None:
             pos = self.to_canvas(event.position())
             if pos != self._current.points[-1]:
@@ -329,7 +339,7 @@ class DigitCanvas(QWidget):
             self._end()
             event.accept()
 
-    def tabletEvent(self, event: QTabletEvent) -> None:  # noqa: N802
+    def tabletEvent(self, event: QTabletEvent) -> None:
         kind = event.type()
         if kind == QEvent.Type.TabletPress:
             self.setFocus(Qt.FocusReason.MouseFocusReason)
@@ -347,14 +357,14 @@ class DigitCanvas(QWidget):
             return "clear"
         return None
 
-    def event(self, event: QEvent) -> bool:  # noqa: A003 - Qt's name
+    def event(self, event: QEvent) -> bool:  # Qt's name
         # Claim Ctrl+Z / Esc / Delete before window shortcuts see them (only with focus).
         if event.type() == QEvent.Type.ShortcutOverride and self._canvas_key(event) is not None:
             event.accept()
             return True
         return super().event(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         action = self._canvas_key(event)
         if action == "undo":
             self.undo()
@@ -365,7 +375,7 @@ class DigitCanvas(QWidget):
             return
         event.accept()
 
-    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         menu = self.context_menu()
         menu.exec(event.globalPos())
         menu.deleteLater()
@@ -386,11 +396,11 @@ class DigitCanvas(QWidget):
         clear.triggered.connect(self.clear)
         return menu
 
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._check_ratio()
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.DevicePixelRatioChange:  # moved to another screen
             self._check_ratio()

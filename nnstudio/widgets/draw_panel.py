@@ -20,16 +20,32 @@ import time
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QFont
-from PySide6.QtWidgets import (QBoxLayout, QFrame, QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea,
-                               QSizePolicy, QSpinBox, QStyle, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.data import DataError, load_dataset
-from core.data.drawing import (mode_for_input_shape, preprocess_drawing, sample_as_image, sample_fits,
-                               sample_to_network_input)
+from core.data.drawing import (
+    mode_for_input_shape,
+    preprocess_drawing,
+    sample_as_image,
+    sample_fits,
+    sample_to_network_input,
+)
 
 from ..document import Document
-from ..prediction import (Prediction, Predictor, choose_predictor, predict_drawing, predict_sample,
-                          shipped_model_error)
+from ..prediction import Prediction, Predictor, choose_predictor, predict_drawing, predict_sample, shipped_model_error
 from ..user_dataset import UserDrawings
 from .digit_canvas import DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, MIN_SIDE, DigitCanvas
 from .input_preview import InputPreview
@@ -216,7 +232,7 @@ class DrawPanel(QWidget):
             if row.direction() != direction:
                 row.setDirection(direction)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         self._arrange(event.size().width(), event.size().height())
         super().resizeEvent(event)
 

@@ -54,13 +54,13 @@ class ImageGrid(QWidget):
             return 1
         return max(1, min(self._max_zoom, self._target_width // self._image.width()))
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         if self._image is None:
             return QSize(0, 0)
         z = self._zoom()
         return QSize(self._image.width() * z, self._image.height() * z)
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def minimumSizeHint(self) -> QSize:
         if self._image is None:
             return QSize(0, 0)
         z = max(1, self._zoom() // 2)
@@ -75,7 +75,7 @@ class ImageGrid(QWidget):
         tw, th = max(1, int(w * scale)), max(1, int(h * scale))
         return QRect((self.width() - tw) // 2, (self.height() - th) // 2, tw, th)
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Base))
         if self._image is not None:

@@ -62,7 +62,7 @@ class PlanePlot(QWidget):
         self.x_label = "input 1"
         self.y_label = "input 2"
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(560, 480)
 
     # -- content -------------------------------------------------------------------------------
@@ -128,12 +128,12 @@ class PlanePlot(QWidget):
                        rect.bottom() - (y - y_min) / (y_max - y_min) * rect.height())
 
     # -- painting ---------------------------------------------------------------------------------
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if is_palette_event(event):  # theme switched: background, axes and legend follow
             self.update()
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         try:
             self._paint(painter)
@@ -171,7 +171,7 @@ class PlanePlot(QWidget):
         to_pixels = QTransform(rect.width() / (x_max - x_min), 0, 0, -rect.height() / (y_max - y_min),
                                rect.left() - x_min * rect.width() / (x_max - x_min),
                                rect.bottom() + y_min * rect.height() / (y_max - y_min))
-        for ps, poly in zip(self._points, self._polygons):
+        for ps, poly in zip(self._points, self._polygons, strict=False):
             self._paint_points(p, ps, to_pixels.map(poly))
         p.restore()
         self._paint_legend(p, rect)

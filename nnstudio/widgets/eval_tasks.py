@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
@@ -60,7 +61,7 @@ class TaskRunner(QObject):
         def job() -> None:
             try:
                 result = fn(*args)
-            except Exception as exc:  # noqa: BLE001 - every failure must reach the user, not kill the thread
+            except Exception as exc:  # broad on purpose: every failure must reach the user, not kill the thread
                 relay.failed.emit(kind, token, str(exc) or type(exc).__name__, traceback.format_exc())
                 return
             relay.done.emit(kind, token, result)

@@ -10,7 +10,7 @@ also run while Qt tears the widget down.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QWidget

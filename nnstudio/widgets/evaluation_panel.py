@@ -32,9 +32,25 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QBoxLayout, QCheckBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView,
-                               QLabel, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle, QTableView,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QBoxLayout,
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QStyle,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.data import DataError
 from core.evaluation import Evaluation, compatibility_problem, evaluate, evaluation_csv
@@ -274,7 +290,7 @@ class EvaluationPanel(QWidget):
     #: Below this tab width the summary goes below the buttons.
     SUMMARY_ROW_WIDTH = 760
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_tab_titles(event.size().width())
         self._place_summary(event.size().width())
@@ -302,7 +318,7 @@ class EvaluationPanel(QWidget):
                 return
 
     # -- confusion page layout ----------------------------------------------------------------------
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize:
             if watched is self._confusion_scroll:
                 self._arrange_confusion()
@@ -328,7 +344,8 @@ class EvaluationPanel(QWidget):
         row = self._confusion_row
         spacing = max(row.spacing(), 0)
         report_width = self.report_table.minimumWidth()
-        matrix_width = max(view.full_size(view.min_cell_size()).width(), self._confusion_title_row.minimumSize().width())
+        matrix_width = max(view.full_size(view.min_cell_size()).width(),
+                           self._confusion_title_row.minimumSize().width())
         side_by_side = width >= matrix_width + spacing + report_width
         direction = QBoxLayout.Direction.LeftToRight if side_by_side else QBoxLayout.Direction.TopToBottom
         if row.direction() != direction:
@@ -642,7 +659,7 @@ class EvaluationPanel(QWidget):
         confidence = ev.confidence[shown_idx]
         images = sample_images(shown.x[shown_idx], shown.input_shape, shown.preprocessing)
         captions, labels = [], []
-        for i, p in zip(shown_idx, confidence):
+        for i, p in zip(shown_idx, confidence, strict=True):
             captions.append(f"Test sample {int(i)}: true {names[true]}, predicted {names[predicted]} "
                             f"with probability {p:.2f}")
             if images is None:

@@ -10,14 +10,22 @@ number is shown (see core/gradcheck.py): they say nothing about the backward pas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 import core
 from core.evaluation import compatibility_problem
@@ -51,7 +59,8 @@ EXPLANATION = (
     "<b>relative error = ||analytic − numeric|| / (||analytic|| + ||numeric||)</b>. "
     f"A correct layer gives 1e-8 or less (green: below {DEFAULT_THRESHOLD:.0e}). A real failure looks "
     "different: 1e-3 or more (red) on the faulty layer's weights or bias — and on every layer before it "
-    "when the wrong gradient is passed on — whatever samples are used. Where a nudge crosses a <i>kink</i> — a ReLU input of exactly 0, or a tie in a "
+    "when the wrong gradient is passed on — whatever samples are used. Where a nudge crosses a "
+    "<i>kink</i> — a ReLU input of exactly 0, or a tie in a "
     "max-pool window, common on an image's flat background — the numeric value is meaningless: such "
     "entries are left out and counted. Runs in float64 on a copy: your weights are not changed."
 )
@@ -140,7 +149,8 @@ class GradCheckView(QWidget):
         self._network = network
         self.button.setEnabled(False)
         self.button.setText("Checking…")
-        which = "the trained network" if self._document.snapshot is not None else "the untrained network (fresh weights)"
+        trained = self._document.snapshot is not None
+        which = "the trained network" if trained else "the untrained network (fresh weights)"
         self.status.setText(f"Checking {which} on {source}…")
         self._source = f"{which} on {source}"
         self._runner.submit(TASK, core.check_network, network, x, y)
@@ -204,7 +214,7 @@ class GradCheckView(QWidget):
         self.button.setEnabled(True)
         self.button.setText("Check gradients")
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if is_palette_event(event) and getattr(self, "rows", ()):  # theme switched: row colours follow
             self._fill_table()

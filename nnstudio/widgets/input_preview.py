@@ -37,7 +37,7 @@ class InputPreview(QWidget):
         self._array: np.ndarray | None = None
         self._image: QImage | None = None
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(PREVIEW_SIZE, PREVIEW_SIZE)
 
     @property
@@ -57,7 +57,7 @@ class InputPreview(QWidget):
             self.setToolTip(f"The {h}×{w} input the network receives, enlarged")
         self.update()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         rect = QRectF(0, 0, self.width(), self.height())
         painter.fillRect(rect, QColor(0, 0, 0))

@@ -20,18 +20,53 @@ import html
 import re
 
 from PySide6.QtCore import QMimeData, QModelIndex, QPointF, QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import (QAction, QColor, QFont, QFontMetrics, QIcon, QKeySequence, QPainter, QPainterPath,
-                           QPalette, QPen, QPixmap)
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGridLayout, QHBoxLayout, QLabel, QListView, QListWidget,
-                               QListWidgetItem, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle,
-                               QStyledItemDelegate, QStyleOptionViewItem, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QIcon,
+    QKeySequence,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from core.layers import format_shape
-from core.spec import layer_label
 from core.compat import DatasetFit, app_problems
 from core.data import DataError
-from core.spec_edit import (PALETTE_TYPES, QuickFix, default_layer, duplicate_layer, insert_layer, move_layer,
-                            remove_layer)
+from core.layers import format_shape
+from core.spec import layer_label
+from core.spec_edit import (
+    PALETTE_TYPES,
+    QuickFix,
+    default_layer,
+    duplicate_layer,
+    insert_layer,
+    move_layer,
+    remove_layer,
+)
 
 from ..document import Document
 from ..layer_list_model import LAYER_TYPE_MIME, PROBLEM_COLOR, LayerListModel, shape_text
@@ -149,7 +184,7 @@ class LayerPalette(QListWidget):
         item = self.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else PALETTE_TYPES[0]
 
-    def mimeData(self, items) -> QMimeData:  # noqa: N802 - Qt's name
+    def mimeData(self, items) -> QMimeData:
         mime = QMimeData()
         if items:
             name = items[0].data(Qt.ItemDataRole.UserRole)
@@ -157,16 +192,16 @@ class LayerPalette(QListWidget):
             mime.setText(name)
         return mime
 
-    def startDrag(self, supportedActions) -> None:  # noqa: N802, N803 - Qt's names
+    def startDrag(self, supportedActions) -> None:
         # Copy only: a Move would make the view delete the chip after the drop.
         super().startDrag(Qt.DropAction.CopyAction)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         # Chips wrap: grow or shrink to show every row (deferred until the layout is done).
         QTimer.singleShot(0, self, self._fit_height)
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         QTimer.singleShot(0, self, self._fit_height)
 
@@ -184,7 +219,7 @@ class LayerDelegate(QStyledItemDelegate):
     """Two-line rows: a coloured position badge, caption and parameter count; the output
     shape (or the problem, in red) below."""
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         fm = QFontMetrics(option.font)
         # Narrow width hint: the list view stretches rows to its width, and a wide hint would
         # stick after the column is made narrower (clipping the counts at the right).
@@ -278,7 +313,7 @@ class _LayerListView(QListView):
 
     PLACEHOLDER = "No layers yet.\nDouble-click a layer type above, or drag it here."
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if self.model() is not None and self.model().rowCount() == 0:
             painter = QPainter(self.viewport())
@@ -496,7 +531,7 @@ class LayerEditor(QWidget):
         self._on_document_training_active_changed(document.training_active)
         self._update_all()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if not self._sized:
             # First show: give the form the height its fields need (up to 45%), the list the rest.

@@ -21,6 +21,11 @@ _SERIES = (1.0, 2.0, 5.0)
 _REL_TOL = 1e-9
 
 
+def _decade_neighbour(value: float, up: bool) -> float:
+    """One page step: ten times larger or smaller."""
+    return value * 10 if up else value / 10
+
+
 def _series_neighbour(value: float, up: bool) -> float:
     """The next value of the 1-2-5 series strictly above (or below) ``value`` > 0."""
     decade = math.floor(math.log10(value))
@@ -64,10 +69,10 @@ class LogSpinBox(QDoubleSpinBox):
         self.editingFinished.connect(self._on_editing_finished)
 
     # -- text ---------------------------------------------------------------------------------
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+    def textFromValue(self, value: float) -> str:
         return format_compact(value)
 
-    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
+    def valueFromText(self, text: str) -> float:
         number = self._parse(text)
         return self.value() if number is None else number
 
@@ -84,14 +89,14 @@ class LogSpinBox(QDoubleSpinBox):
             return self._allow_zero
         return self._min_positive * (1 - _REL_TOL) <= number <= self.maximum() * (1 + _REL_TOL)
 
-    def validate(self, text: str, pos: int):  # noqa: D401 - Qt's signature
+    def validate(self, text: str, pos: int):  # Qt's signature
         stripped = text.strip()
         number = self._parse(stripped)
         if number is not None and self._in_range(number):
             return QValidator.State.Acceptable, text, pos
         # Anything a number could still grow into ("", "1e", "0.0", "5e-") is intermediate;
         # letters and signs a positive number cannot contain are refused outright.
-        if stripped == "" or all(c in "0123456789.,eE+-" for c in stripped) and not stripped.startswith("-"):
+        if stripped == "" or (all(c in "0123456789.,eE+-" for c in stripped) and not stripped.startswith("-")):
             return QValidator.State.Intermediate, text, pos
         return QValidator.State.Invalid, text, pos
 
@@ -141,7 +146,7 @@ class LogSpinBox(QDoubleSpinBox):
             self._set_note("")
 
     # -- steps --------------------------------------------------------------------------------
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
+    def stepBy(self, steps: int) -> None:
         value = self.value()
         page = abs(steps) >= 10  # Page Up/Down step by 10 "single steps"
         for _ in range(abs(steps) // 10 if page else abs(steps)):
@@ -153,15 +158,12 @@ class LogSpinBox(QDoubleSpinBox):
         low, high = self._min_positive, self.maximum()
         if value <= 0:
             return low if up else 0.0
-        if page:
-            nxt = value * 10 if up else value / 10
-        else:
-            nxt = _series_neighbour(value, up)
+        nxt = _decade_neighbour(value, up) if page else _series_neighbour(value, up)
         if nxt < low * (1 - _REL_TOL):
             return 0.0 if self._allow_zero and value <= low * (1 + _REL_TOL) else low
         return min(nxt, high)
 
-    def stepEnabled(self):  # noqa: N802 - Qt's name
+    def stepEnabled(self):
         flags = QAbstractSpinBox.StepEnabledFlag.StepNone
         value = self.value()
         if value < self.maximum() * (1 - _REL_TOL):

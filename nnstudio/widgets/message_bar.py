@@ -11,13 +11,21 @@ button stays under the mouse and nothing at the bottom gets cut off.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtWidgets import (QFrame, QGraphicsDropShadowEffect, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
-                               QToolButton, QWidget)
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsDropShadowEffect,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
+
+from ..theme import style_notice
 
 #: Gap between the floating strip and the host's edges (pixels).
 _MARGIN = 6
-
-from ..theme import style_notice
 
 
 class MessageBar(QFrame):
@@ -70,7 +78,7 @@ class MessageBar(QFrame):
         host.installEventFilter(self)
         self.hide()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._host and event.type() == QEvent.Type.Resize and self.isVisible():
             self._place()
         return False

@@ -94,7 +94,7 @@ class MistakesGallery(QListView):
     def probabilities(self) -> list[float]:
         return [float(self.gallery_model.index(i, 0).data(PROBABILITY_ROLE)) for i in range(self.count())]
 
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def keyPressEvent(self, event) -> None:
         # Enter chooses the current sample (activated would also fire on double-click,
         # choosing it twice after the click).
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():

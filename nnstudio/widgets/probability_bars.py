@@ -51,7 +51,7 @@ class ProbabilityBars(pg.PlotWidget):
             axis.setPen(pg.mkPen(colors.axis))
             axis.setTextPen(pg.mkPen(colors.text))
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if is_palette_event(event) and "_bars" in self.__dict__:
             self._color_axes()

@@ -102,7 +102,7 @@ class SidePanelSplitter(QSplitter):
         self._fitted = self.sizes()  # what the splitter made of them (minimum sizes win)
 
     # -- events --------------------------------------------------------------------------------
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         self._adopt_outside_changes()  # a drag or setSizes since the last fit, at the old width
         super().resizeEvent(event)
         self._fitted = self.sizes()  # QSplitter's own redistribution is nobody's choice

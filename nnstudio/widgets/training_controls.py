@@ -166,7 +166,7 @@ class TrainingControls(QWidget):
         # only schedules one ordinary repaint, drawn with the plots in the next paint pass.
         bar.setUpdatesEnabled(False)
         try:
-            bar.setValue(int(round(min(max(fraction, 0.0), 1.0) * _PROGRESS_STEPS)))
+            bar.setValue(round(float(min(max(fraction, 0.0), 1.0) * _PROGRESS_STEPS)))
             bar.setFormat(text.replace("%", "%%"))
         finally:
             bar.setUpdatesEnabled(True)

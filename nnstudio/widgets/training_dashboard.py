@@ -29,8 +29,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QShowEvent
-from PySide6.QtWidgets import (QCheckBox, QLabel, QMenu, QPushButton, QSizePolicy, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QCheckBox, QLabel, QMenu, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from core import BatchReport, Network
 from core.eta import ThroughputMeter, eta_seconds, format_duration, next_refresh_ms, progress_text, run_fraction
@@ -44,7 +43,7 @@ from .flow_layout import FlowLayout
 from .training_controls import TrainingControls
 from .training_plot import MetricPlot
 
-__all__ = ["TrainingDashboard", "REFRESH_MS", "MAX_COMPARISONS"]
+__all__ = ["MAX_COMPARISONS", "REFRESH_MS", "TrainingDashboard"]
 
 #: Fastest refresh tick while training: 5 Hz, both plots and the progress bar in one pass
 #: (PITFALLS.md, pyqtgraph). It slows down to ``SLOWEST_REFRESH_MS`` when the GUI thread gets
@@ -437,7 +436,7 @@ class TrainingDashboard(QWidget):
                 self._dirty[plot].clear()
                 plot.update_series(changed)
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._drain()
 
@@ -563,7 +562,7 @@ class TrainingDashboard(QWidget):
         path = Path(path) if Path(path).suffix else Path(path).with_suffix(".png")
         try:
             plot.export_png(str(path))
-        except Exception as exc:  # noqa: BLE001 - exporter errors vary; the user needs the reason
+        except Exception as exc:  # broad on purpose: exporter errors vary; the user needs the reason
             self._document.notify(f"Could not export the {plot.metric} plot to {path.name}: {exc}")
             return False
         if not path.is_file():
@@ -595,7 +594,7 @@ class TrainingDashboard(QWidget):
         return True
 
     # -- keys ---------------------------------------------------------------------------------------------------------
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         # Reaches here only when the focused child did not use the key (a focused button
         # takes Space itself), so Space never steals a click.
         if event.key() == Qt.Key.Key_Space and event.modifiers() == Qt.KeyboardModifier.NoModifier:

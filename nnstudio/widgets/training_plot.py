@@ -158,7 +158,7 @@ class MetricPlot(pg.PlotWidget):
         c[f"val_{self.metric}"].setSymbolBrush(colors.validation)
         self._marker.setSymbolPen(pg.mkPen(*colors.marker, width=1.5))
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+    def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if is_palette_event(event) and "legend" in self.__dict__:
             self._apply_colors()
@@ -183,7 +183,7 @@ class MetricPlot(pg.PlotWidget):
         for line in self._lines:
             self._color_change_line(line, colors)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         legend = self.__dict__.get("legend")  # pyqtgraph resizes once before __init__ ends
         # A small plot would be mostly legend: hide it there (hovering still names the values).
@@ -425,7 +425,7 @@ class MetricPlot(pg.PlotWidget):
         self.reset_view()
         self.viewResetRequested.emit()
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def mouseDoubleClickEvent(self, event) -> None:
         # A double-click in the plot area goes back to the automatic view.
         scene_pos = self.mapToScene(event.position().toPoint())
         if event.button() == Qt.MouseButton.LeftButton and \

@@ -22,8 +22,17 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
-                               QLabel, QSpinBox, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
 
 from core import OPTIMIZERS, SpecError, TrainingConfig
 from core.losses import LOSS_HELP, LOSSES
@@ -64,7 +73,7 @@ def _training_param(name: str) -> Param:
 class CompactDoubleSpinBox(QDoubleSpinBox):
     """A QDoubleSpinBox that shows "0.9" rather than "0.9000"."""
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+    def textFromValue(self, value: float) -> str:
         return f"{value:.{self.decimals()}f}".rstrip("0").rstrip(".") or "0"
 
 
@@ -109,8 +118,8 @@ class TrainingSettingsPanel(QGroupBox):
         self.optimizer_combo.setObjectName("optimizerCombo")
         for name in OPTIMIZERS:
             self.optimizer_combo.addItem(name, name)
-            self.optimizer_combo.setItemData(self.optimizer_combo.count() - 1, _sentence(OPTIMIZER_HELP.get(name, name)),
-                                             Qt.ItemDataRole.ToolTipRole)
+            self.optimizer_combo.setItemData(self.optimizer_combo.count() - 1,
+                                             _sentence(OPTIMIZER_HELP.get(name, name)), Qt.ItemDataRole.ToolTipRole)
         self.optimizer_combo.activated.connect(self._on_optimizer_combo_activated)
         self._add_row("&Optimizer", self.optimizer_combo)
 
@@ -298,7 +307,8 @@ class TrainingSettingsPanel(QGroupBox):
             return
         old_cls, new_cls = OPTIMIZERS.get(old.get("type")), OPTIMIZERS[name]
         defaults = {p.name: p.default for p in new_cls.schema}
-        old_default_lr = next((p.default for p in old_cls.schema if p.name == "learning_rate"), None) if old_cls else None
+        old_default_lr = (next((p.default for p in old_cls.schema if p.name == "learning_rate"), None)
+                          if old_cls else None)
         config = {"type": name, **defaults}
         # Keep a learning rate the user chose; a default follows the optimizer's own default.
         if "learning_rate" in old and old["learning_rate"] != old_default_lr:
@@ -424,8 +434,7 @@ def _set(widget: QWidget, value: Any) -> None:
         elif isinstance(widget, QCheckBox):
             if widget.isChecked() != bool(value):
                 widget.setChecked(bool(value))
-        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
-            if widget.value() != value:
-                widget.setValue(value)
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)) and widget.value() != value:
+            widget.setValue(value)
     finally:
         widget.blockSignals(False)

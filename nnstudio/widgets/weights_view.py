@@ -14,14 +14,21 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from core.inspect import (activation_images, activations, colormap, conv_filters, first_dense_weights,
-                          image_shape_of, tile_images)
+from core.inspect import (
+    activation_images,
+    activations,
+    colormap,
+    conv_filters,
+    first_dense_weights,
+    image_shape_of,
+    tile_images,
+)
 
 from .eval_image_grid import ImageGrid
 from .eval_throttle import RefreshThrottle
@@ -135,7 +142,7 @@ class WeightsView(QScrollArea):
     def probe(self) -> np.ndarray | None:
         return self._probe
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._throttle.widget_shown()
 

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from core.data import DataError
-from core.data.augment import (AugmentConfig, adjust_thickness, augment_digits, downsample_mean, elastic_field,
-                               gaussian_matrix, random_affine, warp_bilinear)
+from core.data.augment import (
+    AugmentConfig,
+    adjust_thickness,
+    augment_digits,
+    downsample_mean,
+    elastic_field,
+    gaussian_matrix,
+    random_affine,
+    warp_bilinear,
+)
 from core.data.drawing import center_of_mass, preprocess_batch
 
 IDENTITY = AugmentConfig(rotation=0.0, scale=(1.0, 1.0), aspect=(1.0, 1.0), shear=0.0, shift=0.0,

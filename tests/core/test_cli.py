@@ -134,7 +134,7 @@ def test_train_spec_file_with_overrides_and_dataset_options(tmp_path, capsys):
 
 
 def test_train_reshapes_image_layout_for_an_mlp(tmp_path, capsys):
-    code, out, err = run(capsys, "train", "--preset", "digits", "--dataset-option", "layout=image",
+    code, _out, err = run(capsys, "train", "--preset", "digits", "--dataset-option", "layout=image",
                          "--epochs", "2", "-o", tmp_path / "m.nnz")
     assert code == 0, err
 
@@ -143,7 +143,7 @@ def test_train_divergence_exits_1(tmp_path, capsys):
     spec = {"input_shape": [2], "layers": [{"type": "Dense", "units": 1}], "loss": "mse",
             "optimizer": {"type": "SGD", "learning_rate": 10.0}, "seed": 0}
     (tmp_path / "s.json").write_text(json.dumps(spec))
-    code, out, err = run(capsys, "train", tmp_path / "s.json", "--dataset", "xor", "--epochs", "200",
+    code, _out, err = run(capsys, "train", tmp_path / "s.json", "--dataset", "xor", "--epochs", "200",
                          "--batch-size", "1", "-o", tmp_path / "m.nnz")
     assert code == 1
     assert_one_line_error(err, "training diverged", "learning rate", after_progress=True)
@@ -181,10 +181,11 @@ def test_predict_idx_with_and_without_labels(digits_model, tmp_path, capsys):
 def test_predict_csv_with_labels_features_only_and_named_column(digits_model, tmp_path, capsys):
     raw, labels = digits_raw(25)
     rows = [",".join(map(str, r.ravel())) for r in raw]
-    (tmp_path / "labelled.csv").write_text("\n".join(f"{r},{y}" for r, y in zip(rows, labels)) + "\n")
+    (tmp_path / "labelled.csv").write_text("\n".join(f"{r},{y}" for r, y in zip(rows, labels, strict=True)) + "\n")
     (tmp_path / "features.csv").write_text("\n".join(rows) + "\n")
     header = ",".join(["digit"] + [f"p{i}" for i in range(64)])
-    (tmp_path / "named.csv").write_text(header + "\n" + "\n".join(f"{y},{r}" for r, y in zip(rows, labels)) + "\n")
+    named = "\n".join(f"{y},{r}" for r, y in zip(rows, labels, strict=True))
+    (tmp_path / "named.csv").write_text(header + "\n" + named + "\n")
 
     code, out, err = run(capsys, "predict", digits_model, "--csv", tmp_path / "labelled.csv")
     assert code == 0, err
@@ -445,7 +446,7 @@ def assert_metadata_refused(err: str, model: Path, fragment: str) -> None:
 def csv_rows(raw: np.ndarray, labels=None) -> str:
     rows = [",".join(map(str, r.ravel())) for r in raw]
     if labels is not None:
-        rows = [f"{r},{y}" for r, y in zip(rows, labels)]
+        rows = [f"{r},{y}" for r, y in zip(rows, labels, strict=True)]
     return "\n".join(rows) + "\n"
 
 

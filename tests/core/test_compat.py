@@ -6,9 +6,22 @@ import numpy as np
 import pytest
 
 from core import LayerSpec, NetworkSpec, analyze
-from core.compat import (DatasetFacts, app_problems, check_compatibility, dataset_param_schema, describe_input,
-                         example_indices, fit_spec_to_dataset, image_shape_for, input_shape_for_layout,
-                         layout_for_spec, output_units, preview_images, propose_dataset_fit, scatter_points)
+from core.compat import (
+    DatasetFacts,
+    app_problems,
+    check_compatibility,
+    dataset_param_schema,
+    describe_input,
+    example_indices,
+    fit_spec_to_dataset,
+    image_shape_for,
+    input_shape_for_layout,
+    layout_for_spec,
+    output_units,
+    preview_images,
+    propose_dataset_fit,
+    scatter_points,
+)
 from core.data import DATASET_NAMES, DATASETS, DataError, load_dataset
 
 
@@ -110,7 +123,7 @@ def test_fit_makes_the_spec_valid_for_the_dataset(spec, shape, classes):
 def test_fit_changes_only_first_and_last_layers():
     spec = mlp(784, hidden=48, outputs=10)
     fitted = fit_spec_to_dataset(spec, (2,), 3)
-    assert [l.type for l in fitted.layers] == [l.type for l in spec.layers]
+    assert [layer.type for layer in fitted.layers] == [layer.type for layer in spec.layers]
     assert fitted.layers[0] == spec.layers[0]  # hidden width kept
     assert fitted.layers[2].config["units"] == 3
     assert fitted.layers[2].config.get("kernel_initializer", "glorot_uniform") == "glorot_uniform"
@@ -246,7 +259,7 @@ XOR = DatasetFacts("XOR", (2,), 2)
 
 
 def conv_on_top(spec: NetworkSpec) -> NetworkSpec:
-    return spec.with_layers((LayerSpec.of("Conv2D", filters=8, kernel_size=3, padding="same"),) + spec.layers)
+    return spec.with_layers((LayerSpec.of("Conv2D", filters=8, kernel_size=3, padding="same"), *spec.layers))
 
 
 def test_engine_advice_for_flat_input_names_no_app_control():
@@ -268,7 +281,7 @@ def test_conv_on_top_of_a_digits_mlp_is_fixed_by_switching_the_dataset_to_images
 
 def test_image_layer_below_dense_is_told_to_move_up_and_has_no_one_click_fix():
     spec = mlp(64)
-    spec = spec.with_layers(spec.layers[:1] + (LayerSpec.of("Conv2D", filters=8, kernel_size=3),) + spec.layers[1:])
+    spec = spec.with_layers((*spec.layers[:1], LayerSpec.of("Conv2D", filters=8, kernel_size=3), *spec.layers[1:]))
     (problem,) = app_problems(spec, DIGITS)
     assert problem.fix.startswith("move the image layers (Conv2D, MaxPool2D) to the top")
     assert propose_dataset_fit(spec, DIGITS) is None

@@ -362,7 +362,7 @@ def test_conv_shape_errors_explain_and_fix():
     with pytest.raises(ShapeError) as info:
         Conv2D(8, 3).output_shape((784,))
     problem = info.value.problems[0]
-    assert "Conv2D needs an image input (channels, height, width) but receives (784,)" == problem.message
+    assert problem.message == "Conv2D needs an image input (channels, height, width) but receives (784,)"
     assert "(1, 28, 28)" in problem.fix
     assert "layer" not in problem.message.lower()  # the network adds the position itself
 

@@ -8,8 +8,17 @@ import json
 import numpy as np
 import pytest
 
-from core.data import (DATASET_NAMES, DATASETS, DataError, Dataset, apply_preprocessing, dataset_from_arrays,
-                       dataset_from_csv, dataset_from_idx, load_dataset)
+from core.data import (
+    DATASET_NAMES,
+    DATASETS,
+    DataError,
+    Dataset,
+    apply_preprocessing,
+    dataset_from_arrays,
+    dataset_from_csv,
+    dataset_from_idx,
+    load_dataset,
+)
 from core.resource_files import read_resource_bytes, resource_file, resource_path
 
 from .data_fixtures import TEST_COUNTS, TRAIN_COUNTS, small_mnist_like, write_idx
@@ -32,7 +41,7 @@ def test_registry_describes_every_name():
 
 
 def test_unknown_name_and_parameter():
-    with pytest.raises(DataError, match="unknown dataset 'iris'.*digits8x8"):
+    with pytest.raises(DataError, match=r"unknown dataset 'iris'.*digits8x8"):
         load_dataset("iris")
     with pytest.raises(DataError, match="no parameter colour"):
         load_dataset("moons", colour="red")
@@ -117,7 +126,7 @@ def test_resource_paths_stay_inside(bad):
 
 
 def test_missing_resource():
-    with pytest.raises(FileNotFoundError, match="nothing.bin"):
+    with pytest.raises(FileNotFoundError, match=r"nothing\.bin"):
         read_resource_bytes("datasets/nothing.bin")
 
 
@@ -261,7 +270,7 @@ def test_dataset_validation():
         Dataset("d", x, y.astype(np.int32), ("a", "b"), (2,))
     with pytest.raises(DataError, match="input_shape"):
         Dataset("d", x, y, ("a", "b"), (3,))
-    with pytest.raises(DataError, match="outside 0..1"):
+    with pytest.raises(DataError, match=r"outside 0\.\.1"):
         Dataset("d", x, y + 1, ("a", "b"), (2,))
     with pytest.raises(DataError, match="3 labels"):
         Dataset("d", x, y[:3], ("a", "b"), (2,))

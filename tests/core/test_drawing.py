@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from core.data import DataError, apply_preprocessing, load_dataset
-from core.data.drawing import (area_resize, area_resize_matrix, block_counts, bitmap_32, center_of_mass,
-                               dataset_preprocessing, drawing_to_raw, has_enough_ink, ink_bounding_box,
-                               mode_for_input_shape, preprocess_batch, preprocess_drawing, sample_as_image, sample_fits,
-                               sample_to_network_input,
-                               shift_whole_pixels, to_network_input)
+from core.data.drawing import (
+    area_resize,
+    area_resize_matrix,
+    bitmap_32,
+    block_counts,
+    center_of_mass,
+    dataset_preprocessing,
+    drawing_to_raw,
+    has_enough_ink,
+    ink_bounding_box,
+    mode_for_input_shape,
+    preprocess_batch,
+    preprocess_drawing,
+    sample_as_image,
+    sample_fits,
+    sample_to_network_input,
+    shift_whole_pixels,
+    to_network_input,
+)
 
 CANVAS = 280
 
@@ -22,7 +38,7 @@ def stroke_image(size: int, points: list[tuple[float, float]], width: float, off
     rr, cc = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
     p = np.array(points, dtype=np.float64) * 200 * scale + np.array(offset)
     dist = np.full((size, size), np.inf)
-    for (r0, c0), (r1, c1) in zip(p[:-1], p[1:]):
+    for (r0, c0), (r1, c1) in itertools.pairwise(p):
         d = np.array([r1 - r0, c1 - c0])
         t = np.clip(((rr - r0) * d[0] + (cc - c0) * d[1]) / max(d @ d, 1e-12), 0, 1)
         dist = np.minimum(dist, np.hypot(rr - (r0 + t * d[0]), cc - (c0 + t * d[1])))
@@ -240,7 +256,7 @@ def test_mnist_digits_drawn_large_small_and_off_centre_come_back(mnist_dir, monk
         for image in originals:
             # Upscale with exact area averaging (block copies for integer factors), keep the
             # ink's box and place it on the canvas (as far as it fits).
-            size = int(round(28 * factor))
+            size = round(float(28 * factor))
             big = np.clip(area_resize(image, size, size), 0, 1)
             top, bottom, left, right = ink_bounding_box(big)
             crop = big[top:bottom, left:right]

@@ -13,8 +13,17 @@ import pytest
 
 import core
 from core.data import load_dataset
-from core.evaluation import (as_class_probabilities, class_probabilities, compatibility_problem, confusion_csv,
-                             evaluate, evaluation_csv, normalize_rows, report_csv, samples_for_cell)
+from core.evaluation import (
+    as_class_probabilities,
+    class_probabilities,
+    compatibility_problem,
+    confusion_csv,
+    evaluate,
+    evaluation_csv,
+    normalize_rows,
+    report_csv,
+    samples_for_cell,
+)
 
 
 def mlp(units_out=10, inputs=64, last="softmax", loss="cross_entropy", seed=0):
@@ -72,7 +81,7 @@ def test_samples_for_cell_exactly_those_pairs_most_confident_first(digits_run):
     result = evaluate(net, s.x_test, s.y_test, names)
     off = np.argwhere((result.confusion > 1) & ~np.eye(10, dtype=bool))
     assert len(off), "the short run should make at least one repeated mistake"
-    for t, p in list(off) + [(3, 3)]:
+    for t, p in [*off, (3, 3)]:
         idx = result.samples_for_cell(t, p)
         assert len(idx) == result.confusion[t, p]
         assert set(idx) == set(np.flatnonzero((s.y_test == t) & (result.y_pred == p)))
@@ -156,7 +165,7 @@ def test_report_and_evaluation_csv_hold_the_reports_numbers(digits_run):
     result = evaluate(net, s.x_test, s.y_test, names)
     rows = list(csv.reader(io.StringIO(report_csv(result.report))))
     assert rows[0] == ["class", "precision", "recall", "f1", "support"]
-    for row, (name, p, r, f, n) in zip(rows[1:11], result.report.rows()):
+    for row, (name, p, r, f, n) in zip(rows[1:11], result.report.rows(), strict=False):
         assert row[0] == name and int(row[4]) == n
         assert [float(v) for v in row[1:4]] == pytest.approx([p, r, f], abs=1e-6)
     assert rows[11][0] == "accuracy" and float(rows[11][3]) == pytest.approx(result.accuracy, abs=1e-6)

@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.data import DataError, load_csv, load_idx, read_idx
-from core.data import csv_import
+from core.data import DataError, csv_import, load_csv, load_idx, read_idx
 from core.data.mnist import MnistLocation, load_mnist
 
 from .data_fixtures import idx_bytes, small_mnist_like, write_idx
@@ -112,7 +111,7 @@ def test_csv_larger_than_the_budget_is_refused_before_reading(tmp_path, monkeypa
 
 
 def test_gzip_members_concatenated_and_zero_padding_are_read(tmp_path):
-    x, y = small_mnist_like(6)
+    x, _y = small_mnist_like(6)
     data = idx_bytes(x)
     path = tmp_path / "two-members.gz"
     path.write_bytes(gzip.compress(data[:100]) + gzip.compress(data[100:]) + bytes(50))
@@ -134,7 +133,7 @@ def _refused_within(seconds: float, read, path) -> str:
         try:
             read(path)
             outcome.append("accepted")
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:  # broad on purpose: reported below
             outcome.append(e)
 
     worker = threading.Thread(target=run, daemon=True)
@@ -214,7 +213,7 @@ def test_csv_huge_whole_number_label_is_a_clear_error(tmp_path, label, quoted):
 def test_csv_labels_up_to_2_53_are_classes(tmp_path):
     path = tmp_path / "big-ok.csv"
     path.write_text("x,label\n0.5,9007199254740992\n0.25,-9007199254740992\n0.75,3\n")
-    x, y, names = load_csv(path)
+    _x, y, names = load_csv(path)
     assert names == ("-9007199254740992", "3", "9007199254740992") and y.tolist() == [2, 0, 1]
 
 
@@ -231,7 +230,7 @@ def test_csv_quoted_label_keeps_its_comma_in_semicolon_file(tmp_path):
 def test_csv_quoted_header_name_keeps_its_comma(tmp_path):
     path = tmp_path / "named.csv"
     path.write_text('a;"size, cm";"kind, name"\n1,5;2;x\n2;3,5;y\n')
-    x, y, names = load_csv(path, label_column="kind, name")
+    x, _y, names = load_csv(path, label_column="kind, name")
     assert names == ("x", "y") and x.tolist() == [[1.5, 2.0], [2.0, 3.5]]
 
 
@@ -252,7 +251,8 @@ def test_mnist_npz_member_declaring_a_huge_array_is_refused_from_its_header(tmp_
             archive.writestr(f"{key}.npy", member.getvalue())
     tracemalloc.start()
     try:
-        with pytest.raises(DataError, match=r"x_train has shape \(1000000000, 28, 28\) but \(60000, 28, 28\) is expected"):
+        with pytest.raises(DataError,
+                           match=r"x_train has shape \(1000000000, 28, 28\) but \(60000, 28, 28\) is expected"):
             load_mnist(MnistLocation("npz", (path,), "test"), use_disk_cache=False)
         _, peak = tracemalloc.get_traced_memory()
     finally:

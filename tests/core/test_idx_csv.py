@@ -47,14 +47,14 @@ def test_read_idx_other_types_native_order(tmp_path, dtype):
 
 
 def test_arrays_are_read_only(tmp_path):
-    x, y = small_mnist_like(3)
+    x, _y = small_mnist_like(3)
     got = read_idx(write_idx(tmp_path / "a.gz", x, compress=True))
     with pytest.raises(ValueError):
         got[0, 0, 0] = 1
 
 
 def test_images_file_with_labels_magic_names_2051(tmp_path):
-    x, y = small_mnist_like(4)
+    _x, y = small_mnist_like(4)
     labels = write_idx(tmp_path / "labels.idx", y)
     with pytest.raises(DataError) as e:
         load_idx(labels, labels)
@@ -62,7 +62,7 @@ def test_images_file_with_labels_magic_names_2051(tmp_path):
 
 
 def test_labels_file_with_images_magic_names_2049(tmp_path):
-    x, y = small_mnist_like(4)
+    x, _y = small_mnist_like(4)
     images = write_idx(tmp_path / "images.idx", x, compress=True)
     with pytest.raises(DataError) as e:
         load_idx(images, images)
@@ -225,7 +225,7 @@ def test_csv_integer_labels_with_header(tmp_path):
 
 
 def test_csv_without_header(tmp_path):
-    x, y, names = load_csv(write(tmp_path, rows_text(header=False)))
+    x, _y, names = load_csv(write(tmp_path, rows_text(header=False)))
     assert x.shape == (60, 3) and names == ("0", "1", "2")
 
 
@@ -239,7 +239,7 @@ def test_csv_string_labels_sorted_and_kept(tmp_path):
 
 def test_csv_string_labels_without_header(tmp_path):
     text = "1,2,zebra\n3,4,ant\n"
-    x, y, names = load_csv(write(tmp_path, text))
+    x, _y, names = load_csv(write(tmp_path, text))
     assert x.shape == (2, 2) and names == ("ant", "zebra")
 
 
@@ -254,7 +254,7 @@ def test_csv_label_column_by_index_and_name(tmp_path):
     path = write(tmp_path, text)
     x, y, _ = load_csv(path, label_column=0)
     assert x.tolist() == [[1, 2], [3, 4]] and y.tolist() == [0, 1]
-    x2, y2, _ = load_csv(path, label_column="label")
+    x2, _y2, _ = load_csv(path, label_column="label")
     np.testing.assert_array_equal(x, x2)
     x3, _, _ = load_csv(path, label_column=-3)
     np.testing.assert_array_equal(x, x3)
@@ -325,7 +325,7 @@ def test_csv_single_class(tmp_path):
 
 @pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-inf", "1e999"])
 def test_csv_non_finite_values(tmp_path, bad):
-    text = "a,b,c\n1,2,0\n3,4,1\n5,%s,0\n" % bad
+    text = f"a,b,c\n1,2,0\n3,4,1\n5,{bad},0\n"
     with pytest.raises(DataError) as e:
         load_csv(write(tmp_path, text))
     message = str(e.value)
@@ -347,7 +347,7 @@ def test_csv_empty_cell_and_empty_label(tmp_path):
 def test_csv_quoted_fields_match_plain(tmp_path):
     plain = load_csv(write(tmp_path, "a,b,c\n1,2,x\n3,4,y\n", "plain.csv"))
     quoted = load_csv(write(tmp_path, '"a","b","c"\n"1","2","x"\n"3","4","y"\n', "quoted.csv"))
-    for p, q in zip(plain, quoted):
+    for p, q in zip(plain, quoted, strict=True):
         if isinstance(p, np.ndarray):
             np.testing.assert_array_equal(p, q)
         else:
@@ -367,26 +367,26 @@ def test_csv_fast_and_careful_paths_agree():
 
 
 def test_csv_semicolon_with_decimal_comma(tmp_path):
-    x, y, names = load_csv(write(tmp_path, "a;b;c\n1,5;2;x\n3;4,25;y\n"))
+    x, _y, names = load_csv(write(tmp_path, "a;b;c\n1,5;2;x\n3;4,25;y\n"))
     assert x.tolist() == [[1.5, 2.0], [3.0, 4.25]] and names == ("x", "y")
 
 
 def test_csv_tab_separated(tmp_path):
-    x, y, names = load_csv(write(tmp_path, "1\t2\t0\n3\t4\t1\n", "data.tsv"))
+    x, _y, _names = load_csv(write(tmp_path, "1\t2\t0\n3\t4\t1\n", "data.tsv"))
     assert x.tolist() == [[1, 2], [3, 4]]
 
 
 def test_csv_gzip_and_bom(tmp_path):
     path = tmp_path / "data.csv.gz"
     path.write_bytes(gzip.compress("\ufeffa,b,c\n1,2,0\n3,4,1\n".encode()))
-    x, y, names = load_csv(path)
+    x, y, _names = load_csv(path)
     assert x.tolist() == [[1, 2], [3, 4]] and y.tolist() == [0, 1]
 
 
 def test_csv_binary_file_refused(tmp_path):
     path = tmp_path / "picture.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
-    with pytest.raises(DataError, match="picture.csv.*not a text file"):
+    with pytest.raises(DataError, match=r"picture\.csv.*not a text file"):
         load_csv(path)
 
 

@@ -62,7 +62,7 @@ def test_float64_inputs_too_large_for_float32_are_refused():
     x, y = make_data()
     big = x.astype(np.float64)
     big[3, 0] = 1e300
-    with pytest.raises(InvalidInputError, match="the training inputs hold values too large for float32 .sample 3"):
+    with pytest.raises(InvalidInputError, match=r"the training inputs hold values too large for float32 \(sample 3"):
         net.fit(big, y)
 
 
@@ -70,7 +70,8 @@ def test_float64_inputs_too_large_for_float32_are_refused():
 def test_nan_prediction_input_is_refused(call):
     net = new_net()
     x, _ = make_data(20)
-    with pytest.raises(InvalidInputError, match=r"^the inputs contain NaN or infinite values \(the first is in sample 7"):
+    with pytest.raises(InvalidInputError,
+                       match=r"^the inputs contain NaN or infinite values \(the first is in sample 7"):
         getattr(net, call)(with_nan(x))
 
 

@@ -9,11 +9,31 @@ import pytest
 
 import core
 from core.data import load_dataset
-from core.inspect import (activation_images, activations, class_colors, colormap, conv_filter_images, conv_filters,
-                          decision_grid, dense_weight_images, first_dense_weights, grid_cell, image_shape_of,
-                          minmax_normalize, mix_class_colors, plane_bounds, plane_points, sample_images,
-                          nice_ticks, parameter_title, random_batch, symmetric_normalize, thin_indices,
-                          tile_images, to_uint8)
+from core.inspect import (
+    activation_images,
+    activations,
+    class_colors,
+    colormap,
+    conv_filter_images,
+    conv_filters,
+    decision_grid,
+    dense_weight_images,
+    first_dense_weights,
+    grid_cell,
+    image_shape_of,
+    minmax_normalize,
+    mix_class_colors,
+    nice_ticks,
+    parameter_title,
+    plane_bounds,
+    plane_points,
+    random_batch,
+    sample_images,
+    symmetric_normalize,
+    thin_indices,
+    tile_images,
+    to_uint8,
+)
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([0, 1, 1, 0])
@@ -205,7 +225,7 @@ def test_decision_grid_separates_xor(xor_net):
     grid = decision_grid(xor_net, *bounds, resolution=101)
     assert grid.shape == (101, 101, 2)
     assert np.allclose(grid.sum(axis=2), 1.0)
-    for (x, y), label in zip(XOR_X, XOR_Y):
+    for (x, y), label in zip(XOR_X, XOR_Y, strict=True):
         r, c = grid_cell(x, y, bounds, 101)
         assert grid[r, c].argmax() == label and grid[r, c, label] > 0.9
     # The grid is the network's own answer at those points.
@@ -245,7 +265,7 @@ def test_parameter_titles_name_layer_and_parameter():
 def test_random_batch_fits_the_network_and_is_seeded():
     net = cnn()
     x, y = random_batch(net, 3, seed=4)
-    assert x.shape == (3, 2, 8, 8) and x.dtype == np.float32 and 0 <= x.min() and x.max() < 1
+    assert x.shape == (3, 2, 8, 8) and x.dtype == np.float32 and x.min() >= 0 and x.max() < 1
     assert y.shape == (3,) and y.max() < 5
     x2, y2 = random_batch(net, 3, seed=4)
     assert np.array_equal(x, x2) and np.array_equal(y, y2)

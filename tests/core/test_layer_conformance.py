@@ -147,7 +147,7 @@ def test_save_load_equality(name, cfg, shape, tmp_path):
     model_file.save_model(net, path)
     loaded = model_file.load_model(path)
     assert np.array_equal(loaded.predict(x), net.predict(x))
-    for (k1, p1, _), (k2, p2, _) in zip(net.parameters(), loaded.parameters()):
+    for (k1, p1, _), (k2, p2, _) in zip(net.parameters(), loaded.parameters(), strict=True):
         assert k1 == k2 and np.array_equal(p1, p2)
 
 

@@ -26,7 +26,8 @@ def test_mse_is_the_mean_over_every_element():
 @pytest.mark.parametrize("loss,make_out,make_t", [
     (MeanSquaredError(), lambda: rng.standard_normal((4, 3)), lambda: rng.standard_normal((4, 3))),
     (CrossEntropy(), lambda: softmax(rng.standard_normal((5, 4))), lambda: onehot(rng.integers(0, 4, 5), 4)),
-    (BinaryCrossEntropy(), lambda: sigmoid(rng.standard_normal((6, 2))), lambda: rng.integers(0, 2, (6, 2)).astype(float)),
+    (BinaryCrossEntropy(), lambda: sigmoid(rng.standard_normal((6, 2))),
+     lambda: rng.integers(0, 2, (6, 2)).astype(float)),
 ], ids=["mse", "cross_entropy", "binary_cross_entropy"])
 def test_loss_gradient_matches_central_differences(loss, make_out, make_t):
     out, t = make_out(), make_t()

@@ -17,8 +17,13 @@ from core.data import DataError, find_mnist, load_mnist, locate_mnist_in, mnist_
 from core.data import mnist as mnist_module
 from core.data.paths import user_cache_dir, user_data_dir
 
-from .data_fixtures import (MNIST_GZ, TRAIN_COUNTS, isolated_home, write_fake_idx_folder,  # noqa: F401
-                            write_fake_npz)
+from .data_fixtures import (
+    MNIST_GZ,
+    TRAIN_COUNTS,
+    isolated_home,  # noqa: F401 - a pytest fixture, used by name
+    write_fake_idx_folder,
+    write_fake_npz,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -206,7 +211,7 @@ def test_load_from_torchvision_folder_and_keras_npz_agree(isolated_home, mnist_d
     np.savez(npz, x_train=x_train, y_train=y_train.astype(np.uint8), x_test=x_test,
              y_test=y_test.astype(np.uint8))
     from_npz = load_mnist(locate_mnist_in(npz))
-    for a, b in zip((x_train, y_train, x_test, y_test), from_npz):
+    for a, b in zip((x_train, y_train, x_test, y_test), from_npz, strict=True):
         np.testing.assert_array_equal(a, b)
     assert from_npz[1].dtype == np.int64
 
@@ -223,7 +228,7 @@ def test_damaged_idx_names_the_file(isolated_home, mnist_dir):
     raw = _copy_real_mnist(mnist_dir, isolated_home / "data" / "MNIST" / "raw")
     data = (raw / "t10k-images-idx3-ubyte.gz").read_bytes()
     (raw / "t10k-images-idx3-ubyte.gz").write_bytes(data[: len(data) // 3])
-    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz.*truncated"):
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz.*truncated"):
         load_mnist()
 
 
@@ -242,7 +247,7 @@ def test_memory_and_disk_cache(isolated_home, mnist_dir, monkeypatch):
     monkeypatch.setattr(mnist_module, "_decode", lambda loc: decoded.append(loc) or original_decode(loc))
     second = load_mnist(location)
     assert decoded == []  # served from the disk cache
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
 
     # A damaged cache entry is noticed and rebuilt.

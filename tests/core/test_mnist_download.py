@@ -52,7 +52,7 @@ def test_download_with_progress(server, tmp_path):
     location = download_mnist(tmp_path / "dl", mirrors=[server.url],
                               progress=lambda done, total, name: calls.append((done, total, name)), timeout=10)
     assert location.kind == "idx" and location.folder == tmp_path / "dl"
-    for (name, _, digest), path in zip(MNIST_FILES, location.paths):
+    for (name, _, digest), path in zip(MNIST_FILES, location.paths, strict=True):
         assert path.name == name and _sha(path) == digest
     assert not list((tmp_path / "dl").glob("*.part"))
     assert len(calls) > 10
@@ -60,7 +60,7 @@ def test_download_with_progress(server, tmp_path):
     dones = [done for done, _, _ in calls]
     assert dones == sorted(dones) and dones[-1] == TOTAL
     assert {name for _, _, name in calls} == set(MNIST_GZ)
-    x_train, y_train, _, _ = load_mnist(location)
+    _x_train, y_train, _, _ = load_mnist(location)
     assert np.bincount(y_train).tolist() == TRAIN_COUNTS
 
     # A second call finds the verified files and downloads nothing.
@@ -87,7 +87,7 @@ def test_corrupted_file_is_caught_by_checksum(server, tmp_path):
 def test_corrupt_mirror_falls_back_to_next(server, tmp_path, mnist_bytes):
     with serving(MnistServer({name: data[:-1] + b"\0" for name, data in mnist_bytes.items()})) as bad:
         location = download_mnist(tmp_path / "dl", mirrors=[bad.url, server.url], timeout=10)
-    assert all(_sha(p) == d for p, (_, _, d) in zip(location.paths, MNIST_FILES))
+    assert all(_sha(p) == d for p, (_, _, d) in zip(location.paths, MNIST_FILES, strict=True))
 
 
 @pytest.mark.mnist

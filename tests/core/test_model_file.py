@@ -15,10 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import Network
-from core.spec import TrainingConfig
-from core import limits, model_file
+from core import Network, limits, model_file
 from core.model_file import ModelFileError, load_model, optimizer_member, save_model, weights_member
+from core.spec import TrainingConfig
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,7 +313,7 @@ def test_saving_over_an_existing_file_replaces_it(saved):
 def test_metadata_that_is_not_json_is_refused_before_writing(tmp_path):
     net = mlp()
     net.metadata = {"when": object()}
-    with pytest.raises(ModelFileError, match="metadata.json"):
+    with pytest.raises(ModelFileError, match=r"metadata\.json"):
         save_model(net, tmp_path / "m.nnz")
     assert list(tmp_path.iterdir()) == []
 
@@ -402,11 +401,10 @@ def test_duplicate_member(saved, tmp_path):
     _, path = saved
     members = members_of(path)
     bad = tmp_path / "dup.nnz"
-    with pytest.warns(UserWarning):
-        with zipfile.ZipFile(bad, "w") as zf:
-            for name, data in members.items():
-                zf.writestr(name, data)
-            zf.writestr("spec.json", members["spec.json"])
+    with pytest.warns(UserWarning), zipfile.ZipFile(bad, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        zf.writestr("spec.json", members["spec.json"])
     expect_error(bad, "'spec.json' appears twice")
 
 
@@ -451,7 +449,8 @@ def test_declared_size_over_member_budget_is_refused_before_decompressing(saved,
     bad = tmp_path / "huge.nnz"
     bad.write_bytes(_patch_central_size(path.read_bytes(), "weights/layers.0.W.npy", 0x7FFF0000))
     opened = []
-    monkeypatch.setattr(zipfile.ZipFile, "open", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(zipfile.ZipFile, "open",
+                        lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError))
     expect_error(bad, "'weights/layers.0.W.npy' declares", "budget")
     assert opened == []
 

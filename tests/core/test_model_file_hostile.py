@@ -90,7 +90,8 @@ HOSTILE: dict[str, tuple] = {
     # the dearest to parse.
     "training_zeros": (lambda b: {"training_json": b"[" + b"0," * (limits.JSON_FREE_BYTES["training.json"] // 2 - 2)
                                   + b"0]"}, False),
-    "metadata_empty_lists": (lambda b: {"metadata_json": b"[" + b"[]," * (limits.JSON_FREE_BYTES["metadata.json"] // 3 - 2)
+    "metadata_empty_lists": (lambda b: {"metadata_json": b"["
+                                        + b"[]," * (limits.JSON_FREE_BYTES["metadata.json"] // 3 - 2)
                                         + b"[]]"}, False),
     "metadata_deep": (lambda b: {"metadata_json": b"[" * 200_000 + b"]" * 200_000}, False),
     "spec_many_layers": (lambda b: {"spec_json": spec_with(b, layers=[{"type": "Flatten"}] * 40_000)}, False),

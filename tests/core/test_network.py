@@ -25,8 +25,9 @@ ISSUE_SPEC = {"input_shape": [1, 28, 28], "layers": [
 
 
 def mlp_spec(**changes):
-    spec = {"input_shape": [4], "layers": [{"type": "Dense", "units": 5}, {"type": "Activation", "function": "tanh"},
-                                           {"type": "Dense", "units": 3}, {"type": "Activation", "function": "softmax"}],
+    spec = {"input_shape": [4],
+            "layers": [{"type": "Dense", "units": 5}, {"type": "Activation", "function": "tanh"},
+                       {"type": "Dense", "units": 3}, {"type": "Activation", "function": "softmax"}],
             "loss": "cross_entropy", "optimizer": {"type": "SGD", "learning_rate": 0.1}, "seed": 3}
     spec.update(changes)
     return spec
@@ -38,10 +39,11 @@ def test_issue_spec_builds_and_round_trips_through_json():
     assert again == net.to_spec()
     d = again.to_dict()
     # every layer key is a constructor argument; the given ones are kept verbatim
-    for given, saved in zip(ISSUE_SPEC["layers"], d["layers"]):
+    for given, saved in zip(ISSUE_SPEC["layers"], d["layers"], strict=True):
         assert {k: saved[k] for k in given} == given
     assert net.output_shape == (10,)
-    assert [i.output_shape for i in net.analyze().layers] == [(8, 28, 28), (8, 28, 28), (8, 14, 14), (1568,), (10,), (10,)]
+    assert [i.output_shape for i in net.analyze().layers] == [(8, 28, 28), (8, 28, 28), (8, 14, 14), (1568,),
+                                                              (10,), (10,)]
     assert net.analyze().total_params == 8 * 9 + 8 + 1568 * 10 + 10
 
 
@@ -55,7 +57,7 @@ def test_shape_analysis_allocates_nothing_and_counts_macs():
 
 
 def test_dense_after_conv_names_the_layer_and_the_fix():
-    layers = [l for l in ISSUE_SPEC["layers"] if l["type"] != "Flatten"]
+    layers = [layer for layer in ISSUE_SPEC["layers"] if layer["type"] != "Flatten"]
     layers[0] = {"type": "Conv2D", "filters": 8, "kernel_size": 3}
     spec = dict(ISSUE_SPEC, layers=layers)
     with pytest.raises(SpecError) as err:
@@ -105,7 +107,7 @@ def test_keras_style_building_equals_spec_building():
     b = Network.from_spec(mlp_spec())
     a.build()
     assert a.to_spec() == b.to_spec()
-    for (ka, pa, _), (kb, pb, _) in zip(a.parameters(), b.parameters()):
+    for (ka, pa, _), (kb, pb, _) in zip(a.parameters(), b.parameters(), strict=True):
         assert ka == kb and np.array_equal(pa, pb)
     assert [k for k, _, _ in a.parameters()] == ["layers.0.W", "layers.0.b", "layers.2.W", "layers.2.b"]
     assert a.parameters()[0][1].shape == (4, 5)
@@ -118,7 +120,7 @@ def test_get_and_set_weights():
     assert not np.all(net.parameters()[0][1] == 0)  # get_weights returns copies
     net.set_weights(w)
     assert np.all(net.parameters()[0][1] == 0)
-    with pytest.raises(SpecError, match="missing layers.2.b"):
+    with pytest.raises(SpecError, match=r"missing layers\.2\.b"):
         net.set_weights({k: v for k, v in w.items() if k != "layers.2.b"})
     with pytest.raises(SpecError, match="shape"):
         net.set_weights({**w, "layers.0.W": np.zeros((5, 4))})
@@ -162,7 +164,7 @@ def test_softmax_with_cross_entropy_trains_through_the_fused_path():
 def test_gradient_check_for_each_loss(loss, last):
     units = 1 if loss == "binary_cross_entropy" else 3
     spec = mlp_spec(loss=loss)
-    spec["layers"] = spec["layers"][:2] + [{"type": "Dense", "units": units}, {"type": "Activation", "function": last}]
+    spec["layers"] = [*spec["layers"][:2], {"type": "Dense", "units": units}, {"type": "Activation", "function": last}]
     net = Network.from_spec(spec)
     x = np.random.default_rng(0).standard_normal((5, 4))
     y = np.array([0, 1, 1, 0, 1]) if units == 1 else np.array([0, 1, 2, 2, 1])

@@ -76,5 +76,5 @@ def test_app_starts_from_the_installed_wheel(wheel, tmp_path):
     result = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True,
                             cwd=tmp_path, env=env, timeout=180)
     assert result.returncode == 0, result.stderr
-    noise = [l for l in result.stderr.splitlines() if l.strip() and "propagateSizeHints" not in l]
+    noise = [line for line in result.stderr.splitlines() if line.strip() and "propagateSizeHints" not in line]
     assert noise == [], result.stderr

@@ -21,7 +21,8 @@ XOR_SPEC = {"input_shape": [2], "layers": [
 
 DIGITS_SPEC = {"input_shape": [64], "layers": [
     {"type": "Dense", "units": 15, "kernel_initializer": "lecun_normal"}, {"type": "Activation", "function": "relu"},
-    {"type": "Dense", "units": 10, "kernel_initializer": "lecun_normal"}, {"type": "Activation", "function": "sigmoid"}],
+    {"type": "Dense", "units": 10, "kernel_initializer": "lecun_normal"},
+    {"type": "Activation", "function": "sigmoid"}],
     "loss": "mse", "optimizer": {"type": "SGD", "learning_rate": 1.0}, "seed": 2}
 
 
@@ -74,9 +75,11 @@ def test_mnist_small_cnn_reaches_98_5_percent(mnist_dir):
     """conv16-pool-conv32-pool-dense10: measured 98.81-98.82% (seeds 0, 1), about a minute."""
     data = load_dataset("mnist", layout="image")
     net = Network.from_spec({"input_shape": [1, 28, 28], "layers": [
-        {"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": "same"}, {"type": "Activation", "function": "relu"},
+        {"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": "same"},
+        {"type": "Activation", "function": "relu"},
         {"type": "MaxPool2D", "pool_size": 2},
-        {"type": "Conv2D", "filters": 32, "kernel_size": 3, "padding": "same"}, {"type": "Activation", "function": "relu"},
+        {"type": "Conv2D", "filters": 32, "kernel_size": 3, "padding": "same"},
+        {"type": "Activation", "function": "relu"},
         {"type": "MaxPool2D", "pool_size": 2},
         {"type": "Flatten"}, {"type": "Dense", "units": 10}, {"type": "Activation", "function": "softmax"}],
         "loss": "cross_entropy", "optimizer": {"type": "Adam", "learning_rate": 0.002}, "seed": 0})

@@ -7,8 +7,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core import LayerSpec, NetworkSpec, SpecError, analyze
-from core.spec_edit import (PALETTE_TYPES, default_layer, diff_layers, duplicate_layer, insert_layer, move_layer,
-                            output_units_hint, quick_fix, remove_layer, set_layer_setting)
+from core.spec_edit import (
+    PALETTE_TYPES,
+    default_layer,
+    diff_layers,
+    duplicate_layer,
+    insert_layer,
+    move_layer,
+    output_units_hint,
+    quick_fix,
+    remove_layer,
+    set_layer_setting,
+)
 
 CNN = {"input_shape": [1, 28, 28], "layers": [
     {"type": "Conv2D", "filters": 8, "kernel_size": 3},
@@ -74,7 +84,7 @@ def test_set_layer_setting_validates_against_the_schema():
     assert set_layer_setting(spec, 4, "units", 128).layers[4].config["units"] == 128
     assert set_layer_setting(spec, 0, "kernel_size", (3, 5)).layers[0].config["kernel_size"] == (3, 5)
     assert set_layer_setting(spec, 2, "stride", None).layers[2].config["stride"] is None
-    with pytest.raises(SpecError, match="layer 5 \\(Dense\\).*'units' must be between 1 and 100,000"):
+    with pytest.raises(SpecError, match=r"layer 5 \(Dense\).*'units' must be between 1 and 100,000"):
         set_layer_setting(spec, 4, "units", 0)
     with pytest.raises(SpecError, match="must be in \\[0, 1\\)"):
         set_layer_setting(spec_of([{"type": "Dropout", "rate": 0.5}], (4,)), 0, "rate", 1.0)
@@ -126,7 +136,7 @@ def test_diff_of_an_insert_or_remove_names_a_position_that_reproduces_it(items, 
     old = tuple(items)
     i = data.draw(st.integers(0, len(old)))
     value = data.draw(st.integers(0, 3))
-    new = old[:i] + (value,) + old[i:]
+    new = (*old[:i], value, *old[i:])
     d = diff_layers(old, new)
     assert d.kind == "insert" and new[:d.index] + new[d.index + 1:] == old
     d = diff_layers(new, old)

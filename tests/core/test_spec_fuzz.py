@@ -46,7 +46,8 @@ optimizer = st.one_of(
 # the optimizer, each layer's settings) are reached with the other parts hostile.
 valid_shape = st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=3)
 valid_layers = st.lists(st.sampled_from([{"type": "Dense", "units": 3}, {"type": "Activation", "function": "relu"},
-                                         {"type": "Flatten"}, {"type": "Dropout", "rate": 0.5}]), min_size=1, max_size=3)
+                                         {"type": "Flatten"}, {"type": "Dropout", "rate": 0.5}]),
+                        min_size=1, max_size=3)
 valid_optimizer = st.sampled_from([{"type": "Adam", "learning_rate": 0.01}, {"type": "SGD", "momentum": 0.9}])
 spec_dicts = st.fixed_dictionaries({
     "input_shape": valid_shape | st.lists(sizes, max_size=4) | json_values,

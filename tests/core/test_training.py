@@ -51,7 +51,8 @@ def test_fit_continues_from_current_state():
     split.fit(x, y, epochs=1, batch_size=16)
     split.fit(x, y, epochs=3, batch_size=16)
     assert split.epochs_done == 4
-    assert all(np.array_equal(a, b) for a, b in zip(straight.get_weights().values(), split.get_weights().values()))
+    assert all(np.array_equal(a, b)
+               for a, b in zip(straight.get_weights().values(), split.get_weights().values(), strict=True))
 
 
 def run_in_thread(net, x, y, control, **kwargs):
@@ -85,7 +86,8 @@ def test_pause_step_resume_gives_the_same_weights_as_an_uninterrupted_run():
     control.resume()
     thread.join(10)
     assert not thread.is_alive() and out["result"].status == "finished"
-    assert all(np.array_equal(a, b) for a, b in zip(reference.get_weights().values(), net.get_weights().values()))
+    assert all(np.array_equal(a, b)
+               for a, b in zip(reference.get_weights().values(), net.get_weights().values(), strict=True))
 
 
 def wait_for(condition, timeout=10.0):

@@ -211,7 +211,7 @@ def test_run_label_names_every_setting_the_run_used():
     curves = TrainingCurves()
     reports = [BatchReport(0, i, 10, (i + 1) / 10, 1.0, 0.5, lr, bs, 8)
                for i, (lr, bs) in enumerate([(0.001, 32), (0.001, 32), (0.01, 32), (0.01, 64), (0.003, 64)])]
-    curves.add(reports[:2] + [ChangeEvent(0.2, "learning_rate", 0.001, 0.01)])
+    curves.add([*reports[:2], ChangeEvent(0.2, "learning_rate", 0.001, 0.01)])
     curves.add(reports[2:])
     assert (curves.learning_rates, curves.batch_sizes) == ([0.001, 0.01, 0.003], [32, 64])
     assert run_label("Adam", curves.learning_rates, curves.batch_sizes) == "Adam lr 0.001 → 0.01 → 0.003, batch 32 → 64"

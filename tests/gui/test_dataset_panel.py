@@ -199,8 +199,8 @@ def test_fix_switches_the_layout_when_the_network_changes_to_conv(qtbot, panel, 
 
 
 def test_unfixable_mismatch_explains_without_a_button(qtbot, panel, document):
-    document.reset(document.state.__class__(cnn_spec((1, 8, 8)), document.training, DatasetChoice("digits8x8",
-                                                                                                   {"layout": "image"})))
+    document.reset(document.state.__class__(cnn_spec((1, 8, 8)), document.training,
+                                            DatasetChoice("digits8x8", {"layout": "image"})))
     pick(qtbot, combo(panel), "moons")  # Conv2D cannot take 2-D points
     assert notice(panel).isVisible() and not fit_button(panel).isVisible()
     assert "Conv2D" in panel.findChild(QLabel, "compatNoticeText").text()
@@ -227,7 +227,7 @@ def test_bad_csv_import_reports_and_keeps_the_previous_dataset(qtbot, panel, doc
 def test_good_csv_import_becomes_the_dataset(qtbot, panel, document, dialogs, tmp_path):
     rng = np.random.default_rng(0)
     rows = ["a,b,c,label"] + [f"{x:.3f},{y:.3f},{z:.3f},{k}" for (x, y, z), k in
-                               zip(rng.normal(size=(60, 3)), np.arange(60) % 3)]
+                               zip(rng.normal(size=(60, 3)), np.arange(60) % 3, strict=True)]
     good = tmp_path / "points.csv"
     good.write_text("\n".join(rows) + "\n")
     dialogs.data_paths = [str(good)]

@@ -104,7 +104,7 @@ def handwritten_digit(digit: int, rng: np.random.Generator, canvas: int = 280) -
 def draw(qtbot, canvas, strokes) -> None:
     """Draw strokes with real mouse events: press, moves carrying the left button, release."""
     for stroke in strokes:
-        points = [QPoint(int(round(x)), int(round(y))) for x, y in stroke]
+        points = [QPoint(round(float(x)), round(float(y))) for x, y in stroke]
         qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=points[0])
         for p in points[1:]:
             qtbot.mouseMove(canvas, p)

@@ -111,7 +111,7 @@ def test_a_cnn_is_checked_layer_by_layer(qtbot, dialogs):
         "loss": "cross_entropy", "optimizer": {"type": "Adam", "learning_rate": 0.01}, "seed": 0})
     document = Document(DocumentState(spec, core.TrainingConfig(), DatasetChoice("digits8x8", {"layout": "image"})))
     panel = make_panel(qtbot, document, dialogs)
-    view, rows = run_check_by_click(qtbot, panel)
+    _view, rows = run_check_by_click(qtbot, panel)
     assert [r.title for r in rows][:2] == ["layer 1 (Conv2D 3 3×3) · weights W", "layer 1 (Conv2D 3 3×3) · bias b"]
     assert all(r.result.passed for r in rows)
     assert panel.shutdown(WAIT)

@@ -120,7 +120,7 @@ class _View(QWidget):
         self.calls = []
         self.throttle = RefreshThrottle(self, lambda: self.calls.append(1), 100)
 
-    def showEvent(self, event):  # noqa: N802
+    def showEvent(self, event):
         super().showEvent(event)
         self.throttle.widget_shown()
 

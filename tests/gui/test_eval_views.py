@@ -91,7 +91,7 @@ def test_boundary_refreshes_live_throttled_and_fast(qtbot, xor_panel):
     qtbot.waitUntil(lambda: not view._throttle.pending, timeout=WAIT)
     before = view.refresh_count
     network = document.network
-    for epoch in range(20):  # a burst of epoch-end snapshots
+    for _ in range(20):  # a burst of epoch-end snapshots
         network.layers[2].params["b"][:] += 0.05
         document.set_snapshot(network.inference_copy())
     assert view.refresh_count - before <= 1  # at most the first one at once; the rest wait
@@ -206,7 +206,7 @@ def test_cnn_filters_and_feature_maps(qtbot, dialogs):
     layers = [{"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
               {"type": "Activation", "function": "relu"}, {"type": "MaxPool2D", "pool_size": 2},
               {"type": "Conv2D", "filters": 6, "kernel_size": 3}, {"type": "Activation", "function": "relu"},
-              {"type": "Flatten"}] + dense(10, "softmax")
+              {"type": "Flatten"}, *dense(10, "softmax")]
     document = Document(DocumentState(spec((1, 8, 8), layers, lr=0.005), TrainingConfig(validation_split=0.0),
                                       DatasetChoice("digits8x8", {"layout": "image"})))
     train(document, epochs=1)

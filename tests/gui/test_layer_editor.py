@@ -353,7 +353,7 @@ class _PaintCounter(QObject):
         super().__init__()
         self.paints = 0
 
-    def eventFilter(self, watched, event):  # noqa: N802 - Qt's name
+    def eventFilter(self, watched, event):
         if event.type() == QEvent.Type.Paint:
             self.paints += 1
         return False
@@ -405,8 +405,8 @@ def test_looks_right_narrow_and_wide(cnn, host, qtbot, tmp_path):
     """Render at both widths: nothing is clipped out of the rows (badge, caption, count)."""
     for width in (300, 620):
         host.resize(width, 860)
-        qtbot.waitUntil(lambda: abs(cnn.width() - (width - 2 * host.layout().contentsMargins().left())) <= 4,
-                        timeout=2000)
+        inner_width = width - 2 * host.layout().contentsMargins().left()
+        qtbot.waitUntil(lambda inner_width=inner_width: abs(cnn.width() - inner_width) <= 4, timeout=2000)
         rect = cnn.list_view.visualRect(cnn.model.index(0))
         assert rect.width() <= cnn.list_view.viewport().width()
         assert cnn.palette_view.height() >= cnn.palette_view.visualItemRect(cnn.palette_view.item(5)).bottom()

@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QEventLoop, QPoint, QRect, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import (QAbstractButton, QApplication, QLabel, QLayout, QSplitter,
-                               QTabBar, QWidget)
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLayout, QSplitter, QTabBar, QWidget
 
 from core.data.drawing import preprocess_drawing
 from nnstudio.main_window import DEFAULT_SIZE, MainWindow

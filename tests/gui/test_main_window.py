@@ -78,7 +78,8 @@ def test_open_modify_save_reopen_round_trip(window, qtbot, dialogs, tmp_path):
 
 
 def test_corrupt_file_shows_a_message_and_keeps_the_document(window, tmp_path):
-    window.document.change("Use SGD", spec=window.document.spec.replace(optimizer={"type": "SGD", "learning_rate": 0.1}))
+    window.document.change("Use SGD",
+                           spec=window.document.spec.replace(optimizer={"type": "SGD", "learning_rate": 0.1}))
     before = window.document.state
     bad = tmp_path / "evil.nnz"
     bad.write_bytes(b"not a model at all")
@@ -90,7 +91,8 @@ def test_corrupt_file_shows_a_message_and_keeps_the_document(window, tmp_path):
 
 
 def test_unsaved_changes_guard(window, dialogs):
-    window.document.change("Use SGD", spec=window.document.spec.replace(optimizer={"type": "SGD", "learning_rate": 0.1}))
+    window.document.change("Use SGD",
+                           spec=window.document.spec.replace(optimizer={"type": "SGD", "learning_rate": 0.1}))
     dialogs.save_changes_answer = "cancel"
     window.new_action.trigger()
     assert window.document.spec.optimizer["type"] == "SGD" and dialogs.asked[-1] == "save_changes"
@@ -100,7 +102,8 @@ def test_unsaved_changes_guard(window, dialogs):
 
 
 def test_close_asks_and_can_be_cancelled(window, dialogs):
-    window.document.change("Use SGD", spec=window.document.spec.replace(optimizer={"type": "SGD", "learning_rate": 0.1}))
+    window.document.change("Use SGD",
+                           spec=window.document.spec.replace(optimizer={"type": "SGD", "learning_rate": 0.1}))
     dialogs.save_changes_answer = "cancel"
     window.close()
     assert window.isVisible()
@@ -144,7 +147,8 @@ def test_geometry_and_splitter_persist(qtbot, dialogs):
 
 def test_undo_menu_names_the_edit(window):
     window.document.change("Delete layer 2 (Activation)",
-                           spec=window.document.spec.with_layers(window.document.spec.layers[:1] + window.document.spec.layers[2:]))
+                           spec=window.document.spec.with_layers(window.document.spec.layers[:1]
+                                                                 + window.document.spec.layers[2:]))
     assert window.undo_action.text() == "&Undo Delete layer 2 (Activation)"
     window.undo_action.trigger()
     assert len(window.document.spec.layers) == 4

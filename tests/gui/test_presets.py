@@ -20,15 +20,17 @@ def test_the_issue_presets_are_shipped():
 def test_seed_presets_match_the_articles():
     by_title = {p.title: p.state() for p in PRESETS}
     xor = by_title["XOR — seed 1"]
-    assert [l.type for l in xor.spec.layers] == ["Dense", "Activation", "Dense", "Activation"]
-    assert [l.config.get("units", l.config.get("function")) for l in xor.spec.layers] == [3, "tanh", 1, "tanh"]
+    assert [layer.type for layer in xor.spec.layers] == ["Dense", "Activation", "Dense", "Activation"]
+    assert [layer.config.get("units", layer.config.get("function"))
+            for layer in xor.spec.layers] == [3, "tanh", 1, "tanh"]
     assert xor.spec.loss == "mse" and dict(xor.spec.optimizer) == core.SGD(0.1).to_dict()
     assert xor.training.batch_size == 1
     digits = by_title["8×8 digits — seed 2"]
-    assert [l.config.get("units", l.config.get("function")) for l in digits.spec.layers] == [15, "relu", 10, "sigmoid"]
+    assert [layer.config.get("units", layer.config.get("function"))
+            for layer in digits.spec.layers] == [15, "relu", 10, "sigmoid"]
     assert digits.spec.loss == "mse" and digits.spec.optimizer["type"] == "SGD"
     mnist1 = by_title["MNIST MLP — seed 1"]
-    assert [l.config.get("units", l.config.get("function")) for l in mnist1.spec.layers] == [
+    assert [layer.config.get("units", layer.config.get("function")) for layer in mnist1.spec.layers] == [
         100, "tanh", 50, "tanh", 10, "tanh"]
     assert mnist1.spec.loss == "mse"
 

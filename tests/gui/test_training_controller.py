@@ -24,8 +24,12 @@ from core import BatchReport, ChangeEvent, EpochReport, Network
 from nnstudio import cpu_affinity, training_worker
 from nnstudio.document import DatasetChoice, Document
 from nnstudio.settings import app_settings
-from nnstudio.training_controller import (BLAS_THREADS_KEY, TrainingController, blas_threads_setting,
-                                          default_blas_threads)
+from nnstudio.training_controller import (
+    BLAS_THREADS_KEY,
+    TrainingController,
+    blas_threads_setting,
+    default_blas_threads,
+)
 
 RUN_TIMEOUT = 20_000
 
@@ -455,7 +459,7 @@ class Owner(QMainWindow):
         self.setCentralWidget(TrainingDashboard(document, self.controller, dialogs))
         self.stopped_in_time = None
 
-    def closeEvent(self, event):  # noqa: N802 - Qt's name
+    def closeEvent(self, event):
         self.stopped_in_time = self.controller.shutdown(timeout_ms=3000)
         event.setAccepted(self.stopped_in_time)
 

@@ -128,7 +128,7 @@ def test_plots_show_every_batch_and_epoch_and_refresh_at_most_20_times_a_second(
     dash.statusText.connect(statuses.append)
     batches = []
     controller.batchReport.connect(batches.append)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT) as started:
+    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "trainButton")
     t0 = time.perf_counter()
     with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
@@ -436,7 +436,7 @@ def test_a_runs_first_frame_is_painted_before_the_training_thread_starts(qtbot, 
     painted: set[str] = set()
 
     class PaintSpy(QObject):
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        def eventFilter(self, obj, event):
             if event.type() == QEvent.Type.Paint:
                 painted.update(name for name, w in watched.items() if w is obj)
             return False
@@ -606,8 +606,8 @@ def test_change_labels_stay_clear_of_the_legend(qtbot):
     plot.set_run(curves)
     plot.add_comparison(TrainingCurves(span=5), "run 1: Adam lr 0.001, batch 32")
     reports = [BatchReport(0, i, 100, (i + 1) / 100, 2.0 - i / 100, 0.5, 0.001, 32, 32) for i in range(100)]
-    plot.update_series(curves.add(reports + [ChangeEvent(0.3, "learning_rate", 0.001, 0.01),
-                                             ChangeEvent(0.93, "learning_rate", 0.01, 0.003)]))
+    plot.update_series(curves.add([*reports, ChangeEvent(0.3, "learning_rate", 0.001, 0.01),
+                                   ChangeEvent(0.93, "learning_rate", 0.01, 0.003)]))
     plot.hold_ranges(0.0, 1.0)
     QApplication.processEvents()
     assert plot.legend.isVisible()
@@ -642,7 +642,7 @@ def test_edit_and_undo_never_list_the_same_run_twice(qtbot, dash, controller, do
     shown = dash.loss_plot.curve_data("batch_loss")[1].copy()
     layers = list(document.spec.layers)
     wider = replace(layers[0], config={**layers[0].config, "units": 32})
-    document.change("Change units", spec=replace(document.spec, layers=tuple([wider] + layers[1:])))
+    document.change("Change units", spec=replace(document.spec, layers=tuple([wider, *layers[1:]])))
     assert document.network is None and dash.comparison_labels == ["run 1: Adam lr 0.001, batch 64"]
 
     document.undo_stack.undo()  # the trained network is back: its run is the current one again

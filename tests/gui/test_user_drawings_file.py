@@ -28,7 +28,8 @@ def test_drawings_file_declaring_a_huge_array_is_reported_and_kept(tmp_path):
     before = path.read_bytes()
     tracemalloc.start()
     try:
-        with pytest.raises(DataError, match=r"your drawings in .* cannot be read .*images declares 784,000,000,000 bytes"):
+        with pytest.raises(DataError,
+                           match=r"your drawings in .* cannot be read .*images declares 784,000,000,000 bytes"):
             UserDrawings.load(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
