@@ -59,3 +59,38 @@ def dialogs() -> FakeDialogs:
 def document(qtbot) -> Document:
     """A fresh default document (8×8 digits MLP)."""
     return Document()
+
+
+@pytest.fixture
+def open_main_window(qtbot, dialogs):
+    """Factory for shown main windows: ``open_main_window(size=(1200, 800), active=False)``.
+
+    ``active=True`` also makes it the active window (window-wide keyboard shortcuts only
+    reach an active window). After the test every window made is shut down cleanly: its
+    training thread stopped, its background dataset load finished, nothing left to ask
+    about on close.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    from nnstudio.main_window import MainWindow
+
+    windows = []
+
+    def make(size: tuple[int, int] = (1200, 800), active: bool = False) -> MainWindow:
+        w = MainWindow(dialogs=dialogs)
+        qtbot.addWidget(w)
+        w.resize(*size)
+        w.show()
+        qtbot.waitExposed(w)
+        if active:
+            w.activateWindow()
+            qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=2000)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        assert w.controller.shutdown()
+        assert w.document.wait_for_dataset(10_000)
+        w.document.undo_stack.clear()
+        w.document._unsaved_training = False

@@ -21,15 +21,8 @@ NAMES = ["layerList", "layerPalette", "datasetCombo", "lossCombo", "optimizerCom
 
 
 @pytest.fixture
-def window(qtbot, dialogs):
-    w = MainWindow(dialogs=dialogs)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    yield w
-    assert w.controller.shutdown()
-    w.document.undo_stack.clear()
-    w.document._unsaved_training = False
+def window(open_main_window):
+    return open_main_window()
 
 
 def test_every_named_widget_is_present(window):

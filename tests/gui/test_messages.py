@@ -34,18 +34,8 @@ def test_other_reasons_are_kept_whole():
 
 
 @pytest.fixture
-def window(qtbot, dialogs):
-    from nnstudio.main_window import MainWindow
-
-    w = MainWindow(dialogs=dialogs)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    assert w.controller.shutdown()
-    w.document.undo_stack.clear()
-    w.document._unsaved_training = False
+def window(open_main_window):
+    return open_main_window()
 
 
 def _tab_geometries(window) -> dict[str, tuple]:

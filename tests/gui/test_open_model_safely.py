@@ -24,7 +24,6 @@ import core
 from core.data import DataError
 from nnstudio import document as document_module
 from nnstudio.document import MAX_DATASET_FILE_BYTES
-from nnstudio.main_window import MainWindow
 
 #: Opening a tiny model must return at once; reading a dataset on the GUI thread (or
 #: blocking on a FIFO until the test's rescue thread opens its other end) takes far longer.
@@ -62,16 +61,8 @@ def rewrite_member(source: Path, target: Path, member: str, text: str) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, dialogs):
-    w = MainWindow(dialogs=dialogs)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    yield w
-    assert w.controller.shutdown()
-    assert w.document.wait_for_dataset(10_000)
-    w.document.undo_stack.clear()
-    w.document._unsaved_training = False
+def window(open_main_window):
+    return open_main_window()
 
 
 def message_buttons(window) -> dict[str, QPushButton]:

@@ -24,17 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def window(qtbot, dialogs):
-    w = MainWindow(dialogs=dialogs)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=2000)
-    yield w
-    assert w.controller.shutdown()
-    w.document.undo_stack.clear()
+def window(open_main_window):
+    return open_main_window(active=True)
 
 
 def press(qtbot, widget, sequence: QKeySequence) -> None:

@@ -24,16 +24,9 @@ from tests.gui.test_digit_canvas import drag
 
 
 @pytest.fixture
-def window(qtbot, dialogs):
+def window(open_main_window):
     theme_manager().apply("light")
-    w = MainWindow(dialogs=dialogs)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    assert w.controller.shutdown()
-    w.document.undo_stack.clear()
+    yield open_main_window()
     theme_manager().apply("system")  # leave the app as the other tests expect it
     app_settings().remove(SETTINGS_KEY)
 

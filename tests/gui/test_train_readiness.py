@@ -7,24 +7,13 @@ from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 
 from nnstudio.document import DatasetChoice, default_state
-from nnstudio.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, dialogs):
-    w = MainWindow(dialogs=dialogs)
-    qtbot.addWidget(w)
-    w.resize(1400, 860)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=2000)
-    yield w
-    assert w.controller.shutdown()
-    w.document.undo_stack.clear()
+def window(open_main_window):
+    return open_main_window(size=(1400, 860), active=True)
 
 
 def set_output_units(qtbot, window, units: int) -> None:
