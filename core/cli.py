@@ -448,7 +448,7 @@ def _download_mnist() -> None:
 def check_compatible(network: Network, dataset: Any) -> None:
     """CliError unless the dataset's samples and classes fit the network's input and output."""
     _output_classes(network)  # a single output vector per sample
-    need, have = tuple(network.input_shape), tuple(dataset.input_shape)
+    need, have = tuple(network.known_input_shape()), tuple(dataset.input_shape)
     if need != have and int(np.prod(need)) != int(np.prod(have)):
         raise CliError(f"the network expects inputs of shape {format_shape(need)} but dataset "
                        f"{dataset.name!r} has samples of shape {format_shape(have)}: change the spec's "
@@ -463,7 +463,7 @@ def check_compatible(network: Network, dataset: Any) -> None:
 def fit_inputs(network: Network, x: np.ndarray) -> np.ndarray:
     """x (n, *shape) -> (n, *network.input_shape), reshaping when the sizes agree (e.g. flattening
     (n, 1, 8, 8) images for an MLP); CliError otherwise."""
-    need = tuple(network.input_shape)
+    need = tuple(network.known_input_shape())
     if x.shape[1:] == need:
         return x
     if x.ndim >= 1 and int(np.prod(x.shape[1:])) == int(np.prod(need)):
@@ -569,7 +569,8 @@ def _isatty(stream: TextIO) -> bool:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     network = load_model(args.model)
     meta = network.metadata
-    stored = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {}
+    stored_dataset = meta.get("dataset")
+    stored: dict[str, Any] = stored_dataset if isinstance(stored_dataset, dict) else {}
     name = args.dataset or stored.get("name")
     if not name:  # (load_model refuses a stored name that is not a non-empty string)
         raise CliError(f"{args.model}: the model does not say which dataset it was trained on; pass --dataset NAME")
@@ -788,11 +789,11 @@ def _check_finite(x: np.ndarray, source: str, scaled: bool) -> None:
 def _check_sample_size(network: Network, raw: np.ndarray, source: str, csv: bool) -> None:
     """CliError unless each sample of ``raw`` (n, ...) holds as many values as the network's input."""
     have = int(np.prod(raw.shape[1:]))
-    need = int(np.prod(network.input_shape))
+    need = int(np.prod(network.known_input_shape()))
     if have != need:
         hint = " (if the file has no label column, pass --no-labels)" if csv and have + 1 == need else ""
         raise CliError(f"{source} has {have:,} values per sample but the network takes {need:,} "
-                       f"{format_shape(tuple(network.input_shape))}{hint}")
+                       f"{format_shape(tuple(network.known_input_shape()))}{hint}")
 
 
 def _name(class_names: Sequence[str], index: int) -> str:

@@ -218,7 +218,7 @@ def propose_dataset_fit(spec: NetworkSpec, info: DatasetFacts) -> DatasetFit | N
 def _is_image_input_advice(fix: str | None) -> bool:
     from .layers._im2col import IMAGE_INPUT_FIX_START
 
-    return bool(fix) and fix.startswith(IMAGE_INPUT_FIX_START)
+    return bool(fix and fix.startswith(IMAGE_INPUT_FIX_START))
 
 
 def _image_layers_below_first(spec: NetworkSpec) -> bool:

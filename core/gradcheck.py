@@ -112,6 +112,8 @@ def kink_pattern(layers: list[Layer]) -> KinkPattern:
             pattern.append(layer._x > 0)
         elif isinstance(layer, MaxPool2D):
             x, y = layer._x, layer._y
+            if x is None or y is None:
+                raise RuntimeError("kink_pattern reads the last forward pass: call forward first")
             pattern.append(np.stack([layer._windows(x, i, j) == y
                                      for i in range(layer.pool[0]) for j in range(layer.pool[1])]))
     return pattern
@@ -208,5 +210,5 @@ def _input_gradient(net: Network, x: np.ndarray, targets: np.ndarray) -> np.ndar
         out = layer.forward(out, False)
     g = _loss_gradient(net, out, targets)
     for layer in reversed(net.layers[:split]):
-        g = layer.backward(g)
+        g = layer.backward_input(g)
     return g

@@ -136,7 +136,7 @@ def image_shape_of(input_shape: Sequence[int], preprocessing: Mapping | None = N
     shape = tuple(int(d) for d in input_shape)
     image_shape = tuple(int(d) for d in (preprocessing or {}).get("image_shape", ()) or ())
     if len(image_shape) == 2 and math.prod(image_shape) == math.prod(shape):
-        return image_shape  # type: ignore[return-value]
+        return image_shape
     if len(shape) == 3 and shape[0] == 1:
         return shape[1], shape[2]
     return None
@@ -384,7 +384,7 @@ def random_batch(network: Network, n: int = 4, seed: int = 0) -> tuple[np.ndarra
     """A seeded stand-in batch for checks when no fitting data is at hand: inputs (n,
     *input_shape) uniform in [0, 1) and labels (n,) valid for the network's outputs."""
     rng = np.random.default_rng(seed)
-    x = rng.random((n, *network.input_shape)).astype(network.dtype)
+    x = rng.random((n, *network.known_input_shape())).astype(network.dtype)
     units = network.output_shape[0] if len(network.output_shape) == 1 else 1
     y = rng.integers(0, max(units, 2), size=n).astype(np.int64)
     return x, y

@@ -130,7 +130,7 @@ class Network:
         shape = self.input_shape
         for layer in self.layers:
             layer.build(shape, self.rng, self.dtype)
-            shape = layer.shape
+            shape = layer.built_shape()
         self.optimizer.reset()
         self.epochs_done = 0
         from .training import History
@@ -141,6 +141,12 @@ class Network:
 
     reset_weights = build
 
+    def known_input_shape(self) -> tuple[int, ...]:
+        """The per-sample input shape; SpecError when the network has none yet."""
+        if self.input_shape is None:
+            raise SpecError("the network has no input shape: pass input_shape=... or call build(input_shape)")
+        return self.input_shape
+
     def _ensure_built(self) -> None:
         if not self.built:
             self.build()
@@ -149,7 +155,7 @@ class Network:
     @property
     def output_shape(self) -> tuple[int, ...]:
         self._ensure_built()
-        return self.layers[-1].shape
+        return self.layers[-1].built_shape()
 
     def _fused_split(self) -> int:
         """Number of layers to run before the loss during training.
@@ -171,7 +177,7 @@ class Network:
         type, InvalidInputError (core.data.validate) for NaN / infinite / too large values.
         ``what`` names the data in messages. Called once per public call, never per batch."""
         x = np.asarray(x)
-        expected = self.input_shape
+        expected = self.known_input_shape()
         if x.shape[1:] != expected:
             if x.ndim >= 1 and int(np.prod(x.shape[1:])) == int(np.prod(expected)) and x.shape[0] > 0:
                 hint = f"reshape it to (batch, {', '.join(map(str, expected))})"
@@ -202,7 +208,7 @@ class Network:
         """
         g = np.asarray(grad, dtype=self.dtype)
         for layer in reversed(self.layers):
-            g = layer.backward(g)
+            g = layer.backward_input(g)
         return g
 
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -253,7 +259,7 @@ class Network:
     def targets(self, y: np.ndarray) -> np.ndarray:
         """Labels (n,) or targets (n, k) -> targets in the output shape (n, k), network dtype."""
         self._ensure_built()
-        return targets_for(y, self.layers[-1].shape[0], self.dtype)
+        return targets_for(y, self.layers[-1].built_shape()[0], self.dtype)
 
     def train_step(self, x: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
         """One forward + backward + optimizer step on a batch.
@@ -283,8 +289,10 @@ class Network:
         else:
             loss = self.loss.value(out, targets)
             g = self.loss.gradient(out, targets)
-        for i in range(split - 1, -1, -1):
-            g = self.layers[i].backward(g, need_input_grad=i > 0)
+        for i in range(split - 1, 0, -1):
+            g = self.layers[i].backward_input(g)
+        if split > 0:  # the first layer's input gradient is never needed
+            self.layers[0].backward(g, need_input_grad=False)
         return loss, out
 
     def loss_value(self, x: np.ndarray, targets: np.ndarray) -> float:
@@ -348,7 +356,7 @@ class Network:
             parts.append(out)
         fused = self.loss.fused_activation is not None
         if not parts:
-            k = self.layers[split - 1].shape[0] if split else 0
+            k = self.layers[split - 1].built_shape()[0] if split else 0
             return np.zeros((0, k), dtype=self.dtype), fused
         return (np.concatenate(parts) if len(parts) > 1 else parts[0]), fused
 
@@ -409,7 +417,7 @@ class Network:
             return "  ".join([r[0].rjust(widths[0]), r[1].ljust(widths[1]), r[2].ljust(widths[2]),
                               r[3].rjust(widths[3]), r[4].rjust(widths[4])])
 
-        out = [f"Input shape: {format_shape(self.input_shape)}", line, fmt(rows[0]), line]
+        out = [f"Input shape: {format_shape(self.known_input_shape())}", line, fmt(rows[0]), line]
         out += [fmt(r) for r in rows[1:]]
         out += [line, f"Total params: {analysis.total_params:,}",
                 f"Multiply-adds per sample: {analysis.total_macs:,}",

@@ -14,7 +14,7 @@ weight_decay   (L2) g <- g + wd * p before the rule above, for every parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -168,7 +168,7 @@ class Adam(Optimizer):
 OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam}
 
 
-def optimizer_from_config(config: dict[str, Any] | Optimizer) -> Optimizer:
+def optimizer_from_config(config: Optimizer | Mapping[str, Any] | str) -> Optimizer:
     """``{"type": "Adam", "learning_rate": 0.001}`` -> Adam(...)."""
     if isinstance(config, Optimizer):
         return config

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from .errors import SpecError
 
-LAYER_TYPES: dict[str, type] = {}
+if TYPE_CHECKING:  # the layers import this module to register themselves
+    from .layers.base import Layer
+
+LayerT = TypeVar("LayerT", bound="Layer")
+
+LAYER_TYPES: dict[str, type[Layer]] = {}
 
 
-def register_layer(cls: type) -> type:
+def register_layer(cls: type[LayerT]) -> type[LayerT]:
     """Class decorator: register ``cls`` under ``cls.type_name`` (must be unique)."""
     name = cls.type_name
     if not name or name in LAYER_TYPES:
@@ -16,7 +23,7 @@ def register_layer(cls: type) -> type:
     return cls
 
 
-def layer_class(type_name: str) -> type:
+def layer_class(type_name: str) -> type[Layer]:
     """The class registered as ``type_name``; SpecError naming the known types otherwise."""
     if not isinstance(type_name, str) or type_name not in LAYER_TYPES:
         known = ", ".join(sorted(LAYER_TYPES))
@@ -24,7 +31,7 @@ def layer_class(type_name: str) -> type:
     return LAYER_TYPES[type_name]
 
 
-def layer_from_config(config: dict) -> object:
+def layer_from_config(config: dict[str, Any]) -> Layer:
     """Construct a layer from ``{"type": name, **settings}``."""
     if not isinstance(config, dict) or "type" not in config:
         raise SpecError(f"a layer must be an object with a 'type' key, not {config!r}")

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import sys
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-try:  # Python 3.11+
+# A version check rather than try/except ImportError, so mypy checks the right branch.
+if sys.version_info >= (3, 11):
     from importlib.resources.abc import Traversable
-except ImportError:  # Python 3.10
+else:  # Python 3.10
     from importlib.abc import Traversable
 
 __all__ = ["read_resource_bytes", "resource_file", "resource_path", "resources_root"]

@@ -82,8 +82,9 @@ class EmaSmoother:
         acc, norm, count = self._acc, self._norm, self._count
         fixed_w, ramp = self.weight, self._ramp
         # Growing: the span reaches its largest value (weight ``self.weight``) at this count.
-        ramp_end = self._max_span / ramp if self._max_span is not None and ramp > 0.0 else 0.0
-        min_span = min(self._min_span, self._max_span) if ramp_end else 0.0
+        max_span = self._max_span
+        ramp_end = max_span / ramp if max_span is not None and ramp > 0.0 else 0.0
+        min_span = min(self._min_span, max_span) if max_span is not None and ramp_end else 0.0
         # A Python loop over floats: exact, and cheap at the few hundred points a plot tick
         # brings (a vectorised closed form loses precision for small weights).
         for i, v in enumerate(values.tolist()):

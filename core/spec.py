@@ -276,17 +276,19 @@ def analyze(spec: NetworkSpec, layers: list[Layer] | None = None) -> SpecAnalysi
     """
     infos: list[LayerInfo] = []
     problems: list[Problem] = []
-    shape: tuple[int, ...] | None = tuple(spec.input_shape)
+    input_shape = tuple(spec.input_shape)
+    shape: tuple[int, ...] | None = input_shape
     if not spec.layers and not layers:
         problems.append(Problem("the network has no layers", None, "add a Dense layer"))
     count = len(layers) if layers is not None else len(spec.layers)
     too_many = limits.layer_count_problem(count)
     if too_many:  # analysing a million layers would itself take minutes
-        problem = Problem(f"the network cannot be built: {too_many} (limit MAX_LAYERS)", None, "remove layers")
-        return SpecAnalysis((), (problem,), None)
-    input_values = limits.sample_size_problem(math.prod(shape))
+        too_many_layers = Problem(f"the network cannot be built: {too_many} (limit MAX_LAYERS)", None,
+                                  "remove layers")
+        return SpecAnalysis((), (too_many_layers,), None)
+    input_values = limits.sample_size_problem(math.prod(input_shape))
     if input_values:
-        problems.append(Problem(f"the input shape {format_shape(shape)} has {input_values} (limit "
+        problems.append(Problem(f"the input shape {format_shape(input_shape)} has {input_values} (limit "
                                 "MAX_VALUES_PER_SAMPLE)", None, "use a smaller input"))
     for i in range(count):
         type_name = layers[i].type_name if layers is not None else spec.layers[i].type

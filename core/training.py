@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -250,7 +250,8 @@ def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
 def run_training(network, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int = 32,
                  validation_data: tuple[np.ndarray, np.ndarray] | None = None,
                  shuffle: bool = True, control: TrainingControl | None = None,
-                 explode_factor: float = 1e4) -> Iterator[BatchReport | EpochReport | ChangeEvent]:
+                 explode_factor: float = 1e4) -> Generator[BatchReport | EpochReport | ChangeEvent, None,
+                                                                  TrainingResult]:
     """Train ``network`` for ``epochs`` more epochs, yielding reports as it goes.
 
     x: (n, *input_shape); y: labels (n,) or targets (n, k). Yields a BatchReport after every
@@ -346,10 +347,10 @@ def run_training(network, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_si
             metrics = network.evaluate(*validation_data)
             val_loss, val_acc = metrics["loss"], metrics["accuracy"]
         network.epochs_done += 1
-        report = EpochReport(epoch, sum_loss / n, sum_correct / n, val_loss, val_acc,
-                             optimizer.learning_rate, seconds, n / max(seconds, 1e-9))
-        network.history.epochs.append(report)
-        yield report
+        epoch_report = EpochReport(epoch, sum_loss / n, sum_correct / n, val_loss, val_acc,
+                                   optimizer.learning_rate, seconds, n / max(seconds, 1e-9))
+        network.history.epochs.append(epoch_report)
+        yield epoch_report
     return TrainingResult("finished", f"finished after {network.epochs_done} epochs", network.epochs_done)
 
 
@@ -361,7 +362,7 @@ def _divergence_message(what: str, epoch: int, batch: int) -> str:
 Callback = Callable[[Any], None]
 
 
-def drive(reports: Iterator[BatchReport | EpochReport | ChangeEvent],
+def drive(reports: Generator[BatchReport | EpochReport | ChangeEvent, None, TrainingResult],
           handle: Callable[[BatchReport | EpochReport | ChangeEvent], None]) -> TrainingResult:
     """Pass every report of a ``run_training`` generator to ``handle``; return how the run
     ended (the generator's return value, which a plain ``for`` loop would drop)."""

@@ -168,8 +168,8 @@ class TrainingCurves:
         b = history.batches
         n = min(len(b["progress"]), len(b["loss"]), len(b["accuracy"]))
         if span is None:
-            epochs = max(float(b["progress"][n - 1]), 1e-9) if n else 1.0
-            span = smoothing_span(round(n / epochs) if n else 1)
+            n_epochs = max(float(b["progress"][n - 1]), 1e-9) if n else 1.0
+            span = smoothing_span(round(n / n_epochs) if n else 1)
         curves = cls(span)
         epochs = list(history.epochs)
         with_val = [e for e in epochs if e.val_loss is not None]

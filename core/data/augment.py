@@ -25,6 +25,7 @@ scans). :func:`augment_digits` varies each of them:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def _max3(images: np.ndarray, op) -> np.ndarray:
     """3×3 grey-level dilation (op=np.maximum) or erosion (op=np.minimum) of (n, H, W);
     pixels outside the field count as background for dilation and as the pixel itself for
     erosion (edge padding), so erosion does not eat strokes touching the border."""
-    mode = "constant" if op is np.maximum else "edge"
+    mode: Literal["constant", "edge"] = "constant" if op is np.maximum else "edge"
     padded = np.pad(images, ((0, 0), (1, 1), (1, 1)), mode=mode)
     h, w = images.shape[1:]
     # Separable: a 3×3 maximum is a 1×3 maximum of a 3×1 maximum.
@@ -193,7 +194,7 @@ def augment_digits(images: np.ndarray, rng: np.random.Generator,
     u = int(config.upsample)
     if u < 1:
         raise DataError(f"upsample must be at least 1, not {config.upsample}")
-    x = adjust_thickness(images, rng.uniform(*config.thickness, n))
+    x = adjust_thickness(images, rng.uniform(*config.thickness, (n,)))
     affine = random_affine(n, rng, config)
     # Output pixel centres in source units: (i + 0.5) / u - 0.5 for i in 0..u*H-1.
     cy, cx = (h - 1) / 2, (w - 1) / 2
@@ -202,7 +203,7 @@ def augment_digits(images: np.ndarray, rng: np.random.Generator,
     a = affine.astype(np.float32)[:, :, :, None, None]
     src_r = a[:, 0, 0] * dr + (a[:, 0, 1] * dc + (np.float32(cy) + a[:, 0, 2]))
     src_c = a[:, 1, 0] * dr + (a[:, 1, 1] * dc + (np.float32(cx) + a[:, 1, 2]))
-    elastic = rng.random(n) < config.elastic_probability
+    elastic = rng.random((n,)) < config.elastic_probability
     if elastic.any() and config.elastic_alpha > 0:
         field = elastic_field(int(elastic.sum()), u * h, u * w, rng, config.elastic_alpha, config.elastic_sigma * u)
         # Smoothing u times more samples per axis (sigma * u) shrinks the field's spread by u;
@@ -210,7 +211,7 @@ def augment_digits(images: np.ndarray, rng: np.random.Generator,
         src_r[elastic] += field[:, 0] * u
         src_c[elastic] += field[:, 1] * u
     out = warp_bilinear(x, src_r, src_c)
-    gamma = rng.uniform(*config.gamma, n).astype(np.float32).reshape(-1, 1, 1)
+    gamma = rng.uniform(*config.gamma, (n,)).astype(np.float32).reshape(-1, 1, 1)
     np.clip(out, 0.0, 1.0, out=out)
     # A canvas stroke is always full white in its middle: rescale each image so its
     # brightest pixel is 1 again (erosion and blur dim thin strokes).
@@ -249,8 +250,8 @@ def add_flags(images: np.ndarray, rng: np.random.Generator, length: tuple[float,
     n = len(images)
     if n == 0:
         return images.copy()
-    ink = images > 0.3
-    has_row = ink.any(axis=2)
+    ink = np.asarray(images > 0.3)
+    has_row = np.asarray(ink.any(axis=2))
     top = has_row.argmax(axis=1)
     bottom = images.shape[1] - 1 - has_row[:, ::-1].argmax(axis=1)
     height = np.maximum(bottom - top + 1, 1).astype(np.float32)

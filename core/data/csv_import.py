@@ -64,14 +64,15 @@ def _read_text(path: Path) -> str:
         if f.read(2) == GZIP_MAGIC:
             f.seek(0)
             stream = GzipStream(f, name)
-            data: bytes | bytearray | None = stream.read(MAX_CSV_BYTES + 1)
+            data: bytes | bytearray = stream.read(MAX_CSV_BYTES + 1)
             if len(data) > MAX_CSV_BYTES:
                 raise DataError(too_large.replace("holds", "unpacks to"))
         else:
             f.seek(0)
-            data = read_limited(f, MAX_CSV_BYTES) if file_size(f) <= MAX_CSV_BYTES else None
-            if data is None:
+            limited = read_limited(f, MAX_CSV_BYTES) if file_size(f) <= MAX_CSV_BYTES else None
+            if limited is None:
                 raise DataError(too_large)
+            data = limited
     if b"\0" in data[:65536]:
         raise DataError(f"{name}: this is not a text file (it contains NUL bytes); choose a CSV file")
     try:
@@ -326,8 +327,9 @@ def _encode_labels(name, label_cells, rows, label_index, header,
         names = tuple(str(int(v)) for v in values)
     else:
         ints = [_int_label(_numeric(c, decimal_comma)) for c in label_cells]
-        if all(v is not None for v in ints):
-            for r, v in enumerate(ints):
+        whole = [v for v in ints if v is not None]
+        if len(whole) == len(ints):
+            for r, v in enumerate(whole):
                 if abs(v) > MAX_INT_LABEL:
                     raise DataError(
                         f"{name}, line {rows[r][0]}, column {label_index + 1}: the label "
@@ -335,7 +337,7 @@ def _encode_labels(name, label_cells, rows, label_index, header,
                         f"must lie between -2**53 and 2**53, about ±9.0e15); use small numbers or "
                         f"text as class labels"
                     )
-            values, y = np.unique(np.array(ints, dtype=np.int64), return_inverse=True)
+            values, y = np.unique(np.array(whole, dtype=np.int64), return_inverse=True)
             names = tuple(str(int(v)) for v in values)
         else:
             names_array, y = np.unique(np.array(label_cells, dtype=object).astype(str), return_inverse=True)

@@ -239,7 +239,7 @@ class Dataset:
                 continue
             a = np.ascontiguousarray(a)
             h.update(f"{label}:{a.dtype.str}:{list(a.shape)};".encode())
-            h.update(a.reshape(-1).view(np.uint8))
+            h.update(a.reshape(-1).view(np.uint8).data)
         digest = h.hexdigest()
         object.__setattr__(self, "_fingerprint", digest)
         return digest
@@ -273,11 +273,17 @@ class Dataset:
         rng = np.random.default_rng(seed)
         train, val, test = _stratified_indices(self.y, self.n_classes, rng, vf, tf)
         if official:
-            return self._make_splits(train, val, np.arange(len(self.y_test)), official=True)
+            return self._make_splits(train, val, np.arange(len(self._official_test_set()[1])), official=True)
         return self._make_splits(train, val, test, official=False)
 
+    def _official_test_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x_test, y_test) of a dataset with an official test split."""
+        if self.x_test is None or self.y_test is None:
+            raise DataError("the official test split needs both test inputs and test labels")
+        return self.x_test, self.y_test
+
     def _make_splits(self, train, val, test, official: bool) -> DataSplits:
-        xt, yt = (self.x_test, self.y_test) if official else (self.x, self.y)
+        xt, yt = self._official_test_set() if official else (self.x, self.y)
         return DataSplits(
             x_train=self.x[train], y_train=self.y[train],
             x_val=self.x[val], y_val=self.y[val],
@@ -505,7 +511,7 @@ def _generated(name: str, n_samples: int, noise: float, seed: int, n_classes: in
         angle = rng.uniform(0, 2 * np.pi, n)
         radius = np.where(y == 0, 1.0, 0.5)
         points = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
-        names = ("outer", "inner")
+        names: tuple[str, ...] = ("outer", "inner")
     elif name == "moons":  # two interleaving half circles, centred near the origin
         t = rng.uniform(0, np.pi, n)
         upper = np.stack([np.cos(t), np.sin(t)], axis=1)

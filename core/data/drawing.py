@@ -38,6 +38,7 @@ the user interface shows "Draw a digit" instead of a prediction.
 from __future__ import annotations
 
 import math
+from typing import TypeGuard
 
 import numpy as np
 
@@ -351,7 +352,7 @@ def to_network_input(image: np.ndarray, input_shape: tuple[int, ...],
     return x, x.reshape(raw.shape).astype(np.float32)
 
 
-def _fits(preprocessing: dict | None, default: dict) -> bool:
+def _fits(preprocessing: dict | None, default: dict) -> TypeGuard[dict]:
     """True when a model's preprocessing describes the same image source as ``default``."""
     return (isinstance(preprocessing, dict) and isinstance(preprocessing.get("scale"), (int, float))
             and list(preprocessing.get("image_shape", [])) == default["image_shape"])

@@ -58,7 +58,7 @@ _MAX_HEADER = 4 + 4 * 255  # magic and up to 255 dimension sizes
 _KIND = "an IDX file"  # what a folder is not, in messages
 
 
-def _parse_header(name: str, head: bytes, total_hint: str) -> tuple[np.dtype, tuple[int, ...], int, int]:
+def _parse_header(name: str, head: bytes | bytearray, total_hint: str) -> tuple[np.dtype, tuple[int, ...], int, int]:
     """Parse the IDX header in ``head`` (at least the first bytes of the unpacked file).
 
     Returns (dtype, dims, header_length, magic). ``total_hint`` describes the file length for
@@ -207,6 +207,7 @@ def _decode(path: str | os.PathLike) -> tuple[np.ndarray, str, int]:
         if not start:
             raise DataError(f"{name}: the file is empty")
         f.seek(0)
+        data: bytes | bytearray
         if start == GZIP_MAGIC:
             dtype, dims, data, header_len, magic = _decode_gzip(name, f)
         else:

@@ -145,7 +145,8 @@ class Geometry:
         flat = None
         if tuple(stride) == (1, 1) and (oh, ow) == (height, width):
             flat = tuple(_flat_offset(o, height, width) for o in offsets)
-        return cls(channels, (height, width), (oh, ow), tuple(kernel), tuple(stride), tuple(offsets), flat)
+        return cls(channels, (height, width), (oh, ow), (kernel[0], kernel[1]), (stride[0], stride[1]),
+                   tuple(offsets), flat)
 
 
 def _flat_offset(offset: tuple[int, int, slice, slice, slice, slice], height: int,

@@ -112,6 +112,14 @@ class Layer:
         """
         raise NotImplementedError
 
+    def backward_input(self, dy: np.ndarray) -> np.ndarray:
+        """``backward(dy)`` when dE/dX is needed: dy (batch, *output_shape) -> dE/dX
+        (batch, *input_shape), which every layer then returns."""
+        dx = self.backward(dy, need_input_grad=True)
+        if dx is None:
+            raise RuntimeError(f"{self.type_name}.backward returned no input gradient")
+        return dx
+
     # -- helpers for subclasses ---------------------------------------------------------------
     def shape_error(self, message: str, fix: str | None = None) -> ShapeError:
         from ..errors import Problem
@@ -120,7 +128,22 @@ class Layer:
 
     def _check_built(self) -> None:
         if not self.built:
-            raise RuntimeError(f"{self.type_name} layer is not built: call build(input_shape, rng) or use a Network")
+            raise self._not_built()
+
+    def _not_built(self) -> RuntimeError:
+        return RuntimeError(f"{self.type_name} layer is not built: call build(input_shape, rng) or use a Network")
+
+    def built_input_shape(self) -> Shape:
+        """The per-sample input shape of a built layer; RuntimeError if it is not built."""
+        if self.input_shape is None:
+            raise self._not_built()
+        return self.input_shape
+
+    def built_shape(self) -> Shape:
+        """The per-sample output shape of a built layer; RuntimeError if it is not built."""
+        if self.shape is None:
+            raise self._not_built()
+        return self.shape
 
 
 def format_shape(shape: Shape) -> str:

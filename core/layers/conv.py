@@ -99,7 +99,7 @@ class Conv2D(Layer):
 
     def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         self.output_shape(input_shape)
-        shapes = {"W": (self.config["filters"], int(input_shape[0]), *self.kernel)}
+        shapes: dict[str, Shape] = {"W": (self.config["filters"], int(input_shape[0]), *self.kernel)}
         if self.config["use_bias"]:
             shapes["b"] = (self.config["filters"],)
         return shapes
@@ -116,9 +116,15 @@ class Conv2D(Layer):
         return get_initializer(self.config["kernel_initializer"])(shape, in_c * kh * kw, out_c * kh * kw, rng)
 
     def on_build(self, rng: np.random.Generator) -> None:
-        self._geometry = Geometry.create(self.input_shape, self.kernel, self.strides, self.config["padding"])
+        channels, height, width = self.built_input_shape()  # output_shape checked the rank
+        self._geometry = Geometry.create((channels, height, width), self.kernel, self.strides, self.config["padding"])
         self._workspace.clear()
         self._cols = None
+
+    def _built_geometry(self) -> Geometry:
+        if self._geometry is None:
+            raise self._not_built()
+        return self._geometry
 
     def _weight_matrix(self) -> np.ndarray:
         """(filters, in_c*kh*kw [+1]): W flattened, with b appended as the last column."""
@@ -133,10 +139,11 @@ class Conv2D(Layer):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (batch, in_c, H, W) -> (batch, filters, OH, OW), in the layer's dtype."""
         self._check_built()
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"Conv2D was built for inputs {format_shape(self.input_shape)} per sample "
+        expected = self.built_input_shape()
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"Conv2D was built for inputs {format_shape(expected)} per sample "
                              f"but receives a batch of shape {format_shape(x.shape)}")
-        g = self._geometry
+        g = self._built_geometry()
         batch, (in_c, kh, kw), (oh, ow) = x.shape[0], (g.channels, *g.kernel), g.out_hw
         k = in_c * kh * kw
         use_bias = "b" in self.params
@@ -164,7 +171,7 @@ class Conv2D(Layer):
         """
         if self._cols is None:
             raise RuntimeError("Conv2D.backward needs a forward first (with training=True for very large batches)")
-        g, cols = self._geometry, self._cols
+        g, cols = self._built_geometry(), self._cols
         batch, filters = cols.shape[0], self.config["filters"]
         in_c, (kh, kw), (oh, ow) = g.channels, g.kernel, g.out_hw
         k = in_c * kh * kw
@@ -181,6 +188,6 @@ class Conv2D(Layer):
         w = self.params["W"].reshape(filters, k)
         dcols = self._workspace.get("dcols", batch, (k, oh * ow), self.dtype)
         np.matmul(w.T, dy3, out=dcols)
-        dx = np.zeros((batch, *self.input_shape), dtype=self.dtype)
+        dx = np.zeros((batch, *self.built_input_shape()), dtype=self.dtype)
         col2im(dcols.reshape(batch, in_c, kh, kw, oh * ow), dx, g)
         return dx

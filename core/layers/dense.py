@@ -41,7 +41,7 @@ class Dense(Layer):
 
     def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         self.output_shape(input_shape)
-        shapes = {"W": (input_shape[0], self.config["units"])}
+        shapes: dict[str, Shape] = {"W": (input_shape[0], self.config["units"])}
         if self.config["use_bias"]:
             shapes["b"] = (self.config["units"],)
         return shapes

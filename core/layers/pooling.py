@@ -71,14 +71,15 @@ class MaxPool2D(Layer):
 
     def _windows(self, a: np.ndarray, i: int, j: int) -> np.ndarray:
         """View of ``a`` (batch, C, H, W) at window offset (i, j): (batch, C, OH, OW)."""
-        (sh, sw), (oh, ow) = self.strides, self.shape[1:]
+        (sh, sw), (oh, ow) = self.strides, self.built_shape()[1:]
         return a[:, :, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (batch, C, H, W) -> (batch, C, OH, OW), same dtype as x."""
         self._check_built()
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"MaxPool2D was built for inputs {format_shape(self.input_shape)} per sample "
+        expected = self.built_input_shape()
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"MaxPool2D was built for inputs {format_shape(expected)} per sample "
                              f"but receives a batch of shape {format_shape(x.shape)}")
         offsets = [(i, j) for i in range(self.pool[0]) for j in range(self.pool[1])]
         y = self._windows(x, 0, 0).copy()
@@ -89,7 +90,7 @@ class MaxPool2D(Layer):
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: (batch, C, OH, OW) -> dx: (batch, C, H, W) (None if not needed)."""
-        if self._x is None:
+        if self._x is None or self._y is None:
             raise RuntimeError("MaxPool2D.backward called before forward")
         if not need_input_grad:
             return None

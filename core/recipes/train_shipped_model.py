@@ -48,6 +48,7 @@ from core import Network, TrainingConfig, load_model, save_model
 from core.data import load_dataset, user_cache_dir
 from core.data.augment import AugmentConfig, add_flags, augment_digits, downsample_mean
 from core.data.drawing import preprocess_batch
+from core.data.errors import DataError
 
 #: The shipped network. Two 3×3 convolution blocks (32 and 64 maps) and a 128-unit layer:
 #: about 0.42 M parameters (1.7 MB as float32), one epoch of 60,000 in about 40 s on one core.
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     data = load_dataset("mnist", layout="image")
     images = np.asarray(data.x[:args.samples, 0])
     labels = np.asarray(data.y[:args.samples])
+    if data.x_test is None or data.y_test is None:
+        raise DataError("the MNIST dataset has no official test split")
     x_test, y_test = data.x_test[:args.test_samples], data.y_test[:args.test_samples]
     # The test images as the canvas would present them (re-preprocessed): close to MNIST's own.
     x_test_canvas = preprocess_batch(x_test[:, 0], "mnist")[:, None]
@@ -164,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         net.fit(x, labels, epochs=1, batch_size=args.batch_size)
         trained = time.perf_counter() - start - made
         report = net.history.epochs[-1]
-        test = net.evaluate(x_test, y_test)["accuracy"]
-        test_canvas = net.evaluate(x_test_canvas, y_test)["accuracy"]
+        test_acc = net.evaluate(x_test, y_test)["accuracy"]
+        test_canvas_acc = net.evaluate(x_test_canvas, y_test)["accuracy"]
         print(f"epoch {epoch + 1}/{args.epochs}  lr {net.optimizer.learning_rate:.3g}  loss {report.loss:.4f}  "
-              f"train acc {report.accuracy:.4f}  test acc {test:.4f}  test acc (re-preprocessed) {test_canvas:.4f}  "
+              f"train acc {report.accuracy:.4f}  test acc {test_acc:.4f}  "
+              f"test acc (re-preprocessed) {test_canvas_acc:.4f}  "
               f"data {made:.0f} s  train {trained:.0f} s", flush=True)
         net.metadata = {"recipe": recipe, "checkpoint_of_epoch": epoch + 1}
         save_model(net, args.checkpoint)
