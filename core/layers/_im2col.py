@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -256,6 +257,6 @@ class Workspace:
         """Release every buffer (they are re-created on demand)."""
         self._buffers.clear()
 
-    def __deepcopy__(self, memo: dict) -> Workspace:
+    def __deepcopy__(self, memo: dict[int, Any]) -> Workspace:
         # Scratch content is never state worth copying (e.g. into a prediction snapshot).
         return Workspace()

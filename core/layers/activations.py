@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ..params import Param
@@ -21,7 +23,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     np.tanh(y, out=y)
     y += 1
     y *= 0.5
-    return y
+    return cast(np.ndarray, y)
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -29,7 +31,7 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     shifted = z - z.max(axis=axis, keepdims=True)
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=axis, keepdims=True)
-    return shifted
+    return cast(np.ndarray, shifted)
 
 
 @register_layer
@@ -63,6 +65,7 @@ class Activation(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         f = self.function
+        y: np.ndarray
         if f == "relu":
             y = np.maximum(x, 0)
         elif f == "leaky_relu":
@@ -88,15 +91,15 @@ class Activation(Layer):
             return dy * (self._x > 0)
         if f == "leaky_relu":
             scale = np.where(self._x > 0, dy.dtype.type(1), dy.dtype.type(LEAKY_RELU_SLOPE))
-            return dy * scale
+            return cast(np.ndarray, dy * scale)
         if f == "sigmoid":
             y = self._y
-            return dy * y * (1 - y)
+            return cast(np.ndarray, dy * y * (1 - y))
         if f == "tanh":
             y = self._y
-            return dy * (1 - y * y)
+            return cast(np.ndarray, dy * (1 - y * y))
         if f == "softmax":
             s = self._y
             # Jacobian-vector product of softmax, per sample: s * (dy - <dy, s>).
-            return s * (dy - np.sum(dy * s, axis=-1, keepdims=True))
-        return dy.copy()
+            return cast(np.ndarray, s * (dy - np.sum(dy * s, axis=-1, keepdims=True)))
+        return cast(np.ndarray, dy.copy())

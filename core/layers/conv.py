@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ..initializers import INITIALIZERS, get_initializer
@@ -106,10 +108,10 @@ class Conv2D(Layer):
 
     def macs(self, input_shape: Shape) -> int:
         _, oh, ow = self.output_shape(input_shape)
-        return oh * ow * self.config["filters"] * int(input_shape[0]) * self.kernel[0] * self.kernel[1]
+        return oh * ow * int(self.config["filters"]) * int(input_shape[0]) * self.kernel[0] * self.kernel[1]
 
     # -- parameters -------------------------------------------------------------------------
-    def initial_value(self, name, shape, input_shape, rng):
+    def initial_value(self, name: str, shape: Shape, input_shape: Shape, rng: np.random.Generator) -> np.ndarray:
         if name == "b":
             return np.zeros(shape)
         out_c, in_c, kh, kw = shape
@@ -161,7 +163,7 @@ class Conv2D(Layer):
         # The column matrix is what backward needs. A huge inference batch (column matrix
         # beyond the workspace limit, e.g. a whole test set at once) is not kept alive.
         self._cols = cols if training or cols.nbytes <= WORKSPACE_LIMIT_BYTES else None
-        return y.reshape(batch, self.config["filters"], oh, ow)
+        return cast(np.ndarray, y.reshape(batch, self.config["filters"], oh, ow))
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: (batch, filters, OH, OW) -> dx: (batch, in_c, H, W) (None if not needed).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ..initializers import INITIALIZERS, get_initializer
@@ -47,9 +49,9 @@ class Dense(Layer):
         return shapes
 
     def macs(self, input_shape: Shape) -> int:
-        return int(input_shape[0]) * self.config["units"]
+        return int(input_shape[0]) * int(self.config["units"])
 
-    def initial_value(self, name, shape, input_shape, rng):
+    def initial_value(self, name: str, shape: Shape, input_shape: Shape, rng: np.random.Generator) -> np.ndarray:
         if name == "b":
             return np.zeros(shape)
         return get_initializer(self.config["kernel_initializer"])(shape, shape[0], shape[1], rng)
@@ -61,7 +63,7 @@ class Dense(Layer):
         y = x @ self.params["W"]
         if "b" in self.params:
             y += self.params["b"]
-        return y
+        return cast(np.ndarray, y)
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: (batch, units) -> dx: (batch, in). dW = x^T dy, db = sum over the batch."""
@@ -70,4 +72,4 @@ class Dense(Layer):
             np.sum(dy, axis=0, out=self.grads["b"])
         if not need_input_grad:
             return None
-        return dy @ self.params["W"].T
+        return cast(np.ndarray, dy @ self.params["W"].T)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ..params import Param
@@ -37,16 +39,16 @@ class Dropout(Layer):
         rate = self.config["rate"]
         if not training or rate == 0.0:
             self._mask = None
-            return x.copy()
+            return cast(np.ndarray, x.copy())
         self._check_built()
         keep = 1.0 - rate
         # The mask holds the scale factor directly: 0 or 1/keep.
         mask = (self._rng.random(x.shape, dtype=x.dtype) < keep).astype(x.dtype)
         mask *= x.dtype.type(1.0 / keep)
         self._mask = mask
-        return x * mask
+        return cast(np.ndarray, x * mask)
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         if self._mask is None:
-            return dy.copy()
-        return dy * self._mask
+            return cast(np.ndarray, dy.copy())
+        return cast(np.ndarray, dy * self._mask)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ..params import Param
@@ -86,7 +88,7 @@ class MaxPool2D(Layer):
         for i, j in offsets[1:]:
             np.maximum(y, self._windows(x, i, j), out=y)
         self._x, self._y = x, y
-        return y
+        return cast(np.ndarray, y)
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: (batch, C, OH, OW) -> dx: (batch, C, H, W) (None if not needed)."""

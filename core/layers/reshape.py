@@ -14,7 +14,7 @@ class Flatten(Layer):
 
     type_name = "Flatten"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
 
     def describe(self) -> str:
