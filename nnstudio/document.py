@@ -42,9 +42,6 @@ TEST_FRACTION = 0.2
 DATASET_CACHE_SIZE = 2
 #: Largest data file nnstudio reads for an imported dataset (MNIST as CSV is ~110 MB).
 MAX_DATASET_FILE_BYTES = 512 * 2**20
-#: More epochs than any real model has been trained for: a file claiming more is damaged
-#: (the window does arithmetic with the count, e.g. a float axis range).
-MAX_EPOCHS_DONE = 10**9
 #: Parameter keys of imported datasets that name files.
 IMPORT_FILE_KEYS = {"import-csv": ("path",), "import-idx": ("images", "labels")}
 
@@ -579,11 +576,7 @@ class Document(QObject):
 def state_from_file(path: str | Path) -> DocumentState:
     """Read a model file into a DocumentState (raises core.ModelFileError). Reads nothing
     but the model file: the dataset it names is only recorded in the state."""
-    network = core.load_model(path)
-    if not 0 <= network.epochs_done <= MAX_EPOCHS_DONE:
-        claim = "a negative number of" if network.epochs_done < 0 else f"more than {MAX_EPOCHS_DONE:,}"
-        raise core.ModelFileError(f"{Path(path).name}: the file says the model was trained for {claim} epochs, "
-                                  "which cannot be right: the file is damaged")
+    network = core.load_model(path)  # refuses out-of-range counters and damaged metadata
     meta = network.metadata
     try:
         training = (TrainingConfig.from_dict(meta["training"]) if isinstance(meta.get("training"), dict)

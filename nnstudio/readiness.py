@@ -14,22 +14,24 @@ from core.spec_edit import QuickFix, quick_fix
 
 from .document import DatasetChoice, Document
 
-__all__ = ["blocked_reason", "choice_with_layout", "dataset_facts", "repair_for", "training_problems"]
+__all__ = ["blocked_reason", "choice_with_layout", "dataset_facts", "facts_for", "repair_for", "training_problems"]
 
 
 def dataset_facts(document: Document) -> DatasetFacts | None:
     """The chosen dataset as ``core.compat`` needs it, or None when it is not available
     (MNIST not on this computer, a file that cannot be read: the Dataset panel says so)."""
+    data = _loaded_dataset(document)
+    return None if data is None else facts_for(document.dataset_choice, data)
+
+
+def facts_for(choice: DatasetChoice, data: Dataset) -> DatasetFacts:
+    """``data`` (loaded for ``choice``) as ``core.compat`` needs it."""
     from .widgets.dataset_panel import dataset_title
 
-    choice = document.dataset_choice
-    data = _loaded_dataset(document)
-    if data is None:
-        return None
     info = DATASETS.get(choice.name)
     has_layout = "layout" in choice.params or (info is not None and "layout" in info.params)
     return DatasetFacts(dataset_title(choice), tuple(data.input_shape), int(data.n_classes),
-                       image_shape_for(data.input_shape, data.preprocessing), has_layout)
+                        image_shape_for(data.input_shape, data.preprocessing), has_layout)
 
 
 def _loaded_dataset(document: Document) -> Dataset | None:

@@ -51,10 +51,9 @@ from core.compat import (
     check_compatibility,
     dataset_param_schema,
     describe_input,
-    fit_spec_to_dataset,
     image_shape_for,
-    input_shape_for_layout,
     layout_for_spec,
+    propose_dataset_fit,
 )
 from core.data import DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset, find_mnist, load_mnist, locate_mnist_in
 from core.params import Param
@@ -476,21 +475,14 @@ class DatasetPanel(QGroupBox):
 
     # -- fitting the network -------------------------------------------------------------------------
     def _fit_proposal(self, data: Dataset) -> tuple[Any, DatasetChoice] | None:
-        """(fitted spec, dataset choice) that makes the network fit, or None when changing the
-        input, the first and the last layers is not enough (or nothing needs changing)."""
-        spec, choice = self.document.spec, self.document.dataset_choice
-        input_shape = data.input_shape
-        image = image_shape_for(data.input_shape, data.preprocessing)
-        has_layout = "layout" in choice.params or "layout" in getattr(DATASETS.get(choice.name), "params", {})
-        if has_layout and image is not None:
-            layout = layout_for_spec(spec)
-            input_shape = input_shape_for_layout(image, layout)
-            choice = DatasetChoice(choice.name, {**choice.params, "layout": layout})
-        fitted = fit_spec_to_dataset(spec, input_shape, data.n_classes)
-        if fitted == spec and choice == self.document.dataset_choice:
-            return None
-        # Offer only a fix that fully works: a half fix would leave the user puzzled.
-        return (fitted, choice) if not check_compatibility(fitted, input_shape, data.n_classes) else None
+        """(fitted spec, dataset choice) that makes the network fit, or None when nothing needs
+        changing or no complete fix exists: the same repair as the editor's Fix button
+        (``core.compat.propose_dataset_fit``)."""
+        from ..readiness import choice_with_layout, facts_for
+
+        choice = self.document.dataset_choice
+        fit = propose_dataset_fit(self.document.spec, facts_for(choice, data))
+        return None if fit is None else (fit.spec, choice_with_layout(choice, fit.layout))
 
     def _on_fit_button_clicked(self) -> None:
         data = self._current_data()
