@@ -11,12 +11,15 @@ class Problem:
 
     ``layer_index`` is 0-based (as in parameter keys such as ``layers.3.W``) or ``None``
     for problems that concern the whole network (loss, optimizer, input shape). ``fix`` is a
-    short imperative suggestion, or ``None`` when no obvious fix exists.
+    short imperative suggestion, or ``None`` when no obvious fix exists. ``code`` is a
+    machine-readable name of the kind of problem (``"needs_flat_input"``, see
+    ``core.spec_edit.quick_fix``): programs dispatch on it, never on the wording.
     """
 
     message: str
     layer_index: int | None = None
     fix: str | None = None
+    code: str | None = None
 
     def __str__(self) -> str:
         return self.message if self.fix is None else f"{self.message}: {self.fix}"

@@ -38,6 +38,18 @@ class Param:
     optional: bool = False
     log_scale: bool = False
     help: str = ""
+    #: What a form shows beside the field ("Kernel size", "β₁ (beta1)"); empty: from ``name``.
+    label: str = ""
+    #: Spin-box step and decimals for numeric settings (None: the form chooses).
+    step: float | None = None
+    decimals: int | None = None
+    #: For ``log_scale`` floats whose 0 means "off" (weight decay): the form allows 0.
+    zero_means_off: bool = False
+
+    @property
+    def title(self) -> str:
+        """The label a form shows: ``label``, else ``kernel_size`` -> ``Kernel size``."""
+        return self.label or self.name.replace("_", " ").capitalize()
 
     @property
     def required(self) -> bool:

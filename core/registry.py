@@ -31,6 +31,12 @@ def layer_class(type_name: str) -> type[Layer]:
     return LAYER_TYPES[type_name]
 
 
+def layer_types() -> list[type[Layer]]:
+    """The layer classes the editor's palette offers, in palette order."""
+    offered = [cls for cls in LAYER_TYPES.values() if cls.palette_order is not None]
+    return sorted(offered, key=lambda cls: (cls.palette_order, cls.type_name))
+
+
 def layer_from_config(config: dict[str, Any]) -> Layer:
     """Construct a layer from ``{"type": name, **settings}``."""
     if not isinstance(config, dict) or "type" not in config:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import cast
 
 import numpy as np
@@ -43,6 +44,10 @@ class Activation(Layer):
     """
 
     type_name = "Activation"
+    summary = "Applies a non-linearity to every value (softmax turns scores into probabilities)."
+    category = "activation"
+    palette_order = 60
+    default_settings = MappingProxyType({"function": "relu"})
     schema = (
         Param("function", "choice", choices=FUNCTIONS,
               help="non-linearity applied to every value (softmax: per sample, over classes)"),

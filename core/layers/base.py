@@ -8,6 +8,8 @@ axis); arrays passed to ``forward`` / ``backward`` carry a leading batch axis.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +31,19 @@ class Layer:
 
     type_name: ClassVar[str] = ""
     schema: ClassVar[tuple[Param, ...]] = ()
+
+    # -- how the type describes itself to the GUI and the checks (one place per type) ----------
+    #: One line about what the layer does (editor form header, palette tooltip).
+    summary: ClassVar[str] = ""
+    #: Family the editor colours by: "dense", "convolution", "pooling", "reshape",
+    #: "regularization", "activation".
+    category: ClassVar[str] = ""
+    #: Position in the editor's palette (ascending); None keeps the type out of the palette.
+    palette_order: ClassVar[int | None] = None
+    #: Settings a newly added layer starts with (the schema supplies everything else).
+    default_settings: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    #: Per-sample input rank the layer needs (1 flat, 3 image), None for any rank.
+    input_rank: ClassVar[int | None] = None
     #: True for layers whose ``forward`` differs between training and inference.
     has_training_mode: ClassVar[bool] = False
 
@@ -121,10 +136,10 @@ class Layer:
         return dx
 
     # -- helpers for subclasses ---------------------------------------------------------------
-    def shape_error(self, message: str, fix: str | None = None) -> ShapeError:
+    def shape_error(self, message: str, fix: str | None = None, code: str | None = None) -> ShapeError:
         from ..errors import Problem
 
-        return ShapeError(Problem(message, None, fix))
+        return ShapeError(Problem(message, None, fix, code))
 
     def _check_built(self) -> None:
         if not self.built:

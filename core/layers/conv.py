@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import cast
 
 import numpy as np
@@ -48,6 +49,11 @@ class Conv2D(Layer):
     """
 
     type_name = "Conv2D"
+    summary = "Slides small learned filters over the image; each filter makes one feature map."
+    category = "convolution"
+    palette_order = 20
+    default_settings = MappingProxyType({"filters": 8, "kernel_size": 3, "padding": "same"})
+    input_rank = 3
     schema = (
         Param("filters", "int", minimum=1, maximum=4096, help="number of output channels (feature maps)"),
         Param("kernel_size", "int_or_pair", minimum=1, maximum=64,

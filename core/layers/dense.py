@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import cast
 
 import numpy as np
@@ -20,6 +21,11 @@ class Dense(Layer):
     """
 
     type_name = "Dense"
+    summary = "Fully connected: every output is a weighted sum of all inputs plus a bias."
+    category = "dense"
+    palette_order = 10
+    default_settings = MappingProxyType({"units": 64})
+    input_rank = 1
     schema = (
         Param("units", "int", minimum=1, maximum=100_000, help="number of output neurons"),
         Param("kernel_initializer", "choice", default="glorot_uniform", choices=tuple(INITIALIZERS),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import cast
 
 import numpy as np
@@ -20,6 +21,10 @@ class Dropout(Layer):
     """
 
     type_name = "Dropout"
+    summary = "While training, zeroes a random fraction of values so the network cannot rely on any one."
+    category = "regularization"
+    palette_order = 50
+    default_settings = MappingProxyType({"rate": 0.25})
     has_training_mode = True
     schema = (
         Param("rate", "float", minimum=0.0, maximum=1.0, exclusive_maximum=True,

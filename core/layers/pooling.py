@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import cast
 
 import numpy as np
@@ -34,6 +35,11 @@ class MaxPool2D(Layer):
     """
 
     type_name = "MaxPool2D"
+    summary = "Keeps the largest value in each window: halves the image size with pool size 2."
+    category = "pooling"
+    palette_order = 30
+    default_settings = MappingProxyType({"pool_size": 2})
+    input_rank = 3
     schema = (
         Param("pool_size", "int_or_pair", default=2, minimum=1, maximum=64,
               help="height and width of each pooling window, e.g. 2 or [2, 3]"),

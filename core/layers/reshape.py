@@ -13,6 +13,9 @@ class Flatten(Layer):
     """Flatten(): joins all per-sample axes into one, in C order (channels, rows, columns)."""
 
     type_name = "Flatten"
+    summary = "Joins channels, rows and columns into one long vector for Dense layers."
+    category = "reshape"
+    palette_order = 40
 
     def __init__(self) -> None:
         super().__init__()
