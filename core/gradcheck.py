@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layers.activations import Activation
+from .layers.activations import Activation, activation_function
 from .layers.base import Layer
 from .layers.pooling import MaxPool2D
 from .network import Network
@@ -50,9 +50,6 @@ DEFAULT_EPS = 1e-5
 #: How many entries may be tried per parameter, as a multiple of ``max_entries``, to find
 #: enough kink-free ones (on MNIST most input pixels are background and sit at a kink).
 ATTEMPTS_FACTOR = 6
-
-#: Activation functions with a kink at 0.
-KINKED_ACTIVATIONS = ("relu", "leaky_relu")
 
 KinkPattern = list[np.ndarray]
 
@@ -108,7 +105,9 @@ def kink_pattern(layers: list[Layer]) -> KinkPattern:
     """
     pattern: KinkPattern = []
     for layer in layers:
-        if isinstance(layer, Activation) and layer.function in KINKED_ACTIVATIONS:
+        if isinstance(layer, Activation) and activation_function(layer.function).kinked:
+            if layer._x is None:
+                raise RuntimeError("kink_pattern reads the last forward pass: call forward first")
             pattern.append(layer._x > 0)
         elif isinstance(layer, MaxPool2D):
             x, y = layer._x, layer._y

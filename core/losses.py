@@ -18,11 +18,15 @@ import numpy as np
 
 from .errors import SpecError
 from .layers.activations import sigmoid, softmax
+from .registry import LOSS_REGISTRY, register_loss
 
 _EPS = 1e-12
 
 
 class Loss:
+    """Base class. A subclass sets ``name`` (the spec's ``"loss"`` value) and registers
+    itself with ``@register_loss``."""
+
     name = ""
     #: Activation function whose fused path this loss provides (None: no fused path).
     fused_activation: str | None = None
@@ -44,6 +48,7 @@ class Loss:
         raise NotImplementedError
 
 
+@register_loss
 class MeanSquaredError(Loss):
     """mean((outputs - targets)^2) over every element, as in both seeds.
 
@@ -62,6 +67,7 @@ class MeanSquaredError(Loss):
         return diff
 
 
+@register_loss
 class CrossEntropy(Loss):
     """Categorical cross-entropy: mean over the batch of -sum_k t_k log p_k.
 
@@ -96,6 +102,7 @@ class CrossEntropy(Loss):
         return softmax(logits)
 
 
+@register_loss
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy, mean over every element: -[t log p + (1-t) log(1-p)].
 
@@ -127,11 +134,8 @@ class BinaryCrossEntropy(Loss):
         return sigmoid(logits)
 
 
-LOSSES: dict[str, type[Loss]] = {
-    "mse": MeanSquaredError,
-    "cross_entropy": CrossEntropy,
-    "binary_cross_entropy": BinaryCrossEntropy,
-}
+#: Loss name -> class, in registration order (public API name; the registry's own dict).
+LOSSES: dict[str, type[Loss]] = LOSS_REGISTRY.entries
 
 LOSS_HELP = {
     "mse": "mean squared error between outputs and one-hot targets (the seeds' loss)",
@@ -143,10 +147,7 @@ LOSS_HELP = {
 def get_loss(name: str | Loss) -> Loss:
     if isinstance(name, Loss):
         return name
-    try:
-        return LOSSES[name]()
-    except (KeyError, TypeError):
-        raise SpecError(f"unknown loss {name!r} (known: {', '.join(LOSSES)})") from None
+    return LOSS_REGISTRY.get(name)()
 
 
 def targets_for(y: np.ndarray, output_units: int, dtype: np.dtype) -> np.ndarray:

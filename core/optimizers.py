@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import SpecError
 from .params import Param, validate_config
+from .registry import OPTIMIZER_REGISTRY, register_optimizer
 
 ParamTriple = tuple[str, np.ndarray, np.ndarray]
 
@@ -32,6 +33,9 @@ _WD = Param("weight_decay", "float", default=0.0, minimum=0.0, maximum=1.0,
 
 
 class Optimizer:
+    """Base class. A subclass sets ``type_name`` and its ``Param`` ``schema``, implements
+    ``_update`` and registers itself with ``@register_optimizer``."""
+
     type_name = ""
     schema: tuple[Param, ...] = ()
 
@@ -90,6 +94,7 @@ class Optimizer:
         self.iterations = 0
 
 
+@register_optimizer
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum."""
 
@@ -124,6 +129,7 @@ class SGD(Optimizer):
             param -= lr * v
 
 
+@register_optimizer
 class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba), PyTorch's defaults."""
 
@@ -165,7 +171,8 @@ class Adam(Optimizer):
         param -= step
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam}
+#: Optimizer type name -> class, in registration order (public API name; the registry's own dict).
+OPTIMIZERS: dict[str, type[Optimizer]] = OPTIMIZER_REGISTRY.entries
 
 
 def optimizer_from_config(config: Optimizer | Mapping[str, Any] | str) -> Optimizer:
@@ -177,9 +184,7 @@ def optimizer_from_config(config: Optimizer | Mapping[str, Any] | str) -> Optimi
     if not isinstance(config, dict) or "type" not in config:
         raise SpecError(f"an optimizer must be an object with a 'type' key, not {config!r}")
     name = config["type"]
-    if not isinstance(name, str) or name not in OPTIMIZERS:
-        raise SpecError(f"unknown optimizer {name!r} (known: {', '.join(OPTIMIZERS)})")
-    cls = OPTIMIZERS[name]
+    cls = OPTIMIZER_REGISTRY.get(name)
     # Validate first: the constructors' keyword arguments would turn an unknown or
     # non-string key into a TypeError.
     settings = validate_config(name, cls.schema, {k: v for k, v in config.items() if k != "type"})

@@ -13,7 +13,7 @@ import pytest
 
 import core
 from core import Network
-from core.registry import LAYER_TYPES, layer_class
+from core.registry import ACTIVATION_REGISTRY, LAYER_TYPES, layer_class
 
 from .layer_cases import LAYER_CASES
 
@@ -24,6 +24,13 @@ IDS = [f"{n}-{i}" for n, cases in LAYER_CASES.items() for i in range(len(cases))
 def test_every_registered_layer_has_cases():
     missing = sorted(set(LAYER_TYPES) - set(LAYER_CASES))
     assert not missing, f"layer types without conformance cases: {missing}"
+
+
+def test_every_registered_activation_function_has_cases():
+    # Each case runs the whole harness (gradient check included) on Activation(function).
+    covered = {cfg["function"] for cfg, _ in LAYER_CASES["Activation"]}
+    missing = sorted(set(ACTIVATION_REGISTRY.names()) - covered)
+    assert not missing, f"activation functions without conformance cases: {missing}"
 
 
 def make(name, cfg, shape, dtype=np.float64, seed=0):
