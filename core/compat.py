@@ -133,7 +133,8 @@ def check_compatibility(spec: NetworkSpec, input_shape: tuple[int, ...], n_class
     shape_problems = [p for p in fed.problems if p.layer_index is not None and _creatable(spec.layers[p.layer_index])]
     if shape_problems:
         first = shape_problems[0]
-        problems.append(Problem(f"With {dataset_title}'s samples, {first.message}", first.layer_index, first.fix))
+        problems.append(Problem(f"With {dataset_title}'s samples, {first.message}", first.layer_index, first.fix,
+                                first.code))
     units = output_units(spec, input_shape if fed.ok else None)
     if units is not None and not _outputs_fit(units, n_classes, spec.loss):
         problems.append(Problem(
@@ -257,10 +258,10 @@ def app_problems(spec: NetworkSpec, info: DatasetFacts | None) -> list[Problem]:
     out = []
     for problem in problems:
         if _is_image_input_advice(problem.fix):
-            problem = Problem(problem.message, problem.layer_index, image_input_advice(spec, info))
+            problem = Problem(problem.message, problem.layer_index, image_input_advice(spec, info), problem.code)
         elif problem.fix and problem.fix.startswith("set the network's input to"):
             problem = Problem(problem.message, problem.layer_index,
-                              "the Fix button adapts it (the input follows the dataset)")
+                              "the Fix button adapts it (the input follows the dataset)", problem.code)
         out.append(problem)
     return out
 

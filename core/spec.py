@@ -279,17 +279,17 @@ def analyze(spec: NetworkSpec, layers: list[Layer] | None = None) -> SpecAnalysi
     input_shape = tuple(spec.input_shape)
     shape: tuple[int, ...] | None = input_shape
     if not spec.layers and not layers:
-        problems.append(Problem("the network has no layers", None, "add a Dense layer"))
+        problems.append(Problem("the network has no layers", None, "add a Dense layer", "no_layers"))
     count = len(layers) if layers is not None else len(spec.layers)
     too_many = limits.layer_count_problem(count)
     if too_many:  # analysing a million layers would itself take minutes
         too_many_layers = Problem(f"the network cannot be built: {too_many} (limit MAX_LAYERS)", None,
-                                  "remove layers")
+                                  "remove layers", "too_many_layers")
         return SpecAnalysis((), (too_many_layers,), None)
     input_values = limits.sample_size_problem(math.prod(input_shape))
     if input_values:
         problems.append(Problem(f"the input shape {format_shape(input_shape)} has {input_values} (limit "
-                                "MAX_VALUES_PER_SAMPLE)", None, "use a smaller input"))
+                                "MAX_VALUES_PER_SAMPLE)", None, "use a smaller input", "input_too_large"))
     for i in range(count):
         type_name = layers[i].type_name if layers is not None else spec.layers[i].type
         layer: Layer | None = None
@@ -298,7 +298,7 @@ def analyze(spec: NetworkSpec, layers: list[Layer] | None = None) -> SpecAnalysi
             layer = layers[i] if layers is not None else spec.layers[i].create()
         except SpecError as exc:
             p = exc.problems[0]
-            problem = Problem(_located(p.message, i, type_name), i, p.fix)
+            problem = Problem(_located(p.message, i, type_name), i, p.fix, p.code)
         in_shape = shape
         out_shape = None
         params = macs = 0
@@ -309,12 +309,13 @@ def analyze(spec: NetworkSpec, layers: list[Layer] | None = None) -> SpecAnalysi
                 macs = layer.macs(shape)
             except ShapeError as exc:
                 p = exc.problems[0]
-                problem = Problem(_located(p.message, i, type_name), i, p.fix)
+                problem = Problem(_located(p.message, i, type_name), i, p.fix, p.code)
         if problem is None and out_shape is not None:
             too_big = limits.sample_size_problem(math.prod(out_shape))
             if too_big:
                 problem = Problem(_located(f"its output {format_shape(out_shape)} has {too_big} (limit "
-                                           "MAX_VALUES_PER_SAMPLE)", i, type_name), i, "use fewer units or filters")
+                                           "MAX_VALUES_PER_SAMPLE)", i, type_name), i,
+                                  "use fewer units or filters", "output_too_large")
         description = layer.describe() if layer is not None else type_name
         infos.append(LayerInfo(i, type_name, description, in_shape, out_shape, params, macs, problem))
         if problem is not None:
@@ -324,7 +325,7 @@ def analyze(spec: NetworkSpec, layers: list[Layer] | None = None) -> SpecAnalysi
     too_many = limits.parameter_count_problem(sum(info.param_count for info in infos))
     if too_many:
         problems.append(Problem(f"the network is too large to build: {too_many} (limit MAX_PARAMETERS)", None,
-                                "use fewer units or filters"))
+                                "use fewer units or filters", "too_many_parameters"))
     return SpecAnalysis(tuple(infos), tuple(problems), shape)
 
 
@@ -334,7 +335,7 @@ def _loss_problems(spec: NetworkSpec, infos: list[LayerInfo]) -> list[Problem]:
     out = infos[-1].output_shape
     if len(out) != 1:
         return [Problem(f"the network's output {format_shape(out)} is not flat, so no loss can compare it with targets",
-                        len(infos) - 1, "end the network with Flatten and a Dense layer")]
+                        len(infos) - 1, "end the network with Flatten and a Dense layer", "output_not_flat")]
     return []
 
 

@@ -18,45 +18,36 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from .errors import Problem, SpecError
-from .registry import layer_class
+from .registry import layer_class, layer_types
 from .spec import LayerSpec, NetworkSpec, analyze, layer_label
-
-#: Layer types offered by the editor's palette, in the order a network usually uses them.
-PALETTE_TYPES: tuple[str, ...] = ("Dense", "Conv2D", "MaxPool2D", "Flatten", "Dropout", "Activation")
-
-#: Settings a newly added layer starts with (the schema supplies everything else).
-DEFAULT_SETTINGS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
-    "Dense": MappingProxyType({"units": 64}),
-    "Conv2D": MappingProxyType({"filters": 8, "kernel_size": 3, "padding": "same"}),
-    "MaxPool2D": MappingProxyType({"pool_size": 2}),
-    "Flatten": MappingProxyType({}),
-    "Dropout": MappingProxyType({"rate": 0.25}),
-    "Activation": MappingProxyType({"function": "relu"}),
-})
 
 #: Units of the Dense layer a quick fix adds when the spec gives no better hint.
 FALLBACK_CLASSES = 10
 
-# The engine's fix suggestions that ``quick_fix`` knows how to apply (exact texts from the
-# layers; tests/core/test_spec_edit.py breaks if a layer rewords one).
-FIX_INSERT_FLATTEN = "insert Flatten before it"
-FIX_SOFTMAX_NEEDS_FLAT = "insert Flatten and a Dense layer before it"
-FIX_KERNEL_TOO_LARGE = "use a smaller kernel_size or padding 'same'"
-FIX_POOL_TOO_LARGE = "use a smaller pool_size or remove this pooling layer"
-FIX_NO_LAYERS = "add a Dense layer"
-FIX_OUTPUT_NOT_FLAT = "end the network with Flatten and a Dense layer"
 
+def palette_types() -> tuple[str, ...]:
+    """Layer types the editor's palette offers, in palette order (each class's ``palette_order``)."""
+    return tuple(cls.type_name for cls in layer_types())
+
+
+def default_settings(type_name: str) -> Mapping[str, Any]:
+    """Settings a new layer of ``type_name`` starts with (its class's ``default_settings``)."""
+    return layer_class(type_name).default_settings
+
+
+#: Snapshot of ``palette_types()`` at import (every built-in layer is registered by then);
+#: kept for existing callers. Code that may run after a late registration calls the function.
+PALETTE_TYPES: tuple[str, ...] = palette_types()
 
 def default_layer(type_name: str) -> LayerSpec:
-    """A new layer of ``type_name`` with the palette defaults (Dense 64, Conv2D 8 3×3 same,
-    MaxPool2D 2, Dropout 0.25, Activation relu); other registered types get their schema
-    defaults. SpecError for an unknown type or one with required settings and no default."""
+    """A new layer of ``type_name`` with its class's ``default_settings`` (Dense 64, Conv2D 8
+    3×3 same, MaxPool2D 2, Dropout 0.25, Activation relu) on top of its schema defaults.
+    SpecError for an unknown type or one with required settings and no default."""
     cls = layer_class(type_name)
-    settings = dict(DEFAULT_SETTINGS.get(type_name, {}))
+    settings = dict(cls.default_settings)
     missing = [p.name for p in cls.schema if p.required and p.name not in settings]
     if missing:
         raise SpecError(f"{type_name} has no default for {', '.join(missing)}")
@@ -189,8 +180,20 @@ def output_units_hint(spec: NetworkSpec) -> int:
 
 def quick_fix(spec: NetworkSpec, problem: Problem, n_classes: int | None = None) -> QuickFix | None:
     """The repaired spec for ``problem`` (one of ``analyze(spec).problems``), or None when
-    the engine's suggestion has no obvious automatic form (e.g. "feed it images…",
-    which follows the dataset).
+    the engine's suggestion has no obvious automatic form (e.g. ``needs_image_input``: the
+    input shape follows the dataset).
+
+    Dispatches on ``problem.code`` only, never on the wording of the message or the fix:
+
+    ============================  ==============================================================
+    ``no_layers``                 add Dense(units)
+    ``needs_flat_input``          insert Flatten before the layer
+    ``softmax_needs_flat_input``  move the softmax to the end if that repairs the stack, else
+                                  insert Flatten and Dense(units) before it
+    ``kernel_too_large``          padding 'same' (layers that have a ``padding`` setting)
+    ``pool_too_large``            remove the pooling layer
+    ``output_not_flat``           append Flatten and Dense(units)
+    ============================  ==============================================================
 
     ``n_classes`` sizes a Dense layer the fix adds; by default ``output_units_hint(spec)``.
     """
@@ -198,27 +201,27 @@ def quick_fix(spec: NetworkSpec, problem: Problem, n_classes: int | None = None)
     units = int(n_classes) if n_classes is not None else output_units_hint(spec)
     dense = LayerSpec("Dense", {"units": units})
     flatten = LayerSpec("Flatten")
-    fix = problem.fix
-    if fix == FIX_NO_LAYERS and not spec.layers:
+    code = problem.code
+    if code == "no_layers" and not spec.layers:
         return QuickFix(f"Add Dense {units}", spec.with_layers([dense]), 0)
     if index is None or not 0 <= index < len(spec.layers):
         return None
     layer = spec.layers[index]
-    if fix == FIX_INSERT_FLATTEN:
+    if code == "needs_flat_input":
         return QuickFix("Insert Flatten", insert_layer(spec, index, flatten), index)
-    if fix == FIX_SOFTMAX_NEEDS_FLAT:
+    if code == "softmax_needs_flat_input":
         moved = _softmax_to_end(spec, index)
         if moved is not None:
             return moved
         fixed = spec.with_layers((*spec.layers[:index], flatten, dense, *spec.layers[index:]))
         return QuickFix(f"Insert Flatten and Dense {units}", fixed, index)
-    if fix == FIX_KERNEL_TOO_LARGE and any(p.name == "padding" for p in layer_class(layer.type).schema):
+    if code == "kernel_too_large" and any(p.name == "padding" for p in layer_class(layer.type).schema):
         # 'same' keeps the kernel the user chose and always fits: output = ceil(input / stride).
         return QuickFix("Use padding 'same'", set_layer_setting(spec, index, "padding", "same"), index)
-    if fix == FIX_POOL_TOO_LARGE:
+    if code == "pool_too_large":
         return QuickFix(f"Remove {layer_label(index, layer.type)}", remove_layer(spec, index),
                         min(index, len(spec.layers) - 2) if len(spec.layers) > 1 else None)
-    if fix == FIX_OUTPUT_NOT_FLAT:
+    if code == "output_not_flat":
         fixed = spec.with_layers((*spec.layers, flatten, dense))
         return QuickFix(f"Add Flatten and Dense {units}", fixed, len(spec.layers))
     return None

@@ -92,6 +92,7 @@ class Conv2D(Layer):
             raise self.shape_error(
                 f"Conv2D needs an image input (channels, height, width) but receives {format_shape(input_shape)}",
                 image_shape_fix(input_shape),
+                code="needs_image_input",
             )
         _, height, width = (int(d) for d in input_shape)
         (kh, kw), (sh, sw) = self.kernel, self.strides
@@ -100,6 +101,7 @@ class Conv2D(Layer):
             raise self.shape_error(
                 f"kernel {pair_text(self.kernel)} is larger than the input {height}×{width}",
                 "use a smaller kernel_size or padding 'same'",
+                code="kernel_too_large",
             )
         oh = output_size_and_padding(height, kh, sh, padding)[0]
         ow = output_size_and_padding(width, kw, sw, padding)[0]

@@ -44,6 +44,7 @@ class Dense(Layer):
             raise self.shape_error(
                 f"Dense needs a flat input but receives {format_shape(input_shape)}",
                 "insert Flatten before it",
+                code="needs_flat_input",
             )
         return (self.config["units"],)
 

@@ -67,6 +67,7 @@ class MaxPool2D(Layer):
             raise self.shape_error(
                 f"MaxPool2D needs an image input (channels, height, width) but receives {format_shape(input_shape)}",
                 image_shape_fix(input_shape),
+                code="needs_image_input",
             )
         channels, height, width = (int(d) for d in input_shape)
         (ph, pw), (sh, sw) = self.pool, self.strides
@@ -74,6 +75,7 @@ class MaxPool2D(Layer):
             raise self.shape_error(
                 f"pool window {pair_text(self.pool)} is larger than the input {height}×{width}",
                 "use a smaller pool_size or remove this pooling layer",
+                code="pool_too_large",
             )
         return (channels, (height - ph) // sh + 1, (width - pw) // sw + 1)
 

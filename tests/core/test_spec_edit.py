@@ -6,15 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import LayerSpec, NetworkSpec, SpecError, analyze
+from core import LayerSpec, NetworkSpec, Problem, SpecError, analyze
+from core.registry import LAYER_TYPES, layer_types
 from core.spec_edit import (
     PALETTE_TYPES,
     default_layer,
+    default_settings,
     diff_layers,
     duplicate_layer,
     insert_layer,
     move_layer,
     output_units_hint,
+    palette_types,
     quick_fix,
     remove_layer,
     set_layer_setting,
@@ -48,6 +51,15 @@ def test_palette_defaults_are_the_documented_ones_and_valid():
         default_layer(name).create()
     with pytest.raises(SpecError, match="unknown layer type 'Dense2'"):
         default_layer("Dense2")
+
+
+def test_palette_and_defaults_are_derived_from_the_layer_classes():
+    assert palette_types() == PALETTE_TYPES == tuple(cls.type_name for cls in layer_types())
+    assert PALETTE_TYPES[:3] == ("Dense", "Conv2D", "MaxPool2D") and PALETTE_TYPES[-1] == "Activation"
+    for name, cls in LAYER_TYPES.items():
+        assert default_settings(name) == cls.default_settings
+        layer = default_layer(name)
+        assert {k: layer.config[k] for k in cls.default_settings} == dict(cls.default_settings)
 
 
 def test_insert_remove_duplicate_move_return_new_specs_and_keep_the_rest():
@@ -147,6 +159,7 @@ def test_quick_fix_inserts_flatten_before_a_dense_that_receives_an_image():
     spec = spec_of([{"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "Dense", "units": 10}])
     problem = analyze(spec).problems[0]
     assert str(problem) == "layer 2 (Dense) needs a flat input but receives (8, 26, 26): insert Flatten before it"
+    assert problem.code == "needs_flat_input"
     fix = quick_fix(spec, problem)
     assert fix.label == "Insert Flatten" and fix.row == 1
     assert types(fix.spec) == ["Conv2D", "Flatten", "Dense"] and analyze(fix.spec).ok
@@ -155,6 +168,7 @@ def test_quick_fix_inserts_flatten_before_a_dense_that_receives_an_image():
 def test_quick_fix_for_softmax_moves_a_misplaced_softmax_back_to_the_end():
     spec = spec_of([{"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "Activation", "function": "softmax"},
                     {"type": "Flatten"}, {"type": "Dense", "units": 10}])
+    assert analyze(spec).problems[0].code == "softmax_needs_flat_input"
     fix = quick_fix(spec, analyze(spec).problems[0])
     assert fix.label == "Move softmax to the end" and fix.row == 3
     assert types(fix.spec) == ["Conv2D", "Flatten", "Dense", "Activation"] and analyze(fix.spec).ok
@@ -173,7 +187,7 @@ def test_quick_fix_for_a_kernel_larger_than_the_image_switches_to_same_padding()
     spec = spec_of([{"type": "Conv2D", "filters": 4, "kernel_size": 5}, {"type": "Flatten"},
                     {"type": "Dense", "units": 2}], (1, 4, 4))
     problem = analyze(spec).problems[0]
-    assert problem.fix == "use a smaller kernel_size or padding 'same'"
+    assert problem.fix == "use a smaller kernel_size or padding 'same'" and problem.code == "kernel_too_large"
     fix = quick_fix(spec, problem)
     assert fix.label == "Use padding 'same'" and fix.spec.layers[0].config["kernel_size"] == 5
     assert analyze(fix.spec).ok and analyze(fix.spec).layers[0].output_shape == (4, 4, 4)
@@ -182,13 +196,16 @@ def test_quick_fix_for_a_kernel_larger_than_the_image_switches_to_same_padding()
 def test_quick_fix_for_an_oversized_pool_removes_it_and_other_fixes():
     spec = spec_of([{"type": "MaxPool2D", "pool_size": 8}, {"type": "Flatten"}, {"type": "Dense", "units": 2}],
                    (1, 4, 4))
+    assert analyze(spec).problems[0].code == "pool_too_large"
     fix = quick_fix(spec, analyze(spec).problems[0])
     assert fix.label == "Remove layer 1 (MaxPool2D)" and types(fix.spec) == ["Flatten", "Dense"]
     assert analyze(fix.spec).ok
     empty = spec_of([], (4,))
+    assert analyze(empty).problems[0].code == "no_layers"
     fix = quick_fix(empty, analyze(empty).problems[0])
     assert fix.label == "Add Dense 10" and analyze(fix.spec).ok
     image_out = spec_of([{"type": "Conv2D", "filters": 4, "kernel_size": 3}])
+    assert analyze(image_out).problems[0].code == "output_not_flat"
     fix = quick_fix(image_out, analyze(image_out).problems[0])
     assert fix.label == "Add Flatten and Dense 10" and analyze(fix.spec).ok
 
@@ -201,7 +218,19 @@ def test_no_quick_fix_when_the_input_shape_is_wrong_for_the_layer():
     # Worded for every front end: what the layer needs, not a control to use (issue 15 item 6).
     assert problem.fix == ("feed it images shaped (channels, height, width), e.g. (1, 8, 8), and keep image "
                            "layers before Flatten and Dense")
+    assert problem.code == "needs_image_input"
     assert quick_fix(spec, problem) is None
+
+
+def test_quick_fix_dispatches_on_the_code_never_on_the_wording():
+    spec = spec_of([{"type": "Conv2D", "filters": 8, "kernel_size": 3}, {"type": "Dense", "units": 10}])
+    problem = analyze(spec).problems[0]
+    # Reworded advice (as the app rewrites it for its own controls) keeps the repair...
+    reworded = Problem("the second layer wants flat rows", problem.layer_index, "use the Flatten layer", problem.code)
+    assert quick_fix(spec, reworded).label == "Insert Flatten"
+    # ...and the old sentence without its code repairs nothing.
+    assert quick_fix(spec, Problem(problem.message, problem.layer_index, problem.fix)) is None
+    assert quick_fix(spec_of([], (4,)), Problem("the network has no layers", None, "add a Dense layer")) is None
 
 
 def test_default_layer_instances_are_equal_to_their_canonical_specs():
