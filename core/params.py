@@ -97,23 +97,25 @@ class Param:
         if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(value, "__index__")
                                        and not _is_numpy_number(value)):
             raise SpecError(f"{where} must be a number, not {value!r}")
+        number: int | float
         if integer:
             if (isinstance(value, float) or _is_numpy_float(value)) and not float(value).is_integer():
                 raise SpecError(f"{where} must be a whole number, not {value!r}")
-            value = int(value)
+            number = int(value)
         else:
             try:
-                value = float(value)
+                number = float(value)
             except OverflowError:  # an integer with hundreds of digits
-                value = math.inf
-            if not math.isfinite(value):
+                number = math.inf
+            if not math.isfinite(number):
                 raise SpecError(f"{where} must be a finite number, not {value!r}")
+        value = number
         text = self.range_text()
         if self.minimum is not None and (value <= self.minimum if self.exclusive_minimum else value < self.minimum):
             raise SpecError(f"{where} must be {text}, not {value!r}")
         if self.maximum is not None and (value >= self.maximum if self.exclusive_maximum else value > self.maximum):
             raise SpecError(f"{where} must be {text}, not {value!r}")
-        return value
+        return number
 
 
 def _num(value: float) -> str:
