@@ -7,6 +7,7 @@ import pytest
 
 from core.layers.activations import sigmoid, softmax
 from core.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError, get_loss, targets_for
+from core.registry import LOSS_REGISTRY
 
 from .test_layer_conformance import numeric_grad, rel_err
 
@@ -23,13 +24,30 @@ def test_mse_is_the_mean_over_every_element():
     assert MeanSquaredError().value(out, t) == pytest.approx((1 + 0 + 0 + 4) / 4)
 
 
-@pytest.mark.parametrize("loss,make_out,make_t", [
-    (MeanSquaredError(), lambda: rng.standard_normal((4, 3)), lambda: rng.standard_normal((4, 3))),
-    (CrossEntropy(), lambda: softmax(rng.standard_normal((5, 4))), lambda: onehot(rng.integers(0, 4, 5), 4)),
-    (BinaryCrossEntropy(), lambda: sigmoid(rng.standard_normal((6, 2))),
-     lambda: rng.integers(0, 2, (6, 2)).astype(float)),
-], ids=["mse", "cross_entropy", "binary_cross_entropy"])
-def test_loss_gradient_matches_central_differences(loss, make_out, make_t):
+#: Registered loss name -> (outputs, targets) makers for its gradient check. A registered
+#: loss without an entry fails test_every_registered_loss_has_a_gradient_case.
+LOSS_CASES = {
+    "mse": (lambda: rng.standard_normal((4, 3)), lambda: rng.standard_normal((4, 3))),
+    "cross_entropy": (lambda: softmax(rng.standard_normal((5, 4))), lambda: onehot(rng.integers(0, 4, 5), 4)),
+    "binary_cross_entropy": (lambda: sigmoid(rng.standard_normal((6, 2))),
+                             lambda: rng.integers(0, 2, (6, 2)).astype(float)),
+}
+
+
+def test_every_registered_loss_has_a_gradient_case():
+    missing = sorted(set(LOSS_REGISTRY.names()) - set(LOSS_CASES))
+    assert not missing, f"losses without a gradient case in LOSS_CASES: {missing}"
+
+
+def test_the_loss_classes_are_the_registered_ones():
+    assert [LOSS_REGISTRY.get(n) for n in ("mse", "cross_entropy", "binary_cross_entropy")] == [
+        MeanSquaredError, CrossEntropy, BinaryCrossEntropy]
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_CASES))
+def test_loss_gradient_matches_central_differences(name):
+    loss = get_loss(name)
+    make_out, make_t = LOSS_CASES[name]
     out, t = make_out(), make_t()
     analytic = loss.gradient(out, t)
     numeric = numeric_grad(lambda: loss.value(out, t), out)
