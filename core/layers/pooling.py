@@ -1,9 +1,9 @@
-"""2-D max pooling, channels-first, valid padding."""
+"""2-D pooling, channels-first, no padding: the shared window arithmetic and max pooling."""
 
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import cast
+from typing import ClassVar, cast
 
 import numpy as np
 
@@ -13,8 +13,84 @@ from ._im2col import image_shape_fix, pair, pair_text
 from .base import Layer, Shape, format_shape
 
 
+class Pool2D(Layer):
+    """Shared part of the pooling layers: (batch, C, H, W) -> (batch, C, OH, OW).
+
+    ``pool_size`` ph×pw windows, ``stride`` None meaning ``stride = pool_size``
+    (non-overlapping windows). No padding: OH = (H - ph) // sh + 1, so rows and columns that
+    do not fill a whole window are ignored (their gradient is zero). Subclasses implement
+    ``forward``/``backward`` with ``_windows``: one strided view per window offset.
+    """
+
+    #: Name in ``describe`` ("MaxPool 2×2").
+    short_name: ClassVar[str] = ""
+    category = "pooling"
+    default_settings = MappingProxyType({"pool_size": 2})
+    input_rank = 3
+    schema = (
+        Param("pool_size", "int_or_pair", default=2, minimum=1, maximum=64,
+              help="height and width of each pooling window, e.g. 2 or [2, 3]"),
+        Param("stride", "int_or_pair", default=None, minimum=1, maximum=64, optional=True,
+              help="step between windows; empty means the same as pool_size"),
+    )
+
+    def __init__(self, pool_size: int | tuple[int, int] | list[int] = 2,
+                 stride: int | tuple[int, int] | list[int] | None = None):
+        super().__init__(pool_size=pool_size, stride=stride)
+        self.pool: tuple[int, int] = pair(self.config["pool_size"])
+        self.strides: tuple[int, int] = self.pool if self.config["stride"] is None else pair(self.config["stride"])
+        self._x: np.ndarray | None = None
+        self._y: np.ndarray | None = None
+
+    def describe(self) -> str:
+        text = f"{self.short_name} {pair_text(self.pool)}"
+        if self.strides != self.pool:
+            sh, sw = self.strides
+            text += f"/{sh}" if sh == sw else f"/{pair_text(self.strides)}"
+        return text
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3:
+            raise self.shape_error(
+                f"{self.type_name} needs an image input (channels, height, width) but receives "
+                f"{format_shape(input_shape)}",
+                image_shape_fix(input_shape),
+                code="needs_image_input",
+            )
+        channels, height, width = (int(d) for d in input_shape)
+        (ph, pw), (sh, sw) = self.pool, self.strides
+        if ph > height or pw > width:
+            raise self.shape_error(
+                f"pool window {pair_text(self.pool)} is larger than the input {height}×{width}",
+                "use a smaller pool_size or remove this pooling layer",
+                code="pool_too_large",
+            )
+        return (channels, (height - ph) // sh + 1, (width - pw) // sw + 1)
+
+    @property
+    def overlapping(self) -> bool:
+        """True when windows overlap (stride smaller than the window along an axis)."""
+        return self.strides[0] < self.pool[0] or self.strides[1] < self.pool[1]
+
+    def window_offsets(self) -> list[tuple[int, int]]:
+        """Every (row, column) offset inside a window, in row-major order."""
+        return [(i, j) for i in range(self.pool[0]) for j in range(self.pool[1])]
+
+    def _windows(self, a: np.ndarray, i: int, j: int) -> np.ndarray:
+        """View of ``a`` (batch, C, H, W) at window offset (i, j): (batch, C, OH, OW)."""
+        (sh, sw), (oh, ow) = self.strides, self.built_shape()[1:]
+        return a[:, :, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw]
+
+    def _check_input(self, x: np.ndarray) -> None:
+        self._check_built()
+        expected = self.built_input_shape()
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"{self.type_name} was built for inputs {format_shape(expected)} per sample "
+                             f"but receives a batch of shape {format_shape(x.shape)}")
+
+
 @register_layer
-class MaxPool2D(Layer):
+class MaxPool2D(Pool2D):
     """MaxPool2D(pool_size=2, stride=None): (batch, C, H, W) -> (batch, C, OH, OW).
 
     Each output is the maximum of a ph×pw window; ``stride`` None means ``stride =
@@ -35,63 +111,14 @@ class MaxPool2D(Layer):
     """
 
     type_name = "MaxPool2D"
+    short_name = "MaxPool"
     summary = "Keeps the largest value in each window: halves the image size with pool size 2."
-    category = "pooling"
     palette_order = 30
-    default_settings = MappingProxyType({"pool_size": 2})
-    input_rank = 3
-    schema = (
-        Param("pool_size", "int_or_pair", default=2, minimum=1, maximum=64,
-              help="height and width of each pooling window, e.g. 2 or [2, 3]"),
-        Param("stride", "int_or_pair", default=None, minimum=1, maximum=64, optional=True,
-              help="step between windows; empty means the same as pool_size"),
-    )
-
-    def __init__(self, pool_size: int | tuple[int, int] | list[int] = 2,
-                 stride: int | tuple[int, int] | list[int] | None = None):
-        super().__init__(pool_size=pool_size, stride=stride)
-        self.pool: tuple[int, int] = pair(self.config["pool_size"])
-        self.strides: tuple[int, int] = self.pool if self.config["stride"] is None else pair(self.config["stride"])
-        self._x: np.ndarray | None = None
-        self._y: np.ndarray | None = None
-
-    def describe(self) -> str:
-        text = f"MaxPool {pair_text(self.pool)}"
-        if self.strides != self.pool:
-            sh, sw = self.strides
-            text += f"/{sh}" if sh == sw else f"/{pair_text(self.strides)}"
-        return text
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        if len(input_shape) != 3:
-            raise self.shape_error(
-                f"MaxPool2D needs an image input (channels, height, width) but receives {format_shape(input_shape)}",
-                image_shape_fix(input_shape),
-                code="needs_image_input",
-            )
-        channels, height, width = (int(d) for d in input_shape)
-        (ph, pw), (sh, sw) = self.pool, self.strides
-        if ph > height or pw > width:
-            raise self.shape_error(
-                f"pool window {pair_text(self.pool)} is larger than the input {height}×{width}",
-                "use a smaller pool_size or remove this pooling layer",
-                code="pool_too_large",
-            )
-        return (channels, (height - ph) // sh + 1, (width - pw) // sw + 1)
-
-    def _windows(self, a: np.ndarray, i: int, j: int) -> np.ndarray:
-        """View of ``a`` (batch, C, H, W) at window offset (i, j): (batch, C, OH, OW)."""
-        (sh, sw), (oh, ow) = self.strides, self.built_shape()[1:]
-        return a[:, :, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (batch, C, H, W) -> (batch, C, OH, OW), same dtype as x."""
-        self._check_built()
-        expected = self.built_input_shape()
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"MaxPool2D was built for inputs {format_shape(expected)} per sample "
-                             f"but receives a batch of shape {format_shape(x.shape)}")
-        offsets = [(i, j) for i in range(self.pool[0]) for j in range(self.pool[1])]
+        self._check_input(x)
+        offsets = self.window_offsets()
         y = self._windows(x, 0, 0).copy()
         for i, j in offsets[1:]:
             np.maximum(y, self._windows(x, i, j), out=y)
@@ -106,9 +133,8 @@ class MaxPool2D(Layer):
             return None
         x, y = self._x, self._y
         dx = np.zeros(x.shape, dtype=x.dtype)
-        overlapping = self.strides[0] < self.pool[0] or self.strides[1] < self.pool[1]
-        scratch = np.empty(y.shape, dtype=x.dtype) if overlapping else None
-        offsets = [(i, j) for i in range(self.pool[0]) for j in range(self.pool[1])]
+        scratch = np.empty(y.shape, dtype=x.dtype) if self.overlapping else None
+        offsets = self.window_offsets()
         taken = None  # windows whose maximum was already found at an earlier offset
         for n, (i, j) in enumerate(offsets):
             hit = np.equal(self._windows(x, i, j), y)
