@@ -3,7 +3,7 @@
 Public names (stable; see README "Library API"):
 
 - ``Network`` and the layers ``Dense``, ``Activation``, ``Conv2D``, ``MaxPool2D``,
-  ``Flatten``, ``Dropout``;
+  ``AvgPool2D``, ``Flatten``, ``Dropout``;
 - ``NetworkSpec`` / ``LayerSpec`` (JSON round trip), ``analyze``;
 - optimizers ``SGD``, ``Adam``; losses by name ("mse", "cross_entropy",
   "binary_cross_entropy");
@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 from .errors import Problem, ShapeError, SpecError, TrainingError
 from .gradcheck import check_network
-from .layers import Activation, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
+from .layers import Activation, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
 from .losses import LOSSES, get_loss
 from .metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
 from .model_file import ModelFileError, load_model, save_model
@@ -49,6 +49,7 @@ __all__ = [
                        "SGD",
                        "Activation",
                        "Adam",
+                       "AvgPool2D",
                        "BatchReport",
                        "ChangeEvent",
                        "ClassificationReport",

@@ -152,3 +152,48 @@ class MaxPool2D(Pool2D):
                 np.multiply(dy, hit, out=scratch)
                 target += scratch
         return dx
+
+
+@register_layer
+class AvgPool2D(Pool2D):
+    """AvgPool2D(pool_size=2, stride=None): (batch, C, H, W) -> (batch, C, OH, OW).
+
+    Each output is the mean of a ph×pw window. PyTorch's ``nn.AvgPool2d(kernel_size,
+    stride)`` with its defaults: ``stride`` None means ``stride = pool_size``, ``padding=0``,
+    ``ceil_mode=False`` (OH = (H - ph) // sh + 1; rows and columns that do not fill a whole
+    window are ignored), and the divisor is always ph*pw (with no padding,
+    ``count_include_pad`` makes no difference).
+
+    Gradient: every element of a window receives dy / (ph*pw); where windows overlap,
+    contributions add up. Smooth everywhere (no kinks, unlike max pooling).
+    """
+
+    type_name = "AvgPool2D"
+    short_name = "AvgPool"
+    summary = "Averages each window: halves the image size with pool size 2, smoothing instead of picking."
+    palette_order = 35
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """x: (batch, C, H, W) -> (batch, C, OH, OW), same dtype as x."""
+        self._check_input(x)
+        offsets = self.window_offsets()
+        y = self._windows(x, 0, 0).copy()
+        for i, j in offsets[1:]:
+            y += self._windows(x, i, j)
+        y *= x.dtype.type(1.0 / len(offsets))
+        self._x, self._y = x, y
+        return cast(np.ndarray, y)
+
+    def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """dy: (batch, C, OH, OW) -> dx: (batch, C, H, W) (None if not needed)."""
+        if self._x is None:
+            raise RuntimeError("AvgPool2D.backward called before forward")
+        if not need_input_grad:
+            return None
+        x = self._x
+        share = dy * x.dtype.type(1.0 / (self.pool[0] * self.pool[1]))
+        dx = np.zeros(x.shape, dtype=x.dtype)
+        for i, j in self.window_offsets():
+            # Non-overlapping windows write disjoint elements; overlapping ones accumulate.
+            self._windows(dx, i, j)[...] += share
+        return dx

@@ -24,4 +24,10 @@ LAYER_CASES: dict[str, list[tuple[dict, tuple[int, ...]]]] = {
         ({"pool_size": 3, "stride": 2}, (2, 7, 7)),
         ({"pool_size": [2, 3], "stride": 1}, (1, 4, 5)),
     ],
+    "AvgPool2D": [
+        ({"pool_size": 2}, (2, 6, 6)),
+        ({"pool_size": 2}, (1, 5, 7)),
+        ({"pool_size": 3, "stride": 2}, (2, 7, 7)),
+        ({"pool_size": [2, 3], "stride": 1}, (1, 4, 5)),
+    ],
 }
