@@ -18,7 +18,6 @@ from __future__ import annotations
 
 #: Marker so the app can check that the ``core`` it imported is nnstudio's own.
 __nnstudio_core__ = True
-__version__ = "0.1.0"
 
 from .errors import Problem, ShapeError, SpecError, TrainingError
 from .gradcheck import check_network
@@ -41,6 +40,7 @@ from .training import (
                        fit,
                        run_training,
 )
+from .version import __version__
 
 __all__ = [
                        "LAYER_TYPES",

@@ -57,6 +57,7 @@ from .model_metadata import metadata_problem, text_problem
 from .network import Network
 from .spec import NetworkSpec, TrainingConfig, analyze
 from .training import ChangeEvent, EpochReport, History
+from .version import __version__
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load_model", "save_model"]
 
@@ -185,8 +186,6 @@ def _verify_written(written: Path, shown: str) -> None:
 
 
 def _manifest() -> dict[str, Any]:
-    from . import __version__
-
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,

@@ -8,13 +8,14 @@ outputs (batch, *output_shape). Parameters are exposed under stable dotted keys
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from .data.validate import check_finite, check_labels
 from .errors import SpecError, TrainingError
+from .history import History
 from .layers.activations import Activation
 from .layers.base import Layer, format_shape
 from .losses import Loss, get_loss, targets_for
@@ -51,8 +52,6 @@ class Network:
         self.built = False
         #: Epochs fully completed by all ``fit`` calls so far (training continues from here).
         self.epochs_done = 0
-        from .training import History
-
         self.history = History()
         #: JSON-able facts saved with the model: dataset name and fingerprint, class names,
         #: input preprocessing, training settings. The engine itself never reads them.
@@ -133,8 +132,6 @@ class Network:
             shape = layer.built_shape()
         self.optimizer.reset()
         self.epochs_done = 0
-        from .training import History
-
         self.history = History()
         self.built = True
         return self
@@ -398,9 +395,9 @@ class Network:
         Returns the run's ``History`` (per-batch and per-epoch loss/accuracy, hyperparameter
         changes). Training continues from the current weights and optimizer state.
         """
-        from .training import fit
-
-        return fit(self, x, y, epochs=epochs, batch_size=batch_size, **kwargs)
+        if _training_loop is None:  # only if core.training failed to import
+            raise TrainingError("the training loop (core.training) is not loaded")
+        return _training_loop(self, x, y, epochs=epochs, batch_size=batch_size, **kwargs)
 
     # -- text ------------------------------------------------------------------------------------------
     def summary(self) -> str:
@@ -429,6 +426,18 @@ class Network:
 
     def __repr__(self) -> str:
         return f"Network({', '.join(layer.describe() for layer in self.layers)})"
+
+
+#: ``core.training.fit``, handed over by ``core.training`` when it is imported (see
+#: ``use_training_loop``): the network never imports the training loop, the loop imports
+#: the network, so the import direction is one-way.
+_training_loop: Callable[..., History] | None = None
+
+
+def use_training_loop(fit: Callable[..., History]) -> None:
+    """Make ``Network.fit`` run ``fit(network, x, y, epochs=..., batch_size=..., **options)``."""
+    global _training_loop
+    _training_loop = fit
 
 
 def labels_of(y: np.ndarray) -> np.ndarray:
