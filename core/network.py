@@ -214,36 +214,45 @@ class Network:
         return [(f"layers.{i}.{name}", p, layer.grads[name])
                 for i, layer in enumerate(self.layers) for name, p in layer.params.items()]
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every layer's non-trainable state, by key (``layers.3.running_mean``:
+        layer index, 0-based, and the state's name, as parameter keys are). Empty for a
+        network whose layers keep no state. Trainable parameters are not in it
+        (``parameters()`` / ``get_weights``)."""
+        return {key: s.copy() for key, s in self._state_arrays()}
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Replace every layer's non-trainable state; keys and shapes must match
+        ``state_dict()`` exactly (values are copied and cast to the network's dtype).
+        SpecError, with nothing changed, for a missing, unknown or misshapen entry."""
+        _assign_all(dict(self._state_arrays()), state, "the state does not match the network", "state")
+
+    def _state_arrays(self) -> list[tuple[str, np.ndarray]]:
+        """[(key, live state array)] for every layer's state, in layer order."""
+        self._ensure_built()
+        return [(f"layers.{i}.{name}", s) for i, layer in enumerate(self.layers) for name, s in layer.state.items()]
+
+    def _weight_arrays(self) -> dict[str, np.ndarray]:
+        """Live arrays of every parameter and every state array, by key."""
+        return {**{key: p for key, p, _ in self.parameters()}, **dict(self._state_arrays())}
+
     def get_weights(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, by key."""
-        return {key: p.copy() for key, p, _ in self.parameters()}
+        """Copies of every parameter and every non-trainable state array (Keras's weights:
+        trainable and not), by key."""
+        return {key: w.copy() for key, w in self._weight_arrays().items()}
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
-        """Replace every parameter; keys and shapes must match exactly (values are copied and
-        cast to the network's dtype)."""
-        current = {key: p for key, p, _ in self.parameters()}
-        missing = sorted(set(current) - set(weights))
-        extra = sorted(set(weights) - set(current))
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing {', '.join(missing)}")
-            if extra:
-                parts.append(f"unexpected {', '.join(extra)}")
-            raise SpecError(f"weights do not match the network: {'; '.join(parts)}")
-        for key, value in weights.items():
-            value = np.asarray(value)
-            if value.shape != current[key].shape:
-                raise SpecError(f"weight {key} has shape {value.shape} but the network needs {current[key].shape}")
-        for key, value in weights.items():
-            current[key][...] = value
+        """Replace every parameter and state array; keys and shapes must match
+        ``get_weights()`` exactly (values are copied and cast to the network's dtype).
+        SpecError, with nothing changed, otherwise."""
+        _assign_all(self._weight_arrays(), weights, "weights do not match the network", "weight")
 
     def inference_copy(self) -> Network:
-        """An independent network with the same spec and weights but no optimizer state,
-        history or caches: cheap, and safe to predict with while this one trains."""
+        """An independent network with the same spec, weights and state but no optimizer
+        state, history or caches: cheap, and safe to predict with while this one trains."""
         self._ensure_built()
         copy = Network.from_spec(self.to_spec())
-        copy.set_weights({key: p for key, p, _ in self.parameters()})
+        copy.set_weights(self._weight_arrays())
         copy.metadata = dict(self.metadata)
         copy.epochs_done = self.epochs_done
         return copy
@@ -438,6 +447,28 @@ def use_training_loop(fit: Callable[..., History]) -> None:
     """Make ``Network.fit`` run ``fit(network, x, y, epochs=..., batch_size=..., **options)``."""
     global _training_loop
     _training_loop = fit
+
+
+def _assign_all(current: Mapping[str, np.ndarray], given: Mapping[str, np.ndarray], mismatch: str,
+                noun: str) -> None:
+    """Copy ``given`` into the live arrays ``current`` (key -> array) after checking that
+    the keys match exactly and every shape fits, so a refusal changes nothing. ``mismatch``
+    starts the sentence for wrong keys, ``noun`` names one entry."""
+    missing = sorted(set(current) - set(given))
+    extra = sorted(set(given) - set(current))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected {', '.join(extra)}")
+        raise SpecError(f"{mismatch}: {'; '.join(parts)}")
+    values = {key: np.asarray(value) for key, value in given.items()}
+    for key, value in values.items():
+        if value.shape != current[key].shape:
+            raise SpecError(f"{noun} {key} has shape {value.shape} but the network needs {current[key].shape}")
+    for key, value in values.items():
+        current[key][...] = value
 
 
 def labels_of(y: np.ndarray) -> np.ndarray:
