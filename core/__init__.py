@@ -24,10 +24,10 @@ from .gradcheck import check_network
 from .layers import Activation, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
 from .losses import LOSSES, get_loss
 from .metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
-from .model_file import ModelFileError, load_model, save_model
 from .network import Network
 from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer
 from .registry import LAYER_TYPES, layer_class
+from .saving import ModelFileError, load_model, save_model
 from .spec import LayerSpec, NetworkSpec, SpecAnalysis, TrainingConfig, analyze
 from .training import (
                        BatchReport,

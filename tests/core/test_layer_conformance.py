@@ -134,7 +134,7 @@ def test_float32_stays_float32(name, cfg, shape):
 @pytest.mark.parametrize("name,cfg,shape", CASES, ids=IDS)
 def test_save_load_equality(name, cfg, shape, tmp_path):
     """A network holding the layer predicts identically after a save/load round trip."""
-    from core import model_file
+    from core import saving
 
     layers = [layer_class(name)(**cfg)]
     if len(layers[0].output_shape(shape)) != 1:
@@ -144,8 +144,8 @@ def test_save_load_equality(name, cfg, shape, tmp_path):
     net.build()
     x = random_input(shape, batch=5, name=name)
     path = tmp_path / "m.nnz"
-    model_file.save_model(net, path)
-    loaded = model_file.load_model(path)
+    saving.save_model(net, path)
+    loaded = saving.load_model(path)
     assert np.array_equal(loaded.predict(x), net.predict(x))
     for (k1, p1, _), (k2, p2, _) in zip(net.parameters(), loaded.parameters(), strict=True):
         assert k1 == k2 and np.array_equal(p1, p2)

@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import Network, limits, model_file
-from core.model_file import ModelFileError, load_model, optimizer_member, save_model, weights_member
+from core import Network, limits
+from core.saving import ModelFileError, load_model, optimizer_member, save_model, weights_member
+from core.saving.archive import read_member_limited
 from core.spec import TrainingConfig
 
 
@@ -488,7 +489,7 @@ def test_streaming_read_stops_at_the_limit_with_bounded_memory(tmp_path):
         tracemalloc.start()
         try:
             with pytest.raises(ModelFileError, match="decompresses to more than"):
-                model_file.read_member_limited(zf, info, 3_000_000, ModelFileError)
+                read_member_limited(zf, info, 3_000_000, ModelFileError)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -506,7 +507,7 @@ def test_newer_format_version(saved, tmp_path):
     _, path = saved
     manifest = dict(json_member(path, "manifest.json"), format_version=99)
     message = expect_error(with_members(path, tmp_path, {"manifest.json": _json_bytes(manifest)}))
-    assert message.endswith("made by a newer nnstudio (format 99); this version reads up to format 1 — update nnstudio")
+    assert message.endswith("made by a newer nnstudio (format 99); this version reads up to format 2 — update nnstudio")
 
 
 @pytest.mark.parametrize("manifest, fragment", [
