@@ -18,17 +18,16 @@ from __future__ import annotations
 
 #: Marker so the app can check that the ``core`` it imported is nnstudio's own.
 __nnstudio_core__ = True
-__version__ = "0.1.0"
 
 from .errors import Problem, ShapeError, SpecError, TrainingError
 from .gradcheck import check_network
 from .layers import Activation, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
 from .losses import LOSSES, get_loss
 from .metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
-from .model_file import ModelFileError, load_model, save_model
 from .network import Network
 from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer
 from .registry import LAYER_TYPES, layer_class
+from .saving import ModelFileError, load_model, save_model
 from .spec import LayerSpec, NetworkSpec, SpecAnalysis, TrainingConfig, analyze
 from .training import (
                        BatchReport,
@@ -41,6 +40,7 @@ from .training import (
                        fit,
                        run_training,
 )
+from .version import __version__
 
 __all__ = [
                        "LAYER_TYPES",

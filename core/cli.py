@@ -39,8 +39,8 @@ from .errors import SpecError, TrainingError
 from .evaluation import as_class_probabilities
 from .layers.base import format_shape
 from .metrics import classification_report, confusion_matrix
-from .model_file import ModelFileError, load_model, save_model
 from .network import Network
+from .saving import ModelFileError, load_model, save_model
 from .spec import NetworkSpec, TrainingConfig
 from .training import BatchReport, ChangeEvent, EpochReport, TrainingResult, drive, run_training
 

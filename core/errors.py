@@ -46,3 +46,8 @@ class ShapeError(SpecError):
 
 class TrainingError(RuntimeError):
     """Training cannot start or continue (bad data, mismatched shapes, divergence)."""
+
+
+class ModelFileError(Exception):
+    """A model file cannot be saved or loaded; ``str(error)`` is one human sentence naming
+    the file, the member and the problem (see ``core.saving``)."""

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from . import limits
-from .training import History
+from .history import History
 
 __all__ = ["bounded_history", "decimate_batches", "thin_evenly"]
 

@@ -8,13 +8,14 @@ outputs (batch, *output_shape). Parameters are exposed under stable dotted keys
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from .data.validate import check_finite, check_labels
 from .errors import SpecError, TrainingError
+from .history import History
 from .layers.activations import Activation
 from .layers.base import Layer, format_shape
 from .losses import Loss, get_loss, targets_for
@@ -51,8 +52,6 @@ class Network:
         self.built = False
         #: Epochs fully completed by all ``fit`` calls so far (training continues from here).
         self.epochs_done = 0
-        from .training import History
-
         self.history = History()
         #: JSON-able facts saved with the model: dataset name and fingerprint, class names,
         #: input preprocessing, training settings. The engine itself never reads them.
@@ -133,8 +132,6 @@ class Network:
             shape = layer.built_shape()
         self.optimizer.reset()
         self.epochs_done = 0
-        from .training import History
-
         self.history = History()
         self.built = True
         return self
@@ -217,36 +214,45 @@ class Network:
         return [(f"layers.{i}.{name}", p, layer.grads[name])
                 for i, layer in enumerate(self.layers) for name, p in layer.params.items()]
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every layer's non-trainable state, by key (``layers.3.running_mean``:
+        layer index, 0-based, and the state's name, as parameter keys are). Empty for a
+        network whose layers keep no state. Trainable parameters are not in it
+        (``parameters()`` / ``get_weights``)."""
+        return {key: s.copy() for key, s in self._state_arrays()}
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Replace every layer's non-trainable state; keys and shapes must match
+        ``state_dict()`` exactly (values are copied and cast to the network's dtype).
+        SpecError, with nothing changed, for a missing, unknown or misshapen entry."""
+        _assign_all(dict(self._state_arrays()), state, "the state does not match the network", "state")
+
+    def _state_arrays(self) -> list[tuple[str, np.ndarray]]:
+        """[(key, live state array)] for every layer's state, in layer order."""
+        self._ensure_built()
+        return [(f"layers.{i}.{name}", s) for i, layer in enumerate(self.layers) for name, s in layer.state.items()]
+
+    def _weight_arrays(self) -> dict[str, np.ndarray]:
+        """Live arrays of every parameter and every state array, by key."""
+        return {**{key: p for key, p, _ in self.parameters()}, **dict(self._state_arrays())}
+
     def get_weights(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, by key."""
-        return {key: p.copy() for key, p, _ in self.parameters()}
+        """Copies of every parameter and every non-trainable state array (Keras's weights:
+        trainable and not), by key."""
+        return {key: w.copy() for key, w in self._weight_arrays().items()}
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
-        """Replace every parameter; keys and shapes must match exactly (values are copied and
-        cast to the network's dtype)."""
-        current = {key: p for key, p, _ in self.parameters()}
-        missing = sorted(set(current) - set(weights))
-        extra = sorted(set(weights) - set(current))
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing {', '.join(missing)}")
-            if extra:
-                parts.append(f"unexpected {', '.join(extra)}")
-            raise SpecError(f"weights do not match the network: {'; '.join(parts)}")
-        for key, value in weights.items():
-            value = np.asarray(value)
-            if value.shape != current[key].shape:
-                raise SpecError(f"weight {key} has shape {value.shape} but the network needs {current[key].shape}")
-        for key, value in weights.items():
-            current[key][...] = value
+        """Replace every parameter and state array; keys and shapes must match
+        ``get_weights()`` exactly (values are copied and cast to the network's dtype).
+        SpecError, with nothing changed, otherwise."""
+        _assign_all(self._weight_arrays(), weights, "weights do not match the network", "weight")
 
     def inference_copy(self) -> Network:
-        """An independent network with the same spec and weights but no optimizer state,
-        history or caches: cheap, and safe to predict with while this one trains."""
+        """An independent network with the same spec, weights and state but no optimizer
+        state, history or caches: cheap, and safe to predict with while this one trains."""
         self._ensure_built()
         copy = Network.from_spec(self.to_spec())
-        copy.set_weights({key: p for key, p, _ in self.parameters()})
+        copy.set_weights(self._weight_arrays())
         copy.metadata = dict(self.metadata)
         copy.epochs_done = self.epochs_done
         return copy
@@ -398,9 +404,9 @@ class Network:
         Returns the run's ``History`` (per-batch and per-epoch loss/accuracy, hyperparameter
         changes). Training continues from the current weights and optimizer state.
         """
-        from .training import fit
-
-        return fit(self, x, y, epochs=epochs, batch_size=batch_size, **kwargs)
+        if _training_loop is None:  # only if core.training failed to import
+            raise TrainingError("the training loop (core.training) is not loaded")
+        return _training_loop(self, x, y, epochs=epochs, batch_size=batch_size, **kwargs)
 
     # -- text ------------------------------------------------------------------------------------------
     def summary(self) -> str:
@@ -429,6 +435,40 @@ class Network:
 
     def __repr__(self) -> str:
         return f"Network({', '.join(layer.describe() for layer in self.layers)})"
+
+
+#: ``core.training.fit``, handed over by ``core.training`` when it is imported (see
+#: ``use_training_loop``): the network never imports the training loop, the loop imports
+#: the network, so the import direction is one-way.
+_training_loop: Callable[..., History] | None = None
+
+
+def use_training_loop(fit: Callable[..., History]) -> None:
+    """Make ``Network.fit`` run ``fit(network, x, y, epochs=..., batch_size=..., **options)``."""
+    global _training_loop
+    _training_loop = fit
+
+
+def _assign_all(current: Mapping[str, np.ndarray], given: Mapping[str, np.ndarray], mismatch: str,
+                noun: str) -> None:
+    """Copy ``given`` into the live arrays ``current`` (key -> array) after checking that
+    the keys match exactly and every shape fits, so a refusal changes nothing. ``mismatch``
+    starts the sentence for wrong keys, ``noun`` names one entry."""
+    missing = sorted(set(current) - set(given))
+    extra = sorted(set(given) - set(current))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected {', '.join(extra)}")
+        raise SpecError(f"{mismatch}: {'; '.join(parts)}")
+    values = {key: np.asarray(value) for key, value in given.items()}
+    for key, value in values.items():
+        if value.shape != current[key].shape:
+            raise SpecError(f"{noun} {key} has shape {value.shape} but the network needs {current[key].shape}")
+    for key, value in values.items():
+        current[key][...] = value
 
 
 def labels_of(y: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The training loop, its thread-safe control object, reports and history.
+"""The training loop and its thread-safe control object (the reports and History it
+fills live in ``core.history``, re-exported here).
 
 The loop is a plain generator (``run_training``) that yields immutable reports and checks a
 ``TrainingControl`` between batches, so it runs the same headless, in tests and on the
@@ -16,13 +17,16 @@ import math
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .data.validate import check_labels
 from .errors import TrainingError
+
+# The report types are re-exported: ``from core.training import History`` keeps working.
+from .history import BatchReport, ChangeEvent, EpochReport, History, TrainingResult
+from .network import labels_of, use_training_loop
 from .params import Param
 
 _BATCH_SIZE = Param("batch_size", "int", minimum=1, maximum=1_000_000, help="samples per update")
@@ -136,106 +140,6 @@ class TrainingControl:
 
 
 # ----------------------------------------------------------------------------------------------
-# Reports and history
-# ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BatchReport:
-    """After one batch. ``epoch`` is 0-based; ``progress`` = epoch + fraction of it done."""
-
-    epoch: int
-    batch: int
-    batches: int
-    progress: float
-    loss: float
-    accuracy: float
-    learning_rate: float
-    batch_size: int
-    samples_seen: int
-
-
-@dataclass(frozen=True)
-class EpochReport:
-    """After one full epoch: training means (weighted by batch size) and validation metrics."""
-
-    epoch: int
-    loss: float
-    accuracy: float
-    val_loss: float | None
-    val_accuracy: float | None
-    learning_rate: float
-    seconds: float
-    samples_per_second: float
-
-
-@dataclass(frozen=True)
-class ChangeEvent:
-    """A hyperparameter change applied between batches, at ``progress`` (epochs)."""
-
-    progress: float
-    name: str
-    old: float
-    new: float
-
-    def label(self) -> str:
-        short = {"learning_rate": "lr", "batch_size": "batch"}.get(self.name, self.name)
-        return f"{short} {self.old:g} → {self.new:g}"
-
-
-@dataclass(frozen=True)
-class TrainingResult:
-    """How a run ended: ``status`` is "finished", "stopped" or "diverged"."""
-
-    status: str
-    message: str
-    epochs_done: int
-
-
-@dataclass
-class History:
-    """Everything a run recorded. JSON-able through ``to_dict`` / ``from_dict``.
-
-    ``batches``: column lists progress, loss, accuracy, learning_rate, batch_size.
-    ``epochs``: one EpochReport per completed epoch. ``events``: hyperparameter changes.
-    ``history`` gives the Keras-style dict of per-epoch lists.
-    """
-
-    batches: dict[str, list[float]] = field(default_factory=lambda: {
-        "progress": [], "loss": [], "accuracy": [], "learning_rate": [], "batch_size": []})
-    epochs: list[EpochReport] = field(default_factory=list)
-    events: list[ChangeEvent] = field(default_factory=list)
-
-    def add_batch(self, r: BatchReport) -> None:
-        b = self.batches
-        b["progress"].append(r.progress)
-        b["loss"].append(r.loss)
-        b["accuracy"].append(r.accuracy)
-        b["learning_rate"].append(r.learning_rate)
-        b["batch_size"].append(r.batch_size)
-
-    @property
-    def history(self) -> dict[str, list[float | None]]:
-        keys = ("loss", "accuracy", "val_loss", "val_accuracy")
-        return {k: [getattr(e, k) for e in self.epochs] for k in keys}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "batches": {k: list(v) for k, v in self.batches.items()},
-            "epochs": [asdict(e) for e in self.epochs],
-            "events": [asdict(e) for e in self.events],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        h = cls()
-        for k in h.batches:
-            cast = int if k == "batch_size" else float
-            h.batches[k] = [cast(v) for v in data.get("batches", {}).get(k, [])]
-        h.epochs = [EpochReport(**e) for e in data.get("epochs", [])]
-        h.events = [ChangeEvent(**e) for e in data.get("events", [])]
-        return h
-
-
-# ----------------------------------------------------------------------------------------------
 # The loop
 # ----------------------------------------------------------------------------------------------
 def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,8 +187,6 @@ def run_training(network, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_si
     if epochs < 0:
         raise TrainingError(f"epochs must be ≥ 0, not {epochs}")
     batch_size = _BATCH_SIZE.check(batch_size, "training")
-    from .network import labels_of
-
     targets = network.targets(y)
     labels = labels_of(y)
     fused = network.loss.fused_activation is not None
@@ -418,3 +320,9 @@ def fit(network, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int 
     if result.status == "diverged" and raise_on_divergence:
         raise TrainingError(result.message)
     return network.history
+
+
+# Network.fit runs this loop. The network never imports this module (training uses the
+# network, not the reverse), so the loop is handed to it here; ``import core`` always
+# imports this module, so the hand-over has happened before anyone can call ``fit``.
+use_training_loop(fit)

@@ -24,8 +24,13 @@ class Layer:
     """Base class. Subclasses set ``type_name`` and ``schema`` and override the hooks.
 
     Attributes after ``build``:
-        params: name -> array (e.g. ``{"W": (in, out), "b": (out,)}`` for Dense)
+        params: name -> array (e.g. ``{"W": (in, out), "b": (out,)}`` for Dense), trainable
         grads:  name -> array of the same shape, filled by ``backward``
+        state:  name -> array of non-trainable state (Keras's ``trainable=False`` weights,
+                e.g. a running mean of shape (features,)): updated by ``forward`` in
+                training mode, never by an optimizer, never in ``Network.parameters()``;
+                saved in model files and carried by ``get_weights`` / inference copies.
+                Empty for layers without state (every built-in layer today).
         input_shape / shape: per-sample input and output shapes
     """
 
@@ -51,6 +56,7 @@ class Layer:
         self.config: dict[str, Any] = validate_config(self.type_name, self.schema, config)
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
         self.input_shape: Shape | None = None
         self.shape: Shape | None = None
         self.dtype: np.dtype = np.dtype(np.float32)
@@ -84,6 +90,11 @@ class Layer:
         """Name -> shape of each parameter this layer would allocate for ``input_shape``."""
         return {}
 
+    def state_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        """Name -> shape of each non-trainable state array this layer would keep for
+        ``input_shape`` (e.g. ``{"running_mean": (features,)}``); empty by default."""
+        return {}
+
     def param_count(self, input_shape: Shape) -> int:
         return int(sum(int(np.prod(s)) for s in self.param_shapes(input_shape).values()))
 
@@ -103,12 +114,27 @@ class Layer:
             for name, shape in self.param_shapes(input_shape).items()
         }
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        state_shapes = self.state_shapes(input_shape)
+        shared = sorted(set(state_shapes) & set(self.params))
+        if shared:  # one key space per layer: layers.<i>.<name> must name one array
+            raise RuntimeError(f"{self.type_name} declares {shared[0]!r} both as a parameter and as state")
+        # Initial state draws nothing from ``rng``: adding a stateful layer type never shifts
+        # the generator stream other layers' initial weights come from.
+        self.state = {
+            name: np.ascontiguousarray(self.initial_state(name, shape, input_shape), dtype=self.dtype)
+            for name, shape in state_shapes.items()
+        }
         self.on_build(rng)
         self.built = True
 
     def initial_value(self, name: str, shape: Shape, input_shape: Shape, rng: np.random.Generator) -> np.ndarray:
         """Initial value of parameter ``name``; layers with parameters override this."""
         raise NotImplementedError(f"{self.type_name} declares parameter {name} but no initial value")
+
+    def initial_state(self, name: str, shape: Shape, input_shape: Shape) -> np.ndarray:
+        """Initial value of state array ``name`` (zeros by default; a running variance
+        would start at ones)."""
+        return np.zeros(shape, dtype=self.dtype)
 
     def on_build(self, rng: np.random.Generator) -> None:
         """Hook for layers that need more than parameters (e.g. Dropout keeps the generator)."""

@@ -19,7 +19,7 @@ import pytest
 from core import cli
 from core.cli import Progress, main
 from core.data import load_dataset
-from core.model_file import load_model
+from core.saving import load_model
 from core.training import BatchReport, EpochReport
 
 REPO = Path(__file__).resolve().parents[2]

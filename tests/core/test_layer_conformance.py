@@ -141,7 +141,7 @@ def test_float32_stays_float32(name, cfg, shape):
 @pytest.mark.parametrize("name,cfg,shape", CASES, ids=IDS)
 def test_save_load_equality(name, cfg, shape, tmp_path):
     """A network holding the layer predicts identically after a save/load round trip."""
-    from core import model_file
+    from core import saving
 
     layers = [layer_class(name)(**cfg)]
     if len(layers[0].output_shape(shape)) != 1:
@@ -151,8 +151,8 @@ def test_save_load_equality(name, cfg, shape, tmp_path):
     net.build()
     x = random_input(shape, batch=5, name=name)
     path = tmp_path / "m.nnz"
-    model_file.save_model(net, path)
-    loaded = model_file.load_model(path)
+    saving.save_model(net, path)
+    loaded = saving.load_model(path)
     assert np.array_equal(loaded.predict(x), net.predict(x))
     for (k1, p1, _), (k2, p2, _) in zip(net.parameters(), loaded.parameters(), strict=True):
         assert k1 == k2 and np.array_equal(p1, p2)
@@ -204,3 +204,89 @@ def test_bad_settings_are_refused_with_a_message():
         core.Activation("swish")
     with pytest.raises(core.SpecError, match="no setting"):
         layer_class("Dense").from_config({"units": 3, "unit": 4})
+
+
+# -- training mode and non-trainable state -------------------------------------------------------
+def check_gradients_in_training_mode(name, cfg, shape):
+    """Central differences against ``backward`` with ``forward(training=True)``. Each forward
+    starts from the same generator state and the same layer state, so a layer with training
+    randomness (Dropout's mask) or state updates (a running mean) is checked deterministically."""
+    rng = np.random.default_rng(0)
+    layer = layer_class(name)(**cfg)
+    layer.build(shape, rng, np.float64)
+    rng_state = rng.bit_generator.state
+    state = {k: s.copy() for k, s in layer.state.items()}
+
+    def forward(x):
+        rng.bit_generator.state = rng_state
+        for k, s in state.items():
+            layer.state[k][...] = s
+        return layer.forward(x, training=True)
+
+    x = random_input(shape, name=name)
+    r = np.random.default_rng(2).standard_normal(forward(x).shape)
+
+    def loss():
+        return float(np.sum(forward(x) * r))
+
+    forward(x)
+    dx = layer.backward(r.copy())
+    analytic = {k: g.copy() for k, g in layer.grads.items()}
+    assert rel_err(dx, numeric_grad(loss, x)) < 1e-6
+    for pname, p in layer.params.items():
+        assert rel_err(analytic[pname], numeric_grad(loss, p)) < 1e-6, pname
+
+
+def check_state_round_trip(name, cfg, shape):
+    """The layer's state lives apart from its parameters and travels alone: a network that
+    trained a few steps (moving any state) -> state_dict -> a fresh network with the same
+    parameters -> load_state_dict -> identical outputs."""
+    layers = [layer_class(name)(**cfg)]
+    if len(layers[0].output_shape(shape)) != 1:
+        layers.append(core.Flatten())
+    layers.append(core.Dense(2))
+    net = Network(layers, input_shape=shape, seed=4, dtype="float64").build()
+    layer = net.layers[0]
+    assert {k: s.shape for k, s in layer.state.items()} == layer.state_shapes(shape)
+    assert not set(layer.state) & set(layer.params)
+    x = random_input(shape, batch=5, name=name)
+    targets = np.random.default_rng(6).standard_normal((5, 2))
+    for _ in range(3):
+        net.train_step(x, targets)
+    state = net.state_dict()
+    assert set(state) == {f"layers.0.{k}" for k in layer.state}
+    assert not set(state) & {key for key, _, _ in net.parameters()}  # never trainable
+    fresh = Network.from_spec(net.to_spec())
+    for (_, p, _), (_, q, _) in zip(net.parameters(), fresh.parameters(), strict=True):
+        q[...] = p
+    fresh.load_state_dict(state)
+    assert np.array_equal(fresh.predict(x), net.predict(x))
+
+
+@pytest.mark.parametrize("name,cfg,shape", CASES, ids=IDS)
+def test_gradients_match_central_differences_in_training_mode(name, cfg, shape):
+    check_gradients_in_training_mode(name, cfg, shape)
+
+
+@pytest.mark.parametrize("name,cfg,shape", CASES, ids=IDS)
+def test_state_round_trips_through_state_dict(name, cfg, shape):
+    check_state_round_trip(name, cfg, shape)
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 3)])
+def test_the_harness_checks_a_layer_with_state(shape):
+    """The two checks above on a layer that has state and behaves differently in training
+    (tests/core/stateful_layer.py, registered only here): its gradients in training mode and
+    its state's round trip; and the round trip really depends on the state."""
+    from .stateful_layer import registered
+
+    with registered() as center:
+        check_gradients_in_training_mode(center.type_name, {}, shape)
+        check_state_round_trip(center.type_name, {}, shape)
+        net = Network([center(), core.Flatten(), core.Dense(2)], input_shape=shape, seed=4, dtype="float64").build()
+        x = random_input(shape, batch=5)
+        net.train_step(x, np.zeros((5, 2)))
+        fresh = Network.from_spec(net.to_spec())
+        for (_, p, _), (_, q, _) in zip(net.parameters(), fresh.parameters(), strict=True):
+            q[...] = p
+        assert not np.array_equal(fresh.predict(x), net.predict(x))  # without load_state_dict

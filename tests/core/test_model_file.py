@@ -15,8 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import Network, limits, model_file
-from core.model_file import ModelFileError, load_model, optimizer_member, save_model, weights_member
+import core
+from core import Network, limits
+from core.saving import ModelFileError, load_model, optimizer_member, save_model, weights_member
+from core.saving.archive import read_member_limited
 from core.spec import TrainingConfig
 
 
@@ -261,6 +263,70 @@ def test_resume_without_restoring_state_would_differ(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
+# non-trainable layer state (tests/core/stateful_layer.py: a test-only layer with a running mean)
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def stateful_saved(tmp_path):
+    """A trained 4 -> Dense 6 -> TestCenter -> tanh -> Dense 3 network and its saved file."""
+    from .stateful_layer import Center, registered
+
+    with registered():
+        net = Network([core.Dense(6), Center(), core.Activation("tanh"), core.Dense(3)], input_shape=(4,),
+                      loss="cross_entropy", optimizer={"type": "Adam", "learning_rate": 0.01}, seed=2)
+        x, y = blobs()
+        net.fit(x + 3.0, y, epochs=2, batch_size=16)  # inputs far from 0: the running mean moves
+        path = tmp_path / "stateful.nnz"
+        save_model(net, path)
+        yield net, path
+
+
+def test_state_round_trips_through_the_file_as_format_2(stateful_saved):
+    net, path = stateful_saved
+    state = net.state_dict()["layers.1.running_mean"]
+    assert np.abs(state).max() > 1.0  # really trained away from its initial zeros
+    assert json_member(path, "manifest.json")["format_version"] == 2
+    assert "state/layers.1.running_mean.npy" in members_of(path)
+    loaded = load_model(path)
+    assert_same_network(net, loaded)  # get_weights includes the state
+    assert np.array_equal(loaded.state_dict()["layers.1.running_mean"], state)
+    x, y = blobs(20, seed=5)
+    assert np.array_equal(loaded.predict(x + 3.0), net.predict(x + 3.0))
+    # training continues exactly: the state keeps moving the same way in both
+    net.fit(x + 3.0, y, epochs=1, batch_size=8)
+    loaded.fit(x + 3.0, y, epochs=1, batch_size=8)
+    for key, w in net.get_weights().items():
+        assert np.array_equal(w, loaded.get_weights()[key]), key
+
+
+def test_a_network_without_state_is_still_written_as_format_1(saved):
+    _, path = saved
+    assert json_member(path, "manifest.json")["format_version"] == 1
+    assert not any(name.startswith("state/") for name in members_of(path))
+
+
+def test_state_members_are_checked_like_weights(stateful_saved, tmp_path):
+    _, path = stateful_saved
+    member = "state/layers.1.running_mean.npy"
+    expect_error(with_members(path, tmp_path, {member: None}), f"member {member!r} is missing")
+    expect_error(with_members(path, tmp_path, {member: npy_bytes(np.zeros(5, np.float32))}),
+                 member, "has shape (5,) but the network needs (6,)")
+    expect_error(with_members(path, tmp_path, {member: npy_bytes(np.full(6, np.nan, np.float32))}),
+                 member, "NaN or infinite")
+    expect_error(with_members(path, tmp_path, {"state/layers.0.running_mean.npy": npy_bytes(np.zeros(6, np.float32))}),
+                 "unknown member 'state/layers.0.running_mean.npy'")
+
+
+def test_a_format_1_file_cannot_hold_state(stateful_saved, saved, tmp_path):
+    stateful_path = stateful_saved[1]
+    manifest = dict(json_member(stateful_path, "manifest.json"), format_version=1)
+    expect_error(with_members(stateful_path, tmp_path, {"manifest.json": _json_bytes(manifest)}),
+                 "spec.json has layers with state (layers.1.running_mean) but a format-1 file cannot hold state")
+    plain = saved[1]
+    expect_error(with_members(plain, tmp_path, {"state/layers.0.running_mean.npy": npy_bytes(np.zeros(8, np.float32))}),
+                 "unknown member 'state/layers.0.running_mean.npy'")
+
+
+# ----------------------------------------------------------------------------------------------
 # atomic save
 # ----------------------------------------------------------------------------------------------
 def test_failed_save_keeps_previous_file_and_leaves_no_temp(saved, monkeypatch):
@@ -488,7 +554,7 @@ def test_streaming_read_stops_at_the_limit_with_bounded_memory(tmp_path):
         tracemalloc.start()
         try:
             with pytest.raises(ModelFileError, match="decompresses to more than"):
-                model_file.read_member_limited(zf, info, 3_000_000, ModelFileError)
+                read_member_limited(zf, info, 3_000_000, ModelFileError)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -506,7 +572,7 @@ def test_newer_format_version(saved, tmp_path):
     _, path = saved
     manifest = dict(json_member(path, "manifest.json"), format_version=99)
     message = expect_error(with_members(path, tmp_path, {"manifest.json": _json_bytes(manifest)}))
-    assert message.endswith("made by a newer nnstudio (format 99); this version reads up to format 1 — update nnstudio")
+    assert message.endswith("made by a newer nnstudio (format 99); this version reads up to format 2 — update nnstudio")
 
 
 @pytest.mark.parametrize("manifest, fragment", [

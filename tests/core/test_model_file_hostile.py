@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from core import Network, limits
-from core.model_file import ModelFileError, load_model, save_model
+from core.saving import ModelFileError, load_model, save_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,7 @@ import pytest
 
 from core import Network, limits
 from core.history_bounds import bounded_history
-from core.model_file import ModelFileError, load_model, save_model
+from core.saving import ModelFileError, load_model, save_model
 from core.training import BatchReport, ChangeEvent, EpochReport
 
 

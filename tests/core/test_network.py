@@ -247,3 +247,99 @@ def test_import_core_loads_no_qt():
             "('PySide6', 'shiboken6', 'pyqtgraph', 'nnstudio')]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- non-trainable state (tests/core/stateful_layer.py: a test-only layer with a running mean) --
+def stateful_net(seed=3):
+    from .stateful_layer import Center
+
+    return Network([core.Dense(4), Center(), core.Activation("tanh"), core.Dense(2)], input_shape=(3,),
+                   loss="mse", optimizer={"type": "SGD", "learning_rate": 0.1}, seed=seed).build()
+
+
+def train_a_little(net, steps=3):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((8, 3)) + 2.0  # a mean far from the initial running mean (0)
+    for _ in range(steps):
+        net.train_step(x.astype(net.dtype), net.targets(rng.standard_normal((8, 2))))
+    return x
+
+
+def test_state_is_kept_apart_from_parameters_and_never_touched_by_the_optimizer():
+    from .stateful_layer import registered
+
+    with registered():
+        net = stateful_net()
+        keys = [k for k, _, _ in net.parameters()]
+        assert "layers.1.b" in keys and not any("running_mean" in k for k in keys)
+        assert list(net.state_dict()) == ["layers.1.running_mean"]
+        assert np.array_equal(net.state_dict()["layers.1.running_mean"], np.zeros(4))
+        net.optimizer.step(net.parameters())  # grads are zero: nothing but the state could move
+        before = net.state_dict()
+        train_a_little(net)
+        after = net.state_dict()["layers.1.running_mean"]
+        assert not np.array_equal(after, before["layers.1.running_mean"])  # training forward updated it
+        # the optimizer never sees it: its slots are for parameters only
+        assert all(not slot.startswith("layers.1.running_mean") for slot in net.optimizer.state_dict()["slots"])
+        # inference leaves it alone
+        net.predict(np.ones((5, 3)))
+        assert np.array_equal(net.state_dict()["layers.1.running_mean"], after)
+
+
+def test_state_dict_copies_and_load_state_dict_is_strict():
+    from .stateful_layer import registered
+
+    with registered():
+        net = stateful_net()
+        x = train_a_little(net)
+        state = net.state_dict()
+        state["layers.1.running_mean"][:] = 99  # a copy: the network is unchanged
+        assert not np.any(net.state_dict()["layers.1.running_mean"] == 99)
+        fresh = stateful_net()
+        fresh.set_weights({k: p for k, p, _ in net.parameters()} | net.state_dict())
+        assert np.array_equal(fresh.predict(x), net.predict(x))
+        other = stateful_net()
+        other.load_state_dict(net.state_dict())
+        assert np.array_equal(other.state_dict()["layers.1.running_mean"], net.state_dict()["layers.1.running_mean"])
+        kept = other.state_dict()
+        with pytest.raises(SpecError, match=r"state does not match the network: missing layers\.1\.running_mean"):
+            other.load_state_dict({})
+        with pytest.raises(SpecError, match=r"unexpected layers\.0\.running_mean"):
+            other.load_state_dict({**kept, "layers.0.running_mean": np.zeros(4)})
+        with pytest.raises(SpecError, match=r"layers\.1\.running_mean has shape \(3,\) but the network needs \(4,\)"):
+            other.load_state_dict({"layers.1.running_mean": np.zeros(3)})
+        assert np.array_equal(other.state_dict()["layers.1.running_mean"], kept["layers.1.running_mean"])
+        # a network without stateful layers has an empty state
+        assert Network.from_spec(mlp_spec()).state_dict() == {}
+
+
+def test_get_and_set_weights_and_the_inference_copy_carry_the_state():
+    from .stateful_layer import registered
+
+    with registered():
+        net = stateful_net()
+        x = train_a_little(net)
+        weights = net.get_weights()
+        assert "layers.1.running_mean" in weights and "layers.1.b" in weights
+        fresh = stateful_net()
+        assert not np.array_equal(fresh.predict(x), net.predict(x))  # same weights at build, other state
+        fresh.set_weights(weights)
+        assert np.array_equal(fresh.predict(x), net.predict(x))
+        with pytest.raises(SpecError, match=r"missing layers\.1\.running_mean"):
+            fresh.set_weights({k: v for k, v in weights.items() if k != "layers.1.running_mean"})
+        copy = net.inference_copy()
+        assert np.array_equal(copy.predict(x), net.predict(x))
+        assert np.array_equal(copy.state_dict()["layers.1.running_mean"], net.state_dict()["layers.1.running_mean"])
+        train_a_little(net)  # the copy is independent: training the original moves only its state
+        assert not np.array_equal(copy.state_dict()["layers.1.running_mean"],
+                                  net.state_dict()["layers.1.running_mean"])
+
+
+def test_rebuilding_resets_the_state():
+    from .stateful_layer import registered
+
+    with registered():
+        net = stateful_net()
+        train_a_little(net)
+        net.build()
+        assert np.array_equal(net.state_dict()["layers.1.running_mean"], np.zeros(4))

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from ..errors import ModelFileError
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -44,9 +46,7 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK,
           (stat.S_ISFIFO, "a pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
 
 
-def _error(message: str) -> Exception:
-    from .model_file import ModelFileError  # late: model_file imports this module
-
+def _error(message: str) -> ModelFileError:
     return ModelFileError(message)
 
 
