@@ -35,6 +35,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .compat import check_compatibility
 from .errors import SpecError, TrainingError
 from .evaluation import as_class_probabilities
 from .layers.base import format_shape
@@ -445,19 +446,23 @@ def _download_mnist() -> None:
     print(f"\rMNIST saved in {location.describe()}", file=sys.stderr)
 
 
-def check_compatible(network: Network, dataset: Any) -> None:
-    """CliError unless the dataset's samples and classes fit the network's input and output."""
-    _output_classes(network)  # a single output vector per sample
+def check_compatible(network: Network, dataset: Any, trained: bool = False) -> None:
+    """CliError unless the dataset's samples and classes fit the network's input and output.
+
+    The check is the one the app and ``core.evaluation`` make
+    (:func:`core.compat.check_compatibility`), so a mismatch reads the same everywhere.
+    Samples that hold as many values as the network's input in another arrangement (the
+    digits as 1×8×8 images for a 64-input network) are checked as the network's shape:
+    :func:`fit_inputs` reshapes them. ``trained``: the network is a trained model (evaluate).
+    """
+    output_classes(network)  # a single output vector per sample
     need, have = tuple(network.known_input_shape()), tuple(dataset.input_shape)
-    if need != have and int(np.prod(need)) != int(np.prod(have)):
-        raise CliError(f"the network expects inputs of shape {format_shape(need)} but dataset "
-                       f"{dataset.name!r} has samples of shape {format_shape(have)}: change the spec's "
-                       "input_shape or choose another dataset")
-    units = network.output_shape[0]
-    k = dataset.n_classes
-    if not (units == k or (units == 1 and k == 2)):
-        raise CliError(f"the network has {units} output(s) but dataset {dataset.name!r} has {k} classes: "
-                       f"set the last Dense layer's units to {k}")
+    fed = need if int(np.prod(need)) == int(np.prod(have)) else have
+    problems = check_compatibility(network.to_spec(), fed, dataset.n_classes, f"dataset {dataset.name}",
+                                   trained=trained)
+    if problems:
+        sentence = str(problems[0])
+        raise CliError(sentence[:1].lower() + sentence[1:])
 
 
 def fit_inputs(network: Network, x: np.ndarray) -> np.ndarray:
@@ -577,7 +582,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     same = name == stored.get("name")
     stored_options = stored.get("params") if same and isinstance(stored.get("params"), dict) else None
     dataset, _ = load_named_dataset(name, args.dataset_option, args.download, stored_options)
-    check_compatible(network, dataset)
+    check_compatible(network, dataset, trained=True)
     if same and stored.get("fingerprint") and stored["fingerprint"] != dataset.fingerprint():
         print(f"note: dataset {name!r} differs from the one the model was trained on", file=sys.stderr)
     x, y = _evaluation_part(network, dataset, args.split, same, args.model)
@@ -616,7 +621,7 @@ def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bo
     return x, y
 
 
-def _output_classes(network: Network) -> int:
+def output_classes(network: Network) -> int:
     """How many classes the network's output tells apart: its units, or 2 for one output unit."""
     if len(network.output_shape) != 1:
         raise CliError(f"the network's output has shape {format_shape(tuple(network.output_shape))}, so it "
@@ -674,7 +679,7 @@ def format_confusion(cm: np.ndarray, class_names: Sequence[str]) -> str:
 # ==============================================================================================
 def cmd_predict(args: argparse.Namespace) -> int:
     network = load_model(args.model)
-    k = _output_classes(network)
+    k = output_classes(network)
     class_names = _stored_class_names(network, k, args.model) or [str(i) for i in range(k)]
     preprocessing = None if args.no_preprocessing else stored_preprocessing(network, args.model)
     if args.idx:
