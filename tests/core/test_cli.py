@@ -18,6 +18,7 @@ import pytest
 
 from core import cli
 from core.cli import Progress, main
+from core.cli import progress as cli_progress
 from core.data import load_dataset
 from core.model_file import load_model
 from core.training import BatchReport, EpochReport
@@ -335,7 +336,7 @@ def test_interrupt_exits_130(tmp_path, capsys, monkeypatch):
         raise KeyboardInterrupt
         yield  # pragma: no cover
 
-    monkeypatch.setattr(cli, "run_training", interrupted)
+    monkeypatch.setattr(cli_progress, "run_training", interrupted)
     code, _, err = run(capsys, "train", "--preset", "xor", "-o", tmp_path / "m.nnz")
     assert code == 130 and "interrupted" in err
     assert not (tmp_path / "m.nnz").exists()
@@ -346,7 +347,7 @@ def test_unexpected_error_exits_1_with_one_line(tmp_path, capsys, monkeypatch):
         raise ZeroDivisionError("boom")
 
     monkeypatch.delenv("NNSTUDIO_DEBUG", raising=False)
-    monkeypatch.setattr(cli, "run_training", broken)
+    monkeypatch.setattr(cli_progress, "run_training", broken)
     code, _, err = run(capsys, "train", "--preset", "xor", "-o", tmp_path / "m.nnz")
     assert code == 1
     assert_one_line_error(err, "unexpected ZeroDivisionError: boom", after_progress=True)
