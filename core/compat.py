@@ -4,8 +4,12 @@ Pure NumPy and standard library helpers used by the GUI's dataset panel (the GUI
 nothing itself):
 
 - ``check_compatibility(spec, input_shape, n_classes, dataset_title)`` lists what stops a
-  network spec from training on a dataset (input shape, output units, layers that cannot
-  take the dataset's samples), each as a :class:`core.Problem` with a readable message;
+  network spec from training on (or, ``trained=True``, being evaluated on) a dataset: input
+  shape, output units, layers that cannot take the dataset's samples, each as a
+  :class:`core.Problem` with a readable message and a machine-readable ``code``. It is THE
+  network↔dataset check: the GUI (readiness, dataset panel, evaluation, gradient check),
+  the CLI (train, evaluate) and ``core.evaluation.evaluate`` all call it, so one mismatch
+  reads the same everywhere;
 - ``fit_spec_to_dataset(spec, input_shape, n_classes)`` returns the spec with its input
   shape, first layer (a Flatten in front of a Dense for image input) and last Dense layer's
   units set for the dataset;
@@ -34,11 +38,14 @@ import numpy as np
 from .data.datasets import DATASETS
 from .errors import Problem, SpecError
 from .params import Param
+from .registry import layer_class, layer_types
 from .spec import LayerSpec, NetworkSpec, analyze
 from .spec_edit import quick_fix
 
 __all__ = [
-    "IMAGE_FIRST_LAYERS",
+    "INPUT_MISMATCH",
+    "NEEDS_IMAGE_INPUT",
+    "OUTPUT_MISMATCH",
     "DatasetFacts",
     "DatasetFit",
     "app_problems",
@@ -48,6 +55,7 @@ __all__ = [
     "example_indices",
     "fit_spec_to_dataset",
     "image_input_advice",
+    "image_layer_names",
     "image_shape_for",
     "input_shape_for_layout",
     "layout_for_spec",
@@ -57,8 +65,24 @@ __all__ = [
     "scatter_points",
 ]
 
-#: Layer types that need an image input (channels, height, width).
-IMAGE_FIRST_LAYERS = ("Conv2D", "MaxPool2D")
+#: ``Problem.code`` of the dataset's own mismatches (a layer that cannot take the dataset's
+#: samples keeps the code its layer gave, e.g. ``needs_flat_input``).
+INPUT_MISMATCH = "dataset_input_mismatch"
+OUTPUT_MISMATCH = "dataset_output_mismatch"
+
+
+def _input_rank(type_name: str) -> int | None:
+    """The per-sample input rank layer type ``type_name`` needs (its class's ``input_rank``:
+    3 for image layers, 1 for flat ones), None for any rank or an unknown type."""
+    try:
+        return layer_class(type_name).input_rank
+    except SpecError:
+        return None
+
+
+def image_layer_names() -> tuple[str, ...]:
+    """The palette's layer types that take images (``input_rank == 3``), in palette order."""
+    return tuple(cls.type_name for cls in layer_types() if cls.input_rank == 3)
 
 
 # --------------------------------------------------------------------------- compatibility
@@ -115,20 +139,34 @@ def _last_dense(layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> int | None:
 
 
 def check_compatibility(spec: NetworkSpec, input_shape: tuple[int, ...], n_classes: int,
-                        dataset_title: str = "the dataset") -> list[Problem]:
+                        dataset_title: str = "the dataset", trained: bool = False) -> list[Problem]:
     """What stops ``spec`` from training on a dataset with samples of ``input_shape`` and
     ``n_classes`` classes. Empty when it fits.
 
-    Problems of the spec's settings (no layers, a bad setting) are the layer editor's
-    business and are not repeated here; the first layer that cannot take the shape it
-    receives from the dataset's samples (e.g. Conv2D fed flat points) is reported.
+    The one network↔dataset check (GUI, CLI and ``core.evaluation`` use it). Problems, in
+    this order, each with a ``code``:
+
+    - the input: ``spec.input_shape`` differs from ``input_shape`` (:data:`INPUT_MISMATCH`);
+    - the first layer that cannot take the shape it receives from the dataset's samples (e.g.
+      Conv2D fed flat points), or an output that is not one vector per sample (the layer's
+      own code);
+    - the outputs: the network's units do not tell ``n_classes`` classes apart
+      (:data:`OUTPUT_MISMATCH`). One output unit fits two classes (targets are the labels
+      0/1) except with softmax cross-entropy, where a softmax over one unit is always 1.
+
+    ``trained`` is for a network that is already trained (evaluation): its input cannot be
+    changed without training again, so the input advice says so. Problems of the spec's
+    settings (no layers, a bad setting) are the layer editor's business and are not
+    repeated here. A network object is checked through ``network.to_spec()``.
     """
     input_shape = tuple(int(d) for d in input_shape)
     problems: list[Problem] = []
     if tuple(spec.input_shape) != input_shape:
+        fix = ("train the network on this dataset first" if trained
+               else f"set the network's input to {describe_input(input_shape)}")
         problems.append(Problem(
             f"The network expects {describe_input(spec.input_shape)} but {dataset_title} has "
-            f"{describe_input(input_shape)}", None, f"set the network's input to {describe_input(input_shape)}"))
+            f"{describe_input(input_shape)}", None, fix, INPUT_MISMATCH))
     fed = analyze(spec.replace(input_shape=input_shape))
     shape_problems = [p for p in fed.problems if p.layer_index is not None and _creatable(spec.layers[p.layer_index])]
     if shape_problems:
@@ -140,7 +178,7 @@ def check_compatibility(spec: NetworkSpec, input_shape: tuple[int, ...], n_class
         problems.append(Problem(
             f"The network has {units:,} output" + ("" if units == 1 else "s")
             + f" but {dataset_title} has {n_classes} classes", _last_dense(spec.layers),
-            f"set the last Dense layer's units to {n_classes}"))
+            f"set the last Dense layer's units to {n_classes}", OUTPUT_MISMATCH))
     return problems
 
 
@@ -216,27 +254,55 @@ def propose_dataset_fit(spec: NetworkSpec, info: DatasetFacts) -> DatasetFit | N
     return DatasetFit(label, fitted, layout)
 
 
-def _is_image_input_advice(fix: str | None) -> bool:
-    from .layers._im2col import IMAGE_INPUT_FIX_START
+#: ``Problem.code`` of an image layer that receives something other than images.
+NEEDS_IMAGE_INPUT = "needs_image_input"
 
-    return bool(fix and fix.startswith(IMAGE_INPUT_FIX_START))
+
+def _image_layer_fed_no_images(spec: NetworkSpec, input_shape: tuple[int, ...], problem: Problem) -> bool:
+    """True when ``problem`` is an image layer (``input_rank == 3``) receiving samples that are
+    not images when ``spec`` is fed ``input_shape``: by its code, or (a layer that gives no
+    code) by the layer's class and the shape it receives. Never by the wording."""
+    if problem.code == NEEDS_IMAGE_INPUT:
+        return True
+    i = problem.layer_index
+    if i is None or not 0 <= i < len(spec.layers) or _input_rank(spec.layers[i].type) != 3:
+        return False
+    layers = analyze(spec.replace(input_shape=input_shape)).layers
+    received = layers[i].input_shape if i < len(layers) else None
+    return received is not None and len(received) != 3
 
 
 def _image_layers_below_first(spec: NetworkSpec) -> bool:
-    """True when an image layer (Conv2D, MaxPool2D) comes after a layer that is not one."""
+    """True when an image layer (``input_rank == 3``: Conv2D, MaxPool2D, …) comes after a
+    layer that does not pass images on (Dense, Flatten; an Activation or Dropout above it
+    does, so the image layer still comes first in effect)."""
     seen_other = False
     for layer in spec.layers:
-        if layer.type in IMAGE_FIRST_LAYERS and seen_other:
+        image_layer = _input_rank(layer.type) == 3
+        if image_layer and seen_other:
             return True
-        if layer.type not in (*IMAGE_FIRST_LAYERS, "Activation", "Dropout"):
+        if not image_layer and not _passes_images_on(layer):
             seen_other = True
     return False
+
+
+#: A nominal image (channels, height, width) to ask a layer what it makes of images.
+_PROBE_IMAGE = (1, 16, 16)
+
+
+def _passes_images_on(layer: LayerSpec) -> bool:
+    """True when ``layer`` turns an image into an image (Activation, Dropout), judged by the
+    layer's own shape arithmetic on a nominal image, so a new layer type needs no entry here."""
+    try:
+        return len(layer.create().output_shape(_PROBE_IMAGE)) == 3
+    except SpecError:  # a bad setting, or a layer that refuses images (Dense)
+        return False
 
 
 def image_input_advice(spec: NetworkSpec, info: DatasetFacts | None) -> str:
     """What to do, in the app's own terms, when an image layer receives flat samples."""
     if _image_layers_below_first(spec):
-        return ("move the image layers (Conv2D, MaxPool2D) to the top, above Flatten and Dense "
+        return (f"move the image layers ({', '.join(image_layer_names())}) to the top, above Flatten and Dense "
                 "(Alt+Up or drag the row); image datasets then switch to images")
     if info is None:
         return f"{IMAGE_DATASETS_ADVICE}: its layout follows the first layer"
@@ -253,13 +319,15 @@ def app_problems(spec: NetworkSpec, info: DatasetFacts | None) -> list[Problem]:
     advice about the dataset or the layer order.
     """
     problems = list(analyze(spec).problems)
+    fed = tuple(spec.input_shape)
     if info is not None and not problems:
         problems = check_compatibility(spec, info.input_shape, info.n_classes, info.title)
+        fed = tuple(info.input_shape)
     out = []
     for problem in problems:
-        if _is_image_input_advice(problem.fix):
+        if _image_layer_fed_no_images(spec, fed, problem):
             problem = Problem(problem.message, problem.layer_index, image_input_advice(spec, info), problem.code)
-        elif problem.fix and problem.fix.startswith("set the network's input to"):
+        elif problem.code == INPUT_MISMATCH:
             problem = Problem(problem.message, problem.layer_index,
                               "the Fix button adapts it (the input follows the dataset)", problem.code)
         out.append(problem)
@@ -297,12 +365,13 @@ def fit_spec_to_dataset(spec: NetworkSpec, input_shape: tuple[int, ...], n_class
 
 
 def layout_for_spec(spec: NetworkSpec) -> str:
-    """"image" when the network's first layer needs images (Conv2D, MaxPool2D, or a Flatten
-    on an image input), else "flat": the layout an image dataset should use for it."""
+    """"image" when the network's first layer needs images (its class's ``input_rank`` is 3:
+    Conv2D, MaxPool2D, …; or a Flatten on an image input), else "flat": the layout an image
+    dataset should use for it."""
     if not spec.layers:
         return "flat"
     first = spec.layers[0].type
-    if first in IMAGE_FIRST_LAYERS or (first == "Flatten" and len(spec.input_shape) == 3):
+    if _input_rank(first) == 3 or (first == "Flatten" and len(spec.input_shape) == 3):
         return "image"
     return "flat"
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .compat import check_compatibility
 from .data.validate import check_labels
 from .metrics import ClassificationReport, classification_report, confusion_matrix
 from .network import Network, labels_of
@@ -25,7 +26,6 @@ __all__ = [
     "Evaluation",
     "as_class_probabilities",
     "class_probabilities",
-    "compatibility_problem",
     "confusion_csv",
     "evaluate",
     "evaluation_csv",
@@ -116,26 +116,6 @@ def _scores(network: Network, x: np.ndarray, batch_size: int) -> tuple[np.ndarra
     return network.scores(x, batch_size)
 
 
-def compatibility_problem(network: Network, input_shape: Sequence[int], n_classes: int) -> str | None:
-    """Why ``network`` cannot be evaluated on data of per-sample ``input_shape`` with
-    ``n_classes`` classes, as a sentence; None when it can."""
-    expected = tuple(network.input_shape or ())
-    given = tuple(int(d) for d in input_shape)
-    if expected != given:
-        return (f"the trained network expects inputs of shape {expected} but this dataset's samples have shape "
-                f"{given}: train the network on this dataset first")
-    units = network.output_shape[0] if len(network.output_shape) == 1 else None
-    if units is None:
-        return f"the network's output has shape {network.output_shape}: end it with Dense(units) and an activation"
-    if units == 1 and n_classes > 2:
-        return (f"the network has 1 output but the dataset has {n_classes} classes: "
-                f"set the last Dense layer's units to {n_classes}")
-    if units > 1 and units != n_classes:
-        return (f"the network has {units} outputs but the dataset has {n_classes} classes: "
-                f"set the last Dense layer's units to {n_classes}")
-    return None
-
-
 def evaluate(network: Network, x: np.ndarray, y: np.ndarray, class_names: Sequence[str] | None = None,
              batch_size: int = 512) -> Evaluation:
     """Run ``network`` on ``x`` (n, *input_shape) with labels ``y`` (n,) (or one-hot (n, k)).
@@ -153,7 +133,9 @@ def evaluate(network: Network, x: np.ndarray, y: np.ndarray, class_names: Sequen
                          "the split needs at least one labelled sample")
     units = network.output_shape[0]
     k = len(class_names) if class_names is not None else max(units, 2)
-    problem = compatibility_problem(network, x.shape[1:], k)
+    # The one network↔dataset check (core.compat), as the GUI and the CLI make it.
+    problems = check_compatibility(network.to_spec(), x.shape[1:], k, trained=True)
+    problem = str(problems[0]) if problems else None
     if problem is None and labels.max() >= k:
         problem = f"labels go up to {int(labels.max())} but there are only {k} class names"
     if problem is not None:

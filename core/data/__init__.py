@@ -15,6 +15,10 @@ Main entry points:
 - ``apply_preprocessing`` turns raw inputs (a drawn digit) into network inputs exactly as
   the dataset's own samples were made;
 - ``user_data_dir`` / ``user_cache_dir``: per-user folders (never the installed package);
+- where each lives: :mod:`.datasets` (the named sets), :mod:`.dataset` (the container and its
+  splits), :mod:`.preprocessing`, :mod:`.generated`, :mod:`.imported`, :mod:`.settings`,
+  :mod:`.mnist` (``locate`` / ``load`` / ``download``), and the readers :mod:`.idx`,
+  :mod:`.csv_import`, :mod:`.npz`;
 - :mod:`.validate`: the one check of training, evaluation and prediction inputs (NaN,
   fractional or negative labels), raising ``InvalidInputError`` (a DataError and a
   TrainingError).
@@ -26,21 +30,11 @@ gzip piece by piece, and refuse devices and FIFOs before reading.
 from __future__ import annotations
 
 from .csv_import import load_csv
-from .datasets import (
-                       DATASET_NAMES,
-                       DATASETS,
-                       DIGITS8X8_ATTRIBUTION,
-                       Dataset,
-                       DatasetInfo,
-                       DataSplits,
-                       apply_preprocessing,
-                       dataset_from_arrays,
-                       dataset_from_csv,
-                       dataset_from_idx,
-                       load_dataset,
-)
+from .dataset import Dataset, DataSplits
+from .datasets import DATASET_NAMES, DATASETS, DIGITS8X8_ATTRIBUTION, DatasetInfo, load_dataset
 from .errors import DataError, DownloadCancelled
 from .idx import load_idx, read_idx
+from .imported import dataset_from_arrays, dataset_from_csv, dataset_from_idx
 from .mnist import (
                        DEFAULT_MIRRORS,
                        MNIST_ATTRIBUTION,
@@ -54,6 +48,7 @@ from .mnist import (
                        mnist_search_places,
 )
 from .paths import user_cache_dir, user_data_dir
+from .preprocessing import apply_preprocessing
 from .validate import InvalidInputError
 
 __all__ = [

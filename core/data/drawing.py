@@ -42,8 +42,8 @@ from typing import TypeGuard
 
 import numpy as np
 
-from .datasets import _image_preprocessing, apply_preprocessing
 from .errors import DataError
+from .preprocessing import apply_preprocessing, image_preprocessing
 
 __all__ = [
     "INK_THRESHOLD",
@@ -89,9 +89,9 @@ def dataset_preprocessing(mode: str, layout: str = "image") -> dict:
     """The dataset's own preprocessing description for ``mode`` (what ``load_dataset`` uses):
     MNIST: scale 1/255 of (28, 28) raw 0..255; digits8x8: scale 1/16 of (8, 8) raw 0..16."""
     if mode == "mnist":
-        return _image_preprocessing(1 / 255, (28, 28), (0, 255), layout)
+        return image_preprocessing(1 / 255, (28, 28), (0, 255), layout)
     if mode == "digits8x8":
-        return _image_preprocessing(1 / 16, (8, 8), (0, 16), layout)
+        return image_preprocessing(1 / 16, (8, 8), (0, 16), layout)
     raise DataError(f"unknown drawing mode {mode!r} (known: {', '.join(MODES)})")
 
 

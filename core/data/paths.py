@@ -15,6 +15,11 @@
 Everything is read at call time (environment and ``Path.home()``), so tests can monkeypatch
 ``HOME`` / ``NNSTUDIO_HOME``. The folders are not created here; callers create them when they
 write.
+
+Why not ``platformdirs``: it would replace about 20 lines of the per-system branches below
+(``NNSTUDIO_HOME`` stays ours), but it picks its implementation once at import time, so the
+tests that check every system's folders in one process (``sys.platform`` patched) could no
+longer run, and a runtime dependency for 20 lines is a poor trade.
 """
 
 from __future__ import annotations

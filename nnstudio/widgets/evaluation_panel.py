@@ -52,8 +52,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.compat import check_compatibility
 from core.data import DataError
-from core.evaluation import Evaluation, compatibility_problem, evaluate, evaluation_csv
+from core.evaluation import Evaluation, evaluate, evaluation_csv
 from core.inspect import sample_images
 from core.training_curves import trained_position, weights_text
 
@@ -423,8 +424,10 @@ class EvaluationPanel(QWidget):
                                  else "The test data could not be loaded (see the message above).")
             return False
         dataset, splits = data
-        problem = compatibility_problem(network, dataset.input_shape, dataset.n_classes)
-        if problem is not None:
+        problems = check_compatibility(network.to_spec(), dataset.input_shape, dataset.n_classes, trained=True)
+        if problems:
+            problem = str(problems[0])
+            problem = problem[:1].lower() + problem[1:]  # it continues "Cannot evaluate: "
             self.summary.setText(f"Cannot evaluate: {problem}.")
             if not quiet:
                 self._document.notify(f"Cannot evaluate on {dataset.name}: {problem}.", "warning")

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 import core
-from core.evaluation import compatibility_problem
+from core.compat import check_compatibility
 from core.gradcheck import DEFAULT_THRESHOLD, GradCheckResult
 from core.inspect import parameter_title, random_batch
 
@@ -160,7 +160,7 @@ class GradCheckView(QWidget):
         data = self._data_source()
         if data is not None:
             dataset, splits = data
-            if (compatibility_problem(network, dataset.input_shape, dataset.n_classes) is None
+            if (not check_compatibility(network.to_spec(), dataset.input_shape, dataset.n_classes, trained=True)
                     and len(splits.y_train) >= 1):
                 n = min(BATCH, len(splits.y_train))
                 return np.array(splits.x_train[:n]), np.array(splits.y_train[:n]), f"{n} training samples"

@@ -18,6 +18,7 @@ import pytest
 
 from core import cli
 from core.cli import Progress, main
+from core.cli import progress as cli_progress
 from core.data import load_dataset
 from core.saving import load_model
 from core.training import BatchReport, EpochReport
@@ -256,10 +257,24 @@ def test_unknown_dataset(tmp_path, capsys):
 def test_dataset_that_does_not_fit_the_network(tmp_path, capsys):
     code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "digits8x8", "-o", tmp_path / "m.nnz")
     assert code == 2
-    assert_one_line_error(err, "(2,)", "(64,)")
+    # the sentence of the one network↔dataset check (core.compat), as the app shows it
+    assert_one_line_error(err, "the network expects 2 inputs but dataset digits8x8 has 64 inputs")
     code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "blobs", "-o", tmp_path / "m.nnz")
     assert code == 2
-    assert_one_line_error(err, "1 output(s)", "3 classes")
+    assert_one_line_error(err, "the network has 1 output but dataset blobs has 3 classes")
+
+
+def test_one_output_with_softmax_cross_entropy_is_refused_as_in_the_app(tmp_path, capsys):
+    """A softmax over one unit is always 1: such a network learns nothing on two classes. The
+    CLI used to train it (its own check let 1 output fit 2 classes with any loss); the one
+    network↔dataset check refuses it here as the app does."""
+    spec = {"input_shape": [2], "layers": [{"type": "Dense", "units": 1}], "loss": "cross_entropy"}
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    code, _, err = run(capsys, "train", tmp_path / "s.json", "--dataset", "moons", "-o", tmp_path / "m.nnz")
+    assert code == 2
+    assert_one_line_error(err, "the network has 1 output but dataset moons has 2 classes",
+                          "set the last Dense layer's units to 2")
+    assert not (tmp_path / "m.nnz").exists()
 
 
 def test_bad_dataset_option_and_training_setting(tmp_path, capsys):
@@ -321,7 +336,7 @@ def test_interrupt_exits_130(tmp_path, capsys, monkeypatch):
         raise KeyboardInterrupt
         yield  # pragma: no cover
 
-    monkeypatch.setattr(cli, "run_training", interrupted)
+    monkeypatch.setattr(cli_progress, "run_training", interrupted)
     code, _, err = run(capsys, "train", "--preset", "xor", "-o", tmp_path / "m.nnz")
     assert code == 130 and "interrupted" in err
     assert not (tmp_path / "m.nnz").exists()
@@ -332,7 +347,7 @@ def test_unexpected_error_exits_1_with_one_line(tmp_path, capsys, monkeypatch):
         raise ZeroDivisionError("boom")
 
     monkeypatch.delenv("NNSTUDIO_DEBUG", raising=False)
-    monkeypatch.setattr(cli, "run_training", broken)
+    monkeypatch.setattr(cli_progress, "run_training", broken)
     code, _, err = run(capsys, "train", "--preset", "xor", "-o", tmp_path / "m.nnz")
     assert code == 1
     assert_one_line_error(err, "unexpected ZeroDivisionError: boom", after_progress=True)

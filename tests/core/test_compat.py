@@ -307,3 +307,95 @@ def test_dataset_problems_come_after_the_spec_is_valid_and_the_fit_repairs_them(
     wrong_input = mlp(784)
     (problem,) = [p for p in app_problems(wrong_input, DIGITS) if p.layer_index is None]
     assert "input shape" not in problem.fix and propose_dataset_fit(wrong_input, DIGITS).spec.input_shape == (64,)
+
+
+# --------------------------------------------------------------------------- image layers come from the registry
+
+
+@pytest.fixture
+def image_layer_type():
+    """A layer type registered by the test only, that needs images (``input_rank = 3``) as
+    Conv2D does: nothing in core.compat names it, yet it must be treated as an image layer."""
+    from core.layers.base import Layer
+    from core.registry import LAYER_TYPES, register_layer
+
+    @register_layer
+    class TestBlur2D(Layer):
+        type_name = "TestBlur2D"
+        summary = "blurs each channel (a test-only image layer)"
+        category = "pooling"
+        palette_order = 10_000
+        input_rank = 3
+
+        def output_shape(self, input_shape):
+            if len(input_shape) != 3:
+                raise self.shape_error(f"{self.type_name} needs images", "use image input", "needs_image_input")
+            return tuple(input_shape)
+
+    yield TestBlur2D
+    LAYER_TYPES.pop(TestBlur2D.type_name)
+
+
+def blur_on_top(spec: NetworkSpec) -> NetworkSpec:
+    return spec.with_layers((LayerSpec("TestBlur2D"), *spec.layers))
+
+
+def test_a_newly_registered_image_layer_is_image_first_with_no_edit_here(image_layer_type):
+    from core.compat import image_layer_names
+
+    assert "TestBlur2D" in image_layer_names() and "Conv2D" in image_layer_names()
+    assert "Dense" not in image_layer_names() and "Flatten" not in image_layer_names()
+    # first layer: image datasets switch to images for it, as for Conv2D
+    spec = blur_on_top(mlp(64)).replace(input_shape=(1, 8, 8))
+    assert layout_for_spec(spec) == "image"
+    fit = propose_dataset_fit(blur_on_top(mlp(64)), DIGITS)
+    assert fit is not None and fit.layout == "image" and fit.spec.input_shape == (1, 8, 8)
+    assert [layer.type for layer in fit.spec.layers][:3] == ["TestBlur2D", "Flatten", "Dense"]
+    # below a Dense layer: told to move up, and the advice names it with the other image layers
+    below = mlp(64).with_layers((*mlp(64).layers[:1], LayerSpec("TestBlur2D"), *mlp(64).layers[1:]))
+    (problem,) = app_problems(below, DIGITS)
+    assert problem.fix.startswith("move the image layers (Conv2D, MaxPool2D, TestBlur2D) to the top")
+
+
+def test_an_activation_above_an_image_layer_keeps_it_first_but_flatten_does_not():
+    relu_then_conv = conv_on_top(mlp(64)).with_layers(
+        (LayerSpec.of("Activation", function="relu"), *conv_on_top(mlp(64)).layers))
+    assert [p.fix for p in app_problems(relu_then_conv, DIGITS)] == [
+        "switch Digits 8×8 to images: the Fix button does it"]
+    flatten_then_conv = conv_on_top(mlp(64)).with_layers((LayerSpec("Flatten"), *conv_on_top(mlp(64)).layers))
+    (problem, *_) = app_problems(flatten_then_conv, DIGITS)
+    assert problem.fix.startswith("move the image layers (Conv2D, MaxPool2D) to the top")
+
+
+def test_problems_carry_codes_and_app_advice_dispatches_on_them():
+    from core.compat import INPUT_MISMATCH, OUTPUT_MISMATCH
+
+    problems = check_compatibility(mlp(784, outputs=5), (64,), 10, "Digits 8×8")
+    assert [p.code for p in problems] == [INPUT_MISMATCH, OUTPUT_MISMATCH]
+    assert problems[0].fix == "set the network's input to 64 inputs"
+    trained = check_compatibility(mlp(784, outputs=5), (64,), 10, "Digits 8×8", trained=True)
+    assert [p.message for p in trained] == [p.message for p in problems]  # the same mismatch, the same sentence
+    assert trained[0].fix == "train the network on this dataset first"
+    assert app_problems(mlp(784), DatasetFacts("Digits 8×8", (64,), 10))[0].fix == (
+        "the Fix button adapts it (the input follows the dataset)")
+
+
+def test_one_check_one_sentence_in_the_engine_the_cli_and_evaluation(tmp_path, capsys):
+    """The same mismatch reads the same in core.compat, core.evaluation.evaluate and the CLI."""
+    from core import Network
+    from core.cli import main
+    from core.evaluation import evaluate
+    from core.model_file import save_model
+
+    network = Network.from_spec(mlp(64))
+    expected = check_compatibility(network.to_spec(), (2,), 2, "the dataset", trained=True)[0]
+    assert expected.code == "dataset_input_mismatch"  # the first of two (the outputs do not fit either)
+    with pytest.raises(ValueError) as raised:
+        evaluate(network, np.zeros((4, 2), np.float32), np.array([0, 1, 0, 1]))
+    assert str(raised.value) == str(expected)
+    network.metadata = {"dataset": {"name": "digits8x8"}}
+    save_model(network, tmp_path / "m.nnz")
+    assert main(["evaluate", str(tmp_path / "m.nnz"), "--dataset", "xor"]) == 2
+    cli_problem = check_compatibility(network.to_spec(), (2,), 2, "dataset xor", trained=True)[0]
+    line = capsys.readouterr().err.strip()
+    assert line.endswith("error: t" + str(cli_problem)[1:])

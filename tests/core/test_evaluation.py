@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import core
+from core.compat import check_compatibility
 from core.data import load_dataset
 from core.evaluation import (
     as_class_probabilities,
     class_probabilities,
-    compatibility_problem,
     confusion_csv,
     evaluate,
     evaluation_csv,
@@ -134,14 +134,24 @@ def test_as_class_probabilities_for_scores_that_are_not_distributions():
 
 def test_mismatched_data_is_refused_with_a_reason():
     net = mlp()
-    with pytest.raises(ValueError, match=r"expects inputs of shape \(64,\).*\(784,\).*train the network"):
+    with pytest.raises(ValueError, match="expects 64 inputs but the dataset has 784 inputs: train the network"):
         evaluate(net, np.zeros((3, 784), np.float32), np.zeros(3, int))
     with pytest.raises(ValueError, match="10 outputs but the dataset has 3 classes"):
         evaluate(net, np.zeros((3, 64), np.float32), np.zeros(3, int), ("a", "b", "c"))
     with pytest.raises(ValueError, match="at least one labelled sample"):
         evaluate(net, np.zeros((0, 64), np.float32), np.zeros(0, int))
-    assert compatibility_problem(net, (64,), 10) is None
-    assert "1 output" in compatibility_problem(mlp(units_out=1, last="sigmoid"), (64,), 3)
+    # evaluate makes the one network↔dataset check (core.compat), on the trained network's spec
+    assert check_compatibility(net.to_spec(), (64,), 10, trained=True) == []
+    assert "1 output" in str(check_compatibility(mlp(units_out=1, last="sigmoid").to_spec(), (64,), 3, trained=True)[0])
+
+
+def test_one_output_fits_two_classes_except_with_softmax_cross_entropy():
+    """The one network↔dataset check's rule (core.compat): evaluate used to accept one
+    output unit for two classes with any loss."""
+    data, labels = np.zeros((4, 64), np.float32), np.array([0, 1, 0, 1])
+    assert evaluate(mlp(units_out=1, last="sigmoid", loss="binary_cross_entropy"), data, labels).n_classes == 2
+    with pytest.raises(ValueError, match="has 1 output but the dataset has 2 classes"):
+        evaluate(mlp(units_out=1, last="softmax", loss="cross_entropy"), data, labels)
 
 
 def test_normalize_rows_keeps_empty_rows_at_zero():

@@ -15,6 +15,7 @@ import pytest
 
 from core.data import DataError, find_mnist, load_mnist, locate_mnist_in, mnist_search_places
 from core.data import mnist as mnist_module
+from core.data.mnist import load as mnist_load
 from core.data.paths import user_cache_dir, user_data_dir
 
 from .data_fixtures import (
@@ -243,8 +244,8 @@ def test_memory_and_disk_cache(isolated_home, mnist_dir, monkeypatch):
 
     mnist_module.clear_mnist_memory_cache()
     decoded = []
-    original_decode = mnist_module._decode
-    monkeypatch.setattr(mnist_module, "_decode", lambda loc: decoded.append(loc) or original_decode(loc))
+    original_decode = mnist_load._decode
+    monkeypatch.setattr(mnist_load, "_decode", lambda loc: decoded.append(loc) or original_decode(loc))
     second = load_mnist(location)
     assert decoded == []  # served from the disk cache
     for a, b in zip(first, second, strict=True):

@@ -25,8 +25,8 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_contains_packages_and_bundled_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("core/__init__.py", "core/layers/conv.py", "core/data/mnist.py", "nnstudio/__init__.py",
-                     "core/resources/__init__.py", "core/resources/datasets/digits8x8.csv.gz",
+    for required in ("core/__init__.py", "core/layers/conv.py", "core/data/mnist/download.py", "core/cli/train.py",
+                     "nnstudio/__init__.py", "core/resources/__init__.py", "core/resources/datasets/digits8x8.csv.gz",
                      "core/resources/datasets/DIGITS8X8_LICENSE.txt"):
         assert required in names, required
     resources = sorted(p for p in (REPO / "resources").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
