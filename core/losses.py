@@ -24,6 +24,8 @@ _EPS = 1e-12
 
 class Loss:
     name = ""
+    #: What the GUI shows for this loss ("Cross-entropy"); empty: the name.
+    title = ""
     #: Activation function whose fused path this loss provides (None: no fused path).
     fused_activation: str | None = None
 
@@ -51,6 +53,7 @@ class MeanSquaredError(Loss):
     """
 
     name = "mse"
+    title = "Mean squared error"
 
     def value(self, outputs, targets):
         diff = outputs - targets
@@ -70,6 +73,7 @@ class CrossEntropy(Loss):
     """
 
     name = "cross_entropy"
+    title = "Cross-entropy"
     fused_activation = "softmax"
 
     def value(self, outputs, targets):
@@ -103,6 +107,7 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "binary_cross_entropy"
+    title = "Binary cross-entropy"
     fused_activation = "sigmoid"
 
     def value(self, outputs, targets):
