@@ -31,18 +31,14 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -56,7 +52,6 @@ from core.compat import (
     propose_dataset_fit,
 )
 from core.data import DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset, find_mnist, load_mnist, locate_mnist_in
-from core.params import Param
 
 from ..document import DatasetChoice, DatasetUnavailable, Document
 from ..messages import describe_failure
@@ -64,13 +59,13 @@ from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
 from ..theme import style_notice
 from ..user_dataset import UserDrawings
 from .dataset_preview import DatasetPreview
+from .schema_form import SchemaForm
 
 IMPORT_IDX = "import-idx"
 IMPORT_CSV = "import-csv"
 _CURRENT_IMPORT = "current-import"
 _MB = 1_000_000
 MNIST_TOTAL_BYTES = sum(size for _, size, _ in MNIST_FILES)
-_PARAM_LABELS = {"n_samples": "Samples", "noise": "Noise", "seed": "Data seed", "n_classes": "Classes"}
 
 
 def dataset_title(choice: DatasetChoice) -> str:
@@ -129,7 +124,7 @@ class DatasetPanel(QGroupBox):
         self._merge: _MergeWindow | None = None
         self._change_count = 0
         self._param_session = 0
-        self._param_widgets: dict[str, QWidget] = {}
+        self.params_form: SchemaForm | None = None  # the generated set's parameters
         self._param_name: str | None = None
         self._failed_choice: DatasetChoice | None = None
         self._want_mnist = False  # the user asked for MNIST: switch to it once it is here
@@ -163,8 +158,8 @@ class DatasetPanel(QGroupBox):
 
         self.params_box = QWidget()
         self.params_box.setObjectName("datasetParams")
-        self.params_form = QFormLayout(self.params_box)
-        self.params_form.setContentsMargins(0, 0, 0, 0)
+        self._params_layout = QVBoxLayout(self.params_box)
+        self._params_layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.params_box)
 
         self.drawings_check = QCheckBox("Include my drawings")
@@ -413,46 +408,23 @@ class DatasetPanel(QGroupBox):
         schema = [p for p in dataset_param_schema(choice.name) if p.kind != "choice"] if choice.name in DATASETS else []
         if self._param_name != choice.name:
             self._param_name = choice.name
-            while self.params_form.rowCount():
-                self.params_form.removeRow(0)
-            self._param_widgets = {}
-            for param in schema:
-                widget = self._param_widget(param)
-                self._param_widgets[param.name] = widget
-                label = QLabel(_PARAM_LABELS.get(param.name, param.name))
-                label.setToolTip(widget.toolTip())
-                label.setBuddy(widget)
-                self.params_form.addRow(label, widget)
+            if self.params_form is not None:
+                self._params_layout.removeWidget(self.params_form)
+                self.params_form.setParent(None)  # gone at once, not only once the event loop runs
+                self.params_form.deleteLater()
+                self.params_form = None
+            if schema:
+                # Each value regenerates the data: the form applies on Enter, focus loss or
+                # arrow steps, never per keystroke (a half-typed number is not one the user meant).
+                self.params_form = SchemaForm(schema, object_prefix="datasetParam_", owner=dataset_title(choice))
+                self.params_form.valueEdited.connect(self._on_param_value_changed)
+                self.params_form.editingFinished.connect(self._on_param_editing_finished)
+                self._params_layout.addWidget(self.params_form)
         self.params_box.setVisible(bool(schema))
-        values = {p.name: p.default for p in schema} | dict(choice.params)
-        for name, widget in self._param_widgets.items():
-            widget.blockSignals(True)
-            widget.setValue(values[name])
-            widget.blockSignals(False)
+        if self.params_form is not None:
+            self.params_form.set_values({p.name: p.default for p in schema} | dict(choice.params))
 
-    def _param_widget(self, param: Param) -> QAbstractSpinBox:
-        if param.kind == "int":
-            widget: QAbstractSpinBox = QSpinBox()
-            widget.setRange(int(param.minimum), int(param.maximum))
-            widget.setGroupSeparatorShown(param.name == "n_samples")
-            if param.name == "n_samples":
-                widget.setSingleStep(100)
-        else:
-            widget = QDoubleSpinBox()
-            widget.setDecimals(3)
-            widget.setSingleStep(0.01)
-            widget.setRange(float(param.minimum), float(param.maximum))
-        widget.setObjectName(f"datasetParam_{param.name}")
-        widget.setToolTip(param.help[:1].upper() + param.help[1:])
-        widget.setAccessibleName(_PARAM_LABELS.get(param.name, param.name))
-        # Apply on Enter, focus loss or arrow steps, not per keystroke: each value regenerates
-        # the data, and a half-typed number is not one the user meant.
-        widget.setKeyboardTracking(False)
-        widget.valueChanged.connect(lambda value, n=param.name: self._on_param_value_changed(n, value))
-        widget.editingFinished.connect(self._on_param_editing_finished)
-        return widget
-
-    def _on_param_value_changed(self, name: str, value) -> None:
+    def _on_param_value_changed(self, name: str, value: Any) -> None:
         choice = self.document.dataset_choice
         if self.document.training_active or choice.name not in DATASETS:
             return
@@ -463,14 +435,16 @@ class DatasetPanel(QGroupBox):
             validate_choice(self.document, new)
         except DataError as exc:  # the ranges should make this impossible; never lose the old choice
             self.document.notify(f"{dataset_title(choice)}: {exc}", "error")
+            self._param_name = None  # rebuilt: the inputs show the document's values again
             self._rebuild_params(choice)
             return
         key = f"dataset-param-{id(self)}-{name}-{self._param_session}"
-        self.document.change(f"Change {dataset_title(choice)} {_PARAM_LABELS.get(name, name).lower()}",
+        title = next((p.title for p in dataset_param_schema(choice.name) if p.name == name), name)
+        self.document.change(f"Change {dataset_title(choice)} {title.lower()}",
                              dataset=new, merge_key=key)
         self._merge = _MergeWindow(key, self.document.undo_stack.index(), new)
 
-    def _on_param_editing_finished(self) -> None:
+    def _on_param_editing_finished(self, _name: str = "") -> None:
         self._param_session += 1  # the next edit starts a new undo step
 
     # -- fitting the network -------------------------------------------------------------------------

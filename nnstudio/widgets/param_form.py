@@ -100,6 +100,7 @@ class ParamForm(QWidget):
     def _rebuild(self) -> None:
         if self._fields is not None:
             self._layout.removeWidget(self._fields)
+            self._fields.setParent(None)  # gone at once (findChild, focus chain), not at the next event loop
             self._fields.deleteLater()
             self._fields = None
         if self._type is None or self._type not in LAYER_TYPES:

@@ -116,8 +116,9 @@ class _Editor(QWidget):
     """Input for one setting: ``value()``, ``set_value(v)`` (silent), ``edited`` on user edits,
     ``finished`` when an edit is complete (Enter, focus loss)."""
 
-    edited = Signal()
-    finished = Signal()
+    #: The setting's name, on a user edit / when the edit is complete.
+    edited = Signal(str)
+    finished = Signal(str)
 
     def __init__(self, param: Param, prefix: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -126,6 +127,12 @@ class _Editor(QWidget):
         self.setToolTip(tooltip(param))
         self._layout = QHBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
+
+    def _emit_edited(self, *_args: Any) -> None:
+        self.edited.emit(self.param.name)
+
+    def _emit_finished(self, *_args: Any) -> None:
+        self.finished.emit(self.param.name)
 
     def value(self) -> Any:
         raise NotImplementedError
@@ -159,8 +166,8 @@ class _IntEditor(_Editor):
         super().__init__(param, prefix, parent)
         self.spin = _spin(param)
         self._own(self.spin)
-        self.spin.valueChanged.connect(self.edited)
-        self.spin.editingFinished.connect(self.finished)
+        self.spin.valueChanged.connect(self._emit_edited)
+        self.spin.editingFinished.connect(self._emit_finished)
         self._layout.addWidget(self.spin)
 
     def value(self) -> int:
@@ -195,8 +202,8 @@ class _FloatEditor(_Editor):
         spin.setRange(lo, hi)
         spin.setKeyboardTracking(False)
         self._own(spin)
-        spin.valueChanged.connect(self.edited)
-        spin.editingFinished.connect(self.finished)
+        spin.valueChanged.connect(self._emit_edited)
+        spin.editingFinished.connect(self._emit_finished)
         self._layout.addWidget(spin)
 
     def value(self) -> float:
@@ -227,8 +234,8 @@ class _LogEditor(_Editor):
                                       allow_zero=param.zero_means_off)
         self._own(spin)
         spin.setKeyboardTracking(False)
-        spin.valueChanged.connect(self.edited)
-        spin.editingFinished.connect(self.finished)
+        spin.valueChanged.connect(self._emit_edited)
+        spin.editingFinished.connect(self._emit_finished)
         self._layout.addWidget(spin)
 
     def value(self) -> float:
@@ -247,7 +254,7 @@ class _ChoiceEditor(_Editor):
         self.combo = QComboBox()
         self.combo.addItems(list(param.choices))
         self._own(self.combo)
-        self.combo.currentIndexChanged.connect(self.edited)
+        self.combo.currentIndexChanged.connect(self._emit_edited)
         self._layout.addWidget(self.combo)
 
     def value(self) -> str:
@@ -265,7 +272,7 @@ class _BoolEditor(_Editor):
         super().__init__(param, prefix, parent)
         self.check = QCheckBox(param.title)
         self._own(self.check)
-        self.check.toggled.connect(self.edited)
+        self.check.toggled.connect(self._emit_edited)
         self._layout.addWidget(self.check)
         self._layout.addStretch(1)
 
@@ -298,9 +305,9 @@ class _PairEditor(_Editor):
             self._layout.addWidget(w)
         self._layout.addStretch(1)
         self.first.valueChanged.connect(self._on_first_value_changed)
-        self.second.valueChanged.connect(self.edited)
-        self.first.editingFinished.connect(self.finished)
-        self.second.editingFinished.connect(self.finished)
+        self.second.valueChanged.connect(self._emit_edited)
+        self.first.editingFinished.connect(self._emit_finished)
+        self.second.editingFinished.connect(self._emit_finished)
         self.nonsquare.toggled.connect(self._on_nonsquare_toggled)
         self._show_second(False)
 
@@ -311,13 +318,13 @@ class _PairEditor(_Editor):
     def _on_first_value_changed(self, value: int) -> None:
         if not self.nonsquare.isChecked():
             _silently(self.second, lambda: self.second.setValue(value))
-        self.edited.emit()
+        self._emit_edited()
 
     def _on_nonsquare_toggled(self, on: bool) -> None:
         self._show_second(on)
         if not on:
             _silently(self.second, lambda: self.second.setValue(self.first.value()))
-        self.edited.emit()
+        self._emit_edited()
 
     def value(self) -> int | tuple[int, int]:
         h, w = self.first.value(), self.second.value()
@@ -366,7 +373,7 @@ class _OptionalEditor(_Editor):
         self.inner.setEnabled(not on)
         if not on and self.fallback is not None:
             self.inner.set_value(self.fallback)
-        self.edited.emit()
+        self._emit_edited()
 
     def value(self) -> Any:
         return None if self.auto.isChecked() else self.inner.value()
@@ -426,8 +433,8 @@ class SchemaForm(QWidget):
             if editor is None:
                 continue  # a kind this form does not know: no field rather than a wrong one
             self._editors[param.name] = editor
-            editor.edited.connect(lambda name=param.name: self._on_editor_edited(name))
-            editor.finished.connect(lambda name=param.name: self.editingFinished.emit(name))
+            editor.edited.connect(self._on_editor_edited)
+            editor.finished.connect(self.editingFinished)
             if isinstance(editor, _BoolEditor):
                 self.form.addRow(editor)
             else:
