@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from core import SpecError
 from core.registry import LAYER_TYPES, layer_class
@@ -106,9 +106,13 @@ class ParamForm(QWidget):
         if self._type is None or self._type not in LAYER_TYPES:
             return  # nothing, or an unknown type: the list shows the problem; nothing to edit
         cls = layer_class(self._type)
-        self._fields = SchemaForm(cls.schema, owner=self._type)
+        self._fields = SchemaForm(cls.schema, owner=self._type, label_suffix=":")
         self._fields.setObjectName("layerSettingsFields")
-        self._fields.form.setContentsMargins(0, 2, 0, 0)
+        form = self._fields.form
+        form.setContentsMargins(0, 2, 0, 0)
+        # Narrow column: put inputs under their labels rather than squeezing them.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         self._fields.valueEdited.connect(self._on_fields_value_edited)
         self._layout.addWidget(self._fields)
 

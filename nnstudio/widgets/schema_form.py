@@ -23,6 +23,8 @@ User edits emit ``valueEdited(name, value)`` with the value already normalised b
 when a field finishes an edit (Enter, focus loss), so hosts can start a new undo step.
 ``set_values(mapping)`` shows values without emitting. Spin boxes commit on Enter, focus
 change and arrow steps, never per keystroke (typing "128" does not pass through 1 and 12).
+The layout is a plain QFormLayout (``form``) with the style's policies; hosts set their own
+(the layer form wraps long rows) and may ask for a ``label_suffix`` (":").
 
 Object names (automation, tests): the main input of setting ``name`` is ``<prefix><name>``
 (prefix ``param_`` unless given); a pair's second spin box ``<prefix><name>_width`` and its
@@ -416,18 +418,16 @@ class SchemaForm(QWidget):
     editingFinished = Signal(str)
 
     def __init__(self, schema: Iterable[Param], parent: QWidget | None = None, *, object_prefix: str = "param_",
-                 owner: str = "setting"):
+                 owner: str = "setting", label_suffix: str = ""):
         super().__init__(parent)
         self.schema: tuple[Param, ...] = tuple(schema)
         self._owner = owner
         self._editors: dict[str, _Editor] = {}
         self._labels: dict[str, QLabel] = {}
         self._shown: dict[str, Any] = {}
+        #: The form's layout (the style's policies; hosts may set their own).
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
-        # Narrow column: put inputs under their labels rather than squeezing them.
-        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         for param in self.schema:
             editor = self._make_editor(param, object_prefix)
             if editor is None:
@@ -438,7 +438,7 @@ class SchemaForm(QWidget):
             if isinstance(editor, _BoolEditor):
                 self.form.addRow(editor)
             else:
-                label = QLabel(param.title)
+                label = QLabel(param.title + label_suffix)
                 label.setToolTip(tooltip(param))
                 label.setBuddy(editor.focus_widget())
                 self._labels[param.name] = label

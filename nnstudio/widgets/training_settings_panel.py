@@ -245,8 +245,11 @@ class TrainingSettingsPanel(QGroupBox):
         if schema:
             form = self.optimizer_form = SchemaForm(schema, object_prefix="optimizer_", owner=type_name)
             form.setObjectName("optimizerSettings")
+            # The same layout policies as the panel's own rows, so the two read as one form.
             form.form.setSpacing(self.form.spacing())
             form.form.setRowWrapPolicy(self.form.rowWrapPolicy())
+            form.form.setFieldGrowthPolicy(self.form.fieldGrowthPolicy())
+            form.form.setLabelAlignment(self.form.labelAlignment())
             form.valueEdited.connect(self._on_optimizer_form_value_edited)
             form.editingFinished.connect(self._on_field_editing_finished)
             row, _ = self.form.getWidgetPosition(self.lr_note)  # right after the learning rate's note

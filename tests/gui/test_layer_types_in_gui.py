@@ -165,7 +165,7 @@ def test_a_layer_class_registered_in_core_is_offered_added_by_mouse_and_edited(q
     form = editor.form
     qtbot.waitUntil(lambda: form.editor("factor") is not None and form.editor("factor").isVisible(), timeout=2000)
     assert form.findChild(QLabel, "layerSettingsHint").text() == ThrowAwayScale.summary
-    assert form.fields.label("factor").text() == "Scale factor"
+    assert form.fields.label("factor").text() == "Scale factor:"  # the Param's label (the layer form adds ":")
     spin = form.editor("factor")
     assert spin.objectName() == "param_factor"
     assert (spin.minimum(), spin.maximum(), spin.singleStep(), spin.decimals()) == (0.5, 8.0, 0.5, 1)
