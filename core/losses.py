@@ -28,6 +28,8 @@ class Loss:
     itself with ``@register_loss``."""
 
     name = ""
+    #: What the GUI shows for this loss ("Cross-entropy"); empty: the name.
+    title = ""
     #: Activation function whose fused path this loss provides (None: no fused path).
     fused_activation: str | None = None
 
@@ -56,6 +58,7 @@ class MeanSquaredError(Loss):
     """
 
     name = "mse"
+    title = "Mean squared error"
 
     def value(self, outputs, targets):
         diff = outputs - targets
@@ -76,6 +79,7 @@ class CrossEntropy(Loss):
     """
 
     name = "cross_entropy"
+    title = "Cross-entropy"
     fused_activation = "softmax"
 
     def value(self, outputs, targets):
@@ -110,6 +114,7 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "binary_cross_entropy"
+    title = "Binary cross-entropy"
     fused_activation = "sigmoid"
 
     def value(self, outputs, targets):

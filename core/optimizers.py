@@ -27,8 +27,9 @@ from .registry import OPTIMIZER_REGISTRY, register_optimizer
 ParamTriple = tuple[str, np.ndarray, np.ndarray]
 
 _LR = Param("learning_rate", "float", minimum=0.0, maximum=10.0, exclusive_minimum=True, log_scale=True,
-            help="step size of each update; too high diverges, too low crawls")
+            label="Learning rate", help="step size of each update; too high diverges, too low crawls")
 _WD = Param("weight_decay", "float", default=0.0, minimum=0.0, maximum=1.0,
+            log_scale=True, zero_means_off=True, decimals=6, label="L2 weight decay",
             help="L2 penalty: pulls every weight towards zero by this factor per step")
 
 
@@ -102,8 +103,10 @@ class SGD(Optimizer):
     schema = (
         replace(_LR, default=0.01),
         Param("momentum", "float", default=0.0, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+              label="Momentum", step=0.01, decimals=4,
               help="fraction of the previous step carried into this one (0 = plain SGD)"),
-        Param("nesterov", "bool", default=False, help="look ahead along the momentum before taking the gradient"),
+        Param("nesterov", "bool", default=False, label="Nesterov momentum",
+              help="look ahead along the momentum before taking the gradient"),
         _WD,
     )
 
@@ -137,10 +140,13 @@ class Adam(Optimizer):
     schema = (
         replace(_LR, default=0.001),
         Param("beta1", "float", default=0.9, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+              label="β₁ (beta1)", step=0.01, decimals=4,
               help="decay of the running mean of gradients"),
         Param("beta2", "float", default=0.999, minimum=0.0, maximum=1.0, exclusive_maximum=True,
+              label="β₂ (beta2)", step=0.01, decimals=4,
               help="decay of the running mean of squared gradients"),
         Param("epsilon", "float", default=1e-8, minimum=0.0, maximum=1.0, exclusive_minimum=True,
+              log_scale=True, decimals=12, label="ε (epsilon)",
               help="added to the denominator to avoid division by zero"),
         _WD,
     )

@@ -4,9 +4,10 @@
   imported file if any, and "Import IDX…" / "Import CSV…". A choice is loaded (checked)
   before it becomes an undoable ``document.change``; a DataError is shown with
   ``document.notify`` and the previous choice stays (the combo returns to it).
-- Generated sets show their parameters (n_samples, noise, seed, n_classes) as spin boxes;
-  each edit is an undoable change (one undo step per field while it keeps focus).
-- Info (samples, input, classes, attribution) and a preview (``DatasetPreview``).
+- Generated sets show their parameters as a ``SchemaForm`` over
+  ``core.compat.dataset_param_schema`` (object names ``datasetParam_<name>``); each edit is
+  an undoable change (one undo step per field while it keeps focus).
+- Info (``dataset_facts``: samples, input, classes; attribution) and a preview (``DatasetPreview``).
 - When the network does not fit the dataset (``core.compat.check_compatibility``) an
   inline notice offers ``fitNetworkButton``: ``core.compat.fit_spec_to_dataset``, applied
   in the same undo step as the dataset choice that caused the mismatch when that choice is
@@ -14,7 +15,8 @@
 - MNIST not on this computer: an inline notice with ``downloadMnistButton`` (progress bar
   ``downloadProgress``, ``cancelDownloadButton``; on failure the message and "Retry") and
   ``locateMnistButton`` (``dialogs.choose_folder``; the files are copied into nnstudio's
-  data folder so they are found next time). Never a modal dialog.
+  data folder so they are found next time). Never a modal dialog. The notices are
+  ``dataset_notices``; asking for import files is ``dataset_import``.
 
 Image sets (digits, MNIST) are laid out to suit the network's first layer
 (``core.compat.layout_for_spec``: Conv2D -> images, Dense -> flat rows).
@@ -22,27 +24,16 @@ Image sets (digits, MNIST) are laid out to suit the network's first layer
 
 from __future__ import annotations
 
-import contextlib
-import html
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QFrame,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -50,58 +41,22 @@ from PySide6.QtWidgets import (
 from core.compat import (
     check_compatibility,
     dataset_param_schema,
-    describe_input,
-    image_shape_for,
     layout_for_spec,
     propose_dataset_fit,
 )
-from core.data import DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset, find_mnist, load_mnist, locate_mnist_in
-from core.params import Param
+from core.data import DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset, find_mnist, locate_mnist_in
 
 from ..document import DatasetChoice, DatasetUnavailable, Document
 from ..messages import describe_failure
-from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
-from ..theme import style_notice
+from ..mnist_download import MnistDownloader, adopt_mnist_copy
 from ..user_dataset import UserDrawings
+from .dataset_facts import facts_html
+from .dataset_import import IMPORT_CSV, IMPORT_IDX, ask_import, ask_located, busy, dataset_title, validate_choice
+from .dataset_notices import MNIST_TOTAL_BYTES, MnistNotice, notice_frame
 from .dataset_preview import DatasetPreview
+from .schema_form import SchemaForm
 
-IMPORT_IDX = "import-idx"
-IMPORT_CSV = "import-csv"
 _CURRENT_IMPORT = "current-import"
-_MB = 1_000_000
-MNIST_TOTAL_BYTES = sum(size for _, size, _ in MNIST_FILES)
-_PARAM_LABELS = {"n_samples": "Samples", "noise": "Noise", "seed": "Data seed", "n_classes": "Classes"}
-
-
-def dataset_title(choice: DatasetChoice) -> str:
-    """Short name for messages: "Digits 8×8", "MNIST", "data.csv"."""
-    if choice.name == IMPORT_CSV:
-        return Path(str(choice.params.get("path", "CSV file"))).name
-    if choice.name == IMPORT_IDX:
-        return Path(str(choice.params.get("images", "IDX files"))).name
-    info = DATASETS.get(choice.name)
-    return info.title.split(" (")[0] if info is not None else choice.name
-
-
-def validate_choice(document: Document, choice: DatasetChoice) -> None:
-    """Raise DataError when ``choice`` cannot be loaded. For MNIST only the raw files are
-    decoded (shared in-memory cache), so the document's own load then costs little."""
-    if choice.name == "mnist":
-        location = find_mnist()
-        if location is None:
-            raise DataError("MNIST was not found on this computer")
-        load_mnist(location)
-        return
-    document.load_dataset(choice)  # cached: the switch that follows does not load it again
-
-
-@contextlib.contextmanager
-def _busy():
-    QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-    try:
-        yield
-    finally:
-        QGuiApplication.restoreOverrideCursor()
 
 
 @dataclass
@@ -112,6 +67,10 @@ class _MergeWindow:
     key: str
     index: int
     choice: DatasetChoice
+
+
+# Moved to dataset_import; importable from here as before.
+__all__ = ["IMPORT_CSV", "IMPORT_IDX", "MNIST_TOTAL_BYTES", "DatasetPanel", "dataset_title", "validate_choice"]
 
 
 class DatasetPanel(QGroupBox):
@@ -129,7 +88,7 @@ class DatasetPanel(QGroupBox):
         self._merge: _MergeWindow | None = None
         self._change_count = 0
         self._param_session = 0
-        self._param_widgets: dict[str, QWidget] = {}
+        self.params_form: SchemaForm | None = None  # the generated set's parameters
         self._param_name: str | None = None
         self._failed_choice: DatasetChoice | None = None
         self._want_mnist = False  # the user asked for MNIST: switch to it once it is here
@@ -163,8 +122,8 @@ class DatasetPanel(QGroupBox):
 
         self.params_box = QWidget()
         self.params_box.setObjectName("datasetParams")
-        self.params_form = QFormLayout(self.params_box)
-        self.params_form.setContentsMargins(0, 0, 0, 0)
+        self._params_layout = QVBoxLayout(self.params_box)
+        self._params_layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.params_box)
 
         self.drawings_check = QCheckBox("Include my drawings")
@@ -192,7 +151,7 @@ class DatasetPanel(QGroupBox):
         self.preview = DatasetPreview()
         layout.addWidget(self.preview)
 
-        self.compat_notice, self.compat_text = self._notice("compatNotice", "warning")
+        self.compat_notice, self.compat_text = notice_frame("compatNotice", "warning")
         self.fit_button = QPushButton("Fix first and last layers")
         self.fit_button.setObjectName("fitNetworkButton")
         self.fit_button.setToolTip("Set the network's input to the dataset's samples and its last Dense layer "
@@ -201,32 +160,16 @@ class DatasetPanel(QGroupBox):
         self.compat_notice.layout().addWidget(self.fit_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.compat_notice)
 
-        self.mnist_notice, self.mnist_text = self._notice("mnistNotice", "info")
-        self.progress = QProgressBar()
-        self.progress.setObjectName("downloadProgress")
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.progress.setAccessibleName("MNIST download progress")
-        self.mnist_notice.layout().addWidget(self.progress)
-        buttons = QHBoxLayout()
-        self.download_button = QPushButton("Download (11.6 MB)")
-        self.download_button.setObjectName("downloadMnistButton")
-        self.download_button.setToolTip(f"Download MNIST from a public mirror into {mnist_folder()}; "
-                                        "files are checked against their published checksums")
+        self.mnist_notice = MnistNotice()
+        # The notice's parts, by the names the rest of the panel (and its tests) use.
+        self.mnist_text = self.mnist_notice.text
+        self.progress = self.mnist_notice.progress
+        self.download_button = self.mnist_notice.download_button
+        self.locate_button = self.mnist_notice.locate_button
+        self.cancel_button = self.mnist_notice.cancel_button
         self.download_button.clicked.connect(self._on_download_button_clicked)
-        self.locate_button = QPushButton("Locate folder…")
-        self.locate_button.setObjectName("locateMnistButton")
-        self.locate_button.setToolTip("Use a copy of MNIST already on this computer (the four IDX files or "
-                                      "Keras' mnist.npz)")
         self.locate_button.clicked.connect(self._on_locate_button_clicked)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("cancelDownloadButton")
-        self.cancel_button.setToolTip("Stop the download; it resumes where it stopped next time")
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
-        for button in (self.download_button, self.locate_button, self.cancel_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        self.mnist_notice.layout().addLayout(buttons)
         # Right under the list: it answers the choice just made there.
         layout.insertWidget(layout.indexOf(self.combo) + 1, self.mnist_notice)
         self._set_mnist_state("hidden")
@@ -242,21 +185,6 @@ class DatasetPanel(QGroupBox):
         layout.addWidget(self.attribution)
         layout.addStretch(1)  # spare height goes below, not between the rows
         self._fill_combo()
-
-    def _notice(self, name: str, level: str) -> tuple[QFrame, QLabel]:
-        frame = QFrame()
-        frame.setObjectName(name)
-        frame.setFrameShape(QFrame.Shape.StyledPanel)
-        style_notice(frame, level, f"#{name} QLabel")  # light or dark colours, recoloured on a theme switch
-        box = QVBoxLayout(frame)
-        box.setContentsMargins(8, 6, 8, 6)
-        text = QLabel()
-        text.setObjectName(name + "Text")
-        text.setWordWrap(True)
-        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.addWidget(text)
-        frame.hide()
-        return frame, text
 
     def _fill_combo(self) -> None:
         self.combo.blockSignals(True)
@@ -323,7 +251,7 @@ class DatasetPanel(QGroupBox):
         if choice == self.document.dataset_choice:
             return True
         try:
-            with _busy():
+            with busy():
                 validate_choice(self.document, choice)
         except Exception as exc:  # broad on purpose: a slot that opens a file shows a sentence, never raises
             action = failure or f"{dataset_title(choice)} could not be loaded"
@@ -344,27 +272,14 @@ class DatasetPanel(QGroupBox):
     def _import(self, kind: str) -> None:
         if self.document.training_active:
             return
-        if kind == IMPORT_CSV:
-            paths = self.dialogs.open_data_paths("Import CSV", "CSV files (*.csv *.txt *.tsv);;All files (*)")
-            if not paths:
-                return
-            choice = DatasetChoice(IMPORT_CSV, {"path": str(paths[0])})
-        else:
-            paths = self.dialogs.open_data_paths("Import IDX: choose the images file and the labels file",
-                                                 "IDX files (*-ubyte *-ubyte.gz *.idx* *.gz);;All files (*)",
-                                                 multiple=True)
-            if not paths:
-                return
-            pair = self._idx_pair(paths)
-            if pair is None:
-                self.document.notify(
-                    f"Import IDX needs two files, the images (idx3) and the labels (idx1); {len(paths)} "
-                    f"{'was' if len(paths) == 1 else 'were'} chosen. Select both files at once.", "error")
-                return
-            choice = DatasetChoice(IMPORT_IDX, {"images": pair[0], "labels": pair[1],
-                                                "layout": layout_for_spec(self.document.spec)})
-        self._apply_choice(choice, f"Import {dataset_title(choice)}",
-                           failure=f"Could not import {dataset_title(choice)}")
+        try:
+            choice = ask_import(self.dialogs, kind, layout_for_spec(self.document.spec))
+        except DataError as exc:
+            self.document.notify(str(exc), "error")
+            return
+        if choice is not None:
+            self._apply_choice(choice, f"Import {dataset_title(choice)}",
+                               failure=f"Could not import {dataset_title(choice)}")
 
     def locate_dataset(self) -> bool:
         """Ask where the files of the current imported dataset are now (an opened model named
@@ -373,23 +288,13 @@ class DatasetPanel(QGroupBox):
         choice = self.document.dataset_choice
         if self.document.training_active or choice.name not in (IMPORT_IDX, IMPORT_CSV):
             return False
-        if choice.name == IMPORT_CSV:
-            paths = self.dialogs.open_data_paths(f"Locate {dataset_title(choice)}",
-                                                 "CSV files (*.csv *.txt *.tsv);;All files (*)")
-            if not paths:
-                return False
-            located = DatasetChoice(IMPORT_CSV, {**choice.params, "path": str(paths[0])})
-        else:
-            paths = self.dialogs.open_data_paths(f"Locate {dataset_title(choice)}: choose the images file and the "
-                                                 "labels file", "IDX files (*-ubyte *-ubyte.gz *.idx* *.gz);;All "
-                                                 "files (*)", multiple=True)
-            pair = self._idx_pair(paths) if paths else None
-            if pair is None:
-                if paths:
-                    self.document.notify("Locate the IDX data by selecting both files at once: the images (idx3) "
-                                         "and the labels (idx1).", "error")
-                return False
-            located = DatasetChoice(IMPORT_IDX, {**choice.params, "images": pair[0], "labels": pair[1]})
+        try:
+            located = ask_located(self.dialogs, choice)
+        except DataError as exc:
+            self.document.notify(str(exc), "error")
+            return False
+        if located is None:
+            return False
         if located == choice:  # the same place again (the file is back): read it once more
             return self.document.retry_dataset()
         ok = self._apply_choice(located, f"Locate {dataset_title(located)}",
@@ -397,62 +302,28 @@ class DatasetPanel(QGroupBox):
         self._fill_combo()
         return ok
 
-    @staticmethod
-    def _idx_pair(paths: list[str]) -> tuple[str, str] | None:
-        """(images, labels) from two chosen paths: the labels file names "label" or "idx1"."""
-        if len(paths) != 2:
-            return None
-        def is_labels(p: str) -> bool:
-            name = Path(p).name.lower()
-            return "label" in name or "idx1" in name
-        first, second = (str(p) for p in paths)
-        return (second, first) if is_labels(first) and not is_labels(second) else (first, second)
-
     # -- parameters of generated sets --------------------------------------------------------------
     def _rebuild_params(self, choice: DatasetChoice) -> None:
         schema = [p for p in dataset_param_schema(choice.name) if p.kind != "choice"] if choice.name in DATASETS else []
         if self._param_name != choice.name:
             self._param_name = choice.name
-            while self.params_form.rowCount():
-                self.params_form.removeRow(0)
-            self._param_widgets = {}
-            for param in schema:
-                widget = self._param_widget(param)
-                self._param_widgets[param.name] = widget
-                label = QLabel(_PARAM_LABELS.get(param.name, param.name))
-                label.setToolTip(widget.toolTip())
-                label.setBuddy(widget)
-                self.params_form.addRow(label, widget)
+            if self.params_form is not None:
+                self._params_layout.removeWidget(self.params_form)
+                self.params_form.setParent(None)  # gone at once, not only once the event loop runs
+                self.params_form.deleteLater()
+                self.params_form = None
+            if schema:
+                # Each value regenerates the data: the form applies on Enter, focus loss or
+                # arrow steps, never per keystroke (a half-typed number is not one the user meant).
+                self.params_form = SchemaForm(schema, object_prefix="datasetParam_", owner=dataset_title(choice))
+                self.params_form.valueEdited.connect(self._on_param_value_changed)
+                self.params_form.editingFinished.connect(self._on_param_editing_finished)
+                self._params_layout.addWidget(self.params_form)
         self.params_box.setVisible(bool(schema))
-        values = {p.name: p.default for p in schema} | dict(choice.params)
-        for name, widget in self._param_widgets.items():
-            widget.blockSignals(True)
-            widget.setValue(values[name])
-            widget.blockSignals(False)
+        if self.params_form is not None:
+            self.params_form.set_values({p.name: p.default for p in schema} | dict(choice.params))
 
-    def _param_widget(self, param: Param) -> QAbstractSpinBox:
-        if param.kind == "int":
-            widget: QAbstractSpinBox = QSpinBox()
-            widget.setRange(int(param.minimum), int(param.maximum))
-            widget.setGroupSeparatorShown(param.name == "n_samples")
-            if param.name == "n_samples":
-                widget.setSingleStep(100)
-        else:
-            widget = QDoubleSpinBox()
-            widget.setDecimals(3)
-            widget.setSingleStep(0.01)
-            widget.setRange(float(param.minimum), float(param.maximum))
-        widget.setObjectName(f"datasetParam_{param.name}")
-        widget.setToolTip(param.help[:1].upper() + param.help[1:])
-        widget.setAccessibleName(_PARAM_LABELS.get(param.name, param.name))
-        # Apply on Enter, focus loss or arrow steps, not per keystroke: each value regenerates
-        # the data, and a half-typed number is not one the user meant.
-        widget.setKeyboardTracking(False)
-        widget.valueChanged.connect(lambda value, n=param.name: self._on_param_value_changed(n, value))
-        widget.editingFinished.connect(self._on_param_editing_finished)
-        return widget
-
-    def _on_param_value_changed(self, name: str, value) -> None:
+    def _on_param_value_changed(self, name: str, value: Any) -> None:
         choice = self.document.dataset_choice
         if self.document.training_active or choice.name not in DATASETS:
             return
@@ -463,14 +334,16 @@ class DatasetPanel(QGroupBox):
             validate_choice(self.document, new)
         except DataError as exc:  # the ranges should make this impossible; never lose the old choice
             self.document.notify(f"{dataset_title(choice)}: {exc}", "error")
+            self._param_name = None  # rebuilt: the inputs show the document's values again
             self._rebuild_params(choice)
             return
         key = f"dataset-param-{id(self)}-{name}-{self._param_session}"
-        self.document.change(f"Change {dataset_title(choice)} {_PARAM_LABELS.get(name, name).lower()}",
+        title = next((p.title for p in dataset_param_schema(choice.name) if p.name == name), name)
+        self.document.change(f"Change {dataset_title(choice)} {title.lower()}",
                              dataset=new, merge_key=key)
         self._merge = _MergeWindow(key, self.document.undo_stack.index(), new)
 
-    def _on_param_editing_finished(self) -> None:
+    def _on_param_editing_finished(self, _name: str = "") -> None:
         self._param_session += 1  # the next edit starts a new undo step
 
     # -- fitting the network -------------------------------------------------------------------------
@@ -494,7 +367,7 @@ class DatasetPanel(QGroupBox):
         spec, choice = proposal
         if choice != self.document.dataset_choice:
             try:
-                with _busy():
+                with busy():
                     validate_choice(self.document, choice)
             except DataError as exc:
                 self.document.notify(f"{dataset_title(choice)} could not be loaded: {exc}", "error")
@@ -515,7 +388,7 @@ class DatasetPanel(QGroupBox):
         if choice.name == "mnist" and find_mnist() is None:
             return None
         try:
-            with _busy():
+            with busy():
                 return self.document.dataset()
         except DatasetUnavailable:
             return None  # loading in the background, or the user was told how to locate it
@@ -586,20 +459,7 @@ class DatasetPanel(QGroupBox):
             self.attribution.setText("")
             self.attribution.hide()
             return
-        samples = f"{data.n_samples:,} samples"
-        if data.y_test is not None:
-            samples += f" + {len(data.y_test):,} official test samples"
-        shape = describe_input(data.input_shape)
-        image = image_shape_for(data.input_shape, data.preprocessing)
-        if image is not None and len(data.input_shape) == 1:
-            shape += f" ({image[0]}×{image[1]} images as flat rows, for Dense layers)"
-        elif image is not None:
-            shape += " (for Conv2D layers)"
-        names = list(data.class_names)
-        shown = ", ".join(names[:12]) + (f", … ({len(names) - 12} more)" if len(names) > 12 else "")
-        # Class names come from files: escape them, the label shows rich text.
-        self.info.setText(f"<b>{samples}</b><br>Input: {html.escape(shape)}<br>{data.n_classes} classes: "
-                          f"{html.escape(shown)}")
+        self.info.setText(facts_html(data))
         self.attribution.setText(data.attribution)
         self.attribution.setVisible(bool(data.attribution))
 
@@ -644,39 +504,15 @@ class DatasetPanel(QGroupBox):
             self._choose_named("mnist")
 
     # -- MNIST: download and locate -------------------------------------------------------------------
-    mnist_state = "hidden"
+    @property
+    def mnist_state(self) -> str:
+        """What the MNIST notice shows: one of ``dataset_notices.MNIST_STATES``."""
+        return self.mnist_notice.state
 
     def _set_mnist_state(self, state: str, message: str = "") -> None:
-        """hidden | absent | downloading | preparing | failed | cancelled | wrong-folder | ready."""
-        self.mnist_state = state
         current = dataset_title(self.document.dataset_choice)
-        keeps = "" if self.document.dataset_choice.name == "mnist" else f" {current} stays selected meanwhile."
-        texts = {
-            "absent": "MNIST is not on this computer yet. Download it (11.6 MB) into nnstudio's data folder, "
-                      "or locate a folder that already holds it." + keeps,
-            "downloading": "Downloading MNIST…",
-            "preparing": "Checking and unpacking MNIST…",
-            "failed": message,
-            "cancelled": "Download cancelled. Downloading again resumes where it stopped." + keeps,
-            "wrong-folder": message,
-            "ready": "MNIST is ready: choose it in the list above"
-                     + (" once training has stopped." if self.document.training_active else "."),
-        }
-        self.mnist_text.setText(texts.get(state, ""))
-        self.mnist_notice.setVisible(state != "hidden")
-        active = state in ("downloading", "preparing")
-        self.progress.setVisible(active)
-        self.cancel_button.setVisible(state == "downloading")
-        self.download_button.setVisible(state in ("absent", "failed", "cancelled", "wrong-folder"))
-        self.locate_button.setVisible(state in ("absent", "failed", "cancelled", "wrong-folder"))
-        self.download_button.setText({"failed": "Retry", "cancelled": "Resume download"}.get(state,
-                                                                                            "Download (11.6 MB)"))
-        if state == "preparing":
-            self.progress.setRange(0, 0)  # busy indicator: decoding reports no progress
-        elif state == "downloading":
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(0)
-            self.progress.setFormat("Starting…")
+        keeps = "" if self.document.dataset_choice.name == "mnist" else f"{current} stays selected meanwhile."
+        self.mnist_notice.set_state(state, message, keeps, self.document.training_active)
 
     def _on_download_button_clicked(self) -> None:
         self._want_mnist = True
@@ -684,30 +520,22 @@ class DatasetPanel(QGroupBox):
             self._set_mnist_state("downloading")
 
     def _on_cancel_button_clicked(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.mnist_text.setText("Cancelling…")
+        self.mnist_notice.show_cancelling()
         self.downloader.cancel()
 
     def _on_downloader_progress_changed(self, done: int, total: int, name: str) -> None:
-        if self.mnist_state != "downloading":
-            return
-        self.progress.setValue(int(1000 * done / total) if total else 0)
-        self.progress.setFormat(f"{done / _MB:.1f} of {total / _MB:.1f} MB")
-        self.mnist_text.setText(f"Downloading MNIST: {name}")
+        self.mnist_notice.show_progress(done, total, name)
 
     def _on_downloader_preparing(self) -> None:
         self._set_mnist_state("preparing")
 
     def _on_downloader_succeeded(self, folder: str) -> None:
-        self.cancel_button.setEnabled(True)
         self._mnist_arrived()
 
     def _on_downloader_failed(self, message: str) -> None:
-        self.cancel_button.setEnabled(True)
         self._set_mnist_state("failed", message)
 
     def _on_downloader_cancelled(self) -> None:
-        self.cancel_button.setEnabled(True)
         self._set_mnist_state("cancelled")
 
     def _on_locate_button_clicked(self) -> None:
@@ -723,7 +551,7 @@ class DatasetPanel(QGroupBox):
                 f"or its mnist/ or MNIST/raw/ subfolder.")
             return
         try:
-            with _busy():
+            with busy():
                 adopt_mnist_copy(location)  # copied so it is found next time; checked; removed if bad
         except DataError as exc:
             self._set_mnist_state("wrong-folder", f"MNIST in {folder} cannot be used: {exc}")

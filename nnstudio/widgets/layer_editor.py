@@ -17,22 +17,9 @@ the palette's place (same height, so the list neither moves nor repaints when a 
 from __future__ import annotations
 
 import html
-import re
 
-from PySide6.QtCore import QMimeData, QModelIndex, QPointF, QRectF, QSize, Qt, QTimer
-from PySide6.QtGui import (
-    QAction,
-    QColor,
-    QFont,
-    QFontMetrics,
-    QIcon,
-    QKeySequence,
-    QPainter,
-    QPainterPath,
-    QPalette,
-    QPen,
-    QPixmap,
-)
+from PySide6.QtCore import QModelIndex, QSize, Qt
+from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -40,15 +27,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListView,
-    QListWidget,
     QListWidgetItem,
-    QPushButton,
     QScrollArea,
     QSizePolicy,
     QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -58,270 +40,20 @@ from core.compat import DatasetFit, app_problems
 from core.data import DataError
 from core.layers import format_shape
 from core.spec import layer_label
-from core.spec_edit import (
-    PALETTE_TYPES,
-    QuickFix,
-    default_layer,
-    duplicate_layer,
-    insert_layer,
-    move_layer,
-    remove_layer,
-)
+from core.spec_edit import QuickFix, default_layer, duplicate_layer, insert_layer, move_layer, remove_layer
 
 from ..document import Document
-from ..layer_list_model import LAYER_TYPE_MIME, PROBLEM_COLOR, LayerListModel, shape_text
+from ..layer_list_model import LayerListModel, shape_text
 from ..readiness import choice_with_layout, dataset_facts, repair_for
-from .param_form import LAYER_BLURBS, ParamForm
+from .layer_list_view import LayerDelegate, LayerListView
+from .layer_palette import CATEGORY_COLORS, LayerPalette, category_color, type_color
+from .layer_problem_banner import LayerProblemBanner
+from .layer_tool_icons import tool_icon
+from .param_form import ParamForm
 
-#: Badge colour per layer type (list rows and palette chips), readable on light and dark themes.
-TYPE_COLORS = {"Dense": QColor("#2f6fc9"), "Conv2D": QColor("#8a3fb0"), "MaxPool2D": QColor("#138a72"),
-               "Flatten": QColor("#6b7780"), "Dropout": QColor("#c8660f"), "Activation": QColor("#2e8b3e")}
-_OTHER_COLOR = QColor("#555555")
-
-_LOCATION_PREFIX = re.compile(r"^layer \d+ \([^)]*\):? ")
-
-
-def _type_color(type_name: str | None) -> QColor:
-    return TYPE_COLORS.get(type_name or "", _OTHER_COLOR)
-
-
-def _chip_icon(color: QColor, size: int = 12) -> QIcon:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pixmap)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(color)
-    p.drawRoundedRect(QRectF(1, 1, size - 2, size - 2), 3, 3)
-    p.end()
-    icon = QIcon(pixmap)
-    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # keep the type colour on the highlighted chip
-    return icon
-
-
-def _tool_icon(kind: str, color: QColor, size: int = 20) -> QIcon:
-    """Small line icons drawn here (no icon theme offscreen or on Windows)."""
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pixmap)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    pen = QPen(color, 1.8, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
-    p.setPen(pen)
-    s = size
-
-    def arrow(x: float, top: float, bottom: float, up: bool) -> None:
-        p.drawLine(QPointF(x, top), QPointF(x, bottom))
-        tip, base = (top, top + 4) if up else (bottom, bottom - 4)
-        p.drawLine(QPointF(x, tip), QPointF(x - 3.5, base))
-        p.drawLine(QPointF(x, tip), QPointF(x + 3.5, base))
-
-    def plus(cx: float, cy: float, r: float) -> None:
-        p.drawLine(QPointF(cx - r, cy), QPointF(cx + r, cy))
-        p.drawLine(QPointF(cx, cy - r), QPointF(cx, cy + r))
-
-    if kind == "up":
-        arrow(s / 2, 3, s - 3, True)
-    elif kind == "down":
-        arrow(s / 2, 3, s - 3, False)
-    elif kind == "insert_above":
-        plus(s * 0.32, s * 0.5, 4)
-        arrow(s * 0.72, 3, s - 4, True)
-    elif kind == "insert_below":
-        plus(s * 0.32, s * 0.5, 4)
-        arrow(s * 0.72, 4, s - 3, False)
-    elif kind == "duplicate":
-        p.drawRoundedRect(QRectF(3, 3, 10, 10), 2, 2)
-        front = QRectF(7, 7, 10, 10)
-        # Clear the front square's area so the back one looks hidden behind it.
-        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
-        p.fillRect(front.adjusted(-1, -1, 1, 1), Qt.GlobalColor.transparent)
-        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceOver)
-        p.drawRoundedRect(front, 2, 2)
-        plus(12, 12, 2.5)
-    elif kind == "delete":
-        path = QPainterPath()
-        path.moveTo(5, 6)
-        path.lineTo(6.5, s - 3)
-        path.lineTo(s - 6.5, s - 3)
-        path.lineTo(s - 5, 6)
-        p.drawPath(path)
-        p.drawLine(QPointF(3.5, 5), QPointF(s - 3.5, 5))
-        p.drawLine(QPointF(8, 3), QPointF(s - 8, 3))
-        p.drawLine(QPointF(8.5, 8.5), QPointF(8.5, s - 5.5))
-        p.drawLine(QPointF(s - 8.5, 8.5), QPointF(s - 8.5, s - 5.5))
-    p.end()
-    return QIcon(pixmap)
-
-
-class LayerPalette(QListWidget):
-    """Layer types as chips. Activating one (double-click or Enter) emits ``itemActivated``;
-    dragging one into the layer list drops a new layer there."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("layerPalette")
-        self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(True)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setSpacing(2)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self.setDefaultDropAction(Qt.DropAction.CopyAction)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setAccessibleName("Layer palette")
-        for name in PALETTE_TYPES:
-            item = QListWidgetItem(_chip_icon(_type_color(name)), name)
-            item.setData(Qt.ItemDataRole.UserRole, name)
-            item.setToolTip(f"{name}: {LAYER_BLURBS.get(name, '')}\n"
-                            "Double-click or press Enter to add it below the selected layer, "
-                            "or drag it into the list.")
-            self.addItem(item)
-        self.setCurrentRow(0)
-
-    def current_type(self) -> str:
-        item = self.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item is not None else PALETTE_TYPES[0]
-
-    def mimeData(self, items) -> QMimeData:
-        mime = QMimeData()
-        if items:
-            name = items[0].data(Qt.ItemDataRole.UserRole)
-            mime.setData(LAYER_TYPE_MIME, name.encode("utf-8"))
-            mime.setText(name)
-        return mime
-
-    def startDrag(self, supportedActions) -> None:
-        # Copy only: a Move would make the view delete the chip after the drop.
-        super().startDrag(Qt.DropAction.CopyAction)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        # Chips wrap: grow or shrink to show every row (deferred until the layout is done).
-        QTimer.singleShot(0, self, self._fit_height)
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        QTimer.singleShot(0, self, self._fit_height)
-
-    def _fit_height(self) -> None:
-        if not self.count():
-            return
-        self.doItemsLayout()
-        bottom = max(self.visualItemRect(self.item(i)).bottom() for i in range(self.count()))
-        height = bottom + self.verticalOffset() + 2 * self.frameWidth() + self.spacing() + 2
-        if height > 0 and height != self.height():
-            self.setFixedHeight(height)
-
-
-class LayerDelegate(QStyledItemDelegate):
-    """Two-line rows: a coloured position badge, caption and parameter count; the output
-    shape (or the problem, in red) below."""
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        fm = QFontMetrics(option.font)
-        # Narrow width hint: the list view stretches rows to its width, and a wide hint would
-        # stick after the column is made narrower (clipping the counts at the right).
-        return QSize(160, 2 * fm.height() + 12)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        widget = opt.widget
-        style = widget.style() if widget is not None else None
-        painter.save()
-        problem = index.data(LayerListModel.ProblemRole) or ""
-        rect = opt.rect
-        if problem:
-            painter.fillRect(rect, QColor(PROBLEM_COLOR.red(), PROBLEM_COLOR.green(), PROBLEM_COLOR.blue(), 28))
-        if style is not None:
-            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter, widget)
-        if problem:
-            painter.fillRect(QRectF(rect.left(), rect.top() + 2, 3, rect.height() - 4), PROBLEM_COLOR)
-
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
-        enabled = bool(opt.state & QStyle.StateFlag.State_Enabled)
-        group = QPalette.ColorGroup.Normal if enabled else QPalette.ColorGroup.Disabled
-        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        text_color = opt.palette.color(group, role)
-        muted = QColor(text_color)
-        muted.setAlphaF(0.65)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-
-        fm = QFontMetrics(opt.font)
-        line = fm.height()
-        top = rect.top() + 6
-        # Position badge.
-        diameter = int(line * 1.5)
-        badge = QRectF(rect.left() + 8, rect.center().y() - diameter / 2 + 0.5, diameter, diameter)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(_type_color(index.data(LayerListModel.LayerTypeRole)))
-        painter.drawEllipse(badge)
-        badge_font = QFont(opt.font)
-        badge_font.setBold(True)
-        if index.row() >= 99:
-            badge_font.setPointSizeF(max(badge_font.pointSizeF() * 0.8, 6))
-        painter.setFont(badge_font)
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(index.row() + 1))
-
-        left = int(badge.right()) + 8
-        right = rect.right() - 8
-        params = index.data(LayerListModel.ParamCountRole) or 0
-        known = index.data(LayerListModel.OutputShapeRole) is not None
-        # After a problem the shapes, and so the counts, are unknown: say so rather than 0.
-        count_text = f"{params:,}" if known else "?"
-        bold = QFont(opt.font)
-        bold.setBold(True)
-        bold_fm = QFontMetrics(bold)
-        count_width = fm.horizontalAdvance(count_text)
-        unit_text = "params"
-        unit_width = fm.horizontalAdvance(unit_text)
-        right_width = max(count_width, unit_width)
-
-        caption_width = max(right - left - right_width - 10, 20)
-        painter.setFont(bold)
-        painter.setPen(text_color)
-        caption = bold_fm.elidedText(index.data(LayerListModel.CaptionRole) or "", Qt.TextElideMode.ElideRight,
-                                     caption_width)
-        left_middle = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-        painter.drawText(QRectF(left, top, caption_width, line), left_middle, caption)
-        painter.setFont(opt.font)
-        painter.setPen(text_color if params else muted)
-        painter.drawText(QRectF(right - right_width, top, right_width, line),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, count_text)
-        painter.setPen(muted)
-        painter.drawText(QRectF(right - right_width, top + line, right_width, line),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, unit_text)
-
-        if problem:
-            second = "⚠ " + _LOCATION_PREFIX.sub("", problem.splitlines()[0])
-            painter.setPen(text_color if selected else PROBLEM_COLOR)
-        else:
-            second = "→ " + shape_text(index.data(LayerListModel.OutputShapeRole))
-            painter.setPen(muted)
-        second = fm.elidedText(second, Qt.TextElideMode.ElideRight, caption_width)
-        painter.drawText(QRectF(left, top + line, caption_width, line),
-                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, second)
-        painter.restore()
-
-
-class _LayerListView(QListView):
-    """The layer list; says how to start when it is empty."""
-
-    PLACEHOLDER = "No layers yet.\nDouble-click a layer type above, or drag it here."
-
-    def paintEvent(self, event) -> None:
-        super().paintEvent(event)
-        if self.model() is not None and self.model().rowCount() == 0:
-            painter = QPainter(self.viewport())
-            color = self.palette().color(QPalette.ColorRole.PlaceholderText)
-            painter.setPen(color)
-            painter.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
-                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.PLACEHOLDER)
-            painter.end()
+# Moved to their own modules; importable from here as before.
+__all__ = ["CATEGORY_COLORS", "LayerDelegate", "LayerEditor", "LayerListView", "LayerPalette", "LayerProblemBanner",
+           "category_color", "type_color"]
 
 
 class LayerEditor(QWidget):
@@ -349,7 +81,7 @@ class LayerEditor(QWidget):
         self.palette_view.itemActivated.connect(self._on_palette_view_item_activated)
         self.palette_view.currentItemChanged.connect(self._on_palette_view_current_item_changed)
 
-        self.list_view = _LayerListView()
+        self.list_view = LayerListView()
         self.list_view.setObjectName("layerList")
         self.list_view.setAccessibleName("Layers")
         self.list_view.setModel(self.model)
@@ -368,27 +100,10 @@ class LayerEditor(QWidget):
         self.list_view.selectionModel().currentRowChanged.connect(self._on_selection_current_row_changed)
         self.model.layersEdited.connect(self._on_model_layers_edited)
 
-        self.problem_frame = QFrame()
-        self.problem_frame.setObjectName("layerProblemBox")
-        self.problem_frame.setFrameShape(QFrame.Shape.StyledPanel)
-        self.problem_frame.setStyleSheet(
-            "#layerProblemBox { background: rgba(200, 40, 40, 22); border: 1px solid rgba(200, 40, 40, 110);"
-            " border-radius: 4px; }")
-        self.problem_label = QLabel()
-        self.problem_label.setObjectName("layerProblem")
-        self.problem_label.setWordWrap(True)
-        self.problem_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.problem_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.fix_button = QPushButton()
-        self.fix_button.setObjectName("layerQuickFix")
+        self.problem_frame = LayerProblemBanner()
+        self.problem_label = self.problem_frame.label
+        self.fix_button = self.problem_frame.fix_button
         self.fix_button.clicked.connect(self._on_fix_button_clicked)
-        problem_layout = QVBoxLayout(self.problem_frame)
-        problem_layout.setContentsMargins(8, 6, 8, 6)
-        problem_layout.addWidget(self.problem_label)
-        fix_row = QHBoxLayout()
-        fix_row.addStretch(1)
-        fix_row.addWidget(self.fix_button)
-        problem_layout.addLayout(fix_row)
 
         self.totals_label = QLabel()
         self.totals_label.setObjectName("layerTotals")
@@ -425,7 +140,7 @@ class LayerEditor(QWidget):
         icon_color = self.palette().color(QPalette.ColorRole.WindowText)
 
         def action(name: str, text: str, icon: str, slot, shortcut: QKeySequence | str | None) -> QAction:
-            a = QAction(_tool_icon(icon, icon_color), text, self)
+            a = QAction(tool_icon(icon, icon_color), text, self)
             a.setObjectName(name)
             if shortcut is not None:
                 a.setShortcut(QKeySequence(shortcut))
@@ -778,15 +493,9 @@ class LayerEditor(QWidget):
         others = len(all_problems) - 1
         if others > 0:
             text += f" ({others} more problem{'s' if others > 1 else ''})"
-        self.problem_label.setText("⚠ " + text)
         self._fix = repair_for(self.document, problem, info)
-        if self._fix is not None:
-            label = self._fix.label
-            self.fix_button.setText(f"Fix: {label[:1].lower()}{label[1:]}")
-            self.fix_button.setToolTip(f"{self._fix.label} (one step: Undo reverts it)")
-        self.fix_button.setVisible(self._fix is not None)
-        self.fix_button.setEnabled(not self.document.training_active)
-        self.problem_frame.show()
+        self.problem_frame.show_problem(text, self._fix.label if self._fix is not None else None,
+                                        fix_enabled=not self.document.training_active)
 
     def _update_actions(self) -> None:
         editable = not self.document.training_active

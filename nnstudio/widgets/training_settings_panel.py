@@ -11,12 +11,18 @@ learning rate and batch size stay editable and are emitted as ``learningRateRequ
 else is disabled. When the run stops, the values chosen during it are written into the
 document as one undoable change each, so the next run and the saved file use them.
 
-Widgets are generated from the engine's schemas (``core.optimizers.OPTIMIZERS[name].schema``
-and ``core.TrainingConfig.SCHEMA``), so a value the engine refuses cannot be entered.
+Widgets are generated from the engine's schemas (``core.TrainingConfig.SCHEMA``, and the
+optimizer's own settings are a ``SchemaForm`` over ``core.optimizers.OPTIMIZERS[name].schema``),
+so a value the engine refuses cannot be entered; labels, steps and tooltips are the Params'.
+Loss and optimizer names shown are the classes' own (``Loss.title``, the optimizer's summary).
+A switch the engine refuses to turn on with the other current values (Nesterov without
+momentum) is disabled with the engine's reason, and an edit that would make a switched-on
+setting invalid turns it off in the same undo step.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from typing import Any
 
@@ -41,18 +47,13 @@ from core.params import Param
 
 from ..document import Document
 from .log_spin_box import LogSpinBox
+from .schema_form import CompactDoubleSpinBox, SchemaForm
 
-LOSS_LABELS = {"mse": "Mean squared error", "cross_entropy": "Cross-entropy",
-               "binary_cross_entropy": "Binary cross-entropy"}
-OPTIMIZER_HELP = {"SGD": "Stochastic gradient descent: steps against the gradient, optionally with momentum",
-                  "Adam": "Adam: per-weight step sizes from running averages of the gradients (a robust default)"}
-PARAM_LABELS = {"momentum": "Momentum", "nesterov": "Nesterov momentum", "beta1": "β₁ (beta1)",
-                "beta2": "β₂ (beta2)", "epsilon": "ε (epsilon)", "weight_decay": "L2 weight decay"}
+__all__ = ["CompactDoubleSpinBox", "TrainingSettingsPanel", "loss_title", "optimizer_summary"]
+
 SEED_HELP = ("Seed for the initial weights, the shuffling and dropout: the same seed repeats a run exactly")
 #: Learning-rate range offered (the engine accepts any value > 0 and ≤ 10).
 LR_MIN, LR_MAX = 1e-6, 10.0
-#: Smallest positive value offered where the engine only asks for > 0 (epsilon).
-TINY = 1e-12
 #: Seeds are stored as 63-bit integers; a spin box holds 31 bits, which is plenty to type.
 SEED_MAX = 2**31 - 1
 
@@ -70,11 +71,25 @@ def _training_param(name: str) -> Param:
     return next(p for p in TrainingConfig.SCHEMA if p.name == name)
 
 
-class CompactDoubleSpinBox(QDoubleSpinBox):
-    """A QDoubleSpinBox that shows "0.9" rather than "0.9000"."""
+def loss_title(name: str) -> str:
+    """What the GUI calls a loss: its class's ``title`` ("Cross-entropy"), else its name."""
+    cls = LOSSES.get(name)
+    return getattr(cls, "title", "") or name
 
-    def textFromValue(self, value: float) -> str:
-        return f"{value:.{self.decimals()}f}".rstrip("0").rstrip(".") or "0"
+
+def optimizer_summary(name: str) -> str:
+    """One line about an optimizer: its class's ``summary`` or the first line of its docstring."""
+    cls = OPTIMIZERS.get(name)
+    if cls is None:
+        return name
+    text = getattr(cls, "summary", "") or (cls.__doc__ or name).strip().splitlines()[0]
+    return text.rstrip(".")
+
+
+def _without_owner(message: str) -> str:
+    """"SGD: 'nesterov' needs …" -> "'nesterov' needs …" (the field already says whose)."""
+    owner, sep, rest = message.partition(": ")
+    return rest if sep and " " not in owner else message
 
 
 class TrainingSettingsPanel(QGroupBox):
@@ -92,7 +107,9 @@ class TrainingSettingsPanel(QGroupBox):
         self._session = 0                     # bumps when a field finishes editing: new undo step
         self._pending: dict[str, Any] = {}    # values requested during the current run
         self._optimizer_type: str | None = None
-        self._optimizer_widgets: dict[str, QWidget] = {}
+        #: The optimizer's own settings (learning rate aside); rebuilt when its type changes.
+        self.optimizer_form: SchemaForm | None = None
+        self._labels: list[QLabel] = []
         self._build()
         document.specChanged.connect(self._on_document_spec_changed)
         document.trainingConfigChanged.connect(self._on_document_training_config_changed)
@@ -108,7 +125,7 @@ class TrainingSettingsPanel(QGroupBox):
         self.loss_combo = QComboBox()
         self.loss_combo.setObjectName("lossCombo")
         for name in LOSSES:
-            self.loss_combo.addItem(LOSS_LABELS.get(name, name), name)
+            self.loss_combo.addItem(loss_title(name), name)
             self.loss_combo.setItemData(self.loss_combo.count() - 1, _sentence(LOSS_HELP.get(name, name)),
                                         Qt.ItemDataRole.ToolTipRole)
         self.loss_combo.activated.connect(self._on_loss_combo_activated)
@@ -119,7 +136,7 @@ class TrainingSettingsPanel(QGroupBox):
         for name in OPTIMIZERS:
             self.optimizer_combo.addItem(name, name)
             self.optimizer_combo.setItemData(self.optimizer_combo.count() - 1,
-                                             _sentence(OPTIMIZER_HELP.get(name, name)), Qt.ItemDataRole.ToolTipRole)
+                                             _sentence(optimizer_summary(name)), Qt.ItemDataRole.ToolTipRole)
         self.optimizer_combo.activated.connect(self._on_optimizer_combo_activated)
         self._add_row("&Optimizer", self.optimizer_combo)
 
@@ -198,6 +215,7 @@ class TrainingSettingsPanel(QGroupBox):
         label.setBuddy(widget)
         label.setToolTip(widget.toolTip())
         widget.setAccessibleName(text.replace("&", ""))
+        self._labels.append(label)
         self.form.addRow(label, widget)
 
     def _spin(self, widget: QAbstractSpinBox, slot) -> None:
@@ -218,58 +236,52 @@ class TrainingSettingsPanel(QGroupBox):
         if type_name == self._optimizer_type:
             return
         self._optimizer_type = type_name
-        for widget in self._optimizer_widgets.values():
-            self.form.removeRow(widget)  # deletes the widget and its label
-        self._optimizer_widgets = {}
+        if self.optimizer_form is not None:
+            self.form.removeRow(self.optimizer_form)  # deletes the form and its inputs
+            self.optimizer_form = None
         cls = OPTIMIZERS.get(type_name)
-        row, _ = self.form.getWidgetPosition(self.lr_note)  # the rows follow the learning rate's note
-        for param in (cls.schema if cls is not None else ()):
-            if param.name == "learning_rate":
-                continue  # has its own log-scale field above
-            widget = self._optimizer_widget(param)
-            widget.setObjectName(f"optimizer_{param.name}")
-            self._optimizer_widgets[param.name] = widget
-            row += 1
-            text = PARAM_LABELS.get(param.name, param.name)
-            widget.setAccessibleName(text)
-            if isinstance(widget, QCheckBox):
-                self.form.insertRow(row, widget)
-            else:
-                label = QLabel(text)
-                label.setBuddy(widget)
-                label.setToolTip(widget.toolTip())
-                self.form.insertRow(row, label, widget)
+        # The learning rate has its own log-scale field above (it stays live during a run).
+        schema = [p for p in (cls.schema if cls is not None else ()) if p.name != "learning_rate"]
+        if schema:
+            form = self.optimizer_form = SchemaForm(schema, object_prefix="optimizer_", owner=type_name)
+            form.setObjectName("optimizerSettings")
+            # The same layout policies as the panel's own rows, so the two read as one form.
+            form.form.setSpacing(self.form.spacing())
+            form.form.setRowWrapPolicy(self.form.rowWrapPolicy())
+            form.form.setFieldGrowthPolicy(self.form.fieldGrowthPolicy())
+            form.form.setLabelAlignment(self.form.labelAlignment())
+            form.valueEdited.connect(self._on_optimizer_form_value_edited)
+            form.editingFinished.connect(self._on_field_editing_finished)
+            row, _ = self.form.getWidgetPosition(self.lr_note)  # right after the learning rate's note
+            self.form.insertRow(row + 1, form)
+        self._align_labels()
 
-    def _optimizer_widget(self, param: Param) -> QWidget:
-        label = PARAM_LABELS.get(param.name, param.name)
-        name = param.name
-        if param.kind == "bool":
-            widget: QWidget = QCheckBox(label)
-            widget.toggled.connect(lambda on: self._set_optimizer_param(name, bool(on)))
-        elif param.kind == "float" and (param.log_scale or 0 < (param.default or 0) < 1e-3):
-            low = max(float(param.minimum or 0.0), TINY) if param.exclusive_minimum or not param.minimum else float(
-                param.minimum)
-            widget = LogSpinBox(low, float(param.maximum), float(param.default))
-            self._spin(widget, lambda v: self._set_optimizer_param(name, float(v)))
-        elif param.kind == "float" and param.name == "weight_decay":
-            # Typical values are 0 or 1e-5..1e-2: decades, with 0 as "off".
-            widget = LogSpinBox(1e-6, float(param.maximum), 0.0, allow_zero=True)
-            self._spin(widget, lambda v: self._set_optimizer_param(name, float(v)))
-        elif param.kind == "float":
-            widget = CompactDoubleSpinBox()
-            widget.setDecimals(4)
-            widget.setSingleStep(0.01)
-            high = float(param.maximum) - (1e-4 if param.exclusive_maximum else 0.0)
-            low = float(param.minimum) + (1e-4 if param.exclusive_minimum else 0.0)
-            widget.setRange(low, high)
-            self._spin(widget, lambda v: self._set_optimizer_param(name, float(v)))
-        else:  # int settings: none today, but the schema may grow
-            widget = QSpinBox()
-            widget.setRange(int(param.minimum if param.minimum is not None else 0),
-                            int(param.maximum if param.maximum is not None else 2**31 - 1))
-            self._spin(widget, lambda v: self._set_optimizer_param(name, int(v)))
-        widget.setToolTip(_tooltip(label, param))
-        return widget
+    def _align_labels(self) -> None:
+        """One label column for the panel's rows and the optimizer's (a nested form)."""
+        labels = self._labels + (self.optimizer_form.labels() if self.optimizer_form is not None else [])
+        for label in labels:
+            label.setMinimumWidth(0)
+        width = max((label.sizeHint().width() for label in labels), default=0)
+        for label in labels:
+            label.setMinimumWidth(width)
+
+    def _update_optimizer_switches(self, optimizer: dict[str, Any]) -> None:
+        """A switch the engine refuses to turn on with the current values is disabled, and its
+        tooltip gives the engine's reason (Nesterov needs a momentum above 0)."""
+        form, cls = self.optimizer_form, OPTIMIZERS.get(str(optimizer.get("type")))
+        if form is None or cls is None:
+            return
+        for param in cls.schema:
+            if param.kind != "bool" or param.name not in form.names():
+                continue
+            reason = ""
+            if not optimizer.get(param.name):
+                try:
+                    optimizer_from_config(optimizer | {param.name: True})
+                except SpecError as exc:
+                    reason = _sentence(_without_owner(str(exc)))
+            form.set_field_enabled(param.name, not reason and not self.document.training_active,
+                                   f"Not available now: {reason}" if reason else "")
 
     # -- edits ---------------------------------------------------------------------------------------------
     def _change_spec(self, text: str, merge_field: str | None = None, **changes: Any) -> bool:
@@ -296,7 +308,7 @@ class TrainingSettingsPanel(QGroupBox):
     def _on_loss_combo_activated(self, index: int) -> None:
         name = self.loss_combo.itemData(index)
         if name != self.document.spec.loss and not self.document.training_active:
-            self._change_spec(f"Use loss {LOSS_LABELS.get(name, name).lower()}", loss=name)
+            self._change_spec(f"Use loss {loss_title(name).lower()}", loss=name)
         self._sync()
 
     def _on_optimizer_combo_activated(self, index: int) -> None:
@@ -306,15 +318,14 @@ class TrainingSettingsPanel(QGroupBox):
             self._sync()
             return
         old_cls, new_cls = OPTIMIZERS.get(old.get("type")), OPTIMIZERS[name]
-        defaults = {p.name: p.default for p in new_cls.schema}
-        old_default_lr = (next((p.default for p in old_cls.schema if p.name == "learning_rate"), None)
-                          if old_cls else None)
-        config = {"type": name, **defaults}
-        # Keep a learning rate the user chose; a default follows the optimizer's own default.
-        if "learning_rate" in old and old["learning_rate"] != old_default_lr:
-            config["learning_rate"] = old["learning_rate"]
-        if "weight_decay" in old and "weight_decay" in config:
-            config["weight_decay"] = old["weight_decay"]
+        config: dict[str, Any] = {"type": name, **{p.name: p.default for p in new_cls.schema}}
+        # Keep what the user chose in a setting both optimizers share (learning rate, weight
+        # decay); a setting left at its default follows the new optimizer's own default.
+        old_defaults = {p.name: p.default for p in (old_cls.schema if old_cls is not None else ())}
+        for param in new_cls.schema:
+            if param.name in old and param.name in old_defaults and old[param.name] != old_defaults[param.name]:
+                with contextlib.suppress(SpecError):  # out of the new optimizer's range: its default
+                    config[param.name] = param.check(old[param.name], name)
         self._change_spec(f"Use optimizer {name}", optimizer=config)
         self._sync()
 
@@ -345,13 +356,32 @@ class TrainingSettingsPanel(QGroupBox):
         if not self._syncing and not self.document.training_active:
             self._change_spec("Change seed", "seed", seed=int(value))
 
-    def _set_optimizer_param(self, name: str, value: Any) -> None:
+    def _on_optimizer_form_value_edited(self, name: str, value: Any) -> None:
         if self._syncing or self.document.training_active:
             return
-        config = self._optimizer_config() | {name: value}
-        if name == "momentum" and value == 0.0 and config.get("nesterov"):
-            config["nesterov"] = False  # Nesterov needs momentum: turn it off in the same step
-        self._change_spec(f"Change {PARAM_LABELS.get(name, name)}", name, optimizer=config)
+        config = self._switch_off_what_the_edit_invalidates(self._optimizer_config() | {name: value}, name)
+        cls = OPTIMIZERS.get(str(config.get("type")))
+        title = next((p.title for p in (cls.schema if cls is not None else ()) if p.name == name), name)
+        self._change_spec(f"Change {title}", name, optimizer=config)
+
+    @staticmethod
+    def _switch_off_what_the_edit_invalidates(config: dict[str, Any], edited: str) -> dict[str, Any]:
+        """When the engine refuses ``config`` only because of a switched-on setting (momentum
+        set to 0 with Nesterov on), that setting goes off in the same step."""
+        try:
+            optimizer_from_config(dict(config))
+            return config
+        except SpecError:
+            pass
+        for name, value in config.items():
+            if name != edited and value is True:
+                candidate = config | {name: False}
+                try:
+                    optimizer_from_config(dict(candidate))
+                except SpecError:
+                    continue
+                return candidate
+        return config  # still refused: _change_spec says why and keeps the document
 
     # -- following the document -------------------------------------------------------------------------
     _syncing = False
@@ -366,18 +396,12 @@ class TrainingSettingsPanel(QGroupBox):
             _set(self.loss_combo, max(0, self.loss_combo.findData(spec.loss)))
             _set(self.optimizer_combo, max(0, self.optimizer_combo.findData(optimizer.get("type"))))
             self.loss_combo.setToolTip("Loss: " + _sentence(LOSS_HELP.get(spec.loss, spec.loss)))
-            self.optimizer_combo.setToolTip("Optimizer: " + _sentence(OPTIMIZER_HELP.get(optimizer.get("type"), "")))
+            self.optimizer_combo.setToolTip("Optimizer: " + _sentence(optimizer_summary(str(optimizer.get("type")))))
             if not (self.document.training_active and "learning_rate" in self._pending):
                 _set(self.lr_edit, float(optimizer.get("learning_rate", self.lr_edit.value())))
-            for name, widget in self._optimizer_widgets.items():
-                if name in optimizer:
-                    _set(widget, optimizer[name])
-            nesterov = self._optimizer_widgets.get("nesterov")
-            if nesterov is not None:
-                nesterov.setEnabled(float(optimizer.get("momentum", 0.0)) > 0 and not self.document.training_active)
-                if not nesterov.isEnabled() and float(optimizer.get("momentum", 0.0)) == 0:
-                    nesterov.setToolTip(_tooltip("Nesterov momentum", next(
-                        p for p in OPTIMIZERS["SGD"].schema if p.name == "nesterov")) + " Needs a momentum above 0.")
+            if self.optimizer_form is not None:
+                self.optimizer_form.set_values(optimizer)
+            self._update_optimizer_switches(optimizer)
             _set(self.epochs_spin, training.epochs)
             if not (self.document.training_active and "batch_size" in self._pending):
                 _set(self.batch_spin, training.batch_size)
@@ -413,8 +437,9 @@ class TrainingSettingsPanel(QGroupBox):
 
     def _update_enabled(self) -> None:
         training = self.document.training_active
+        optimizer_form = [self.optimizer_form] if self.optimizer_form is not None else []
         for widget in (self.loss_combo, self.optimizer_combo, self.epochs_spin, self.split_spin, self.seed_spin,
-                       self.shuffle_check, *self._optimizer_widgets.values()):
+                       self.shuffle_check, *optimizer_form):
             widget.setEnabled(not training)
             label = self.form.labelForField(widget)
             if label is not None:

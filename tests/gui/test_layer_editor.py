@@ -11,7 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 
 from core import NetworkSpec, analyze
-from core.spec_edit import PALETTE_TYPES
+from core.registry import layer_types
 from nnstudio.document import DatasetChoice, default_state
 from nnstudio.layer_list_model import LAYER_ROW_MIME, LAYER_TYPE_MIME, LayerListModel
 from nnstudio.widgets.layer_editor import LayerEditor
@@ -457,7 +457,7 @@ def test_conv2d_on_the_digits_network_offers_a_fix_that_exists(editor, document,
     before_spec, before_data = document.spec, document.dataset_choice
     _click_row(qtbot, editor.list_view, 0)
     palette = editor.palette_view
-    palette.setCurrentRow(list(PALETTE_TYPES).index("Conv2D"))
+    palette.setCurrentRow([cls.type_name for cls in layer_types()].index("Conv2D"))
     qtbot.mouseClick(editor.tool_buttons["layerInsertAboveAction"], Qt.MouseButton.LeftButton)
     assert types(document)[0] == "Conv2D"
     text = editor.problem_label.text()
@@ -481,7 +481,7 @@ def test_conv2d_on_the_digits_network_offers_a_fix_that_exists(editor, document,
 
 def test_conv2d_below_a_dense_layer_is_told_to_move_up(editor, document, qtbot):
     _click_row(qtbot, editor.list_view, 0)
-    editor.palette_view.setCurrentRow(list(PALETTE_TYPES).index("Conv2D"))
+    editor.palette_view.setCurrentRow([cls.type_name for cls in layer_types()].index("Conv2D"))
     qtbot.keyClick(editor.list_view, Qt.Key.Key_Insert)  # adds below the selected Dense
     assert types(document)[1] == "Conv2D"
     text = editor.problem_label.text()

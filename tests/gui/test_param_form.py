@@ -48,7 +48,7 @@ def show_layer(form, qtbot, index):
     """Select layer ``index`` and wait until its new inputs are on screen (Qt shows widgets
     added to a visible form from the event loop)."""
     form.set_layer(index)
-    qtbot.waitUntil(lambda: all(form.editor(n).isVisible() for n in form._editors), timeout=2000)
+    qtbot.waitUntil(lambda: all(form.editor(n).isVisible() for n in form.names()), timeout=2000)
 
 
 def type_value(qtbot, spin, text):

@@ -88,7 +88,8 @@ def test_optimizer_switch_builds_its_settings_from_the_schema(qtbot, panel, docu
         if p.name != "learning_rate":
             assert panel.findChild(QWidget, f"optimizer_{p.name}") is not None, p.name
     assert panel.findChild(QWidget, "optimizer_beta1") is None
-    decay_label = panel.form.labelForField(find(panel, LogSpinBox, "optimizer_weight_decay"))
+    decay_label = panel.optimizer_form.label("weight_decay")  # the optimizer's own form, nested in the panel's
+    assert decay_label.buddy() is find(panel, LogSpinBox, "optimizer_weight_decay")
     assert decay_label.text() == "L2 weight decay"
     assert find(panel, LogSpinBox, "learningRateEdit").value() == pytest.approx(0.01)
 
