@@ -55,8 +55,8 @@ from nnstudio.dialogs import Dialogs
 from nnstudio.document import DatasetChoice, Document, DocumentState
 from nnstudio.main_window import MainWindow
 from nnstudio.settings import app_settings
+from nnstudio.task_runner import TaskRunner
 from nnstudio.training_controller import BLAS_THREADS_KEY, blas_threads_setting
-from nnstudio.widgets.eval_tasks import TaskRunner
 
 PROBE_MS = 5
 SPEC = {"input_shape": [784],

@@ -24,7 +24,7 @@ import os
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -33,8 +33,7 @@ import core
 from core import Network, NetworkSpec, TrainingConfig
 from core.data import DataError, Dataset, DataSplits, load_dataset
 
-if TYPE_CHECKING:
-    from .widgets.eval_tasks import TaskRunner
+from .task_runner import TaskRunner
 
 #: Fraction held out for testing when a dataset has no official test split.
 TEST_FRACTION = 0.2
@@ -465,9 +464,7 @@ class Document(QObject):
         if problem is not None:
             return self._mark_missing(choice, problem)
         if self._loader is None:
-            from .widgets.eval_tasks import TaskRunner as Runner  # a QThreadPool relay; no widget involved
-
-            self._loader = Runner(self)
+            self._loader = TaskRunner(self)
             self._loader.finished.connect(self._on_loader_finished)
             self._loader.failed.connect(self._on_loader_failed)
         self._dataset_loading.add(key)

@@ -308,8 +308,9 @@ class TrainingController(QObject):
         thread.setObjectName(f"trainingThread{info.run_id}")
         worker.moveToThread(thread)
         # Connect everything before start(), queued, to bound slots of this GUI-thread object.
-        worker.packetReady.connect(self._on_worker_packet_ready, Qt.ConnectionType.QueuedConnection)
-        worker.runEnded.connect(self._on_worker_run_ended, Qt.ConnectionType.QueuedConnection)
+        worker.progressed.connect(self._on_worker_progressed, Qt.ConnectionType.QueuedConnection)
+        worker.finished.connect(self._on_worker_finished, Qt.ConnectionType.QueuedConnection)
+        worker.failed.connect(self._on_worker_failed, Qt.ConnectionType.QueuedConnection)
         thread.started.connect(worker.run)
         self._run = _Run(info, network, control, worker, thread)
         self._waiting = False
@@ -328,8 +329,8 @@ class TrainingController(QObject):
         thread.start()
         return True
 
-    @Slot(object)
-    def _on_worker_packet_ready(self, packet: ReportPacket) -> None:
+    @Slot(str, object)
+    def _on_worker_progressed(self, _kind: str, packet: ReportPacket) -> None:
         run = self._run
         if run is None or packet.run_id != run.info.run_id:
             return  # from a run that shutdown() already ended
@@ -348,11 +349,22 @@ class TrainingController(QObject):
         if packet.waiting and packet.generation == run.control.generation and self._state in (PAUSED, RUNNING):
             self._set_waiting(True)
 
-    @Slot(object)
-    def _on_worker_run_ended(self, outcome: RunEnd) -> None:
+    @Slot(str, object)
+    def _on_worker_finished(self, _kind: str, outcome: RunEnd) -> None:
+        self._end_run(outcome)
+
+    @Slot(str, str, str)
+    def _on_worker_failed(self, _kind: str, _message: str, _details: str) -> None:
+        # The worker set ``outcome`` (status "failed", with the batches and CPU time of the
+        # run) before emitting; a signal of an earlier run finds the current worker's unset.
+        run = self._run
+        if run is not None and run.worker.outcome is not None:
+            self._end_run(run.worker.outcome)
+
+    def _end_run(self, outcome: RunEnd) -> None:
         run = self._run
         if run is None or outcome.run_id != run.info.run_id:
-            return
+            return  # from a run that shutdown() already ended
         run.thread.quit()
         if not run.thread.wait(_JOIN_MS):
             self._zombies.append((run.thread, run.worker))
@@ -360,8 +372,9 @@ class TrainingController(QObject):
 
     def _finish(self, run: _Run, outcome: RunEnd) -> None:
         """End ``run`` in the GUI thread: its thread has ended (or is kept as a zombie)."""
-        run.worker.packetReady.disconnect(self._on_worker_packet_ready)
-        run.worker.runEnded.disconnect(self._on_worker_run_ended)
+        run.worker.progressed.disconnect(self._on_worker_progressed)
+        run.worker.finished.disconnect(self._on_worker_finished)
+        run.worker.failed.disconnect(self._on_worker_failed)
         if self._gui_cpus is not None:
             pin_this_thread(self._gui_cpus)  # the GUI thread may use every core again
             self._gui_cpus = None

@@ -57,10 +57,10 @@ from core.evaluation import Evaluation, compatibility_problem, evaluate, evaluat
 from core.inspect import sample_images
 from core.training_curves import trained_position, weights_text
 
+from ..task_runner import TaskRunner
 from .confusion_matrix_view import ConfusionMatrixView
 from .decision_boundary_view import DecisionBoundaryView
 from .eval_cells import reset_table, set_cell
-from .eval_tasks import TaskRunner
 from .grad_check_view import GradCheckView
 from .mistakes_gallery import MAX_ITEMS, MistakesGallery
 from .weights_view import WeightsView
