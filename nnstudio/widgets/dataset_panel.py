@@ -60,7 +60,7 @@ from core.params import Param
 
 from ..document import DatasetChoice, DatasetUnavailable, Document
 from ..messages import describe_failure
-from ..mnist_download import MnistDownloader, adopt_mnist_copy, mnist_folder
+from ..mnist_download import DownloadProgress, MnistDownloader, adopt_mnist_copy, mnist_folder
 from ..theme import style_notice
 from ..user_dataset import UserDrawings
 from .dataset_preview import DatasetPreview
@@ -137,9 +137,8 @@ class DatasetPanel(QGroupBox):
         document.datasetChanged.connect(self._on_document_dataset_changed)
         document.specChanged.connect(self._on_document_spec_changed)
         document.trainingActiveChanged.connect(self._on_document_training_active_changed)
-        self.downloader.progressChanged.connect(self._on_downloader_progress_changed)
-        self.downloader.preparing.connect(self._on_downloader_preparing)
-        self.downloader.succeeded.connect(self._on_downloader_succeeded)
+        self.downloader.progressed.connect(self._on_downloader_progressed)
+        self.downloader.finished.connect(self._on_downloader_finished)
         self.downloader.failed.connect(self._on_downloader_failed)
         self.downloader.cancelled.connect(self._on_downloader_cancelled)
         self._refresh()
@@ -688,25 +687,26 @@ class DatasetPanel(QGroupBox):
         self.mnist_text.setText("Cancelling…")
         self.downloader.cancel()
 
-    def _on_downloader_progress_changed(self, done: int, total: int, name: str) -> None:
+    def _on_downloader_progressed(self, _kind: str, progress: DownloadProgress) -> None:
+        if progress.preparing:
+            self._set_mnist_state("preparing")
+            return
         if self.mnist_state != "downloading":
             return
+        done, total, name = progress.done, progress.total, progress.file_name
         self.progress.setValue(int(1000 * done / total) if total else 0)
         self.progress.setFormat(f"{done / _MB:.1f} of {total / _MB:.1f} MB")
         self.mnist_text.setText(f"Downloading MNIST: {name}")
 
-    def _on_downloader_preparing(self) -> None:
-        self._set_mnist_state("preparing")
-
-    def _on_downloader_succeeded(self, folder: str) -> None:
+    def _on_downloader_finished(self, _kind: str, _folder: str) -> None:
         self.cancel_button.setEnabled(True)
         self._mnist_arrived()
 
-    def _on_downloader_failed(self, message: str) -> None:
+    def _on_downloader_failed(self, _kind: str, message: str, _details: str) -> None:
         self.cancel_button.setEnabled(True)
         self._set_mnist_state("failed", message)
 
-    def _on_downloader_cancelled(self) -> None:
+    def _on_downloader_cancelled(self, _kind: str) -> None:
         self.cancel_button.setEnabled(True)
         self._set_mnist_state("cancelled")
 
