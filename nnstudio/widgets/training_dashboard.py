@@ -19,6 +19,11 @@ keeping the same curves again adds nothing.
 
 Space toggles pause / resume while the focus is inside this tab and the focused widget does
 not use Space itself (a focused button still clicks): never a window-wide shortcut.
+
+Commands go out, never straight to the controller: the buttons, the Training menu's actions
+and Space emit the ``…Requested`` signals below, and the main window connects them to the
+controller (``nnstudio.main_window.wire_training_commands``). The dashboard only observes
+the controller it is given (its state, reports and run ends) to show them.
 """
 
 from __future__ import annotations
@@ -68,9 +73,19 @@ class TrainingDashboard(QWidget):
     """Train tab for ``document`` driving ``controller``; questions go through ``dialogs``.
 
     ``statusText(str)``: short status (samples per second, run end) for the window's status bar.
+    Commands for the controller (the window connects them): ``trainRequested``,
+    ``pauseRequested``, ``resumeRequested``, ``stepBatchRequested``, ``stepEpochRequested``,
+    ``stopRequested`` and ``resetWeightsRequested`` (emitted once the user confirmed).
     """
 
     statusText = Signal(str)
+    trainRequested = Signal()
+    pauseRequested = Signal()
+    resumeRequested = Signal()
+    stepBatchRequested = Signal()
+    stepEpochRequested = Signal()
+    stopRequested = Signal()
+    resetWeightsRequested = Signal()
 
     def __init__(self, document: Document, controller: TrainingController, dialogs, parent: QWidget | None = None):
         super().__init__(parent)
@@ -156,12 +171,12 @@ class TrainingDashboard(QWidget):
         self._tick_clock: tuple[float, float] | None = None  # (wall, GUI thread CPU) at the last tick
 
         c = self.controls
-        c.trainRequested.connect(controller.start)
-        c.pauseRequested.connect(controller.pause)
-        c.resumeRequested.connect(controller.resume)
-        c.stepBatchRequested.connect(controller.step_batch)
-        c.stepEpochRequested.connect(controller.step_epoch)
-        c.stopRequested.connect(controller.stop)
+        c.trainRequested.connect(self.trainRequested)
+        c.pauseRequested.connect(self.pauseRequested)
+        c.resumeRequested.connect(self.resumeRequested)
+        c.stepBatchRequested.connect(self.stepBatchRequested)
+        c.stepEpochRequested.connect(self.stepEpochRequested)
+        c.stopRequested.connect(self.stopRequested)
         c.resetWeightsRequested.connect(self._on_controls_reset_weights_requested)
         self.log_check.toggled.connect(self._on_log_check_toggled)
         self.keep_button.clicked.connect(self.keep_as_comparison)
@@ -512,7 +527,7 @@ class TrainingDashboard(QWidget):
             return
         if self._dialogs.confirm("Reset weights", "Forget this network's training? The next run starts from "
                                  "new random weights drawn from the seed."):
-            self._controller.reset_weights()
+            self.resetWeightsRequested.emit()
 
     def _on_log_check_toggled(self, on: bool) -> None:
         self.loss_plot.set_log_y(on)
@@ -600,9 +615,9 @@ class TrainingDashboard(QWidget):
         if event.key() == Qt.Key.Key_Space and event.modifiers() == Qt.KeyboardModifier.NoModifier:
             state = self._controller.state
             if state == RUNNING:
-                self._controller.pause()
+                self.pauseRequested.emit()
             elif state == PAUSED:
-                self._controller.resume()
+                self.resumeRequested.emit()
             event.accept()
             return
         super().keyPressEvent(event)

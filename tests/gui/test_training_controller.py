@@ -453,10 +453,13 @@ class Owner(QMainWindow):
 
     def __init__(self, document, dialogs):
         super().__init__()
+        from nnstudio.main_window import wire_training_commands
         from nnstudio.widgets.training_dashboard import TrainingDashboard
 
         self.controller = TrainingController(document, self)
-        self.setCentralWidget(TrainingDashboard(document, self.controller, dialogs))
+        dashboard = TrainingDashboard(document, self.controller, dialogs)
+        wire_training_commands(dashboard, self.controller)
+        self.setCentralWidget(dashboard)
         self.stopped_in_time = None
 
     def closeEvent(self, event):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QPushButton, QVBoxLayout, QWidget
 
 from core import Network
 from nnstudio.document import Document, DocumentState
+from nnstudio.main_window import wire_training_commands
 from nnstudio.settings import app_settings
 from nnstudio.training_controller import BLAS_THREADS_KEY, TrainingController
 from nnstudio.widgets.training_dashboard import REFRESH_MS, TrainingDashboard
@@ -40,6 +41,7 @@ def controller(qtbot, document):
 @pytest.fixture
 def dash(qtbot, document, controller, dialogs):
     d = TrainingDashboard(document, controller, dialogs)
+    wire_training_commands(d, controller)  # as the main window does
     qtbot.addWidget(d)
     d.resize(900, 700)
     d.show()
