@@ -514,13 +514,24 @@ class TrainingDashboard(QWidget):
     def _sync_controls(self) -> None:
         state = self._controller.state
         network = self._document.network
-        trained = network is not None and (network.epochs_done > 0 or bool(network.history.batches["progress"]))
-        self.controls.set_state(state, can_continue=trained, has_weights=network is not None)
+        self.controls.set_state(state, can_continue=self._has_training(), has_weights=network is not None)
         history_ok = network is not None and (state == IDLE or (state == PAUSED and self._controller.waiting))
         self.export_epochs_action.setEnabled(history_ok)
         self.export_batches_action.setEnabled(history_ok)
         self.keep_button.setEnabled(not self._curves.empty or bool(self._pending))
         self.clear_runs_button.setEnabled(bool(self._comparison_labels))
+
+    def _has_training(self) -> bool:
+        """The document's network has trained batches (Train reads "Continue"). While a run
+        goes the network is the worker's: the answer comes from the run's facts and the
+        reports received, never from the live network."""
+        network = self._document.network
+        if network is None:
+            return False
+        info = self._controller.run_info
+        if self._controller.state != IDLE and info is not None:
+            return not info.fresh or self._last_batch is not None or bool(self._pending)
+        return network.epochs_done > 0 or bool(network.history.batches["progress"])
 
     def _on_controls_reset_weights_requested(self) -> None:
         if self._controller.state != IDLE or self._document.network is None:
