@@ -370,7 +370,7 @@ class MainWindow(QMainWindow):
         """Train is enabled only when the network fits the data; a message about a failed
         run goes away once its cause is fixed (it would otherwise contradict the window)."""
         self._run_failure_text = ""
-        self.controller.runFailed.connect(self._on_controller_run_failed)
+        self.controller.failed.connect(self._on_controller_failed)
         for signal in (self.document.specChanged, self.document.datasetChanged):
             signal.connect(self._update_training_readiness)
         self._update_training_readiness()
@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
         if not problems:
             self._run_failure_text = ""
 
-    def _on_controller_run_failed(self, message: str, _details: str) -> None:
+    def _on_controller_failed(self, _kind: str, message: str, _details: str) -> None:
         self._run_failure_text = message
 
     # -- theme ---------------------------------------------------------------------------------------

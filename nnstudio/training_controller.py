@@ -15,9 +15,15 @@ The controller relays what the worker sends as GUI-thread signals: one ``batchRe
 ``epochReport`` / ``changeEvent`` per report, and ``reportsReceived(tuple)`` once per packet
 (at most ~20 per second; plots use that one). Tests and widgets wait on these signals.
 
+Runs begin and end in the ``nnstudio.background`` vocabulary (kind ``"training"``), in the
+GUI thread: ``started(kind)`` when a run starts; ``finished(kind, RunEnd)`` when it ends
+"finished", "stopped" or "diverged" (the network is trained as far as it got: a stop is a
+result, so ``cancelled`` is never emitted), or ``failed(kind, message, details)`` on an
+exception (and a message to the user). The document and the controller's state are
+already updated when these are emitted.
+
 States: "idle" → start() → "running" ⇄ "paused" → stop() → "stopping" → "idle".
-Stepping from idle starts paused. A run ends "finished", "stopped" or "diverged"
-(``runFinished``), or "failed" on an exception (``runFailed``, and a message to the user).
+Stepping from idle starts paused.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, Signa
 import core
 from core import Network
 
+from .background import BackgroundWork
 from .cpu_affinity import core_split, pin_this_thread, thread_cpus
 from .document import Document
 from .messages import describe_failure
 from .settings import app_settings
-from .training_worker import ReportPacket, RunEnd, TrainingJob, TrainingWorker, WorkerControl
+from .training_worker import KIND, ReportPacket, RunEnd, TrainingJob, TrainingWorker, WorkerControl
 
 __all__ = [
     "BLAS_THREADS_KEY",
@@ -118,8 +125,10 @@ class _Run:
     thread: QThread
 
 
-class TrainingController(QObject):
-    """Starts and steers training runs of ``document``'s network (one run at a time)."""
+class TrainingController(BackgroundWork):
+    """Starts and steers training runs of ``document``'s network (one run at a time).
+
+    ``started`` / ``finished`` / ``failed`` (see the module doc) plus the run's own signals:"""
 
     stateChanged = Signal(str)
     batchReport = Signal(object)
@@ -129,9 +138,6 @@ class TrainingController(QObject):
     reportsReceived = Signal(object)
     #: True when the worker is blocked waiting for a command (paused, or a step finished).
     waitingChanged = Signal(bool)
-    runStarted = Signal()
-    runFinished = Signal(str, str)
-    runFailed = Signal(str, str)
 
     def __init__(self, document: Document, parent: QObject | None = None):
         super().__init__(parent)
@@ -207,7 +213,8 @@ class TrainingController(QObject):
         self._step(lambda control: control.step_epoch())
 
     def stop(self) -> None:
-        """Stop after the current batch; the model stays usable (``runFinished("stopped")``)."""
+        """Stop after the current batch; the model stays usable (``finished`` with a RunEnd
+        whose status is "stopped")."""
         if self._run is not None and self._state in (RUNNING, PAUSED):
             self._set_waiting(False)
             self._run.control.stop()
@@ -250,7 +257,7 @@ class TrainingController(QObject):
     def shutdown(self, timeout_ms: int = 3000) -> bool:
         """Stop any run and join its thread. True when no training thread is left running.
 
-        Ends the run synchronously (document updated, ``runFinished`` emitted) so the caller
+        Ends the run synchronously (document updated, ``finished`` emitted) so the caller
         can replace the document or close the window right after.
         """
         run = self._run
@@ -316,7 +323,7 @@ class TrainingController(QObject):
         self._waiting = False
         doc.set_training_active(True)
         self._state = PAUSED if command is not None else RUNNING
-        self.runStarted.emit()
+        self.started.emit(KIND)
         self.stateChanged.emit(self._state)
         # Paint the run's first frame (greyed editor, reset axes, buttons, progress) now,
         # before the training thread starts: painted later it would compete with the first
@@ -390,11 +397,11 @@ class TrainingController(QObject):
         self._set_state(IDLE)
         if outcome.status == "failed":
             doc.notify(outcome.message, "error", outcome.details)
-            self.runFailed.emit(outcome.message, outcome.details)
+            self.failed.emit(KIND, outcome.message, outcome.details)
             return
         if outcome.status == "diverged":
             doc.notify(f"Training diverged: {outcome.message}", "warning")
-        self.runFinished.emit(outcome.status, outcome.message)
+        self.finished.emit(KIND, outcome)
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

@@ -99,7 +99,7 @@ class ShownEvaluation:
 class EvaluationPanel(QWidget):
     """The "Evaluate" tab (objectName ``evaluationPanel``).
 
-    ``controller``: the TrainingController (its ``runFinished`` triggers an evaluation) or None.
+    ``controller``: the TrainingController (its ``finished`` triggers an evaluation) or None.
     """
 
     #: A sample picked in the gallery: (h, w) float image in [0, 1], and a caption.
@@ -144,7 +144,7 @@ class EvaluationPanel(QWidget):
         document.datasetChanged.connect(self._on_document_dataset_changed)
         document.specChanged.connect(self._on_document_spec_changed)
         if controller is not None:
-            controller.runFinished.connect(self._on_controller_run_finished)
+            controller.finished.connect(self._on_controller_finished)
         self._update_summary()
 
     # -- construction -------------------------------------------------------------------------------
@@ -614,9 +614,9 @@ class EvaluationPanel(QWidget):
     def _on_evaluate_button_clicked(self) -> None:
         self.evaluate()
 
-    def _on_controller_run_finished(self, status: str, message: str) -> None:
+    def _on_controller_finished(self, _kind: str, _outcome: object) -> None:
         # Deferred (the controller may hand the finished network to the document after
-        # emitting runFinished) and merged with the snapshot change the run's end brings.
+        # emitting finished) and merged with the snapshot change the run's end brings.
         self._schedule_auto_evaluate()
 
     def _on_document_snapshot_changed(self) -> None:

@@ -44,6 +44,7 @@ from core.training_curves import Readout, TrainingCurves, run_label, trained_pos
 
 from ..document import Document
 from ..training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController
+from ..training_worker import RunEnd
 from .flow_layout import FlowLayout
 from .training_controls import TrainingControls
 from .training_plot import MetricPlot
@@ -188,10 +189,10 @@ class TrainingDashboard(QWidget):
             plot.viewResetRequested.connect(self._on_plot_view_reset_requested)
 
         controller.stateChanged.connect(self._on_controller_state_changed)
-        controller.runStarted.connect(self._on_controller_run_started)
+        controller.started.connect(self._on_controller_started)
         controller.reportsReceived.connect(self._on_controller_reports_received)
-        controller.runFinished.connect(self._on_controller_run_finished)
-        controller.runFailed.connect(self._on_controller_run_failed)
+        controller.finished.connect(self._on_controller_finished)
+        controller.failed.connect(self._on_controller_failed)
         controller.waitingChanged.connect(self._on_controller_waiting_changed)
         document.networkChanged.connect(self._on_document_network_changed)
         document.trainingConfigChanged.connect(self._sync_controls)
@@ -327,7 +328,7 @@ class TrainingDashboard(QWidget):
         self._sync_controls()
 
     # -- controller ---------------------------------------------------------------------------------------------
-    def _on_controller_run_started(self) -> None:
+    def _on_controller_started(self, _kind: str) -> None:
         info = self._controller.run_info
         network = self._controller.network
         self._pending.clear()
@@ -367,13 +368,14 @@ class TrainingDashboard(QWidget):
             self._update_progress()
             self._sync_controls()
 
-    def _on_controller_run_finished(self, status: str, message: str) -> None:
+    def _on_controller_finished(self, _kind: str, outcome: RunEnd) -> None:
         self._end_run()
+        status, message = outcome.status, outcome.message
         # "Training finished after 8 epochs", "Training stopped during epoch 3",
         # "Training diverged: the loss became NaN at epoch 1, batch 5; …"
         self.statusText.emit(f"Training diverged: {message}" if status == "diverged" else f"Training {message}")
 
-    def _on_controller_run_failed(self, message: str, details: str) -> None:
+    def _on_controller_failed(self, _kind: str, _message: str, _details: str) -> None:
         self._end_run()
         self.statusText.emit("Training failed")
 

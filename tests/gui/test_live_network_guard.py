@@ -91,14 +91,14 @@ def test_the_watch_sees_a_gui_read_of_the_live_network(qtbot, watched_window):
     assert WATCH.running
     _ = watched_window.document.network.epochs_done
     assert WATCH.reads and WATCH.reads[-1].startswith("epochs_done read from")
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         click(qtbot, watched_window, "stopButton")
 
 
 def test_no_panel_reads_the_live_network_during_a_run(qtbot, watched_window):
     window = watched_window
     controller, document = window.controller, window.document
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         click(qtbot, window, "trainButton")
     for tab in (window.draw_panel, window.evaluation_panel, window.dashboard):
         window.tabs.setCurrentWidget(tab)
@@ -115,7 +115,7 @@ def test_no_panel_reads_the_live_network_during_a_run(qtbot, watched_window):
     with qtbot.waitSignal(controller.waitingChanged, timeout=RUN_TIMEOUT, check_params_cb=lambda w: w):
         click(qtbot, window, "stepButton")  # one batch, then waiting again
     click(qtbot, window, "pauseButton")  # Resume again
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         click(qtbot, window, "stopButton")
     assert not WATCH.running and len(document.network.history.batches["loss"]) > 0
     assert WATCH.reads == [], "\n\n".join(WATCH.reads[:3])

@@ -57,7 +57,7 @@ def test_the_window_connects_every_training_command(qtbot, open_main_window, dia
     document, controller, dash = window.document, window.controller, window.dashboard
     document.change("Train long", training=replace(document.training, epochs=100_000, batch_size=4))
 
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "trainButton")
     assert controller.state == "running"
     click(qtbot, dash, "pauseButton")
@@ -76,9 +76,9 @@ def test_the_window_connects_every_training_command(qtbot, open_main_window, dia
     with qtbot.waitSignal(controller.waitingChanged, timeout=RUN_TIMEOUT, check_params_cb=lambda w: w):
         click(qtbot, dash, "stepButton")
     assert len(controller.network.history.batches["loss"]) == batches + 1 and controller.state == "paused"
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT) as done:
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT) as done:
         click(qtbot, dash, "stopButton")
-    assert done.args[0] == "stopped" and controller.state == "idle"
+    assert done.args[1].status == "stopped" and controller.state == "idle"
 
     assert document.network is not None
     dialogs.confirm_answer = True
