@@ -7,7 +7,7 @@ document's train/validation split) timed
     2-core machine), and
 (b) in the app: the real ``MainWindow`` (1400×900, offscreen) on its Train tab, plots
     visible and refreshing, the editor and settings panels greying out and back, from the
-    controller's ``start()`` (what the Train button calls) to ``runFinished``.
+    controller's ``start()`` (what the Train button calls) to its ``finished``.
 
 Both sides train a network already built from the spec, and both start with the window
 idle, as a user clicking Train finds it: each finished run starts an evaluation on the test
@@ -55,8 +55,8 @@ from nnstudio.dialogs import Dialogs
 from nnstudio.document import DatasetChoice, Document, DocumentState
 from nnstudio.main_window import MainWindow
 from nnstudio.settings import app_settings
+from nnstudio.task_runner import TaskRunner
 from nnstudio.training_controller import BLAS_THREADS_KEY, blas_threads_setting
-from nnstudio.widgets.eval_tasks import TaskRunner
 
 PROBE_MS = 5
 SPEC = {"input_shape": [784],
@@ -147,8 +147,8 @@ def gui_epoch(window: MainWindow, probe: Probe | None) -> tuple[float, np.ndarra
     loop = QEventLoop()
     packets = []
     controller.reportsReceived.connect(packets.append)
-    controller.runFinished.connect(loop.quit)
-    controller.runFailed.connect(loop.quit)
+    controller.finished.connect(loop.quit)
+    controller.failed.connect(loop.quit)
     if probe is not None:
         probe.start()
     start, cpu = time.perf_counter(), time.thread_time()
@@ -158,8 +158,8 @@ def gui_epoch(window: MainWindow, probe: Probe | None) -> tuple[float, np.ndarra
     if probe is not None:
         probe.stop()
     controller.reportsReceived.disconnect(packets.append)
-    controller.runFinished.disconnect(loop.quit)
-    controller.runFailed.disconnect(loop.quit)
+    controller.finished.disconnect(loop.quit)
+    controller.failed.disconnect(loop.quit)
     return elapsed, (probe.stalls() if probe is not None else np.zeros(0)), len(packets), cpu
 
 

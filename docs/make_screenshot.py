@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     settle()
     window.controller.start()
-    wait_for(window.controller.runFinished, 120_000)
+    wait_for(window.controller.finished, 120_000)
     settle(500)
     if args.all:  # the folder only: the README's files stay as they are
         written = render_all(window, args.out, args.sizes, args.themes)

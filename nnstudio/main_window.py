@@ -1,5 +1,10 @@
 """The main window: composition and wiring only (no maths, no file parsing).
 
+Every connection between panels, and from a panel to the training controller, is made
+here (``_wire_panels``, ``wire_training_commands``): a panel emits what the user asked for
+and shows what the document and the controller it observes tell it; it never calls
+another panel or sends the controller a command itself.
+
 Left: the network (layer editor). Centre: tabs Start / Train / Draw / Evaluate. Right:
 dataset and training settings. File handling (new, presets, open, save, recent, drag and
 drop) and the unsaved-changes guard live here; all questions go through ``Dialogs``.
@@ -31,6 +36,17 @@ SIDE_WIDTHS = (330, 310)
 #: The default window size, and the smallest the layout is made for (every tab usable).
 DEFAULT_SIZE = (1400, 860)
 MINIMUM_SIZE = (900, 600)
+
+
+def wire_training_commands(dashboard, controller) -> None:
+    """Connect the Train tab's commands (buttons, Training menu, Space) to ``controller``."""
+    dashboard.trainRequested.connect(controller.start)
+    dashboard.pauseRequested.connect(controller.pause)
+    dashboard.resumeRequested.connect(controller.resume)
+    dashboard.stepBatchRequested.connect(controller.step_batch)
+    dashboard.stepEpochRequested.connect(controller.step_epoch)
+    dashboard.stopRequested.connect(controller.stop)
+    dashboard.resetWeightsRequested.connect(controller.reset_weights)
 
 
 class MainWindow(QMainWindow):
@@ -122,8 +138,10 @@ class MainWindow(QMainWindow):
         self.message_bar.float_over(central)
 
     def _wire_panels(self) -> None:
-        """Connections between panels (each panel only knows the document)."""
+        """Connections between panels, and from panels to the controller (each panel only
+        knows the document, and observes the controller it is given)."""
         self.start_page.presetChosen.connect(self.new_from_preset)
+        wire_training_commands(self.dashboard, self.controller)
         # Learning rate and batch size stay live while training: the controller applies
         # them at the next batch.
         self.training_settings.learningRateRequested.connect(self.controller.set_learning_rate)
@@ -352,7 +370,7 @@ class MainWindow(QMainWindow):
         """Train is enabled only when the network fits the data; a message about a failed
         run goes away once its cause is fixed (it would otherwise contradict the window)."""
         self._run_failure_text = ""
-        self.controller.runFailed.connect(self._on_controller_run_failed)
+        self.controller.failed.connect(self._on_controller_failed)
         for signal in (self.document.specChanged, self.document.datasetChanged):
             signal.connect(self._update_training_readiness)
         self._update_training_readiness()
@@ -369,7 +387,7 @@ class MainWindow(QMainWindow):
         if not problems:
             self._run_failure_text = ""
 
-    def _on_controller_run_failed(self, message: str, _details: str) -> None:
+    def _on_controller_failed(self, _kind: str, message: str, _details: str) -> None:
         self._run_failure_text = message
 
     # -- theme ---------------------------------------------------------------------------------------

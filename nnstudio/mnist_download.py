@@ -1,9 +1,10 @@
 """Download MNIST in the background: ``core.data.download_mnist`` on a QThread.
 
 ``MnistDownloader`` lives in the GUI thread and owns one worker thread per download. The
-worker emits plain values (ints, strings); the downloader receives them in the GUI thread
-(its slots are bound methods of a GUI-thread QObject, so Qt queues the calls) and relays
-them as its own signals, which widgets and tests wait on (see PITFALLS: QThread).
+worker emits immutable values; the downloader receives them in the GUI thread (its slots
+are bound methods of a GUI-thread QObject, so Qt queues the calls) and relays them as the
+signals of ``nnstudio.background.BackgroundWork`` (kind ``"mnist"``), which widgets and
+tests wait on (see PITFALLS: QThread).
 
 Teardown: ``shutdown(timeout_ms)`` cancels, then quits and waits for the thread; every
 owner must call it (the dataset panel does, and the main window's close should).
@@ -17,6 +18,7 @@ import os
 import shutil
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
@@ -24,9 +26,26 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from core.data import DataError, DownloadCancelled, MnistLocation, download_mnist, load_mnist, user_data_dir
 from core.data import mnist as mnist_module
 
+from .background import BackgroundWork
+
+#: The ``kind`` every signal of the downloader carries.
+KIND = "mnist"
+
 #: Progress is signalled when it moves by at least 1/PROGRESS_STEPS of the total (the core
 #: reports every 64 KiB, about 180 times for MNIST: every report passes, a finer core would not).
 PROGRESS_STEPS = 1000
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """What ``progressed`` carries: ``done`` of ``total`` bytes over the four files, the file
+    being fetched; ``preparing``: every file is verified and being decoded (the last phase,
+    a few seconds: ``done == total``)."""
+
+    done: int
+    total: int
+    file_name: str
+    preparing: bool = False
 
 
 def mnist_folder() -> Path:
@@ -41,10 +60,9 @@ class _Worker(QObject):
     of a download it already shut down.
     """
 
-    progressed = Signal(int, int, int, str)  # run id, done bytes, total bytes, file name
-    preparing = Signal(int)                  # files verified; decoding them for a fast first use
-    succeeded = Signal(int, str)             # folder holding the files
-    failed = Signal(int, str)                # message for the user
+    progressed = Signal(int, object)  # run id, DownloadProgress
+    finished = Signal(int, str)       # folder holding the files
+    failed = Signal(int, str)         # message for the user
     cancelled = Signal(int)
 
     def __init__(self, run_id: int, dest: Path, mirrors: Sequence[str], cancel: threading.Event, timeout: float):
@@ -56,14 +74,15 @@ class _Worker(QObject):
         self._timeout = timeout
         self._last_step = -1
         self._last_name = ""
+        self._last_total = 0
 
     def _on_progress(self, done: int, total: int, name: str) -> None:
         # Throttle by amount, not time: a time throttle would hold back the last value
         # before a stalled connection, and the user would see less than has arrived.
         step = PROGRESS_STEPS * done // total if total else 0
         if step != self._last_step or name != self._last_name:
-            self._last_step, self._last_name = step, name
-            self.progressed.emit(self._run_id, int(done), int(total), str(name))
+            self._last_step, self._last_name, self._last_total = step, name, int(total)
+            self.progressed.emit(self._run_id, DownloadProgress(int(done), int(total), str(name)))
 
     @Slot()
     def run(self) -> None:
@@ -75,7 +94,8 @@ class _Worker(QObject):
                 raise DownloadCancelled("cancelled")
             # Decode once here, off the GUI thread: the in-memory cache makes the GUI's first
             # load of MNIST take a fraction of a second instead of seconds.
-            self.preparing.emit(run_id)
+            self.progressed.emit(run_id, DownloadProgress(self._last_total, self._last_total, self._last_name,
+                                                          preparing=True))
             load_mnist(location)
         except DownloadCancelled:
             self.cancelled.emit(run_id)
@@ -84,26 +104,19 @@ class _Worker(QObject):
         except Exception as exc:  # broad on purpose: any failure must reach the user, not kill the thread
             self.failed.emit(run_id, f"MNIST could not be downloaded: {type(exc).__name__}: {exc}")
         else:
-            self.succeeded.emit(run_id, str(location.folder))
+            self.finished.emit(run_id, str(location.folder))
         finally:
             QThread.currentThread().quit()
 
 
-class MnistDownloader(QObject):
+class MnistDownloader(BackgroundWork):
     """Start, follow and cancel an MNIST download (GUI thread).
 
-    Signals (all emitted in the GUI thread): ``started``; ``progressChanged(done, total,
-    file name)`` in bytes over the four files; ``preparing`` (decoding); ``succeeded(folder)``;
-    ``failed(message)``; ``cancelled``; ``runningChanged(bool)``.
+    Signals (all emitted in the GUI thread, kind ``"mnist"``): ``started``;
+    ``progressed(kind, DownloadProgress)``; then ``finished(kind, folder)``, ``failed(kind,
+    message, "")`` or ``cancelled(kind)`` (``.part`` files are kept for a resume). When an
+    end signal is emitted, ``running`` is already False, so a slot may start again.
     """
-
-    started = Signal()
-    progressChanged = Signal(int, int, str)
-    preparing = Signal()
-    succeeded = Signal(str)
-    failed = Signal(str)
-    cancelled = Signal()
-    runningChanged = Signal(bool)
 
     def __init__(self, dest: str | os.PathLike | None = None, mirrors: Sequence[str] | None = None,
                  timeout: float = 30.0, parent: QObject | None = None):
@@ -143,14 +156,12 @@ class MnistDownloader(QObject):
         thread.started.connect(worker.run)
         thread.finished.connect(worker.deleteLater)  # deleted in its own thread as it ends
         worker.progressed.connect(self._on_worker_progressed)
-        worker.preparing.connect(self._on_worker_preparing)
-        worker.succeeded.connect(self._on_worker_succeeded)
+        worker.finished.connect(self._on_worker_finished)
         worker.failed.connect(self._on_worker_failed)
         worker.cancelled.connect(self._on_worker_cancelled)
         self._thread, self._worker = thread, worker
         thread.start()
-        self.started.emit()
-        self.runningChanged.emit(True)
+        self.started.emit(KIND)
         return True
 
     def cancel(self) -> None:
@@ -175,19 +186,14 @@ class MnistDownloader(QObject):
         self._run_id += 1  # signals still queued from that run are now ignored
         if thread is not None:
             thread.deleteLater()
-            self.runningChanged.emit(False)
 
     # -- relays (GUI thread) ---------------------------------------------------------------------
     def _current(self, run_id: int) -> bool:
         return self._thread is not None and run_id == self._run_id
 
-    def _on_worker_progressed(self, run_id: int, done: int, total: int, name: str) -> None:
+    def _on_worker_progressed(self, run_id: int, progress: DownloadProgress) -> None:
         if self._current(run_id):
-            self.progressChanged.emit(done, total, name)
-
-    def _on_worker_preparing(self, run_id: int) -> None:
-        if self._current(run_id):
-            self.preparing.emit()
+            self.progressed.emit(KIND, progress)
 
     def _finish(self) -> None:
         # The worker quits its thread right after its last signal: wait for that before
@@ -196,20 +202,20 @@ class MnistDownloader(QObject):
             self._thread.wait(10_000)
         self._release()
 
-    def _on_worker_succeeded(self, run_id: int, folder: str) -> None:
+    def _on_worker_finished(self, run_id: int, folder: str) -> None:
         if self._current(run_id):
             self._finish()
-            self.succeeded.emit(folder)
+            self.finished.emit(KIND, folder)
 
     def _on_worker_failed(self, run_id: int, message: str) -> None:
         if self._current(run_id):
             self._finish()
-            self.failed.emit(message)
+            self.failed.emit(KIND, message, "")
 
     def _on_worker_cancelled(self, run_id: int) -> None:
         if self._current(run_id):
             self._finish()
-            self.cancelled.emit()
+            self.cancelled.emit(KIND)
 
 
 def adopt_mnist_copy(location: MnistLocation, dest: str | os.PathLike | None = None) -> MnistLocation:

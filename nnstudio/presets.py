@@ -10,7 +10,7 @@ from typing import Any
 from core import NetworkSpec, TrainingConfig
 from core.resource_files import resource_path
 
-from .document import DatasetChoice, DocumentState
+from .document_types import DatasetChoice, DocumentState
 
 
 @dataclass(frozen=True)

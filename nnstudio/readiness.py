@@ -26,11 +26,9 @@ def dataset_facts(document: Document) -> DatasetFacts | None:
 
 def facts_for(choice: DatasetChoice, data: Dataset) -> DatasetFacts:
     """``data`` (loaded for ``choice``) as ``core.compat`` needs it."""
-    from .widgets.dataset_panel import dataset_title
-
     info = DATASETS.get(choice.name)
     has_layout = "layout" in choice.params or (info is not None and "layout" in info.params)
-    return DatasetFacts(dataset_title(choice), tuple(data.input_shape), int(data.n_classes),
+    return DatasetFacts(choice.title(), tuple(data.input_shape), int(data.n_classes),
                         image_shape_for(data.input_shape, data.preprocessing), has_layout)
 
 

@@ -15,9 +15,15 @@ The controller relays what the worker sends as GUI-thread signals: one ``batchRe
 ``epochReport`` / ``changeEvent`` per report, and ``reportsReceived(tuple)`` once per packet
 (at most ~20 per second; plots use that one). Tests and widgets wait on these signals.
 
+Runs begin and end in the ``nnstudio.background`` vocabulary (kind ``"training"``), in the
+GUI thread: ``started(kind)`` when a run starts; ``finished(kind, RunEnd)`` when it ends
+"finished", "stopped" or "diverged" (the network is trained as far as it got: a stop is a
+result, so ``cancelled`` is never emitted), or ``failed(kind, message, details)`` on an
+exception (and a message to the user). The document and the controller's state are
+already updated when these are emitted.
+
 States: "idle" → start() → "running" ⇄ "paused" → stop() → "stopping" → "idle".
-Stepping from idle starts paused. A run ends "finished", "stopped" or "diverged"
-(``runFinished``), or "failed" on an exception (``runFailed``, and a message to the user).
+Stepping from idle starts paused.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, Signa
 import core
 from core import Network
 
+from .background import BackgroundWork
 from .cpu_affinity import core_split, pin_this_thread, thread_cpus
 from .document import Document
 from .messages import describe_failure
 from .settings import app_settings
-from .training_worker import ReportPacket, RunEnd, TrainingJob, TrainingWorker, WorkerControl
+from .training_worker import KIND, ReportPacket, RunEnd, TrainingJob, TrainingWorker, WorkerControl
 
 __all__ = [
     "BLAS_THREADS_KEY",
@@ -118,8 +125,10 @@ class _Run:
     thread: QThread
 
 
-class TrainingController(QObject):
-    """Starts and steers training runs of ``document``'s network (one run at a time)."""
+class TrainingController(BackgroundWork):
+    """Starts and steers training runs of ``document``'s network (one run at a time).
+
+    ``started`` / ``finished`` / ``failed`` (see the module doc) plus the run's own signals:"""
 
     stateChanged = Signal(str)
     batchReport = Signal(object)
@@ -129,9 +138,6 @@ class TrainingController(QObject):
     reportsReceived = Signal(object)
     #: True when the worker is blocked waiting for a command (paused, or a step finished).
     waitingChanged = Signal(bool)
-    runStarted = Signal()
-    runFinished = Signal(str, str)
-    runFailed = Signal(str, str)
 
     def __init__(self, document: Document, parent: QObject | None = None):
         super().__init__(parent)
@@ -207,7 +213,8 @@ class TrainingController(QObject):
         self._step(lambda control: control.step_epoch())
 
     def stop(self) -> None:
-        """Stop after the current batch; the model stays usable (``runFinished("stopped")``)."""
+        """Stop after the current batch; the model stays usable (``finished`` with a RunEnd
+        whose status is "stopped")."""
         if self._run is not None and self._state in (RUNNING, PAUSED):
             self._set_waiting(False)
             self._run.control.stop()
@@ -250,7 +257,7 @@ class TrainingController(QObject):
     def shutdown(self, timeout_ms: int = 3000) -> bool:
         """Stop any run and join its thread. True when no training thread is left running.
 
-        Ends the run synchronously (document updated, ``runFinished`` emitted) so the caller
+        Ends the run synchronously (document updated, ``finished`` emitted) so the caller
         can replace the document or close the window right after.
         """
         run = self._run
@@ -308,14 +315,15 @@ class TrainingController(QObject):
         thread.setObjectName(f"trainingThread{info.run_id}")
         worker.moveToThread(thread)
         # Connect everything before start(), queued, to bound slots of this GUI-thread object.
-        worker.packetReady.connect(self._on_worker_packet_ready, Qt.ConnectionType.QueuedConnection)
-        worker.runEnded.connect(self._on_worker_run_ended, Qt.ConnectionType.QueuedConnection)
+        worker.progressed.connect(self._on_worker_progressed, Qt.ConnectionType.QueuedConnection)
+        worker.finished.connect(self._on_worker_finished, Qt.ConnectionType.QueuedConnection)
+        worker.failed.connect(self._on_worker_failed, Qt.ConnectionType.QueuedConnection)
         thread.started.connect(worker.run)
         self._run = _Run(info, network, control, worker, thread)
         self._waiting = False
         doc.set_training_active(True)
         self._state = PAUSED if command is not None else RUNNING
-        self.runStarted.emit()
+        self.started.emit(KIND)
         self.stateChanged.emit(self._state)
         # Paint the run's first frame (greyed editor, reset axes, buttons, progress) now,
         # before the training thread starts: painted later it would compete with the first
@@ -328,8 +336,8 @@ class TrainingController(QObject):
         thread.start()
         return True
 
-    @Slot(object)
-    def _on_worker_packet_ready(self, packet: ReportPacket) -> None:
+    @Slot(str, object)
+    def _on_worker_progressed(self, _kind: str, packet: ReportPacket) -> None:
         run = self._run
         if run is None or packet.run_id != run.info.run_id:
             return  # from a run that shutdown() already ended
@@ -348,11 +356,22 @@ class TrainingController(QObject):
         if packet.waiting and packet.generation == run.control.generation and self._state in (PAUSED, RUNNING):
             self._set_waiting(True)
 
-    @Slot(object)
-    def _on_worker_run_ended(self, outcome: RunEnd) -> None:
+    @Slot(str, object)
+    def _on_worker_finished(self, _kind: str, outcome: RunEnd) -> None:
+        self._end_run(outcome)
+
+    @Slot(str, str, str)
+    def _on_worker_failed(self, _kind: str, _message: str, _details: str) -> None:
+        # The worker set ``outcome`` (status "failed", with the batches and CPU time of the
+        # run) before emitting; a signal of an earlier run finds the current worker's unset.
+        run = self._run
+        if run is not None and run.worker.outcome is not None:
+            self._end_run(run.worker.outcome)
+
+    def _end_run(self, outcome: RunEnd) -> None:
         run = self._run
         if run is None or outcome.run_id != run.info.run_id:
-            return
+            return  # from a run that shutdown() already ended
         run.thread.quit()
         if not run.thread.wait(_JOIN_MS):
             self._zombies.append((run.thread, run.worker))
@@ -360,8 +379,9 @@ class TrainingController(QObject):
 
     def _finish(self, run: _Run, outcome: RunEnd) -> None:
         """End ``run`` in the GUI thread: its thread has ended (or is kept as a zombie)."""
-        run.worker.packetReady.disconnect(self._on_worker_packet_ready)
-        run.worker.runEnded.disconnect(self._on_worker_run_ended)
+        run.worker.progressed.disconnect(self._on_worker_progressed)
+        run.worker.finished.disconnect(self._on_worker_finished)
+        run.worker.failed.disconnect(self._on_worker_failed)
         if self._gui_cpus is not None:
             pin_this_thread(self._gui_cpus)  # the GUI thread may use every core again
             self._gui_cpus = None
@@ -377,11 +397,11 @@ class TrainingController(QObject):
         self._set_state(IDLE)
         if outcome.status == "failed":
             doc.notify(outcome.message, "error", outcome.details)
-            self.runFailed.emit(outcome.message, outcome.details)
+            self.failed.emit(KIND, outcome.message, outcome.details)
             return
         if outcome.status == "diverged":
             doc.notify(f"Training diverged: {outcome.message}", "warning")
-        self.runFinished.emit(outcome.status, outcome.message)
+        self.finished.emit(KIND, outcome)
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

@@ -12,7 +12,7 @@ wakes the GUI thread, which then takes the GIL from the training thread), plus:
 
 - right before the loop blocks (paused, or a step finished), so the GUI always shows
   exactly where training stands while it waits (``ReportPacket.waiting``);
-- at the end of the run, before ``runEnded``.
+- at the end of the run, before ``finished`` / ``failed``.
 
 Snapshots: at an epoch end the worker copies the weights (``Network.inference_copy``) for
 predictions, so nothing ever reads the live network from another thread. On tiny datasets
@@ -22,6 +22,13 @@ epoch, are always copied.
 
 Pause, step, stop and knob changes never go through slots (a worker busy in its loop never
 runs queued calls): the controller calls the thread-safe ``WorkerControl`` directly.
+
+Signals (``nnstudio.background`` vocabulary, kind ``"training"``, emitted in the worker
+thread): ``started``; ``progressed(kind, ReportPacket)``; then ``finished(kind, RunEnd)``
+when the run ends "finished", "stopped" (the network stays usable: a stop is a result,
+never ``cancelled``) or "diverged", or ``failed(kind, message, details)`` when it raised.
+``outcome`` holds the RunEnd in every case (a "failed" one too) as soon as the end
+signal is emitted.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import Slot
 from threadpoolctl import ThreadpoolController
 
 import core
@@ -41,9 +48,13 @@ from core import BatchReport, ChangeEvent, EpochReport, Network, TrainingControl
 from core.data import DataError
 from core.training import drive
 
+from .background import BackgroundWork
 from .cpu_affinity import pin_this_thread
 
-__all__ = ["ReportPacket", "RunEnd", "TrainingJob", "TrainingWorker", "WorkerControl", "readable_error"]
+__all__ = ["KIND", "ReportPacket", "RunEnd", "TrainingJob", "TrainingWorker", "WorkerControl", "readable_error"]
+
+#: The ``kind`` every signal of the training worker and controller carries.
+KIND = "training"
 
 #: Errors that describe a problem with the user's settings or data, not a bug.
 USER_ERRORS = (core.TrainingError, core.SpecError, core.ShapeError, DataError)
@@ -53,7 +64,7 @@ USER_ERRORS = (core.TrainingError, core.SpecError, core.ShapeError, DataError)
 class TrainingJob:
     """Everything one run needs. x: (n, *input_shape); y: (n,) labels or (n, k) targets;
     ``validation``: (x_val, y_val) or None. The network is handed to the worker for the run
-    and must not be touched by another thread until ``runEnded``."""
+    and must not be touched by another thread until the run's end signal."""
 
     run_id: int
     network: Network
@@ -125,13 +136,10 @@ def readable_error(exc: BaseException) -> str:
     return f"Training failed unexpectedly ({type(exc).__name__}: {exc}). Details has the traceback for a bug report."
 
 
-class TrainingWorker(QObject):
-    """Runs one ``TrainingJob``. Emits ``packetReady(ReportPacket)`` and, last,
-    ``runEnded(RunEnd)``. ``outcome`` holds the RunEnd once ``run`` returned (read it only
-    after the thread was joined)."""
-
-    packetReady = Signal(object)
-    runEnded = Signal(object)
+class TrainingWorker(BackgroundWork):
+    """Runs one ``TrainingJob``. Emits ``started``, ``progressed(KIND, ReportPacket)`` and,
+    last, ``finished(KIND, RunEnd)`` or ``failed(KIND, message, details)``. ``outcome``
+    holds the RunEnd (set before the end signal is emitted)."""
 
     def __init__(self, job: TrainingJob, control: WorkerControl):
         super().__init__()
@@ -156,6 +164,7 @@ class TrainingWorker(QObject):
         self._batches = 0
         self._end_epoch = network.epochs_done + job.epochs
         control.before_wait = self._on_control_before_wait
+        self.started.emit(KIND)
         if job.training_cpu is not None:
             pin_this_thread({job.training_cpu})  # this QThread ends with the run: no undo needed
         try:
@@ -176,7 +185,10 @@ class TrainingWorker(QObject):
         self._flush(time.perf_counter())
         outcome = replace(outcome, cpu_seconds=time.thread_time() - cpu_start)
         self.outcome = outcome
-        self.runEnded.emit(outcome)
+        if outcome.status == "failed":
+            self.failed.emit(KIND, outcome.message, outcome.details)
+        else:
+            self.finished.emit(KIND, outcome)
 
     def _on_report(self, report: BatchReport | EpochReport | ChangeEvent) -> None:
         """Queue one report; take a snapshot at (paced) epoch ends; flush at most every
@@ -213,7 +225,7 @@ class TrainingWorker(QObject):
         self._pending = []
         self._snapshot = None
         self._last_flush = now
-        self.packetReady.emit(packet)
+        self.progressed.emit(KIND, packet)
 
     def _on_control_before_wait(self) -> None:
         # Called in this thread with the control's lock held, right before the loop blocks.

@@ -6,8 +6,8 @@ import argparse
 import time
 from typing import Any
 
-from ..saving import save_model
 from ..network import Network
+from ..saving import save_model
 from ..spec import NetworkSpec, TrainingConfig
 from .datasets import DEFAULT_TEST_SPLIT
 from .errors import EXIT_OK, CliError

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from ..metrics import classification_report, confusion_matrix
-from ..saving import load_model
 from ..network import Network
+from ..saving import load_model
 from .datasets import DEFAULT_TEST_SPLIT, load_named_dataset
 from .errors import EXIT_OK, CliError
 from .fit import check_compatible, fit_inputs, stored_class_names

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..evaluation import as_class_probabilities
 from ..layers.base import format_shape
-from ..saving import load_model
 from ..network import Network
+from ..saving import load_model
 from .errors import EXIT_OK, CliError
 from .fit import fit_inputs, output_classes, stored_class_names
 from .spec_files import read_text

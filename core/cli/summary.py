@@ -7,8 +7,8 @@ import argparse
 import zipfile
 from pathlib import Path
 
-from ..saving import load_model
 from ..network import Network
+from ..saving import load_model
 from .errors import EXIT_OK, CliError
 from .spec_files import network_from_spec, read_spec
 

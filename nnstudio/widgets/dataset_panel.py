@@ -48,7 +48,7 @@ from core.data import DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset, 
 
 from ..document import DatasetChoice, DatasetUnavailable, Document
 from ..messages import describe_failure
-from ..mnist_download import MnistDownloader, adopt_mnist_copy
+from ..mnist_download import DownloadProgress, MnistDownloader, adopt_mnist_copy
 from ..user_dataset import UserDrawings
 from .dataset_facts import facts_html
 from .dataset_import import IMPORT_CSV, IMPORT_IDX, ask_import, ask_located, busy, dataset_title, validate_choice
@@ -96,9 +96,8 @@ class DatasetPanel(QGroupBox):
         document.datasetChanged.connect(self._on_document_dataset_changed)
         document.specChanged.connect(self._on_document_spec_changed)
         document.trainingActiveChanged.connect(self._on_document_training_active_changed)
-        self.downloader.progressChanged.connect(self._on_downloader_progress_changed)
-        self.downloader.preparing.connect(self._on_downloader_preparing)
-        self.downloader.succeeded.connect(self._on_downloader_succeeded)
+        self.downloader.progressed.connect(self._on_downloader_progressed)
+        self.downloader.finished.connect(self._on_downloader_finished)
         self.downloader.failed.connect(self._on_downloader_failed)
         self.downloader.cancelled.connect(self._on_downloader_cancelled)
         self._refresh()
@@ -523,19 +522,19 @@ class DatasetPanel(QGroupBox):
         self.mnist_notice.show_cancelling()
         self.downloader.cancel()
 
-    def _on_downloader_progress_changed(self, done: int, total: int, name: str) -> None:
-        self.mnist_notice.show_progress(done, total, name)
+    def _on_downloader_progressed(self, _kind: str, progress: DownloadProgress) -> None:
+        if progress.preparing:
+            self._set_mnist_state("preparing")
+            return
+        self.mnist_notice.show_progress(progress.done, progress.total, progress.file_name)
 
-    def _on_downloader_preparing(self) -> None:
-        self._set_mnist_state("preparing")
-
-    def _on_downloader_succeeded(self, folder: str) -> None:
+    def _on_downloader_finished(self, _kind: str, _folder: str) -> None:
         self._mnist_arrived()
 
-    def _on_downloader_failed(self, message: str) -> None:
+    def _on_downloader_failed(self, _kind: str, message: str, _details: str) -> None:
         self._set_mnist_state("failed", message)
 
-    def _on_downloader_cancelled(self) -> None:
+    def _on_downloader_cancelled(self, _kind: str) -> None:
         self._set_mnist_state("cancelled")
 
     def _on_locate_button_clicked(self) -> None:

@@ -58,10 +58,10 @@ from core.evaluation import Evaluation, evaluate, evaluation_csv
 from core.inspect import sample_images
 from core.training_curves import trained_position, weights_text
 
+from ..task_runner import TaskRunner
 from .confusion_matrix_view import ConfusionMatrixView
 from .decision_boundary_view import DecisionBoundaryView
 from .eval_cells import reset_table, set_cell
-from .eval_tasks import TaskRunner
 from .grad_check_view import GradCheckView
 from .mistakes_gallery import MAX_ITEMS, MistakesGallery
 from .weights_view import WeightsView
@@ -100,7 +100,7 @@ class ShownEvaluation:
 class EvaluationPanel(QWidget):
     """The "Evaluate" tab (objectName ``evaluationPanel``).
 
-    ``controller``: the TrainingController (its ``runFinished`` triggers an evaluation) or None.
+    ``controller``: the TrainingController (its ``finished`` triggers an evaluation) or None.
     """
 
     #: A sample picked in the gallery: (h, w) float image in [0, 1], and a caption.
@@ -145,7 +145,7 @@ class EvaluationPanel(QWidget):
         document.datasetChanged.connect(self._on_document_dataset_changed)
         document.specChanged.connect(self._on_document_spec_changed)
         if controller is not None:
-            controller.runFinished.connect(self._on_controller_run_finished)
+            controller.finished.connect(self._on_controller_finished)
         self._update_summary()
 
     # -- construction -------------------------------------------------------------------------------
@@ -617,9 +617,9 @@ class EvaluationPanel(QWidget):
     def _on_evaluate_button_clicked(self) -> None:
         self.evaluate()
 
-    def _on_controller_run_finished(self, status: str, message: str) -> None:
+    def _on_controller_finished(self, _kind: str, _outcome: object) -> None:
         # Deferred (the controller may hand the finished network to the document after
-        # emitting runFinished) and merged with the snapshot change the run's end brings.
+        # emitting finished) and merged with the snapshot change the run's end brings.
         self._schedule_auto_evaluate()
 
     def _on_document_snapshot_changed(self) -> None:

@@ -32,9 +32,9 @@ from core.compat import check_compatibility
 from core.gradcheck import DEFAULT_THRESHOLD, GradCheckResult
 from core.inspect import parameter_title, random_batch
 
+from ..task_runner import TaskRunner
 from ..theme import is_dark, is_palette_event
 from .eval_cells import reset_table, set_cell, set_headers
-from .eval_tasks import TaskRunner
 
 BATCH = 4
 TASK = "gradcheck"

@@ -19,6 +19,11 @@ keeping the same curves again adds nothing.
 
 Space toggles pause / resume while the focus is inside this tab and the focused widget does
 not use Space itself (a focused button still clicks): never a window-wide shortcut.
+
+Commands go out, never straight to the controller: the buttons, the Training menu's actions
+and Space emit the ``…Requested`` signals below, and the main window connects them to the
+controller (``nnstudio.main_window.wire_training_commands``). The dashboard only observes
+the controller it is given (its state, reports and run ends) to show them.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from core.training_curves import Readout, TrainingCurves, run_label, trained_pos
 
 from ..document import Document
 from ..training_controller import IDLE, PAUSED, RUNNING, STOPPING, TrainingController
+from ..training_worker import RunEnd
 from .flow_layout import FlowLayout
 from .training_controls import TrainingControls
 from .training_plot import MetricPlot
@@ -68,9 +74,19 @@ class TrainingDashboard(QWidget):
     """Train tab for ``document`` driving ``controller``; questions go through ``dialogs``.
 
     ``statusText(str)``: short status (samples per second, run end) for the window's status bar.
+    Commands for the controller (the window connects them): ``trainRequested``,
+    ``pauseRequested``, ``resumeRequested``, ``stepBatchRequested``, ``stepEpochRequested``,
+    ``stopRequested`` and ``resetWeightsRequested`` (emitted once the user confirmed).
     """
 
     statusText = Signal(str)
+    trainRequested = Signal()
+    pauseRequested = Signal()
+    resumeRequested = Signal()
+    stepBatchRequested = Signal()
+    stepEpochRequested = Signal()
+    stopRequested = Signal()
+    resetWeightsRequested = Signal()
 
     def __init__(self, document: Document, controller: TrainingController, dialogs, parent: QWidget | None = None):
         super().__init__(parent)
@@ -156,12 +172,12 @@ class TrainingDashboard(QWidget):
         self._tick_clock: tuple[float, float] | None = None  # (wall, GUI thread CPU) at the last tick
 
         c = self.controls
-        c.trainRequested.connect(controller.start)
-        c.pauseRequested.connect(controller.pause)
-        c.resumeRequested.connect(controller.resume)
-        c.stepBatchRequested.connect(controller.step_batch)
-        c.stepEpochRequested.connect(controller.step_epoch)
-        c.stopRequested.connect(controller.stop)
+        c.trainRequested.connect(self.trainRequested)
+        c.pauseRequested.connect(self.pauseRequested)
+        c.resumeRequested.connect(self.resumeRequested)
+        c.stepBatchRequested.connect(self.stepBatchRequested)
+        c.stepEpochRequested.connect(self.stepEpochRequested)
+        c.stopRequested.connect(self.stopRequested)
         c.resetWeightsRequested.connect(self._on_controls_reset_weights_requested)
         self.log_check.toggled.connect(self._on_log_check_toggled)
         self.keep_button.clicked.connect(self.keep_as_comparison)
@@ -173,10 +189,10 @@ class TrainingDashboard(QWidget):
             plot.viewResetRequested.connect(self._on_plot_view_reset_requested)
 
         controller.stateChanged.connect(self._on_controller_state_changed)
-        controller.runStarted.connect(self._on_controller_run_started)
+        controller.started.connect(self._on_controller_started)
         controller.reportsReceived.connect(self._on_controller_reports_received)
-        controller.runFinished.connect(self._on_controller_run_finished)
-        controller.runFailed.connect(self._on_controller_run_failed)
+        controller.finished.connect(self._on_controller_finished)
+        controller.failed.connect(self._on_controller_failed)
         controller.waitingChanged.connect(self._on_controller_waiting_changed)
         document.networkChanged.connect(self._on_document_network_changed)
         document.trainingConfigChanged.connect(self._sync_controls)
@@ -312,7 +328,7 @@ class TrainingDashboard(QWidget):
         self._sync_controls()
 
     # -- controller ---------------------------------------------------------------------------------------------
-    def _on_controller_run_started(self) -> None:
+    def _on_controller_started(self, _kind: str) -> None:
         info = self._controller.run_info
         network = self._controller.network
         self._pending.clear()
@@ -352,13 +368,14 @@ class TrainingDashboard(QWidget):
             self._update_progress()
             self._sync_controls()
 
-    def _on_controller_run_finished(self, status: str, message: str) -> None:
+    def _on_controller_finished(self, _kind: str, outcome: RunEnd) -> None:
         self._end_run()
+        status, message = outcome.status, outcome.message
         # "Training finished after 8 epochs", "Training stopped during epoch 3",
         # "Training diverged: the loss became NaN at epoch 1, batch 5; …"
         self.statusText.emit(f"Training diverged: {message}" if status == "diverged" else f"Training {message}")
 
-    def _on_controller_run_failed(self, message: str, details: str) -> None:
+    def _on_controller_failed(self, _kind: str, _message: str, _details: str) -> None:
         self._end_run()
         self.statusText.emit("Training failed")
 
@@ -499,20 +516,31 @@ class TrainingDashboard(QWidget):
     def _sync_controls(self) -> None:
         state = self._controller.state
         network = self._document.network
-        trained = network is not None and (network.epochs_done > 0 or bool(network.history.batches["progress"]))
-        self.controls.set_state(state, can_continue=trained, has_weights=network is not None)
+        self.controls.set_state(state, can_continue=self._has_training(), has_weights=network is not None)
         history_ok = network is not None and (state == IDLE or (state == PAUSED and self._controller.waiting))
         self.export_epochs_action.setEnabled(history_ok)
         self.export_batches_action.setEnabled(history_ok)
         self.keep_button.setEnabled(not self._curves.empty or bool(self._pending))
         self.clear_runs_button.setEnabled(bool(self._comparison_labels))
 
+    def _has_training(self) -> bool:
+        """The document's network has trained batches (Train reads "Continue"). While a run
+        goes the network is the worker's: the answer comes from the run's facts and the
+        reports received, never from the live network."""
+        network = self._document.network
+        if network is None:
+            return False
+        info = self._controller.run_info
+        if self._controller.state != IDLE and info is not None:
+            return not info.fresh or self._last_batch is not None or bool(self._pending)
+        return network.epochs_done > 0 or bool(network.history.batches["progress"])
+
     def _on_controls_reset_weights_requested(self) -> None:
         if self._controller.state != IDLE or self._document.network is None:
             return
         if self._dialogs.confirm("Reset weights", "Forget this network's training? The next run starts from "
                                  "new random weights drawn from the seed."):
-            self._controller.reset_weights()
+            self.resetWeightsRequested.emit()
 
     def _on_log_check_toggled(self, on: bool) -> None:
         self.loss_plot.set_log_y(on)
@@ -600,9 +628,9 @@ class TrainingDashboard(QWidget):
         if event.key() == Qt.Key.Key_Space and event.modifiers() == Qt.KeyboardModifier.NoModifier:
             state = self._controller.state
             if state == RUNNING:
-                self._controller.pause()
+                self.pauseRequested.emit()
             elif state == PAUSED:
-                self._controller.resume()
+                self.resumeRequested.emit()
             event.accept()
             return
         super().keyPressEvent(event)

@@ -382,10 +382,11 @@ def test_problems_carry_codes_and_app_advice_dispatches_on_them():
 
 def test_one_check_one_sentence_in_the_engine_the_cli_and_evaluation(tmp_path, capsys):
     """The same mismatch reads the same in core.compat, core.evaluation.evaluate and the CLI."""
+    from core.model_file import save_model
+
     from core import Network
     from core.cli import main
     from core.evaluation import evaluate
-    from core.model_file import save_model
 
     network = Network.from_spec(mlp(64))
     expected = check_compatibility(network.to_spec(), (2,), 2, "the dataset", trained=True)[0]

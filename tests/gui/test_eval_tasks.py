@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication, QWidget
 
-from nnstudio.widgets.eval_tasks import TaskRunner
+from nnstudio.task_runner import TaskRunner
 from nnstudio.widgets.eval_throttle import RefreshThrottle
 
 WAIT = 10_000
@@ -88,12 +88,33 @@ def test_failures_are_relayed_with_details(qtbot, runner):
     assert "Traceback" in details and "ValueError" in details
 
 
-def test_busy_changed_reports_start_and_end(qtbot, runner):
+def test_started_then_finished_bracket_the_busy_time(qtbot, runner):
+    # The BackgroundWork vocabulary (was busyChanged(kind, True/False)): started(kind) when
+    # the kind becomes busy, finished(kind, result) when it is no longer busy.
     states = []
-    runner.busyChanged.connect(lambda kind, busy: states.append((kind, busy)))
+    runner.started.connect(lambda kind: states.append((kind, "started", runner.busy(kind))))
+    runner.finished.connect(lambda kind, result: states.append((kind, "finished", runner.busy(kind))))
     with qtbot.waitSignal(runner.finished, timeout=WAIT):
         runner.submit("k", lambda: 1)
-    assert states == [("k", True), ("k", False)]
+    assert states == [("k", "started", True), ("k", "finished", False)]
+
+
+def test_a_superseding_job_starts_nothing_new_and_failure_ends_the_busy_time(qtbot, runner):
+    gate = threading.Event()
+    events = []
+    runner.started.connect(lambda kind: events.append(("started", kind)))
+    runner.failed.connect(lambda kind, message, details: events.append(("failed", kind, runner.busy(kind))))
+
+    def fail_after_gate():
+        gate.wait(WAIT / 1000)
+        raise ValueError("no")
+
+    runner.submit("k", gate.wait, WAIT / 1000)
+    runner.submit("k", fail_after_gate)
+    assert events == [("started", "k")]  # one busy time for the kind, not two
+    with qtbot.waitSignal(runner.failed, timeout=WAIT):
+        gate.set()
+    assert events == [("started", "k"), ("failed", "k", False)]
 
 
 def test_throttle_runs_at_once_then_collapses_requests(qtbot):

@@ -22,7 +22,7 @@ WAIT = 20_000
 class FakeController(QObject):
     """The three signals the panel may rely on (the real TrainingController has more)."""
 
-    runFinished = Signal(str, str)
+    finished = Signal(str, object)
     epochReport = Signal(object)
     stateChanged = Signal(str)
 
@@ -168,7 +168,7 @@ def test_evaluates_after_the_controllers_run_finished(qtbot, document):
     assert not panel.evaluate_button.isEnabled()
     train(document, epochs=2)
     with qtbot.waitSignal(panel.evaluationFinished, timeout=WAIT):
-        controller.runFinished.emit("finished", "done")
+        controller.finished.emit("training", None)
     assert panel.evaluation.n_samples == len(document.splits().y_test)
     assert panel.shutdown(WAIT)
 

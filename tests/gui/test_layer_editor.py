@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 
 from core import NetworkSpec, analyze
 from core.registry import layer_types
+from core.spec_edit import PALETTE_TYPES
 from nnstudio.document import DatasetChoice, default_state
 from nnstudio.layer_list_model import LAYER_ROW_MIME, LAYER_TYPE_MIME, LayerListModel
 from nnstudio.widgets.layer_editor import LayerEditor

@@ -98,7 +98,8 @@ def test_document_naming_absent_mnist_shows_the_notice(qtbot, panel, document):
 @pytest.mark.mnist
 def test_download_progress_cancel_resume_then_mnist_is_used(qtbot, panel, document, server):
     progress: list[tuple[int, int, str]] = []
-    panel.downloader.progressChanged.connect(lambda done, total, name: progress.append((done, total, name)))
+    panel.downloader.progressed.connect(
+        lambda kind, p: progress.append((p.done, p.total, p.file_name)) if not p.preparing else None)
     pick(qtbot, panel.findChild(QComboBox, "datasetCombo"), "mnist")
     click(qtbot, button(panel, "downloadMnistButton"))
     bar = panel.findChild(QProgressBar, "downloadProgress")

@@ -125,17 +125,17 @@ def test_training_keys_start_step_stop_and_evaluate(window, qtbot):
     window.document.change("Long run", training=replace(window.document.training, epochs=10_000))
     focus = window.layer_editor.list_view  # keys typed anywhere in the window
     focus.setFocus()
-    with qtbot.waitSignal(controller.runStarted, timeout=5000):
+    with qtbot.waitSignal(controller.started, timeout=5000):
         qtbot.keyClick(focus, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert controls.stop_button.toolTip().endswith("(Shift+F5)")
-    with qtbot.waitSignal(controller.runFinished, timeout=10000):
+    with qtbot.waitSignal(controller.finished, timeout=10000):
         qtbot.keyClick(focus, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: controller.state == "idle", timeout=5000)
     # F10: one batch, then paused.
-    with qtbot.waitSignal(controller.runStarted, timeout=5000):
+    with qtbot.waitSignal(controller.started, timeout=5000):
         qtbot.keyClick(focus, Qt.Key.Key_F10)
     qtbot.waitUntil(lambda: controller.state == "paused" and controller.waiting, timeout=10000)
-    with qtbot.waitSignal(controller.runFinished, timeout=10000):
+    with qtbot.waitSignal(controller.finished, timeout=10000):
         qtbot.keyClick(focus, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: evaluate_button.isEnabled(), timeout=10000)
     assert window.evaluate_action.isEnabled()

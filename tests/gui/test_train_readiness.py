@@ -62,7 +62,7 @@ def test_a_failure_message_goes_when_its_cause_is_fixed(window, qtbot):
     # first and last layers" fixed the network but the red bar stayed. (The window no longer
     # lets Train start such a run; a script or another path can still call the controller.)
     set_output_units(qtbot, window, 5)
-    with qtbot.waitSignal(window.controller.runFailed, timeout=10000):
+    with qtbot.waitSignal(window.controller.failed, timeout=10000):
         window.controller.start()
     bar = window.message_bar
     qtbot.waitUntil(bar.isVisible, timeout=2000)

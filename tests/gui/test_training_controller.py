@@ -135,13 +135,14 @@ def test_short_run_reports_every_batch_and_epoch_and_finishes(qtbot, document, c
     configure(document, epochs=3, batch_size=64)
     n_train = len(document.splits().y_train)
     per_epoch = -(-n_train // 64)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         assert controller.start()
     assert controller.state == "running" and document.training_active
     assert not controller.start()  # one run at a time
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT) as done:
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT) as done:
         pass
-    assert done.args[0] == "finished" and "3 epochs" in done.args[1]
+    assert done.args[0] == "training"
+    assert done.args[1].status == "finished" and "3 epochs" in done.args[1].message
     assert len(rec.batches) == 3 * per_epoch and len(rec.epochs) == 3
     assert [b.samples_seen for b in rec.batches[:per_epoch]][-1] == n_train
     assert [e.epoch for e in rec.epochs] == [0, 1, 2] and all(e.val_loss is not None for e in rec.epochs)
@@ -167,7 +168,7 @@ def test_a_finished_run_copies_its_final_weights_once(qtbot, document, controlle
     original = Network.inference_copy
     monkeypatch.setattr(Network, "inference_copy", lambda self: copies.append(1) or original(self))
     configure(document, epochs=1, batch_size=64)
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         controller.start()
     assert len(copies) == 1 and rec.snapshots == 1
     assert_same_weights(document.snapshot.get_weights(), document.network.get_weights())
@@ -176,7 +177,7 @@ def test_a_finished_run_copies_its_final_weights_once(qtbot, document, controlle
 def test_continue_trains_more_epochs_from_the_current_weights(qtbot, document, controller, rec):
     configure(document, epochs=2, batch_size=128)
     for _ in range(2):
-        with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+        with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
             controller.start()
     assert document.network.epochs_done == 4
     assert [e.epoch for e in rec.epochs] == [0, 1, 2, 3]
@@ -187,7 +188,7 @@ def test_continue_trains_more_epochs_from_the_current_weights(qtbot, document, c
 # -- pause / resume / step ------------------------------------------------------------------------------------
 def test_pause_stops_reports_and_resume_reaches_the_uninterrupted_weights(qtbot, document, controller, rec):
     configure(document, epochs=40, batch_size=8)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.start()
     qtbot.waitUntil(lambda: len(rec.batches) >= 5, timeout=RUN_TIMEOUT)
     controller.pause()
@@ -197,10 +198,10 @@ def test_pause_stops_reports_and_resume_reaches_the_uninterrupted_weights(qtbot,
     assert paused_at < 40 * 158, "the run ended before the pause: make it longer"
     assert_nothing_arrives(qtbot, rec)
     assert controller.state == "paused" and controller.thread_running
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT) as done:
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT) as done:
         controller.resume()
         assert controller.state == "running" and not controller.waiting
-    assert done.args[0] == "finished"
+    assert done.args[1].status == "finished"
     assert document.network.epochs_done == 40 and len(rec.epochs) == 40
     assert_same_weights(document.network.get_weights(), reference_weights(document, 40))
 
@@ -208,7 +209,7 @@ def test_pause_stops_reports_and_resume_reaches_the_uninterrupted_weights(qtbot,
 def test_step_batch_then_step_epoch_from_idle(qtbot, document, controller, rec):
     configure(document, epochs=3, batch_size=100)
     per_epoch = -(-len(document.splits().y_train) // 100)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.step_batch()
     assert controller.state == "paused"
     wait_until_waiting(qtbot, controller)
@@ -231,14 +232,14 @@ def test_step_batch_then_step_epoch_from_idle(qtbot, document, controller, rec):
     controller.step_epoch()  # a whole epoch from its start
     wait_until_waiting(qtbot, controller)
     assert len(rec.batches) == 2 * per_epoch and [e.epoch for e in rec.epochs] == [0, 1]
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         controller.resume()
     assert_same_weights(document.network.get_weights(), reference_weights(document, 3))
 
 
 def test_step_while_running_pauses_after_one_more_batch(qtbot, document, controller, rec):
     configure(document, epochs=50, batch_size=8)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.start()
     qtbot.waitUntil(lambda: len(rec.batches) >= 3, timeout=RUN_TIMEOUT)
     controller.step_batch()
@@ -254,16 +255,16 @@ def test_step_while_running_pauses_after_one_more_batch(qtbot, document, control
 # -- stop ------------------------------------------------------------------------------------------------
 def test_stop_mid_epoch_leaves_a_usable_model_that_can_continue(qtbot, document, controller, rec):
     configure(document, epochs=2, batch_size=32)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.step_batch()
     for _ in range(2):
         wait_until_waiting(qtbot, controller)
         controller.step_batch()
     wait_until_waiting(qtbot, controller)
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT) as done:
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT) as done:
         controller.stop()
         assert controller.state == "stopping"
-    assert done.args == ["stopped", "stopped during epoch 1"]
+    assert (done.args[1].status, done.args[1].message) == ("stopped", "stopped during epoch 1")
     net = document.network
     assert net.epochs_done == 0 and len(net.history.batches["loss"]) == 3 and len(rec.batches) == 3
     assert_same_weights(document.snapshot.get_weights(), net.get_weights())  # after the third batch
@@ -271,28 +272,28 @@ def test_stop_mid_epoch_leaves_a_usable_model_that_can_continue(qtbot, document,
     probabilities = document.snapshot.predict(x_test)
     assert probabilities.shape == (len(x_test), 10) and np.all(np.isfinite(probabilities))
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT) as done:
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT) as done:
         controller.start()  # Continue from the stopped weights
-    assert done.args[0] == "finished" and net.epochs_done == 2
+    assert done.args[1].status == "finished" and net.epochs_done == 2
     # core re-runs a stopped epoch from its start (epochs_done counts whole epochs only)
     assert (rec.batches[3].epoch, rec.batches[3].batch) == (0, 0)
 
 
 def test_stop_while_running_ends_within_a_batch(qtbot, document, controller, rec):
     configure(document, epochs=500, batch_size=8)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.start()
     qtbot.waitUntil(lambda: len(rec.batches) >= 10, timeout=RUN_TIMEOUT)
-    with qtbot.waitSignal(controller.runFinished, timeout=5000) as done:
+    with qtbot.waitSignal(controller.finished, timeout=5000) as done:
         controller.stop()
-    assert done.args[0] == "stopped" and controller.state == "idle" and not controller.thread_running
+    assert done.args[1].status == "stopped" and controller.state == "idle" and not controller.thread_running
     assert document.network.epochs_done < 500 and not document.training_active
 
 
 # -- knobs ------------------------------------------------------------------------------------------------
 def test_learning_rate_and_batch_size_change_from_the_next_batch(qtbot, document, controller, rec):
     configure(document, epochs=1, batch_size=32)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.step_batch()
     wait_until_waiting(qtbot, controller)
     assert controller.set_learning_rate(0.01) and controller.set_batch_size(5)
@@ -306,7 +307,7 @@ def test_learning_rate_and_batch_size_change_from_the_next_batch(qtbot, document
     assert rec.order.index(rec.changes[0]) == 1  # between the two batches
     assert rec.changes[0].progress == pytest.approx(32 / len(document.splits().y_train))
     assert document.network.history.events == rec.changes
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         controller.resume()
     assert document.network.optimizer.learning_rate == 0.01
 
@@ -315,7 +316,7 @@ def test_bad_knob_values_are_refused_with_a_message(qtbot, document, controller,
     assert not controller.set_learning_rate(-1.0)
     assert "positive" in rec.messages[-1][0]
     assert not controller.set_learning_rate(0.1)  # idle: nothing to change
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.step_batch()
     wait_until_waiting(qtbot, controller)
     assert not controller.set_batch_size(0)
@@ -330,9 +331,9 @@ def test_divergent_run_stops_with_the_engine_message_and_finite_weights(qtbot, d
     spec.update(loss="mse", optimizer={"type": "SGD", "learning_rate": 10.0})
     document.change("diverge", spec=core.NetworkSpec.from_dict(spec))
     configure(document, epochs=20, batch_size=32)
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT) as done:
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT) as done:
         controller.start()
-    status, message = done.args
+    status, message = done.args[1].status, done.args[1].message
     assert status == "diverged" and "Try a lower learning rate" in message and "at epoch 1, batch" in message
     text, level, _ = rec.messages[-1]
     assert level == "warning" and message in text
@@ -347,9 +348,10 @@ def test_a_data_mismatch_in_the_worker_becomes_run_failed(qtbot, document, contr
     spec = document.spec.to_dict()
     spec["input_shape"] = [32]  # the digits have 64 features
     document.change("wrong input", spec=core.NetworkSpec.from_dict(spec))
-    with qtbot.waitSignal(controller.runFailed, timeout=RUN_TIMEOUT) as failed:
+    with qtbot.waitSignal(controller.failed, timeout=RUN_TIMEOUT) as failed:
         controller.start()
-    message, details = failed.args
+    kind, message, details = failed.args
+    assert kind == "training"
     assert message.startswith("Training stopped: input has shape") and "(32,)" in message
     assert "Traceback" in details
     assert rec.messages[-1] == (message, "error", details)
@@ -362,10 +364,10 @@ def test_an_unexpected_exception_in_the_worker_becomes_run_failed(qtbot, documen
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr("nnstudio.training_worker.run_training", broken)
-    with qtbot.waitSignal(controller.runFailed, timeout=RUN_TIMEOUT) as failed:
+    with qtbot.waitSignal(controller.failed, timeout=RUN_TIMEOUT) as failed:
         controller.start()
-    assert "unexpectedly" in failed.args[0] and "ZeroDivisionError: boom" in failed.args[0]
-    assert "ZeroDivisionError" in failed.args[1] and controller.state == "idle"
+    assert "unexpectedly" in failed.args[1] and "ZeroDivisionError: boom" in failed.args[1]
+    assert "ZeroDivisionError" in failed.args[2] and controller.state == "idle"
 
 
 def test_a_data_error_at_start_is_reported_and_nothing_starts(qtbot, document, controller, rec, tmp_path):
@@ -382,11 +384,11 @@ def test_blas_threads_are_limited_during_the_run_and_restored_after(qtbot, docum
         return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
 
     before = blas_threads()
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.step_batch()
     wait_until_waiting(qtbot, controller)
     assert blas_threads() and set(blas_threads()) == {1}
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         controller.stop()
     assert blas_threads() == before
 
@@ -402,7 +404,7 @@ def test_training_and_gui_threads_get_a_core_each_during_a_run(qtbot, document, 
     monkeypatch.setattr(training_worker, "pin_this_thread", recording_pin)
     gui_before = os.sched_getaffinity(0)
     plan = cpu_affinity.core_split(1, gui_before)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.step_batch()
     wait_until_waiting(qtbot, controller)  # the worker is alive, blocked after one batch
     if plan is None:  # a single CPU: nothing to split
@@ -413,7 +415,7 @@ def test_training_and_gui_threads_get_a_core_each_during_a_run(qtbot, document, 
         [(worker_tid, cpus)] = pinned
         assert worker_tid != threading.get_native_id() and cpus == {training_cpu}
         assert os.sched_getaffinity(worker_tid) == {training_cpu}
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         controller.stop()
     assert os.sched_getaffinity(0) == gui_before  # every core back after the run
 
@@ -437,11 +439,11 @@ def test_blas_thread_setting():
 
 
 def test_shutdown_joins_a_paused_run_and_keeps_the_work(qtbot, document, controller, rec):
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.step_batch()
     wait_until_waiting(qtbot, controller)
     finished = []
-    controller.runFinished.connect(lambda status, message: finished.append(status))
+    controller.finished.connect(lambda kind, outcome: finished.append(outcome.status))
     assert controller.shutdown(timeout_ms=3000)
     assert finished == ["stopped"] and controller.state == "idle" and not controller.thread_running
     assert len(document.network.history.batches["loss"]) == 1 and not document.training_active
@@ -453,10 +455,13 @@ class Owner(QMainWindow):
 
     def __init__(self, document, dialogs):
         super().__init__()
+        from nnstudio.main_window import wire_training_commands
         from nnstudio.widgets.training_dashboard import TrainingDashboard
 
         self.controller = TrainingController(document, self)
-        self.setCentralWidget(TrainingDashboard(document, self.controller, dialogs))
+        dashboard = TrainingDashboard(document, self.controller, dialogs)
+        wire_training_commands(dashboard, self.controller)
+        self.setCentralWidget(dashboard)
         self.stopped_in_time = None
 
     def closeEvent(self, event):
@@ -480,7 +485,7 @@ def test_closing_the_owner_mid_run_is_clean(qtbot, document, dialogs):
             controller = window.controller
             batches = []
             controller.batchReport.connect(batches.append)
-            with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+            with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
                 controller.start()
             qtbot.waitUntil(lambda: len(batches) >= 50, timeout=RUN_TIMEOUT)
             assert controller.state == "running"
@@ -520,7 +525,7 @@ def test_training_runs_on_its_own_thread_and_reports_arrive_in_the_gui_thread(qt
     delivered = set()
     controller.batchReport.connect(lambda r: delivered.add(threading.get_ident()))
     configure(document, epochs=1, batch_size=256)
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         controller.start()
     gui = threading.get_ident()
     assert seen["loop"] != gui and delivered == {gui}
@@ -537,12 +542,12 @@ def test_a_thread_that_does_not_stop_in_time_is_kept_not_dropped(qtbot, document
         return core.TrainingResult("stopped", "stopped during epoch 1", 0)
 
     monkeypatch.setattr("nnstudio.training_worker.run_training", stuck)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.start()
     assert not controller.shutdown(timeout_ms=100)
     assert controller.thread_running and controller.state == "stopping" and document.training_active
     gc.collect()  # the thread must still be referenced: collecting it now would abort the process
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT) as done:
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT) as done:
         release.set()
-    assert done.args[0] == "stopped" and controller.state == "idle" and not controller.thread_running
+    assert done.args[1].status == "stopped" and controller.state == "idle" and not controller.thread_running
     assert controller.shutdown()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QPushButton, QVBoxLayout, QWidget
 
 from core import Network
 from nnstudio.document import Document, DocumentState
+from nnstudio.main_window import wire_training_commands
 from nnstudio.settings import app_settings
 from nnstudio.training_controller import BLAS_THREADS_KEY, TrainingController
 from nnstudio.widgets.training_dashboard import REFRESH_MS, TrainingDashboard
@@ -40,6 +41,7 @@ def controller(qtbot, document):
 @pytest.fixture
 def dash(qtbot, document, controller, dialogs):
     d = TrainingDashboard(document, controller, dialogs)
+    wire_training_commands(d, controller)  # as the main window does
     qtbot.addWidget(d)
     d.resize(900, 700)
     d.show()
@@ -69,9 +71,9 @@ def enabled(dash) -> dict[str, bool]:
 
 
 def train(qtbot, dash, controller) -> tuple:
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT) as done:
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT) as done:
         click(qtbot, dash, "trainButton")
-    return tuple(done.args)
+    return done.args[1].status, done.args[1].message
 
 
 def test_public_object_names(dash):
@@ -112,10 +114,10 @@ def test_stop_button_and_progress_text_while_paused(qtbot, dash, controller, doc
         click(qtbot, dash, "stepButton")
     assert dash.controls.progress.text() == "Paused · Epoch 1 of 3 · batch 1 of 13"
     assert 0 < dash.controls.progress.value() < 30
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT) as done:
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT) as done:
         click(qtbot, dash, "stopButton")
         assert not button(dash, "stopButton").isEnabled()  # stopping
-    assert done.args[0] == "stopped" and enabled(dash)["trainButton"]
+    assert done.args[1].status == "stopped" and enabled(dash)["trainButton"]
 
 
 def test_plots_show_every_batch_and_epoch_and_refresh_at_most_20_times_a_second(qtbot, dash, controller,
@@ -128,10 +130,10 @@ def test_plots_show_every_batch_and_epoch_and_refresh_at_most_20_times_a_second(
     dash.statusText.connect(statuses.append)
     batches = []
     controller.batchReport.connect(batches.append)
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "trainButton")
     t0 = time.perf_counter()
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         pass
     elapsed = time.perf_counter() - t0
     x, y = dash.loss_plot.curve_data("batch_loss")
@@ -188,7 +190,7 @@ def test_change_events_are_drawn_as_labelled_lines(qtbot, dash, controller, docu
     event = document.network.history.events[-1]
     assert dash.loss_plot.change_lines == [(event.progress, "lr 0.001 → 0.01")]
     assert [x for x, _ in dash.accuracy_plot.change_lines] == [event.progress]
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "stopButton")
 
 
@@ -283,7 +285,7 @@ def test_export_history_as_csv_only_when_the_history_is_still(qtbot, dash, contr
     configure(document, epochs=3, batch_size=64)
     messages = []
     document.message.connect(lambda text, level, details: messages.append((text, level)))
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "stepButton")
     assert not dash.export_epochs_action.isEnabled() or controller.waiting
     qtbot.waitUntil(lambda: controller.waiting, timeout=RUN_TIMEOUT)
@@ -319,7 +321,7 @@ def test_space_toggles_pause_inside_the_dashboard_but_never_steals_a_buttons_spa
     clicks = []
     outside.clicked.connect(lambda: clicks.append(1))
 
-    with qtbot.waitSignal(controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "trainButton")
     dash.loss_plot.setFocus()
     qtbot.keyClick(dash.loss_plot, Qt.Key.Key_Space)
@@ -342,7 +344,7 @@ def test_space_toggles_pause_inside_the_dashboard_but_never_steals_a_buttons_spa
 
     qtbot.keyClick(dash.loss_plot, Qt.Key.Key_Space)
     assert controller.state == "running"
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "stopButton")
 
 
@@ -351,7 +353,7 @@ def test_menu_actions_are_the_training_commands(qtbot, dash, controller, documen
     actions = dash.menu_actions()
     assert [a.text() for a in actions] == ["Train", "Pause", "Step batch", "Step epoch", "Stop", "Reset weights"]
     assert [a.isEnabled() for a in actions] == [True, False, True, True, False, False]
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         actions[0].trigger()
     assert actions[0].text() == "Continue" and actions[5].isEnabled()
 
@@ -414,7 +416,7 @@ def test_both_linked_x_axes_hold_still_through_a_second_run(qtbot, dash, control
 
     for name in ("stepButton", "stepButton", "stepEpochButton", "stepButton", "stepEpochButton"):
         step_and_look(name)
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "stopButton")
     end = 6.0 if second_run == "continued" else 3.0
     for metric, states in seen.items():
@@ -447,7 +449,7 @@ def test_a_runs_first_frame_is_painted_before_the_training_thread_starts(qtbot, 
     QApplication.processEvents()  # nothing left to paint from before
     painted.clear()
     thread_running_at_paint = []
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         assert controller.start()
         thread_running_at_paint.append(controller.thread_running)
         assert painted == set(watched), painted  # all painted inside start(), before it returned
@@ -573,7 +575,7 @@ def test_stopping_mid_epoch_says_where_training_stands(qtbot, dash, controller, 
     for _ in range(3):
         with qtbot.waitSignal(controller.waitingChanged, check_params_cb=bool, timeout=RUN_TIMEOUT):
             click(qtbot, dash, "stepButton")
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "stopButton")
     assert dash.controls.progress.text() == "Stopped in epoch 2 · Trained 1 epoch and 3 batches"
     assert button(dash, "trainButton").text() == "Continue"
@@ -628,7 +630,7 @@ def test_kept_runs_are_named_by_every_learning_rate_they_used(qtbot, dash, contr
     controller.set_learning_rate(0.01)
     with qtbot.waitSignal(controller.waitingChanged, check_params_cb=bool, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "stepButton")
-    with qtbot.waitSignal(controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(controller.finished, timeout=RUN_TIMEOUT):
         click(qtbot, dash, "stopButton")
     dialogs.confirm_answer = True
     click(qtbot, dash, "resetWeightsButton")

@@ -55,7 +55,7 @@ def button(window, name: str) -> QPushButton:
 
 def start_run(window, qtbot) -> None:
     """Click Train and wait until the first epoch is done (so the run has progress to lose)."""
-    with qtbot.waitSignal(window.controller.runStarted, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(window.controller.started, timeout=RUN_TIMEOUT):
         qtbot.mouseClick(button(window, "trainButton"), Qt.MouseButton.LeftButton)
     with qtbot.waitSignal(window.controller.epochReport, timeout=RUN_TIMEOUT):
         pass
@@ -63,7 +63,7 @@ def start_run(window, qtbot) -> None:
 
 
 def stop_run(window, qtbot) -> None:
-    with qtbot.waitSignal(window.controller.runFinished, timeout=RUN_TIMEOUT):
+    with qtbot.waitSignal(window.controller.finished, timeout=RUN_TIMEOUT):
         qtbot.mouseClick(button(window, "stopButton"), Qt.MouseButton.LeftButton)
     assert not window.document.training_active
 

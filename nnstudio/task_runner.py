@@ -1,5 +1,5 @@
-"""Run pure functions (evaluation, gradient check) off the GUI thread; results come back as
-GUI-thread signals.
+"""Run pure functions (evaluation, gradient check, dataset loading) off the GUI thread;
+results come back as GUI-thread signals of the ``BackgroundWork`` vocabulary.
 
 A private ``QThreadPool`` (one thread) runs each job; a relay ``QObject`` living in the GUI
 thread carries the result back by a queued signal to a bound method of this runner, which
@@ -20,24 +20,27 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from .background import BackgroundWork
+
+__all__ = ["TaskRunner"]
+
 
 class _Relay(QObject):
     """Emitted from the pool's thread; lives in the GUI thread, so delivery is queued."""
 
-    done = Signal(str, int, object)
+    finished = Signal(str, int, object)
     failed = Signal(str, int, str, str)
 
 
-class TaskRunner(QObject):
+class TaskRunner(BackgroundWork):
     """``submit(kind, fn, *args)`` runs ``fn(*args)`` in the background.
 
-    Signals (GUI thread): ``finished(kind, result)`` and ``failed(kind, message, details)``
-    for the newest job of that kind; ``busyChanged(kind, busy)``.
+    Signals (GUI thread, ``nnstudio.background``): ``started(kind)`` when ``kind`` becomes
+    busy (a job submitted while an older one of that kind still runs supersedes it and
+    starts nothing new), then ``finished(kind, result)`` or ``failed(kind, message,
+    details)`` for the newest job of that kind, after which ``kind`` is no longer busy.
+    A pure function cannot be cancelled: ``cancelled`` is never emitted.
     """
-
-    finished = Signal(str, object)
-    failed = Signal(str, str, str)
-    busyChanged = Signal(str, bool)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -46,7 +49,7 @@ class TaskRunner(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._relay = _Relay(self)
-        self._relay.done.connect(self._on_relay_done)
+        self._relay.finished.connect(self._on_relay_finished)
         self._relay.failed.connect(self._on_relay_failed)
         self._tokens = itertools.count(1)
         self._latest: dict[str, int] = {}
@@ -64,11 +67,11 @@ class TaskRunner(QObject):
             except Exception as exc:  # broad on purpose: every failure must reach the user, not kill the thread
                 relay.failed.emit(kind, token, str(exc) or type(exc).__name__, traceback.format_exc())
                 return
-            relay.done.emit(kind, token, result)
+            relay.finished.emit(kind, token, result)
 
         self._pool.start(job)
         if not was_busy:
-            self.busyChanged.emit(kind, True)
+            self.started.emit(kind)
         return token
 
     def busy(self, kind: str | None = None) -> bool:
@@ -82,11 +85,10 @@ class TaskRunner(QObject):
     def _take(self, kind: str, token: int) -> bool:
         if self._latest.get(kind) != token:
             return False  # superseded by a newer job of the same kind
-        del self._latest[kind]
-        self.busyChanged.emit(kind, False)
+        del self._latest[kind]  # not busy any more when finished / failed is emitted
         return True
 
-    def _on_relay_done(self, kind: str, token: int, result: object) -> None:
+    def _on_relay_finished(self, kind: str, token: int, result: object) -> None:
         if self._take(kind, token):
             self.finished.emit(kind, result)
 
