@@ -12,7 +12,6 @@ drop) and the unsaved-changes guard live here; all questions go through ``Dialog
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer
@@ -26,8 +25,16 @@ from .document import Document
 from .messages import reports_errors
 from .settings import app_settings
 from .shortcuts import key_sequences
+from .training_controller import TrainingController
+from .widgets.dataset_panel import DatasetPanel
+from .widgets.draw_panel import DrawPanel
+from .widgets.evaluation_panel import EvaluationPanel
+from .widgets.layer_editor import LayerEditor
 from .widgets.message_bar import MessageBar
 from .widgets.side_panels import SidePanelSplitter
+from .widgets.start_page import StartPage
+from .widgets.training_dashboard import TrainingDashboard
+from .widgets.training_settings_panel import TrainingSettingsPanel
 
 MAX_RECENT = 8
 MODEL_SUFFIX = ".nnz"
@@ -82,22 +89,16 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
 
     # -- composition -------------------------------------------------------------------------
-    def _panel(self, module: str, cls: str, *args):
-        mod = importlib.import_module(f"nnstudio.{module}")
-        return getattr(mod, cls)(*args)
-
     def _build_panels(self) -> None:
         doc = self.document
-        self.controller = self._panel("training_controller", "TrainingController", doc, self)
-        self.layer_editor = self._panel("widgets.layer_editor", "LayerEditor", doc)
-        self.dataset_panel = self._panel("widgets.dataset_panel", "DatasetPanel", doc, self.dialogs)
-        self.training_settings = self._panel("widgets.training_settings_panel", "TrainingSettingsPanel", doc)
-        self.dashboard = self._panel("widgets.training_dashboard", "TrainingDashboard", doc, self.controller,
-                                     self.dialogs)
-        self.draw_panel = self._panel("widgets.draw_panel", "DrawPanel", doc)
-        self.evaluation_panel = self._panel("widgets.evaluation_panel", "EvaluationPanel", doc, self.controller,
-                                            self.dialogs)
-        self.start_page = self._panel("widgets.start_page", "StartPage")
+        self.controller = TrainingController(doc, self)
+        self.layer_editor = LayerEditor(doc)
+        self.dataset_panel = DatasetPanel(doc, self.dialogs)
+        self.training_settings = TrainingSettingsPanel(doc)
+        self.dashboard = TrainingDashboard(doc, self.controller, self.dialogs)
+        self.draw_panel = DrawPanel(doc)
+        self.evaluation_panel = EvaluationPanel(doc, self.controller, self.dialogs)
+        self.start_page = StartPage()
         self._wire_panels()
 
         self.tabs = QTabWidget()

@@ -14,6 +14,7 @@ from core.compat import (
     describe_input,
     example_indices,
     fit_spec_to_dataset,
+    image_layer_names,
     image_shape_for,
     input_shape_for_layout,
     layout_for_spec,
@@ -283,7 +284,9 @@ def test_image_layer_below_dense_is_told_to_move_up_and_has_no_one_click_fix():
     spec = mlp(64)
     spec = spec.with_layers((*spec.layers[:1], LayerSpec.of("Conv2D", filters=8, kernel_size=3), *spec.layers[1:]))
     (problem,) = app_problems(spec, DIGITS)
-    assert problem.fix.startswith("move the image layers (Conv2D, MaxPool2D) to the top")
+    # every registered image layer is named (Conv2D, MaxPool2D and AvgPool2D today)
+    assert {"Conv2D", "MaxPool2D", "AvgPool2D"} <= set(image_layer_names())
+    assert problem.fix.startswith(f"move the image layers ({', '.join(image_layer_names())}) to the top")
     assert propose_dataset_fit(spec, DIGITS) is None
 
 
@@ -364,7 +367,9 @@ def test_an_activation_above_an_image_layer_keeps_it_first_but_flatten_does_not(
         "switch Digits 8×8 to images: the Fix button does it"]
     flatten_then_conv = conv_on_top(mlp(64)).with_layers((LayerSpec("Flatten"), *conv_on_top(mlp(64)).layers))
     (problem, *_) = app_problems(flatten_then_conv, DIGITS)
-    assert problem.fix.startswith("move the image layers (Conv2D, MaxPool2D) to the top")
+    # every registered image layer is named (Conv2D, MaxPool2D and AvgPool2D today)
+    assert {"Conv2D", "MaxPool2D", "AvgPool2D"} <= set(image_layer_names())
+    assert problem.fix.startswith(f"move the image layers ({', '.join(image_layer_names())}) to the top")
 
 
 def test_problems_carry_codes_and_app_advice_dispatches_on_them():
