@@ -51,12 +51,12 @@ from PySide6.QtWidgets import QApplication
 from threadpoolctl import threadpool_limits
 
 from core import Network, NetworkSpec, TrainingConfig
+from nnstudio.background.task_runner import TaskRunner
+from nnstudio.controllers.training_controller import BLAS_THREADS_KEY, blas_threads_setting
 from nnstudio.dialogs import Dialogs
-from nnstudio.document import DatasetChoice, Document, DocumentState
 from nnstudio.main_window import MainWindow
 from nnstudio.settings import app_settings
-from nnstudio.task_runner import TaskRunner
-from nnstudio.training_controller import BLAS_THREADS_KEY, blas_threads_setting
+from nnstudio.state.document import DatasetChoice, Document, DocumentState
 
 PROBE_MS = 5
 SPEC = {"input_shape": [784],

@@ -19,28 +19,28 @@ from __future__ import annotations
 #: Marker so the app can check that the ``core`` it imported is nnstudio's own.
 __nnstudio_core__ = True
 
-from .errors import Problem, ShapeError, SpecError, TrainingError
-from .gradcheck import check_network
-from .layers import Activation, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
-from .losses import LOSSES, get_loss
-from .metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
-from .network import Network
-from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer
-from .registry import LAYER_TYPES, layer_class
-from .saving import ModelFileError, load_model, save_model
-from .spec import LayerSpec, NetworkSpec, SpecAnalysis, TrainingConfig, analyze
-from .training import (
-                       BatchReport,
-                       ChangeEvent,
-                       EpochReport,
-                       History,
-                       TrainingControl,
-                       TrainingResult,
-                       drive,
-                       fit,
-                       run_training,
+from core.analysis.gradcheck import check_network
+from core.analysis.metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
+from core.errors import Problem, ShapeError, SpecError, TrainingError
+from core.layers import Activation, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
+from core.losses import LOSSES, get_loss
+from core.network import Network
+from core.optimizers import OPTIMIZERS, SGD, Adam, Optimizer
+from core.registry import LAYER_TYPES, layer_class
+from core.saving import ModelFileError, load_model, save_model
+from core.spec.model import LayerSpec, NetworkSpec, SpecAnalysis, TrainingConfig, analyze
+from core.training.loop import (
+    BatchReport,
+    ChangeEvent,
+    EpochReport,
+    History,
+    TrainingControl,
+    TrainingResult,
+    drive,
+    fit,
+    run_training,
 )
-from .version import __version__
+from core.version import __version__
 
 __all__ = [
                        "LAYER_TYPES",

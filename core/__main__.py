@@ -1,5 +1,5 @@
 """``python -m core``: nnstudio's headless command line (see :mod:`core.cli`)."""
 
-from .cli import main
+from core.cli import main
 
 raise SystemExit(main())

@@ -1,7 +1,7 @@
 """What a training run records: the immutable reports the loop yields and the History
 a network keeps (``Network.history``, saved in model files).
 
-Its own module, below both ``core.network`` (which owns a History) and ``core.training``
+Its own module, below both ``core.network`` (which owns a History) and ``core.training.loop``
 (which fills it), so that the import direction stays one-way: training -> network -> history.
 """
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .registry import INITIALIZER_REGISTRY, register_initializer
+from core.registry import INITIALIZER_REGISTRY, register_initializer
 
 Initializer = Callable[[tuple[int, ...], int, int, np.random.Generator], np.ndarray]
 

@@ -48,7 +48,7 @@ MAX_ITERATIONS = 10**15
 
 # -- training history as stored in a file ---------------------------------------------------------
 #: Per-batch points kept in a saved history; longer runs are stored decimated to this many
-#: (the mean of each bucket of consecutive batches, see core.history_bounds).
+#: (the mean of each bucket of consecutive batches, see core.saving.history_bounds).
 HISTORY_BATCH_POINTS = 10_000
 #: Per-epoch records kept in full up to this count; beyond it they are thinned evenly.
 HISTORY_EPOCHS = 10_000

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import SpecError
-from .layers.activations import sigmoid, softmax
-from .registry import LOSS_REGISTRY, register_loss
+from core.errors import SpecError
+from core.layers.activations import sigmoid, softmax
+from core.registry import LOSS_REGISTRY, register_loss
 
 _EPS = 1e-12
 

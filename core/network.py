@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from .data.validate import check_finite, check_labels
-from .errors import SpecError, TrainingError
-from .history import History
-from .layers.activations import Activation
-from .layers.base import Layer, format_shape
-from .losses import Loss, get_loss, targets_for
-from .optimizers import Optimizer, optimizer_from_config
-from .spec import LayerSpec, NetworkSpec, SpecAnalysis, analyze, spec_errors_only
+from core.data.validate import check_finite, check_labels
+from core.errors import SpecError, TrainingError
+from core.history import History
+from core.layers.activations import Activation
+from core.layers.base import Layer, format_shape
+from core.losses import Loss, get_loss, targets_for
+from core.optimizers import Optimizer, optimizer_from_config
+from core.spec.model import LayerSpec, NetworkSpec, SpecAnalysis, analyze, spec_errors_only
 
 
 class Network:
@@ -399,13 +399,13 @@ class Network:
         return {"loss": total_loss / n, "accuracy": correct / n}
 
     def fit(self, x: np.ndarray, y: np.ndarray, epochs: int = 1, batch_size: int = 32, **kwargs: Any):
-        """Train for ``epochs`` more epochs; see ``core.training.fit`` for every option.
+        """Train for ``epochs`` more epochs; see ``core.training.loop.fit`` for every option.
 
         Returns the run's ``History`` (per-batch and per-epoch loss/accuracy, hyperparameter
         changes). Training continues from the current weights and optimizer state.
         """
-        if _training_loop is None:  # only if core.training failed to import
-            raise TrainingError("the training loop (core.training) is not loaded")
+        if _training_loop is None:  # only if core.training.loop failed to import
+            raise TrainingError("the training loop (core.training.loop) is not loaded")
         return _training_loop(self, x, y, epochs=epochs, batch_size=batch_size, **kwargs)
 
     # -- text ------------------------------------------------------------------------------------------
@@ -437,7 +437,7 @@ class Network:
         return f"Network({', '.join(layer.describe() for layer in self.layers)})"
 
 
-#: ``core.training.fit``, handed over by ``core.training`` when it is imported (see
+#: ``core.training.loop.fit``, handed over by ``core.training.loop`` when it is imported (see
 #: ``use_training_loop``): the network never imports the training loop, the loop imports
 #: the network, so the import direction is one-way.
 _training_loop: Callable[..., History] | None = None

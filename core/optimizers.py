@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
-from .params import Param, validate_config
-from .registry import OPTIMIZER_REGISTRY, register_optimizer
+from core.errors import SpecError
+from core.params import Param, validate_config
+from core.registry import OPTIMIZER_REGISTRY, register_optimizer
 
 ParamTriple = tuple[str, np.ndarray, np.ndarray]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import SpecError
+from core.errors import SpecError
 
 _NO_DEFAULT = object()
 

@@ -28,15 +28,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .errors import SpecError
+from core.errors import SpecError
 
 if TYPE_CHECKING:  # the registered modules import this one to register themselves
     import numpy as np
 
-    from .layers.activations import ActivationFunction
-    from .layers.base import Layer
-    from .losses import Loss
-    from .optimizers import Optimizer
+    from core.layers.activations import ActivationFunction
+    from core.layers.base import Layer
+    from core.losses import Loss
+    from core.optimizers import Optimizer
 
     Initializer = Callable[[tuple[int, ...], int, int, np.random.Generator], np.ndarray]
 

@@ -1,5 +1,5 @@
 """``python -m nnstudio [FILE]`` opens the main window (``--help``, ``--version``: print and exit)."""
 
-from .app import main
+from nnstudio.app import main
 
 raise SystemExit(main())

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .platform_check import platform_problem, qt_import_problem
+from nnstudio.platform_check import platform_problem, qt_import_problem
 
 
 def check_core() -> str | None:
@@ -132,17 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(qt_import_problem(exc), file=sys.stderr)
         return 2
 
-    from .document import Document, initial_state
-    from .main_window import MainWindow
-    from .settings import configure_application_names
+    from nnstudio.main_window import MainWindow
+    from nnstudio.settings import configure_application_names
+    from nnstudio.state.document import Document, initial_state
 
     configure_application_names()
     app = QApplication.instance() or QApplication([argv[0] if argv else "nnstudio", *qt_args])
     _setup_logging()
-    from .theme import apply_saved_theme
+    from nnstudio.theme import apply_saved_theme
 
     apply_saved_theme(app)  # View ▸ Theme (System / Light / Dark), remembered in the settings
-    from .icons import app_icon
+    from nnstudio.icons import app_icon
 
     app.setWindowIcon(app_icon())
     window = MainWindow(document=Document(initial_state()))

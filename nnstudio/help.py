@@ -17,8 +17,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from core.resource_files import read_resource_bytes
-
-from .shortcuts import ShortcutEntry
+from nnstudio.shortcuts import ShortcutEntry
 
 __all__ = ["GUIDE_RESOURCE", "KEYS_WITHOUT_ACTIONS", "ShortcutsWindow", "UserGuideWindow", "guide_markdown"]
 

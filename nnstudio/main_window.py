@@ -19,22 +19,21 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 import core
-
-from .dialogs import Dialogs
-from .document import Document
-from .messages import reports_errors
-from .settings import app_settings
-from .shortcuts import key_sequences
-from .training_controller import TrainingController
-from .widgets.dataset_panel import DatasetPanel
-from .widgets.draw_panel import DrawPanel
-from .widgets.evaluation_panel import EvaluationPanel
-from .widgets.layer_editor import LayerEditor
-from .widgets.message_bar import MessageBar
-from .widgets.side_panels import SidePanelSplitter
-from .widgets.start_page import StartPage
-from .widgets.training_dashboard import TrainingDashboard
-from .widgets.training_settings_panel import TrainingSettingsPanel
+from nnstudio.controllers.training_controller import TrainingController
+from nnstudio.dialogs import Dialogs
+from nnstudio.messages import reports_errors
+from nnstudio.settings import app_settings
+from nnstudio.shortcuts import key_sequences
+from nnstudio.state.document import Document
+from nnstudio.widgets.common.message_bar import MessageBar
+from nnstudio.widgets.common.side_panels import SidePanelSplitter
+from nnstudio.widgets.common.start_page import StartPage
+from nnstudio.widgets.data.dataset_panel import DatasetPanel
+from nnstudio.widgets.draw.draw_panel import DrawPanel
+from nnstudio.widgets.evaluate.evaluation_panel import EvaluationPanel
+from nnstudio.widgets.network.layer_editor import LayerEditor
+from nnstudio.widgets.train.training_dashboard import TrainingDashboard
+from nnstudio.widgets.train.training_settings_panel import TrainingSettingsPanel
 
 MAX_RECENT = 8
 MODEL_SUFFIX = ".nnz"
@@ -206,7 +205,7 @@ class MainWindow(QMainWindow):
                                        "Every keyboard shortcut of this window")
         self.guide_action = action("User &guide", self.show_user_guide, QKeySequence.StandardKey.HelpContents,
                                    "userGuideAction", "A short guide to nnstudio")
-        from .help import guide_markdown
+        from nnstudio.help import guide_markdown
 
         guide_markdown()  # read now: a reinstall while the app runs must not take the guide away
         self.about_action = action("&About nnstudio", self._show_about, None, "aboutAction")
@@ -239,7 +238,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.new_action)
         self.preset_menu = file_menu.addMenu("New from &preset")
         self.preset_menu.setObjectName("presetMenu")
-        from .presets import load_presets
+        from nnstudio.state.presets import load_presets
 
         for preset in load_presets():
             a = self.preset_menu.addAction(preset.title)
@@ -303,7 +302,7 @@ class MainWindow(QMainWindow):
     # -- help and shortcuts -------------------------------------------------------------------------
     def shortcut_entries(self) -> list:
         """Every key this window reacts to, read from the live actions (``nnstudio.shortcuts``)."""
-        from .shortcuts import window_shortcuts
+        from nnstudio.shortcuts import window_shortcuts
 
         entries = window_shortcuts(self)
         # In menu order (File, Edit, Network, Training, Help); keys outside the menus last.
@@ -320,7 +319,7 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         """Help ▸ Keyboard shortcuts: a non-modal window listing the live actions' keys."""
-        from .help import ShortcutsWindow
+        from nnstudio.help import ShortcutsWindow
 
         if getattr(self, "shortcuts_window", None) is None:
             self.shortcuts_window = ShortcutsWindow(self.shortcut_entries, self)
@@ -331,7 +330,7 @@ class MainWindow(QMainWindow):
 
     def show_user_guide(self) -> None:
         """Help ▸ User guide: the bundled guide in a non-modal window."""
-        from .help import UserGuideWindow
+        from nnstudio.help import UserGuideWindow
 
         if getattr(self, "guide_window", None) is None:
             self.guide_window = UserGuideWindow(self)
@@ -346,7 +345,7 @@ class MainWindow(QMainWindow):
         self._sync_evaluate_action()
 
     def _sync_evaluate_action(self) -> None:
-        from .shortcuts import with_shortcut
+        from nnstudio.shortcuts import with_shortcut
 
         button = self.evaluation_panel.evaluate_button
         self.evaluate_action.setEnabled(button.isEnabled())
@@ -377,7 +376,7 @@ class MainWindow(QMainWindow):
         self._update_training_readiness()
 
     def _update_training_readiness(self) -> None:
-        from .readiness import blocked_reason, repair_for, training_problems
+        from nnstudio.state.readiness import blocked_reason, repair_for, training_problems
 
         problems = training_problems(self.document)
         fix = repair_for(self.document, problems[0]) if problems else None
@@ -396,7 +395,7 @@ class MainWindow(QMainWindow):
         """View ▸ Theme: System / Light / Dark, one checked, remembered by ``nnstudio.theme``."""
         from PySide6.QtGui import QActionGroup
 
-        from .theme import THEMES, theme_manager
+        from nnstudio.theme import THEMES, theme_manager
 
         self.theme_menu = view_menu.addMenu("&Theme")
         self.theme_menu.setObjectName("themeMenu")
@@ -461,7 +460,7 @@ class MainWindow(QMainWindow):
     @reports_errors("Could not start a new network", failed=None)
     def new_document(self) -> None:
         if self._confirm_discard():
-            from .document import initial_state
+            from nnstudio.state.document import initial_state
 
             self.document.reset(initial_state())
             self.statusBar().showMessage("New network", 4000)

@@ -20,7 +20,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
-from .settings import app_settings
+from nnstudio.settings import app_settings
 
 #: The choices of View ▸ Theme, in menu order, with their menu texts.
 THEMES = {"system": "&System", "light": "&Light", "dark": "&Dark"}

@@ -29,11 +29,11 @@ a ``cmd_<name>(args) -> exit code``; shared: ``parser`` (the subcommands and the
 
 from __future__ import annotations
 
-from .errors import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
-from .parser import build_parser
-from .progress import Progress
-from .run import main
-from .train import PRESETS
+from core.cli.errors import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
+from core.cli.parser import build_parser
+from core.cli.progress import Progress
+from core.cli.run import main
+from core.cli.train import PRESETS
 
 __all__ = [
     "EXIT_BROKEN_PIPE",

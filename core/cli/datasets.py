@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import CliError
+from core.cli.errors import CliError
 
 DEFAULT_TEST_SPLIT = 0.2
 
@@ -16,7 +16,7 @@ DEFAULT_TEST_SPLIT = 0.2
 def load_named_dataset(name: str, option_args: Sequence[str], download: bool = False,
                        stored_options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
     """(Dataset, its parameters) for ``--dataset NAME --dataset-option K=V ...``."""
-    from ..data import find_mnist, load_dataset
+    from core.data import find_mnist, load_dataset
 
     options = dict(stored_options or {})
     options.update(parse_options(option_args))
@@ -29,7 +29,7 @@ def load_named_dataset(name: str, option_args: Sequence[str], download: bool = F
 
 def mnist_missing_message() -> str:
     """What to do when MNIST is not on this computer: --download, or NNSTUDIO_DATA."""
-    from ..data import MNIST_FILES, mnist_search_places
+    from core.data import MNIST_FILES, mnist_search_places
 
     places = "; ".join(str(p) for p in mnist_search_places())
     return (f"MNIST was not found on this computer (looked in: {places}). Add --download to download it "
@@ -56,7 +56,7 @@ def parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _download_mnist() -> None:
-    from ..data import download_mnist
+    from core.data import download_mnist
 
     def progress(done: int, total: int, filename: str) -> None:
         if sys.stderr.isatty():

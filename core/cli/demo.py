@@ -6,15 +6,15 @@ import argparse
 import time
 from typing import Any
 
-from ..network import Network
-from ..saving import save_model
-from ..spec import NetworkSpec, TrainingConfig
-from .datasets import DEFAULT_TEST_SPLIT
-from .errors import EXIT_OK, CliError
-from .evaluate import evaluation_text
-from .progress import train_network
-from .spec_files import output_path
-from .train import describe_net
+from core.cli.datasets import DEFAULT_TEST_SPLIT
+from core.cli.errors import EXIT_OK, CliError
+from core.cli.evaluate import evaluation_text
+from core.cli.progress import train_network
+from core.cli.spec_files import output_path
+from core.cli.train import describe_net
+from core.network import Network
+from core.saving import save_model
+from core.spec.model import NetworkSpec, TrainingConfig
 
 #: The network ``demo`` trains: a small MLP, softmax + cross-entropy, Adam.
 DEMO_SPEC: dict[str, Any] = {
@@ -28,7 +28,7 @@ DEMO_TRAINING = {"epochs": 20, "batch_size": 32, "validation_split": 0.1, "shuff
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ..data import load_dataset
+    from core.data import load_dataset
 
     if args.epochs < 1:
         raise CliError(f"--epochs must be at least 1, not {args.epochs}")

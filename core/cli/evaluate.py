@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics import classification_report, confusion_matrix
-from ..network import Network
-from ..saving import load_model
-from .datasets import DEFAULT_TEST_SPLIT, load_named_dataset
-from .errors import EXIT_OK, CliError
-from .fit import check_compatible, fit_inputs, stored_class_names
+from core.analysis.metrics import classification_report, confusion_matrix
+from core.cli.datasets import DEFAULT_TEST_SPLIT, load_named_dataset
+from core.cli.errors import EXIT_OK, CliError
+from core.cli.fit import check_compatible, fit_inputs, stored_class_names
+from core.network import Network
+from core.saving import load_model
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -43,7 +43,7 @@ def _evaluation_part(network: Network, dataset: Any, part: str, same_dataset: bo
                      model: str) -> tuple[np.ndarray, np.ndarray]:
     """The samples of ``part`` of ``dataset``: x (n, *input_shape), y (n,), split as the model
     file ``model`` stores it when it was trained on this dataset."""
-    from ..data import DataError
+    from core.data import DataError
 
     if part == "all":
         return dataset.x, dataset.y

@@ -1,4 +1,4 @@
-"""Where a model meets data: the network↔dataset check (the app's, ``core.compat``), inputs
+"""Where a model meets data: the network↔dataset check (the app's, ``core.spec.dataset_fit``), inputs
 reshaped to the network, the classes a model tells apart and the class names it stores."""
 
 from __future__ import annotations
@@ -8,17 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from ..compat import check_compatibility
-from ..layers.base import format_shape
-from ..network import Network
-from .errors import CliError
+from core.cli.errors import CliError
+from core.layers.base import format_shape
+from core.network import Network
+from core.spec.dataset_fit import check_compatibility
 
 
 def check_compatible(network: Network, dataset: Any, trained: bool = False) -> None:
     """CliError unless the dataset's samples and classes fit the network's input and output.
 
-    The check is the one the app and ``core.evaluation`` make
-    (:func:`core.compat.check_compatibility`), so a mismatch reads the same everywhere.
+    The check is the one the app and ``core.analysis.evaluation`` make
+    (:func:`core.spec.dataset_fit.check_compatibility`), so a mismatch reads the same everywhere.
     Samples that hold as many values as the network's input in another arrangement (the
     digits as 1×8×8 images for a 64-input network) are checked as the network's shape:
     :func:`fit_inputs` reshapes them. ``trained``: the network is a trained model (evaluate).

@@ -6,13 +6,13 @@ import argparse
 import os
 import sys
 
-from .datasets import DEFAULT_TEST_SPLIT
-from .demo import DEMO_TRAINING, cmd_demo
-from .errors import EXIT_USAGE
-from .evaluate import cmd_evaluate
-from .predict import cmd_predict
-from .summary import cmd_summary
-from .train import PRESETS, cmd_train
+from core.cli.datasets import DEFAULT_TEST_SPLIT
+from core.cli.demo import DEMO_TRAINING, cmd_demo
+from core.cli.errors import EXIT_USAGE
+from core.cli.evaluate import cmd_evaluate
+from core.cli.predict import cmd_predict
+from core.cli.summary import cmd_summary
+from core.cli.train import PRESETS, cmd_train
 
 
 def program_name() -> str:

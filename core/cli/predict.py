@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluation import as_class_probabilities
-from ..layers.base import format_shape
-from ..network import Network
-from ..saving import load_model
-from .errors import EXIT_OK, CliError
-from .fit import fit_inputs, output_classes, stored_class_names
-from .spec_files import read_text
+from core.analysis.evaluation import as_class_probabilities
+from core.cli.errors import EXIT_OK, CliError
+from core.cli.fit import fit_inputs, output_classes, stored_class_names
+from core.cli.spec_files import read_text
+from core.layers.base import format_shape
+from core.network import Network
+from core.saving import load_model
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -31,7 +31,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                                int(np.prod(network.input_shape or ())))
     _check_sample_size(network, raw, source, csv=bool(args.csv) and not args.no_labels)
     if preprocessing:
-        from ..data import apply_preprocessing
+        from core.data import apply_preprocessing
 
         with np.errstate(over="ignore"):  # an overflow becomes inf, refused just below
             x = apply_preprocessing(raw, preprocessing)
@@ -150,7 +150,7 @@ def _name(class_names: Sequence[str], index: int) -> str:
 def _read_idx_inputs(files: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray | None, str]:
     """IDX images (n, ...) and, if a labels file follows, labels (n,) as class indices
     (-1 for a label that is not one of the model's ``k`` classes)."""
-    from ..data import load_idx, read_idx
+    from core.data import load_idx, read_idx
 
     if len(files) > 2:
         raise CliError("--idx takes an images file and optionally its labels file, not more")
@@ -176,7 +176,7 @@ def _read_csv_inputs(path: str, label_column: str | None, no_labels: bool, class
         if label_column is not None:
             raise CliError("--label-column and --no-labels cannot be used together")
         return _read_feature_csv(path), None, Path(path).name
-    from ..data import DataError, load_csv
+    from core.data import DataError, load_csv
 
     column: int | str = (-1 if label_column is None
                          else int(label_column) if _is_int_text(label_column) else label_column)

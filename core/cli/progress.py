@@ -10,10 +10,10 @@ from typing import TextIO
 
 import numpy as np
 
-from ..network import Network
-from ..spec import TrainingConfig
-from ..training import BatchReport, ChangeEvent, EpochReport, TrainingResult, drive, run_training
-from .errors import EXIT_FAILED, CliError
+from core.cli.errors import EXIT_FAILED, CliError
+from core.network import Network
+from core.spec.model import TrainingConfig
+from core.training.loop import BatchReport, ChangeEvent, EpochReport, TrainingResult, drive, run_training
 
 
 def train_network(network: Network, x: np.ndarray, y: np.ndarray, config: TrainingConfig,

@@ -7,10 +7,10 @@ import re
 import sys
 from collections.abc import Sequence
 
-from ..errors import SpecError, TrainingError
-from ..saving import ModelFileError
-from .errors import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
-from .parser import build_parser, program_name
+from core.cli.errors import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
+from core.cli.parser import build_parser, program_name
+from core.errors import SpecError, TrainingError
+from core.saving import ModelFileError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +61,7 @@ def _fail(prog: str, message: str, code: int) -> int:
 
 def _data_error(exc: BaseException) -> bool:
     try:
-        from ..data import DataError
+        from core.data import DataError
     except ImportError:  # pragma: no cover - core.data is part of core
         return False
     return isinstance(exc, DataError)

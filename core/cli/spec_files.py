@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
-from ..network import Network
-from ..spec import NetworkSpec
-from .errors import CliError
+from core.cli.errors import CliError
+from core.errors import SpecError
+from core.network import Network
+from core.spec.model import NetworkSpec
 
 #: A spec file larger than this is not a network spec (a real one is a few KB); reading stops here.
 MAX_SPEC_BYTES = 16 * 1024 * 1024

@@ -7,10 +7,10 @@ import argparse
 import zipfile
 from pathlib import Path
 
-from ..network import Network
-from ..saving import load_model
-from .errors import EXIT_OK, CliError
-from .spec_files import network_from_spec, read_spec
+from core.cli.errors import EXIT_OK, CliError
+from core.cli.spec_files import network_from_spec, read_spec
+from core.network import Network
+from core.saving import load_model
 
 
 def cmd_summary(args: argparse.Namespace) -> int:

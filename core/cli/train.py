@@ -6,14 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from ..network import Network
-from ..saving import save_model
-from ..spec import NetworkSpec, TrainingConfig
-from .datasets import DEFAULT_TEST_SPLIT, load_named_dataset
-from .errors import EXIT_OK, CliError
-from .fit import check_compatible, fit_inputs
-from .progress import train_network
-from .spec_files import network_from_spec, output_path, read_spec
+from core.cli.datasets import DEFAULT_TEST_SPLIT, load_named_dataset
+from core.cli.errors import EXIT_OK, CliError
+from core.cli.fit import check_compatible, fit_inputs
+from core.cli.progress import train_network
+from core.cli.spec_files import network_from_spec, output_path, read_spec
+from core.network import Network
+from core.saving import save_model
+from core.spec.model import NetworkSpec, TrainingConfig
 
 #: Built-in networks for ``train --preset``: spec, default dataset and training settings.
 PRESETS: dict[str, dict[str, Any]] = {

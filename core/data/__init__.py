@@ -29,27 +29,27 @@ gzip piece by piece, and refuse devices and FIFOs before reading.
 
 from __future__ import annotations
 
-from .csv_import import load_csv
-from .dataset import Dataset, DataSplits
-from .datasets import DATASET_NAMES, DATASETS, DIGITS8X8_ATTRIBUTION, DatasetInfo, load_dataset
-from .errors import DataError, DownloadCancelled
-from .idx import load_idx, read_idx
-from .imported import dataset_from_arrays, dataset_from_csv, dataset_from_idx
-from .mnist import (
-                       DEFAULT_MIRRORS,
-                       MNIST_ATTRIBUTION,
-                       MNIST_FILES,
-                       MnistLocation,
-                       clear_mnist_memory_cache,
-                       download_mnist,
-                       find_mnist,
-                       load_mnist,
-                       locate_mnist_in,
-                       mnist_search_places,
+from core.data.csv_import import load_csv
+from core.data.dataset import Dataset, DataSplits
+from core.data.datasets import DATASET_NAMES, DATASETS, DIGITS8X8_ATTRIBUTION, DatasetInfo, load_dataset
+from core.data.errors import DataError, DownloadCancelled
+from core.data.idx import load_idx, read_idx
+from core.data.imported import dataset_from_arrays, dataset_from_csv, dataset_from_idx
+from core.data.mnist import (
+    DEFAULT_MIRRORS,
+    MNIST_ATTRIBUTION,
+    MNIST_FILES,
+    MnistLocation,
+    clear_mnist_memory_cache,
+    download_mnist,
+    find_mnist,
+    load_mnist,
+    locate_mnist_in,
+    mnist_search_places,
 )
-from .paths import user_cache_dir, user_data_dir
-from .preprocessing import apply_preprocessing
-from .validate import InvalidInputError
+from core.data.paths import user_cache_dir, user_data_dir
+from core.data.preprocessing import apply_preprocessing
+from core.data.validate import InvalidInputError
 
 __all__ = [
                        "DATASETS",

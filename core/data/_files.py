@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import DataError
+from core.data.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
 

@@ -29,7 +29,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import DataError
+from core.data.errors import DataError
 
 __all__ = [
     "AugmentConfig",

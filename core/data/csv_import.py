@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import GZIP_MAGIC, GzipStream, count, file_size, opened, read_limited, size_text
-from .errors import DataError
+from core.data._files import GZIP_MAGIC, GzipStream, count, file_size, opened, read_limited, size_text
+from core.data.errors import DataError
 
 __all__ = ["MAX_CLASSES", "MAX_CSV_BYTES", "MAX_INT_LABEL", "load_csv", "parse_csv_text"]
 

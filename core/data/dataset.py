@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._files import count
-from .errors import DataError
-from .settings import check_fraction, check_seed
-from .validate import InvalidInputError, check_finite
+from core.data._files import count
+from core.data.errors import DataError
+from core.data.settings import check_fraction, check_seed
+from core.data.validate import InvalidInputError, check_finite
 
 
 def _readonly_view(a: np.ndarray) -> np.ndarray:

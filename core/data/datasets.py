@@ -35,12 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from .csv_import import parse_csv_text
-from .dataset import Dataset, DataSplits
-from .errors import DataError
-from .generated import generated_dataset
-from .imported import dataset_from_arrays, dataset_from_csv, dataset_from_idx
-from .preprocessing import apply_preprocessing, image_preprocessing
+from core.data.csv_import import parse_csv_text
+from core.data.dataset import Dataset, DataSplits
+from core.data.errors import DataError
+from core.data.generated import generated_dataset
+from core.data.imported import dataset_from_arrays, dataset_from_csv, dataset_from_idx
+from core.data.preprocessing import apply_preprocessing, image_preprocessing
 
 __all__ = [
     "DATASETS",
@@ -150,7 +150,7 @@ def _xor() -> Dataset:
 @functools.lru_cache(maxsize=1)
 def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
     """The bundled digits as uint8 ``(1797, 8, 8)`` values 0..16 and int64 labels ``(1797,)``."""
-    from ..resource_files import read_resource_bytes
+    from core.resource_files import read_resource_bytes
 
     name = "digits8x8.csv.gz"
     try:
@@ -178,7 +178,7 @@ def _digits8x8(layout: str = "flat") -> Dataset:
 
 
 def _mnist(layout: str = "flat", location=None) -> Dataset:
-    from .mnist import MNIST_ATTRIBUTION, load_mnist
+    from core.data.mnist import MNIST_ATTRIBUTION, load_mnist
 
     pre = image_preprocessing(1 / 255, (28, 28), (0, 255), layout)  # checks layout first
     x_train, y_train, x_test, y_test = load_mnist(location)

@@ -42,8 +42,8 @@ from typing import TypeGuard
 
 import numpy as np
 
-from .errors import DataError
-from .preprocessing import apply_preprocessing, image_preprocessing
+from core.data.errors import DataError
+from core.data.preprocessing import apply_preprocessing, image_preprocessing
 
 __all__ = [
     "INK_THRESHOLD",

@@ -26,8 +26,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ._files import GZIP_MAGIC, GzipStream, GzipTruncated, count, file_size, opened, read_limited, size_text
-from .errors import DataError
+from core.data._files import GZIP_MAGIC, GzipStream, GzipTruncated, count, file_size, opened, read_limited, size_text
+from core.data.errors import DataError
 
 __all__ = ["IMAGES_MAGIC", "LABELS_MAGIC", "MAX_IDX_BYTES", "MAX_IDX_DIMS", "load_idx", "read_idx"]
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from .csv_import import MAX_CLASSES, load_csv
-from .dataset import Dataset
-from .errors import DataError
-from .idx import load_idx
-from .preprocessing import apply_preprocessing, image_preprocessing
-from .settings import float_param
-from .validate import InvalidInputError, check_labels
+from core.data.csv_import import MAX_CLASSES, load_csv
+from core.data.dataset import Dataset
+from core.data.errors import DataError
+from core.data.idx import load_idx
+from core.data.preprocessing import apply_preprocessing, image_preprocessing
+from core.data.settings import float_param
+from core.data.validate import InvalidInputError, check_labels
 
 
 def _classes_from_labels(labels: np.ndarray, where: str) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import count, opened, size_text
-from .errors import DataError
+from core.data._files import count, opened, size_text
+from core.data.errors import DataError
 
 __all__ = ["read_npz"]
 

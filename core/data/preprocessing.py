@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .errors import DataError
+from core.data.errors import DataError
 
 
 def apply_preprocessing(raw: np.ndarray, preprocessing: dict) -> np.ndarray:

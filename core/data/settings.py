@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ._files import count
-from .errors import DataError
+from core.data._files import count
+from core.data.errors import DataError
 
 
 def int_param(name: str, value: Any, low: int, high: int) -> int:

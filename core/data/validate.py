@@ -1,7 +1,7 @@
 """The one place that checks the arrays given to training, evaluation and prediction.
 
 ``fit`` / ``run_training``, ``Network.evaluate`` / ``predict`` (through the network's input
-check) and ``core.evaluation.evaluate`` all call these functions once per call, before any
+check) and ``core.analysis.evaluation.evaluate`` all call these functions once per call, before any
 batch runs, so the GUI, the command line and scripts refuse the same inputs with the same
 sentences, and the training loop itself stays untouched.
 
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import TrainingError
-from ._files import count
-from .errors import DataError
+from core.data._files import count
+from core.data.errors import DataError
+from core.errors import TrainingError
 
 __all__ = ["InvalidInputError", "check_finite", "check_labels"]
 

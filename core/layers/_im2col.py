@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Shape, format_shape
+from core.layers.base import Shape, format_shape
 
 #: Scratch buffers larger than this are not kept between calls (e.g. evaluating a whole
 #: test set in one batch): they are allocated for that call and released afterwards.
@@ -47,7 +47,7 @@ def pair_text(value: tuple[int, int]) -> str:
     return f"{value[0]}×{value[1]}"
 
 
-#: Start of every suggestion ``image_shape_fix`` makes (``core.compat`` recognises it and
+#: Start of every suggestion ``image_shape_fix`` makes (``core.spec.dataset_fit`` recognises it and
 #: names the app's actions instead).
 IMAGE_INPUT_FIX_START = "feed it images"
 
@@ -56,7 +56,7 @@ def image_shape_fix(input_shape: Shape) -> str:
     """A suggestion for a layer that needs ``(channels, height, width)`` but got ``input_shape``.
 
     Worded for every front end (the library, the command line, the app): it says what the
-    layer needs, not which control to use; the app's editor adds that (``core.compat``).
+    layer needs, not which control to use; the app's editor adds that (``core.spec.dataset_fit``).
     """
     if len(input_shape) == 2:
         return f"{IMAGE_INPUT_FIX_START} with a channel axis, shaped {format_shape((1, *input_shape))}"

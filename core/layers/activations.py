@@ -15,9 +15,9 @@ from typing import cast
 
 import numpy as np
 
-from ..params import Param
-from ..registry import ACTIVATION_REGISTRY, register_activation, register_layer
-from .base import Layer, Shape
+from core.layers.base import Layer, Shape
+from core.params import Param
+from core.registry import ACTIVATION_REGISTRY, register_activation, register_layer
 
 #: Slope of leaky_relu for negative inputs (PyTorch's default).
 LEAKY_RELU_SLOPE = 0.01

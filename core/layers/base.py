@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ShapeError
-from ..params import Param, validate_config
+from core.errors import ShapeError
+from core.params import Param, validate_config
 
 Shape = tuple[int, ...]
 
@@ -163,7 +163,7 @@ class Layer:
 
     # -- helpers for subclasses ---------------------------------------------------------------
     def shape_error(self, message: str, fix: str | None = None, code: str | None = None) -> ShapeError:
-        from ..errors import Problem
+        from core.errors import Problem
 
         return ShapeError(Problem(message, None, fix, code))
 

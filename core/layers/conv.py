@@ -7,10 +7,8 @@ from typing import cast
 
 import numpy as np
 
-from ..initializers import INITIALIZERS, get_initializer
-from ..params import Param
-from ..registry import register_layer
-from ._im2col import (
+from core.initializers import INITIALIZERS, get_initializer
+from core.layers._im2col import (
     WORKSPACE_LIMIT_BYTES,
     Geometry,
     Workspace,
@@ -21,7 +19,9 @@ from ._im2col import (
     pair,
     pair_text,
 )
-from .base import Layer, Shape, format_shape
+from core.layers.base import Layer, Shape, format_shape
+from core.params import Param
+from core.registry import register_layer
 
 PADDINGS = ("valid", "same")
 IntOrPair = int | tuple[int, int] | list[int]

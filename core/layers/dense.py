@@ -7,10 +7,10 @@ from typing import cast
 
 import numpy as np
 
-from ..initializers import INITIALIZERS, get_initializer
-from ..params import Param
-from ..registry import register_layer
-from .base import Layer, Shape, format_shape
+from core.initializers import INITIALIZERS, get_initializer
+from core.layers.base import Layer, Shape, format_shape
+from core.params import Param
+from core.registry import register_layer
 
 
 @register_layer

@@ -7,9 +7,9 @@ from typing import cast
 
 import numpy as np
 
-from ..params import Param
-from ..registry import register_layer
-from .base import Layer
+from core.layers.base import Layer
+from core.params import Param
+from core.registry import register_layer
 
 
 @register_layer

@@ -7,10 +7,10 @@ from typing import ClassVar, cast
 
 import numpy as np
 
-from ..params import Param
-from ..registry import register_layer
-from ._im2col import image_shape_fix, pair, pair_text
-from .base import Layer, Shape, format_shape
+from core.layers._im2col import image_shape_fix, pair, pair_text
+from core.layers.base import Layer, Shape, format_shape
+from core.params import Param
+from core.registry import register_layer
 
 
 class Pool2D(Layer):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..registry import register_layer
-from .base import Layer, Shape
+from core.layers.base import Layer, Shape
+from core.registry import register_layer
 
 
 @register_layer

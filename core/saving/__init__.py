@@ -16,15 +16,15 @@ format is documented in ``docs/model-file-format.md``. One module per job:
 Saving and loading share one set of limits (``core.limits``). A loaded network resumes
 training exactly as if it had never been saved: weights, non-trainable state, optimizer
 slots and step count, generator state, ``epochs_done`` and history (stored bounded, see
-``core.history_bounds``).
+``core.saving.history_bounds``).
 """
 
 from __future__ import annotations
 
-from ..errors import ModelFileError
-from .layout import FORMAT_NAME, FORMAT_VERSION, optimizer_member, state_member, weights_member
-from .reader import load_model
-from .writer import save_model
+from core.errors import ModelFileError
+from core.saving.layout import FORMAT_NAME, FORMAT_VERSION, optimizer_member, state_member, weights_member
+from core.saving.reader import load_model
+from core.saving.writer import save_model
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "ModelFileError", "load_model", "optimizer_member", "save_model",
            "state_member", "weights_member"]

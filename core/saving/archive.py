@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import limits
-from ..errors import ModelFileError
-from ..limits import MIB, mib
-from .layout import ARRAY_DIRS, JSON_MEMBERS
-from .metadata import text_problem
-from .schema import is_int, type_name
+from core import limits
+from core.errors import ModelFileError
+from core.limits import MIB, mib
+from core.saving.layout import ARRAY_DIRS, JSON_MEMBERS
+from core.saving.metadata import text_problem
+from core.saving.schema import is_int, type_name
 
 __all__ = ["ArchiveReader", "parse_npy_header", "read_member_limited", "unsafe_name_problem"]
 

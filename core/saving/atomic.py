@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from ..errors import ModelFileError
+from core.errors import ModelFileError
 
 try:
     import fcntl

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .. import limits
+from core import limits
 
 __all__ = ["DATASET_IMPORT_PARAMS", "metadata_problem", "text_problem"]
 
@@ -111,7 +111,7 @@ DATASET_IMPORT_PARAMS: dict[str, dict[str, tuple[Callable[[Any], bool], str, boo
 
 def _named_dataset_params() -> dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]]:
     """Parameters of the registered datasets, typed after their defaults."""
-    from ..data.datasets import DATASETS
+    from core.data.datasets import DATASETS
 
     extra = {"mnist": {"location": (*_STR, False)}}
     out = {}
@@ -218,8 +218,8 @@ def _class_names_problem(names: Any) -> str | None:
 
 
 def _training_problem(training: Any) -> str | None:
-    from ..errors import SpecError
-    from ..spec import TrainingConfig
+    from core.errors import SpecError
+    from core.spec.model import TrainingConfig
 
     if not isinstance(training, dict):
         return f"'training' must be an object, not {type_name(training)}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .layout import FORMAT_VERSION
+from core.saving.layout import FORMAT_VERSION
 
 #: (member kind, from version) -> function upgrading that member's JSON by one version.
 MIGRATIONS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}

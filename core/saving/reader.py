@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import limits
-from ..errors import ModelFileError, SpecError
-from ..history import History
-from ..history_bounds import bounded_history
-from ..network import Network
-from .archive import ArchiveReader
-from .layout import JSON_MEMBERS, STATE_FORMAT_VERSION, state_member, weights_member
-from .migrations import migrate
-from .schema import (
+from core import limits
+from core.errors import ModelFileError, SpecError
+from core.history import History
+from core.network import Network
+from core.saving.archive import ArchiveReader
+from core.saving.history_bounds import bounded_history
+from core.saving.layout import JSON_MEMBERS, STATE_FORMAT_VERSION, state_member, weights_member
+from core.saving.migrations import migrate
+from core.saving.schema import (
     NetworkPlan,
     check_manifest,
     check_metadata,

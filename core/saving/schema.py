@@ -17,13 +17,13 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from .. import limits
-from ..errors import ModelFileError, SpecError
-from ..history import ChangeEvent, EpochReport
-from ..limits import mib
-from ..spec import NetworkSpec, TrainingConfig, analyze
-from .layout import FORMAT_NAME, FORMAT_VERSION, optimizer_member
-from .metadata import metadata_problem
+from core import limits
+from core.errors import ModelFileError, SpecError
+from core.history import ChangeEvent, EpochReport
+from core.limits import mib
+from core.saving.layout import FORMAT_NAME, FORMAT_VERSION, optimizer_member
+from core.saving.metadata import metadata_problem
+from core.spec.model import NetworkSpec, TrainingConfig, analyze
 
 #: Turns the end of a sentence into the error to raise (the caller adds the file's name).
 Fail = Callable[[str], ModelFileError]

@@ -19,17 +19,24 @@ from typing import Any
 
 import numpy as np
 
-from .. import limits
-from ..errors import ModelFileError, SpecError
-from ..history_bounds import bounded_history
-from ..network import Network
-from ..spec import TrainingConfig
-from ..version import __version__
-from .atomic import save_target, write_atomically
-from .layout import FORMAT_NAME, JSON_MEMBERS, format_version_for, optimizer_member, state_member, weights_member
-from .metadata import metadata_problem, text_problem
-from .reader import ModelReader
-from .schema import check_rng_state, check_training, plan_network
+from core import limits
+from core.errors import ModelFileError, SpecError
+from core.network import Network
+from core.saving.atomic import save_target, write_atomically
+from core.saving.history_bounds import bounded_history
+from core.saving.layout import (
+    FORMAT_NAME,
+    JSON_MEMBERS,
+    format_version_for,
+    optimizer_member,
+    state_member,
+    weights_member,
+)
+from core.saving.metadata import metadata_problem, text_problem
+from core.saving.reader import ModelReader
+from core.saving.schema import check_rng_state, check_training, plan_network
+from core.spec.model import TrainingConfig
+from core.version import __version__
 
 __all__ = ["save_model"]
 
@@ -42,7 +49,7 @@ def save_model(network: Network, path: str | os.PathLike[str], *,
     ``network.metadata.get("training")``. Every parameter (shapes as in
     ``network.parameters()``, e.g. ``layers.0.W`` (in, out)) and every optimizer slot (same
     shape as its parameter) is stored as a ``.npy`` member in the network's dtype. The
-    history is stored bounded (``core.history_bounds``): every epoch record, and per-batch
+    history is stored bounded (``core.saving.history_bounds``): every epoch record, and per-batch
     points decimated to ``limits.HISTORY_BATCH_POINTS``.
 
     Saving refuses whatever ``load_model`` would refuse (the limits of ``core.limits``, the

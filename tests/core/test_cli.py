@@ -21,7 +21,7 @@ from core.cli import Progress, main
 from core.cli import progress as cli_progress
 from core.data import load_dataset
 from core.saving import load_model
-from core.training import BatchReport, EpochReport
+from core.training.loop import BatchReport, EpochReport
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -257,7 +257,7 @@ def test_unknown_dataset(tmp_path, capsys):
 def test_dataset_that_does_not_fit_the_network(tmp_path, capsys):
     code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "digits8x8", "-o", tmp_path / "m.nnz")
     assert code == 2
-    # the sentence of the one network↔dataset check (core.compat), as the app shows it
+    # the sentence of the one network↔dataset check (core.spec.dataset_fit), as the app shows it
     assert_one_line_error(err, "the network expects 2 inputs but dataset digits8x8 has 64 inputs")
     code, _, err = run(capsys, "train", "--preset", "xor", "--dataset", "blobs", "-o", tmp_path / "m.nnz")
     assert code == 2
@@ -633,7 +633,7 @@ def test_predict_csv_with_too_many_label_values_and_the_network_input_count_sugg
 
 
 def test_predict_proba_prints_each_class_probability(digits_model, tmp_path, capsys):
-    from core.evaluation import class_probabilities
+    from core.analysis.evaluation import class_probabilities
 
     raw, labels = digits_raw(6)
     (tmp_path / "six.csv").write_text(csv_rows(raw, labels))

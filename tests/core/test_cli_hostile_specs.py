@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from core.cli import main
 from core.registry import LAYER_TYPES
-from core.spec import LOSSES
+from core.spec.model import LOSSES
 
 #: Seconds one ``summary`` may take on a hostile spec (it builds nothing; a real one takes ms).
 TIME_LIMIT = 3.0

@@ -1,4 +1,4 @@
-"""core.compat: network/dataset fit checks and fixes, dataset parameter schemas, previews."""
+"""core.spec.dataset_fit: network/dataset fit checks and fixes, dataset parameter schemas, previews."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from core import LayerSpec, NetworkSpec, analyze
-from core.compat import (
+from core.data import DATASET_NAMES, DATASETS, DataError, load_dataset
+from core.spec.dataset_fit import (
     DatasetFacts,
     app_problems,
     check_compatibility,
@@ -23,7 +24,6 @@ from core.compat import (
     propose_dataset_fit,
     scatter_points,
 )
-from core.data import DATASET_NAMES, DATASETS, DataError, load_dataset
 
 
 def mlp(inputs=784, hidden=32, outputs=10, loss="cross_entropy") -> NetworkSpec:
@@ -318,7 +318,7 @@ def test_dataset_problems_come_after_the_spec_is_valid_and_the_fit_repairs_them(
 @pytest.fixture
 def image_layer_type():
     """A layer type registered by the test only, that needs images (``input_rank = 3``) as
-    Conv2D does: nothing in core.compat names it, yet it must be treated as an image layer."""
+    Conv2D does: nothing in core.spec.dataset_fit names it, yet it must be treated as an image layer."""
     from core.layers.base import Layer
     from core.registry import LAYER_TYPES, register_layer
 
@@ -344,7 +344,7 @@ def blur_on_top(spec: NetworkSpec) -> NetworkSpec:
 
 
 def test_a_newly_registered_image_layer_is_image_first_with_no_edit_here(image_layer_type):
-    from core.compat import image_layer_names
+    from core.spec.dataset_fit import image_layer_names
 
     assert "TestBlur2D" in image_layer_names() and "Conv2D" in image_layer_names()
     assert "Dense" not in image_layer_names() and "Flatten" not in image_layer_names()
@@ -375,7 +375,7 @@ def test_an_activation_above_an_image_layer_keeps_it_first_but_flatten_does_not(
 
 
 def test_problems_carry_codes_and_app_advice_dispatches_on_them():
-    from core.compat import INPUT_MISMATCH, OUTPUT_MISMATCH
+    from core.spec.dataset_fit import INPUT_MISMATCH, OUTPUT_MISMATCH
 
     problems = check_compatibility(mlp(784, outputs=5), (64,), 10, "Digits 8×8")
     assert [p.code for p in problems] == [INPUT_MISMATCH, OUTPUT_MISMATCH]
@@ -388,12 +388,11 @@ def test_problems_carry_codes_and_app_advice_dispatches_on_them():
 
 
 def test_one_check_one_sentence_in_the_engine_the_cli_and_evaluation(tmp_path, capsys):
-    """The same mismatch reads the same in core.compat, core.evaluation.evaluate and the CLI."""
-    from core.saving import save_model
-
+    """The same mismatch reads the same in core.spec.dataset_fit, core.analysis.evaluation.evaluate and the CLI."""
     from core import Network
+    from core.analysis.evaluation import evaluate
     from core.cli import main
-    from core.evaluation import evaluate
+    from core.saving import save_model
 
     network = Network.from_spec(mlp(64))
     expected = check_compatibility(network.to_spec(), (2,), 2, "the dataset", trained=True)[0]

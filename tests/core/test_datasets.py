@@ -20,8 +20,7 @@ from core.data import (
     load_dataset,
 )
 from core.resource_files import read_resource_bytes, resource_file, resource_path
-
-from .data_fixtures import TEST_COUNTS, TRAIN_COUNTS, small_mnist_like, write_idx
+from tests.core.data_fixtures import TEST_COUNTS, TRAIN_COUNTS, small_mnist_like, write_idx
 
 GENERATED = ("circles", "moons", "spirals", "blobs", "xor-cloud")
 DIGITS_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]

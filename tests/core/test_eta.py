@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.eta import ThroughputMeter, eta_seconds, format_duration, progress_text, run_fraction
+from core.monitor.eta import ThroughputMeter, eta_seconds, format_duration, progress_text, run_fraction
 
 
 def test_rate_needs_a_minimum_span_then_measures_samples_per_second():
@@ -49,7 +49,7 @@ def test_run_fraction_and_text():
 
 
 def test_refresh_period_follows_the_gui_load():
-    from core.eta import next_refresh_ms
+    from core.monitor.eta import next_refresh_ms
 
     assert next_refresh_ms(50, 0.04) == 50  # idle enough: the fastest rate
     slower = next_refresh_ms(50, 0.16)  # twice the budget: back off

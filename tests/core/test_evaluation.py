@@ -1,20 +1,16 @@
-"""core.evaluation: one pass gives the engine's own loss/accuracy, a confusion matrix that
+"""core.analysis.evaluation: one pass gives the engine's own loss/accuracy, a confusion matrix that
 adds up, the engine's report, the samples behind each cell in confidence order, and CSV."""
 
 from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import core
-from core.compat import check_compatibility
-from core.data import load_dataset
-from core.evaluation import (
+from core.analysis.evaluation import (
     as_class_probabilities,
     class_probabilities,
     confusion_csv,
@@ -24,6 +20,8 @@ from core.evaluation import (
     report_csv,
     samples_for_cell,
 )
+from core.data import load_dataset
+from core.spec.dataset_fit import check_compatibility
 
 
 def mlp(units_out=10, inputs=64, last="softmax", loss="cross_entropy", seed=0):
@@ -140,13 +138,13 @@ def test_mismatched_data_is_refused_with_a_reason():
         evaluate(net, np.zeros((3, 64), np.float32), np.zeros(3, int), ("a", "b", "c"))
     with pytest.raises(ValueError, match="at least one labelled sample"):
         evaluate(net, np.zeros((0, 64), np.float32), np.zeros(0, int))
-    # evaluate makes the one network↔dataset check (core.compat), on the trained network's spec
+    # evaluate makes the one network↔dataset check (core.spec.dataset_fit), on the trained network's spec
     assert check_compatibility(net.to_spec(), (64,), 10, trained=True) == []
     assert "1 output" in str(check_compatibility(mlp(units_out=1, last="sigmoid").to_spec(), (64,), 3, trained=True)[0])
 
 
 def test_one_output_fits_two_classes_except_with_softmax_cross_entropy():
-    """The one network↔dataset check's rule (core.compat): evaluate used to accept one
+    """The one network↔dataset check's rule (core.spec.dataset_fit): evaluate used to accept one
     output unit for two classes with any loss."""
     data, labels = np.zeros((4, 64), np.float32), np.array([0, 1, 0, 1])
     assert evaluate(mlp(units_out=1, last="sigmoid", loss="binary_cross_entropy"), data, labels).n_classes == 2
@@ -184,8 +182,3 @@ def test_report_and_evaluation_csv_hold_the_reports_numbers(digits_run):
     assert result.to_csv() == text
 
 
-def test_evaluation_modules_load_no_qt():
-    code = ("import sys, core.evaluation, core.inspect; bad = [m for m in sys.modules if m.split('.')[0] in "
-            "('PySide6', 'shiboken6', 'pyqtgraph', 'nnstudio')]; print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr

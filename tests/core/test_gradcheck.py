@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import core
+from core.analysis.gradcheck import DEFAULT_THRESHOLD, check_network, kink_pattern, same_pattern
 from core.data import load_idx
-from core.gradcheck import DEFAULT_THRESHOLD, check_network, kink_pattern, same_pattern
 from core.layers.activations import Activation
 from core.layers.conv import Conv2D
 from core.layers.pooling import MaxPool2D
@@ -55,7 +55,7 @@ def test_trained_cnn_on_real_digits_passes_with_kinks_excluded_and_counted(shipp
 @pytest.mark.mnist
 def test_without_kink_detection_the_same_check_would_fail(shipped_cnn, mnist_samples, monkeypatch):
     """The test above is meaningful: ignoring kinks reproduces issue 15's false alarm."""
-    monkeypatch.setattr(core.gradcheck, "same_pattern", lambda a, b: True)
+    monkeypatch.setattr(core.analysis.gradcheck, "same_pattern", lambda a, b: True)
     x, y = mnist_samples
     results = by_key(check_network(shipped_cnn, x, y, max_entries=ENTRIES))
     assert results["input"].kinks == 0

@@ -6,7 +6,7 @@ import csv
 import io
 
 from core import BatchReport, EpochReport, History
-from core.history_csv import BATCH_COLUMNS, EPOCH_COLUMNS, batches_csv, epochs_csv
+from core.monitor.history_csv import BATCH_COLUMNS, EPOCH_COLUMNS, batches_csv, epochs_csv
 
 
 def sample_history() -> History:

@@ -26,9 +26,8 @@ import pytest
 
 from core.data import DataError, csv_import, load_csv, load_idx, read_idx
 from core.data.mnist import MnistLocation, load_mnist
-
-from .data_fixtures import idx_bytes, small_mnist_like, write_idx
-from .hostile_data import gzip_repeated, idx_header, write_bombs
+from tests.core.data_fixtures import idx_bytes, small_mnist_like, write_idx
+from tests.core.hostile_data import gzip_repeated, idx_header, write_bombs
 
 REPO = Path(__file__).resolve().parents[2]
 ADDRESS_SPACE = 1 << 30  # 1 GiB for the whole subprocess: Python, NumPy, Hypothesis and the reader

@@ -11,8 +11,7 @@ import pytest
 
 from core.data import DataError, load_csv, load_idx, read_idx
 from core.data.csv_import import parse_csv_text
-
-from .data_fixtures import TEST_COUNTS, TRAIN_COUNTS, idx_bytes, small_mnist_like, write_idx
+from tests.core.data_fixtures import TEST_COUNTS, TRAIN_COUNTS, idx_bytes, small_mnist_like, write_idx
 
 # --------------------------------------------------------------------------- IDX
 

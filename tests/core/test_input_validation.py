@@ -11,11 +11,10 @@ import pytest
 
 import core
 from core import Network, TrainingError, run_training
+from core.analysis.evaluation import evaluate as evaluate_split
 from core.data import DataError, dataset_from_arrays
 from core.data.validate import InvalidInputError, check_finite, check_labels
-from core.evaluation import evaluate as evaluate_split
-
-from .test_network import make_data, mlp_spec
+from tests.core.test_network import make_data, mlp_spec
 
 
 def new_net(seed=3):
@@ -30,7 +29,7 @@ def with_nan(x, row=7, value=np.nan):
 
 def test_invalid_input_error_is_both_data_error_and_training_error():
     # Every handler of either (GUI worker, CLI, scripts) catches it; DataError is a ValueError,
-    # which core.evaluation.evaluate documents.
+    # which core.analysis.evaluation.evaluate documents.
     assert issubclass(InvalidInputError, DataError) and issubclass(InvalidInputError, TrainingError)
     assert issubclass(InvalidInputError, ValueError)
 

@@ -1,4 +1,4 @@
-"""core.inspect: weights and activations as images, decision regions, colour maps."""
+"""core.analysis.visuals: weights and activations as images, decision regions, colour maps."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import core
-from core.data import load_dataset
-from core.inspect import (
+from core.analysis.visuals import (
     activation_images,
     activations,
     class_colors,
@@ -34,6 +33,7 @@ from core.inspect import (
     tile_images,
     to_uint8,
 )
+from core.data import load_dataset
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([0, 1, 1, 0])

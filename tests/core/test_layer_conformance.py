@@ -14,8 +14,7 @@ import pytest
 import core
 from core import Network
 from core.registry import ACTIVATION_REGISTRY, LAYER_TYPES, layer_class
-
-from .layer_cases import LAYER_CASES
+from tests.core.layer_cases import LAYER_CASES
 
 CASES = [(name, cfg, shape) for name, cases in LAYER_CASES.items() for cfg, shape in cases]
 IDS = [f"{n}-{i}" for n, cases in LAYER_CASES.items() for i in range(len(cases))]
@@ -278,7 +277,7 @@ def test_the_harness_checks_a_layer_with_state(shape):
     """The two checks above on a layer that has state and behaves differently in training
     (tests/core/stateful_layer.py, registered only here): its gradients in training mode and
     its state's round trip; and the round trip really depends on the state."""
-    from .stateful_layer import registered
+    from tests.core.stateful_layer import registered
 
     with registered() as center:
         check_gradients_in_training_mode(center.type_name, {}, shape)

@@ -8,8 +8,7 @@ import pytest
 from core.layers.activations import sigmoid, softmax
 from core.losses import BinaryCrossEntropy, CrossEntropy, MeanSquaredError, get_loss, targets_for
 from core.registry import LOSS_REGISTRY
-
-from .test_layer_conformance import numeric_grad, rel_err
+from tests.core.test_layer_conformance import numeric_grad, rel_err
 
 rng = np.random.default_rng(0)
 

@@ -17,8 +17,7 @@ from core.data import DataError, find_mnist, load_mnist, locate_mnist_in, mnist_
 from core.data import mnist as mnist_module
 from core.data.mnist import load as mnist_load
 from core.data.paths import user_cache_dir, user_data_dir
-
-from .data_fixtures import (
+from tests.core.data_fixtures import (
     MNIST_GZ,
     TRAIN_COUNTS,
     isolated_home,  # noqa: F401 - a pytest fixture, used by name

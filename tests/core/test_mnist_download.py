@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from core.data import MNIST_FILES, DataError, DownloadCancelled, download_mnist, load_mnist
-
-from ..loopback_mnist import MnistServer, bypass_proxies, closed_port_url, serving
-from .data_fixtures import MNIST_GZ, TRAIN_COUNTS
+from tests.core.data_fixtures import MNIST_GZ, TRAIN_COUNTS
+from tests.loopback_mnist import MnistServer, bypass_proxies, closed_port_url, serving
 
 TOTAL = sum(size for _, size, _ in MNIST_FILES)
 OFFLINE_ADVICE = "check the connection and retry, or locate a folder that already holds mnist"

@@ -19,7 +19,7 @@ import core
 from core import Network, limits
 from core.saving import ModelFileError, load_model, optimizer_member, save_model, weights_member
 from core.saving.archive import read_member_limited
-from core.spec import TrainingConfig
+from core.spec.model import TrainingConfig
 
 
 # ----------------------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ def test_resume_without_restoring_state_would_differ(tmp_path):
 @pytest.fixture
 def stateful_saved(tmp_path):
     """A trained 4 -> Dense 6 -> TestCenter -> tanh -> Dense 3 network and its saved file."""
-    from .stateful_layer import Center, registered
+    from tests.core.stateful_layer import Center, registered
 
     with registered():
         net = Network([core.Dense(6), Center(), core.Activation("tanh"), core.Dense(3)], input_shape=(4,),

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from core import Network, limits
-from core.history_bounds import bounded_history
 from core.saving import ModelFileError, load_model, save_model
-from core.training import BatchReport, ChangeEvent, EpochReport
+from core.saving.history_bounds import bounded_history
+from core.training.loop import BatchReport, ChangeEvent, EpochReport
 
 
 def small_net(**spec) -> Network:
@@ -222,7 +222,7 @@ def long_batch_size_1_history(net: Network, epochs: int, batches_per_epoch: int,
 
 def test_a_long_batch_size_1_history_saves_small_and_reopens_with_the_same_curves(tmp_path):
     """17 epochs of MNIST at batch size 1 made a 64 MiB training.json that would not reopen."""
-    from core.training_curves import TrainingCurves
+    from core.monitor.curves import TrainingCurves
 
     net = small_net()
     long_batch_size_1_history(net, epochs=20, batches_per_epoch=60_000)

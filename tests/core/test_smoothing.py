@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.smoothing import EmaSmoother, ema, smoothing_span, weight_for_span
+from core.monitor.smoothing import EmaSmoother, ema, smoothing_span, weight_for_span
 
 
 def reference(values, w):

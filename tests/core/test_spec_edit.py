@@ -1,4 +1,4 @@
-"""core.spec_edit: structural edits return new specs, edit classification, quick fixes."""
+"""core.spec.edit: structural edits return new specs, edit classification, quick fixes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from core import LayerSpec, NetworkSpec, Problem, SpecError, analyze
 from core.registry import LAYER_TYPES, layer_types
-from core.spec_edit import (
+from core.spec.edit import (
     PALETTE_TYPES,
     default_layer,
     default_settings,

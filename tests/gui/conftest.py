@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnstudio.document import Document
+from nnstudio.state.document import Document
 
 
 class FakeDialogs:

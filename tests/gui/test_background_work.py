@@ -1,4 +1,4 @@
-"""One signal vocabulary for every piece of background work (nnstudio.background).
+"""One signal vocabulary for every piece of background work (nnstudio.background.work).
 
 Training (worker and controller), the task runner and the MNIST download all derive from
 ``BackgroundWork``; the workers declare no signal of their own beside its five, and the
@@ -12,11 +12,11 @@ import pytest
 from PySide6.QtCore import Signal
 
 from core.data import MNIST_FILES
-from nnstudio.background import BackgroundWork
-from nnstudio.mnist_download import DownloadProgress, MnistDownloader
-from nnstudio.task_runner import TaskRunner
-from nnstudio.training_controller import TrainingController
-from nnstudio.training_worker import TrainingWorker
+from nnstudio.background.task_runner import TaskRunner
+from nnstudio.background.work import BackgroundWork
+from nnstudio.controllers.mnist_download import DownloadProgress, MnistDownloader
+from nnstudio.controllers.training_controller import TrainingController
+from nnstudio.controllers.training_worker import TrainingWorker
 from tests.loopback_mnist import MnistServer, bypass_proxies, closed_port_url, serving
 
 VOCABULARY = {"started", "progressed", "finished", "failed", "cancelled"}

@@ -12,11 +12,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFrame, QLabel, QPushButton, QSpinBox
 
 from core import NetworkSpec, analyze
-from core.compat import check_compatibility
 from core.data import DATASET_NAMES, DATASETS
-from nnstudio.document import DatasetChoice
-from nnstudio.widgets.dataset_panel import DatasetPanel
-from nnstudio.widgets.dataset_preview import DatasetPreview
+from core.spec.dataset_fit import check_compatibility
+from nnstudio.state.document import DatasetChoice
+from nnstudio.widgets.data.dataset_panel import DatasetPanel
+from nnstudio.widgets.data.dataset_preview import DatasetPreview
 
 
 @pytest.fixture
@@ -285,7 +285,7 @@ def test_dataset_cannot_change_while_training(qtbot, panel, document):
 def test_kept_drawings_can_join_the_next_run(qtbot, document, dialogs, mnist_dir, monkeypatch, tmp_path):
     from PySide6.QtWidgets import QCheckBox
 
-    from nnstudio.user_dataset import UserDrawings
+    from nnstudio.state.user_dataset import UserDrawings
 
     monkeypatch.setenv("NNSTUDIO_HOME", str(tmp_path))
     store = UserDrawings.load()

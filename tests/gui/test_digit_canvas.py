@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QImage, QKeySequence, QPointingDevice, QTable
 from PySide6.QtWidgets import QApplication, QMainWindow, QPushButton, QVBoxLayout, QWidget
 
 from nnstudio.theme import is_dark, theme_manager
-from nnstudio.widgets.digit_canvas import CANVAS_SIZE, DEFAULT_BRUSH, DigitCanvas
+from nnstudio.widgets.draw.digit_canvas import CANVAS_SIZE, DEFAULT_BRUSH, DigitCanvas
 
 
 @pytest.fixture
@@ -308,7 +308,7 @@ def test_the_right_click_menu_names_the_undo_and_clears(qtbot, canvas):
 
 
 def test_undo_after_the_clear_button_in_the_draw_tab(qtbot, document):
-    from nnstudio.widgets.draw_panel import DrawPanel
+    from nnstudio.widgets.draw.draw_panel import DrawPanel
 
     panel = DrawPanel(document)
     qtbot.addWidget(panel)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import core
-from nnstudio.document import DatasetChoice, Document, default_state
+from nnstudio.state.document import DatasetChoice, Document, default_state
 
 
 def with_units(spec, units):
@@ -105,7 +105,7 @@ def test_merged_edits_name_the_latest_value_and_vanish_when_back_to_start(docume
 
 
 def test_a_checked_dataset_is_not_loaded_again_when_chosen_or_undone(document, monkeypatch):
-    import nnstudio.document as document_module
+    import nnstudio.state.document as document_module
 
     loads = []
     real = document_module.load_choice

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import QApplication, QMenu
 from core import Network
 from core.data import load_dataset
 from core.data.drawing import center_of_mass
-from nnstudio import prediction
-from nnstudio.user_dataset import UserDrawings
-from nnstudio.widgets.draw_panel import DRAW_PROMPT, DrawPanel
+from nnstudio.controllers import prediction
+from nnstudio.state.user_dataset import UserDrawings
+from nnstudio.widgets.draw.draw_panel import DRAW_PROMPT, DrawPanel
 
 # --------------------------------------------------------------------------- synthetic handwriting
 
@@ -318,7 +318,7 @@ def test_right_click_on_the_bars_opens_the_same_menu(qtbot, panel):
 
 
 def test_a_corrupt_drawings_file_is_kept_and_reported(qtbot, panel, document):
-    from nnstudio.user_dataset import default_path
+    from nnstudio.state.user_dataset import default_path
 
     path = default_path()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,11 @@ import pytest
 from PySide6.QtCore import Qt
 
 import core
-from core.gradcheck import DEFAULT_THRESHOLD
+from core.analysis.gradcheck import DEFAULT_THRESHOLD
 from core.layers.activations import Activation
 from core.layers.conv import Conv2D
 from core.layers.dense import Dense
-from nnstudio.widgets.grad_check_view import COLUMNS
+from nnstudio.widgets.evaluate.grad_check_view import COLUMNS
 from tests.gui.test_evaluation_panel import WAIT, make_panel, train
 
 
@@ -101,7 +101,7 @@ def test_a_broken_dense_weight_gradient_is_flagged(qtbot, document, monkeypatch)
 
 
 def test_a_cnn_is_checked_layer_by_layer(qtbot, dialogs):
-    from nnstudio.document import DatasetChoice, Document, DocumentState
+    from nnstudio.state.document import DatasetChoice, Document, DocumentState
 
     spec = core.NetworkSpec.from_dict({
         "input_shape": [1, 8, 8],
@@ -143,7 +143,7 @@ def test_repeated_checks_report_once_each(qtbot, document, repeat):
 
 def relu_cnn_document():
     """A small LeNet-style CNN (relu + max-pool) on the 8×8 digits as images."""
-    from nnstudio.document import DatasetChoice, Document, DocumentState
+    from nnstudio.state.document import DatasetChoice, Document, DocumentState
 
     spec = core.NetworkSpec.from_dict({
         "input_shape": [1, 8, 8],

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication, QWidget
 
-from nnstudio.task_runner import TaskRunner
-from nnstudio.widgets.eval_throttle import RefreshThrottle
+from nnstudio.background.task_runner import TaskRunner
+from nnstudio.controllers.eval_throttle import RefreshThrottle
 
 WAIT = 10_000
 

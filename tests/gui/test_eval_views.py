@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from core import NetworkSpec, TrainingConfig
-from core.inspect import class_colors, decision_grid, grid_cell, mix_class_colors
-from nnstudio.document import DatasetChoice, Document, DocumentState
-from nnstudio.widgets import decision_boundary_view, weights_view
+from core.analysis.visuals import class_colors, decision_grid, grid_cell, mix_class_colors
+from nnstudio.state.document import DatasetChoice, Document, DocumentState
+from nnstudio.widgets.evaluate import decision_boundary_view, weights_view
 from tests.core.data_fixtures import small_mnist_like, write_idx
 from tests.gui.test_evaluation_panel import WAIT, make_panel, train
 
@@ -267,7 +267,7 @@ def test_view_to_widget_maps_plane_points_with_equal_units(qtbot, xor_panel):
 
 
 def test_plane_plot_paints_huge_point_sets_quickly(qtbot):
-    from nnstudio.widgets.eval_plane_plot import MAX_MARKERS, PlanePlot, PointSet
+    from nnstudio.widgets.evaluate.plane_plot import MAX_MARKERS, PlanePlot, PointSet
 
     plot = PlanePlot()
     qtbot.addWidget(plot)
@@ -288,7 +288,7 @@ def test_confusion_cells_fit_four_digit_counts(qtbot):
     """MNIST's diagonal holds counts above 1,000: a cell shows the whole number."""
     from PySide6.QtGui import QFont, QFontMetrics
 
-    from nnstudio.widgets.confusion_matrix_view import ConfusionMatrixView
+    from nnstudio.widgets.evaluate.confusion_matrix_view import ConfusionMatrixView
 
     view = ConfusionMatrixView()
     qtbot.addWidget(view)

@@ -13,8 +13,8 @@ from PySide6.QtGui import QImage
 
 import core
 from core.data import DataError
-from nnstudio.document import DatasetChoice, Document, DocumentState
-from nnstudio.widgets.evaluation_panel import EvaluationPanel
+from nnstudio.state.document import DatasetChoice, Document, DocumentState
+from nnstudio.widgets.evaluate.evaluation_panel import EvaluationPanel
 
 WAIT = 20_000
 
@@ -311,8 +311,8 @@ def test_out_of_date_never_asks_for_a_click_on_a_disabled_button(qtbot, trained,
 def test_stopping_during_an_epoch_names_the_epoch_and_batch_evaluated(qtbot, document):
     from dataclasses import replace
 
+    from nnstudio.controllers.training_controller import BLAS_THREADS_KEY, TrainingController
     from nnstudio.settings import app_settings
-    from nnstudio.training_controller import BLAS_THREADS_KEY, TrainingController
 
     app_settings().setValue(BLAS_THREADS_KEY, 1)
     controller = TrainingController(document)

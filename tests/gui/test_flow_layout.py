@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QPushButton, QWidget
 
-from nnstudio.widgets.flow_layout import FlowLayout
+from nnstudio.widgets.common.flow_layout import FlowLayout
 
 
 @pytest.fixture

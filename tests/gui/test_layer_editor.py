@@ -12,10 +12,10 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
 
 from core import NetworkSpec, analyze
 from core.registry import layer_types
-from core.spec_edit import PALETTE_TYPES
-from nnstudio.document import DatasetChoice, default_state
-from nnstudio.layer_list_model import LAYER_ROW_MIME, LAYER_TYPE_MIME, LayerListModel
-from nnstudio.widgets.layer_editor import LayerEditor
+from core.spec.edit import PALETTE_TYPES
+from nnstudio.models.layer_list_model import LAYER_ROW_MIME, LAYER_TYPE_MIME, LayerListModel
+from nnstudio.state.document import DatasetChoice, default_state
+from nnstudio.widgets.network.layer_editor import LayerEditor
 
 CNN_LAYERS = [
     {"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "same"},
@@ -427,7 +427,7 @@ def _click_row(qtbot, view, row):
 def test_settings_form_follows_each_mouse_click_on_the_list(editor, document, qtbot):
     # Issue 15 item 1: the form refreshed on currentRowChanged while selected_row() read the
     # selection, which during a mouse press still holds the previous row: one click behind.
-    from nnstudio.presets import load_presets
+    from nnstudio.state.presets import load_presets
 
     preset = next(p for p in load_presets() if p.title == "MNIST CNN")
     document.reset(preset.state())
@@ -486,7 +486,7 @@ def test_conv2d_below_a_dense_layer_is_told_to_move_up(editor, document, qtbot):
     qtbot.keyClick(editor.list_view, Qt.Key.Key_Insert)  # adds below the selected Dense
     assert types(document)[1] == "Conv2D"
     text = editor.problem_label.text()
-    from core.compat import image_layer_names
+    from core.spec.dataset_fit import image_layer_names
 
     assert f"move the image layers ({', '.join(image_layer_names())}) to the top" in text and "input shape" not in text
     assert image_layer_names()[:3] == ("Conv2D", "MaxPool2D", "AvgPool2D")

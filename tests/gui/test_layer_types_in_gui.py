@@ -20,8 +20,8 @@ from core.layers.base import Layer
 from core.losses import LOSSES
 from core.params import Param
 from core.registry import LAYER_TYPES, layer_types, register_layer
-from nnstudio.widgets.layer_editor import LayerEditor
-from nnstudio.widgets.layer_palette import CATEGORY_COLORS, OTHER_COLOR, category_color, type_color
+from nnstudio.widgets.network.layer_editor import LayerEditor
+from nnstudio.widgets.network.layer_palette import CATEGORY_COLORS, OTHER_COLOR, category_color, type_color
 
 NNSTUDIO = Path(__file__).resolve().parents[2] / "nnstudio"
 

@@ -19,13 +19,12 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLayout, QS
 
 from core.data.drawing import preprocess_drawing
 from nnstudio.main_window import DEFAULT_SIZE, MainWindow
-from nnstudio.presets import load_presets
+from nnstudio.state.presets import load_presets
 from nnstudio.theme import is_dark
-from nnstudio.widgets.digit_canvas import CANVAS_SIZE, DigitCanvas
-from nnstudio.widgets.side_panels import CENTRE_ROOM
-
-from .conftest import FakeDialogs
-from .test_digit_canvas import screen_ink, use_theme
+from nnstudio.widgets.common.side_panels import CENTRE_ROOM
+from nnstudio.widgets.draw.digit_canvas import CANVAS_SIZE, DigitCanvas
+from tests.gui.conftest import FakeDialogs
+from tests.gui.test_digit_canvas import screen_ink, use_theme
 
 SIZES = [(1024, 640), DEFAULT_SIZE, (1920, 1080)]
 SIZE_IDS = ["1024x640", "default", "1920x1080"]

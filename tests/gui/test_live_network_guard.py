@@ -19,10 +19,10 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QPushButton
 
 from core import Network
-from nnstudio import training_worker
-from nnstudio.document import DocumentState, default_state
+from nnstudio.controllers import training_worker
+from nnstudio.controllers.training_controller import BLAS_THREADS_KEY
 from nnstudio.settings import app_settings
-from nnstudio.training_controller import BLAS_THREADS_KEY
+from nnstudio.state.document import DocumentState, default_state
 
 RUN_TIMEOUT = 30_000
 

@@ -9,9 +9,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
 import core
-from nnstudio.document import default_state, initial_state
 from nnstudio.main_window import MainWindow
-from nnstudio.presets import load_presets
+from nnstudio.state.document import default_state, initial_state
+from nnstudio.state.presets import load_presets
 
 NAMES = ["layerList", "layerPalette", "datasetCombo", "lossCombo", "optimizerCombo", "learningRateEdit",
          "epochsSpin", "batchSizeSpin", "seedSpin", "trainButton", "pauseButton", "stepButton", "stopButton",

@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QComboBox, QFrame, QLabel, QProgressBar, QPushButt
 
 from core.data import MNIST_FILES, find_mnist, user_data_dir
 from core.data import mnist as mnist_module
-from nnstudio.document import DatasetChoice
-from nnstudio.widgets.dataset_panel import DatasetPanel
-from nnstudio.widgets.dataset_preview import DatasetPreview
+from nnstudio.state.document import DatasetChoice
+from nnstudio.widgets.data.dataset_panel import DatasetPanel
+from nnstudio.widgets.data.dataset_preview import DatasetPreview
 from tests.loopback_mnist import MnistServer, bypass_proxies, closed_port_url, serving
 
 TOTAL = sum(size for _, size, _ in MNIST_FILES)

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import QPushButton, QToolButton
 
 import core
 from core.data import DataError
-from nnstudio import document as document_module
-from nnstudio.document import MAX_DATASET_FILE_BYTES
+from nnstudio.state import document as document_module
+from nnstudio.state.document import MAX_DATASET_FILE_BYTES
 
 #: Opening a tiny model must return at once; reading a dataset on the GUI thread (or
 #: blocking on a FIFO until the test's rescue thread opens its other end) takes far longer.
@@ -407,7 +407,7 @@ def test_training_that_cannot_start_shows_a_message_and_leaves_the_controller_id
 
 def test_an_unexpected_error_while_importing_data_is_a_message_and_keeps_the_dataset(window, qtbot, dialogs,
                                                                                      tmp_path, monkeypatch):
-    from nnstudio.widgets import dataset_panel as panel_module
+    from nnstudio.widgets.data import dataset_panel as panel_module
 
     def broken(document, choice):
         raise OverflowError("Python int too large to convert to C long")

@@ -11,8 +11,8 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QMainWindow, QSpinBox
 
 from core import NetworkSpec
-from nnstudio.document import default_state
-from nnstudio.widgets.param_form import ParamForm
+from nnstudio.state.document import default_state
+from nnstudio.widgets.network.param_form import ParamForm
 
 
 def set_spec(document, layers, input_shape=(1, 28, 28)):

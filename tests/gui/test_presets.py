@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import core
-from nnstudio.document import load_choice
-from nnstudio.presets import load_presets
+from nnstudio.state.document import load_choice
+from nnstudio.state.presets import load_presets
 
 PRESETS = load_presets()
 EXPECTED = {"XOR — seed 1", "8×8 digits — seed 2", "MNIST MLP — seed 1", "MNIST MLP", "MNIST CNN", "Spirals"}

@@ -9,8 +9,8 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSpinBox
 
 from core.params import Param
-from nnstudio.widgets.log_spin_box import LogSpinBox
-from nnstudio.widgets.schema_form import SchemaForm
+from nnstudio.widgets.common.log_spin_box import LogSpinBox
+from nnstudio.widgets.common.schema_form import SchemaForm
 
 SCHEMA = (
     Param("count", "int", default=400, minimum=20, maximum=1_000_000, label="Samples", step=100,

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from core import resource_files
 from nnstudio.main_window import MainWindow
-from nnstudio.presets import load_presets
 from nnstudio.shortcuts import key_sequences, shortcut_clashes, window_shortcuts
+from nnstudio.state.presets import load_presets
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -58,7 +58,7 @@ def pixel(widget, x: int, y: int) -> QColor:
 
 
 def loss_plot(window):
-    from nnstudio.widgets.training_plot import MetricPlot
+    from nnstudio.widgets.train.training_plot import MetricPlot
 
     return window.findChild(MetricPlot, "lossPlot")
 
@@ -142,7 +142,7 @@ def test_system_follows_the_platform_and_unknown_values_fall_back_to_system(wind
 
 
 def test_gradient_check_rows_follow_the_theme(qtbot, dialogs):
-    from nnstudio.document import Document
+    from nnstudio.state.document import Document
     from tests.gui.test_eval_grad_check import background, run_check_by_click
     from tests.gui.test_evaluation_panel import WAIT, make_panel, train
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from PySide6.QtCore import Qt
 
-from nnstudio.document import DatasetChoice, default_state
+from nnstudio.state.document import DatasetChoice, default_state
 
 
 @pytest.fixture
@@ -85,9 +85,9 @@ def test_an_unrelated_message_stays_after_an_edit(window, qtbot):
 def test_the_check_never_reads_an_imported_file_itself(document, monkeypatch):
     # A model may name /dev/zero or a FIFO as its imported CSV: the readiness check (run on
     # every edit) must not be what reads it on the GUI thread.
-    import nnstudio.document as document_module
-    from nnstudio.readiness import dataset_facts, training_problems
-    from nnstudio.widgets.layer_editor import LayerEditor
+    import nnstudio.state.document as document_module
+    from nnstudio.state.readiness import dataset_facts, training_problems
+    from nnstudio.widgets.network.layer_editor import LayerEditor
 
     reads = []
     monkeypatch.setattr(document_module, "load_choice", lambda choice: reads.append(choice))

@@ -21,15 +21,15 @@ from PySide6.QtWidgets import QMainWindow
 
 import core
 from core import BatchReport, ChangeEvent, EpochReport, Network
-from nnstudio import cpu_affinity, training_worker
-from nnstudio.document import DatasetChoice, Document
-from nnstudio.settings import app_settings
-from nnstudio.training_controller import (
+from nnstudio.controllers import cpu_affinity, training_worker
+from nnstudio.controllers.training_controller import (
     BLAS_THREADS_KEY,
     TrainingController,
     blas_threads_setting,
     default_blas_threads,
 )
+from nnstudio.settings import app_settings
+from nnstudio.state.document import DatasetChoice, Document
 
 RUN_TIMEOUT = 20_000
 
@@ -363,7 +363,7 @@ def test_an_unexpected_exception_in_the_worker_becomes_run_failed(qtbot, documen
         yield from []
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("nnstudio.training_worker.run_training", broken)
+    monkeypatch.setattr("nnstudio.controllers.training_worker.run_training", broken)
     with qtbot.waitSignal(controller.failed, timeout=RUN_TIMEOUT) as failed:
         controller.start()
     assert "unexpectedly" in failed.args[1] and "ZeroDivisionError: boom" in failed.args[1]
@@ -456,7 +456,7 @@ class Owner(QMainWindow):
     def __init__(self, document, dialogs):
         super().__init__()
         from nnstudio.main_window import wire_training_commands
-        from nnstudio.widgets.training_dashboard import TrainingDashboard
+        from nnstudio.widgets.train.training_dashboard import TrainingDashboard
 
         self.controller = TrainingController(document, self)
         dashboard = TrainingDashboard(document, self.controller, dialogs)
@@ -512,7 +512,7 @@ def test_training_runs_on_its_own_thread_and_reports_arrive_in_the_gui_thread(qt
                                                                               monkeypatch):
     import threading
 
-    import nnstudio.training_worker as tw
+    import nnstudio.controllers.training_worker as tw
 
     real = tw.run_training
     seen = {}
@@ -541,7 +541,7 @@ def test_a_thread_that_does_not_stop_in_time_is_kept_not_dropped(qtbot, document
         release.wait(30)  # one very long batch: the stop flag is only seen between batches
         return core.TrainingResult("stopped", "stopped during epoch 1", 0)
 
-    monkeypatch.setattr("nnstudio.training_worker.run_training", stuck)
+    monkeypatch.setattr("nnstudio.controllers.training_worker.run_training", stuck)
     with qtbot.waitSignal(controller.started, timeout=RUN_TIMEOUT):
         controller.start()
     assert not controller.shutdown(timeout_ms=100)

@@ -14,11 +14,11 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QPushButton, QVBoxLayout, QWidget
 
 from core import Network
-from nnstudio.document import Document, DocumentState
+from nnstudio.controllers.training_controller import BLAS_THREADS_KEY, TrainingController
 from nnstudio.main_window import wire_training_commands
 from nnstudio.settings import app_settings
-from nnstudio.training_controller import BLAS_THREADS_KEY, TrainingController
-from nnstudio.widgets.training_dashboard import REFRESH_MS, TrainingDashboard
+from nnstudio.state.document import Document, DocumentState
+from nnstudio.widgets.train.training_dashboard import REFRESH_MS, TrainingDashboard
 
 RUN_TIMEOUT = 20_000
 
@@ -360,8 +360,8 @@ def test_menu_actions_are_the_training_commands(qtbot, dash, controller, documen
 
 def test_axes_hold_still_while_a_run_feeds_points(qtbot):
     from core import BatchReport
-    from core.training_curves import TrainingCurves
-    from nnstudio.widgets.training_plot import MetricPlot
+    from core.monitor.curves import TrainingCurves
+    from nnstudio.widgets.train.training_plot import MetricPlot
 
     plot = MetricPlot("loss", "Loss")
     qtbot.addWidget(plot)
@@ -465,8 +465,8 @@ def test_steady_redraws_repaint_only_the_curves(qtbot, monkeypatch):
     from pyqtgraph.graphicsItems.LegendItem import ItemSample, LegendItem
 
     from core import BatchReport
-    from core.training_curves import TrainingCurves
-    from nnstudio.widgets.training_plot import MetricPlot
+    from core.monitor.curves import TrainingCurves
+    from nnstudio.widgets.train.training_plot import MetricPlot
 
     painted: dict[str, int] = {}
 
@@ -596,8 +596,8 @@ def drag_plot(qtbot, plot, dx: int, dy: int) -> None:
 
 def test_change_labels_stay_clear_of_the_legend(qtbot):
     from core import BatchReport, ChangeEvent
-    from core.training_curves import TrainingCurves
-    from nnstudio.widgets.training_plot import MetricPlot
+    from core.monitor.curves import TrainingCurves
+    from nnstudio.widgets.train.training_plot import MetricPlot
 
     plot = MetricPlot("loss", "Loss")
     qtbot.addWidget(plot)

@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QPushButton
 
 import core
+from nnstudio.controllers.training_controller import BLAS_THREADS_KEY
 from nnstudio.main_window import MainWindow
 from nnstudio.settings import app_settings
-from nnstudio.training_controller import BLAS_THREADS_KEY
 
 RUN_TIMEOUT = 20_000
 

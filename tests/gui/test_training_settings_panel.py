@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QW
 
 from core import OPTIMIZERS
 from core.losses import LOSS_HELP, LOSSES
-from nnstudio.widgets.log_spin_box import LogSpinBox
-from nnstudio.widgets.training_settings_panel import TrainingSettingsPanel
+from nnstudio.widgets.common.log_spin_box import LogSpinBox
+from nnstudio.widgets.train.training_settings_panel import TrainingSettingsPanel
 
 
 @pytest.fixture

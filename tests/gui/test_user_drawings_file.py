@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.data import DataError
-from nnstudio.user_dataset import UserDrawings
+from nnstudio.state.user_dataset import UserDrawings
 
 
 def test_drawings_file_declaring_a_huge_array_is_reported_and_kept(tmp_path):

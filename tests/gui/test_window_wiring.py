@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
+from nnstudio.controllers.training_controller import BLAS_THREADS_KEY, TrainingController
 from nnstudio.settings import app_settings
-from nnstudio.training_controller import BLAS_THREADS_KEY, TrainingController
-from nnstudio.widgets.training_dashboard import TrainingDashboard
+from nnstudio.widgets.train.training_dashboard import TrainingDashboard
 
 RUN_TIMEOUT = 20_000
 

@@ -36,11 +36,11 @@ resume, progress, cancel and SHA-256 verification (see its docstring).
 
 from __future__ import annotations
 
-from ..errors import DownloadCancelled
-from .download import download_mnist
-from .files import DEFAULT_MIRRORS, MNIST_ATTRIBUTION, MNIST_FILES
-from .load import clear_mnist_memory_cache, load_mnist
-from .locate import MnistLocation, find_mnist, locate_mnist_in, mnist_search_places
+from core.data.errors import DownloadCancelled
+from core.data.mnist.download import download_mnist
+from core.data.mnist.files import DEFAULT_MIRRORS, MNIST_ATTRIBUTION, MNIST_FILES
+from core.data.mnist.load import clear_mnist_memory_cache, load_mnist
+from core.data.mnist.locate import MnistLocation, find_mnist, locate_mnist_in, mnist_search_places
 
 __all__ = [
     "DEFAULT_MIRRORS",

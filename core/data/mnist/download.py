@@ -16,11 +16,11 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .._files import count
-from ..errors import DataError, DownloadCancelled
-from ..paths import user_data_dir
-from .files import DEFAULT_MIRRORS, MNIST_FILES
-from .locate import MnistLocation
+from core.data._files import count
+from core.data.errors import DataError, DownloadCancelled
+from core.data.mnist.files import DEFAULT_MIRRORS, MNIST_FILES
+from core.data.mnist.locate import MnistLocation
+from core.data.paths import user_data_dir
 
 _CHUNK = 64 * 1024
 _MAX_ATTEMPTS_PER_MIRROR = 5

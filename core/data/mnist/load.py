@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
-from ..idx import load_idx
-from ..npz import read_npz
-from ..paths import user_cache_dir
-from .files import NPZ_KEYS, SHAPES
-from .locate import MnistLocation, find_mnist, mnist_search_places
+from core.data.errors import DataError
+from core.data.idx import load_idx
+from core.data.mnist.files import NPZ_KEYS, SHAPES
+from core.data.mnist.locate import MnistLocation, find_mnist, mnist_search_places
+from core.data.npz import read_npz
+from core.data.paths import user_cache_dir
 
 _CACHE_VERSION = 1
 _CACHE_KEEP = 3

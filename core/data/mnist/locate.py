@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import user_data_dir
-from .files import NPZ_KEYS
+from core.data.mnist.files import NPZ_KEYS
+from core.data.paths import user_data_dir
 
 _STEMS = ("train-images", "train-labels", "t10k-images", "t10k-labels")
 _KINDS = ("idx3", "idx1", "idx3", "idx1")
