@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -139,9 +140,19 @@ def _digits8x8(layout: str = "flat") -> Dataset:
 
 
 def _mnist(layout: str = "flat", location: Any = None) -> Dataset:
-    from .mnist import MNIST_ATTRIBUTION, load_mnist
+    """MNIST from ``location``: a ``MnistLocation``, a folder (or ``.npz``) path such as a
+    model file records, or None (wherever :func:`find_mnist` finds it)."""
+    from .mnist import MNIST_ATTRIBUTION, MnistLocation, load_mnist, locate_mnist_in
 
     pre = image_preprocessing(1 / 255, (28, 28), (0, 255), layout)  # checks layout first
+    if location is not None and not isinstance(location, MnistLocation):
+        if not isinstance(location, (str, os.PathLike)):
+            raise DataError(f"the MNIST location must be a folder, not {location!r}")
+        found = locate_mnist_in(location)
+        if found is None:
+            raise DataError(f"MNIST was not found in {location}: choose a folder that holds its four files "
+                            "or mnist.npz")
+        location = found
     x_train, y_train, x_test, y_test = load_mnist(location)
     x = apply_preprocessing(x_train, pre)
     xt = apply_preprocessing(x_test, pre)
