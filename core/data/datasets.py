@@ -19,6 +19,17 @@ Named sets (``load_dataset(name, **params)``; ``DATASETS`` describes each for a 
   ``"xor-cloud"``: parameters ``n_samples``, ``noise``, ``seed`` (and ``n_classes`` for
   spirals and blobs). All randomness comes from ``np.random.default_rng(seed)``.
 
+Each entry of ``DATASETS`` is a :class:`DatasetInfo` that describes itself: title,
+description, ``schema`` (the ``core.params.Param`` of every setting, with its default,
+label, range and help) and ``load(**settings)``. :func:`load_dataset` checks the given
+settings against the schema and calls ``load``; the GUI's dataset combo and settings form,
+``core.compat.dataset_param_schema`` and the model file's metadata check read the entry.
+
+To add a dataset: (1) write its loader, ``load(**settings) -> Dataset`` (a generated 2-D
+set: one point maker in :mod:`.generated`); (2) add one ``DatasetInfo`` to ``DATASETS``
+with its ``schema``; (3) add one test case in ``tests/core/test_datasets.py`` (its shapes,
+classes and a refused setting). Nothing else names it.
+
 Imported files become datasets through :func:`dataset_from_idx` and :func:`dataset_from_csv`.
 
 Input scaling is described by ``Dataset.preprocessing`` (JSON-able) and applied by
@@ -231,9 +242,11 @@ def load_dataset(name: str, **params: Any) -> Dataset:
         raise DataError(f"dataset {name!r} has no parameter {', '.join(unknown)} (parameters: {accepted})")
     settings = {key: params[key] for key in info.hidden_settings if key in params}
     for param in info.schema:
+        if param.name not in params:
+            settings[param.name] = param.default
+            continue
         try:
-            settings[param.name] = param.check(params[param.name], f"dataset {name!r}") \
-                if param.name in params else param.default
+            settings[param.name] = param.check(params[param.name], f"dataset {name!r}")
         except SpecError as e:  # the schema speaks of specs; here it is the data that is refused
             raise DataError(str(e)) from None
     return info.load(**settings)
