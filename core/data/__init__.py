@@ -6,7 +6,8 @@ NumPy and the standard library only. Every bad input raises :class:`DataError` (
 Main entry points:
 
 - ``load_dataset(name, **params) -> Dataset`` for the names in ``DATASET_NAMES``
-  (``DATASETS[name]`` describes each: title, description, default parameters);
+  (``DATASETS[name]`` describes each: title, description, its settings' ``Param`` schema
+  and its ``load`` callable);
 - ``Dataset.split(seed, validation_fraction, test_fraction) -> DataSplits`` (seeded,
   stratified) and ``Dataset.fingerprint()``;
 - ``dataset_from_idx`` / ``dataset_from_csv`` for files the user imports, built on

@@ -19,6 +19,17 @@ Named sets (``load_dataset(name, **params)``; ``DATASETS`` describes each for a 
   ``"xor-cloud"``: parameters ``n_samples``, ``noise``, ``seed`` (and ``n_classes`` for
   spirals and blobs). All randomness comes from ``np.random.default_rng(seed)``.
 
+Each entry of ``DATASETS`` is a :class:`DatasetInfo` that describes itself: title,
+description, ``schema`` (the ``core.params.Param`` of every setting, with its default,
+label, range and help) and ``load(**settings)``. :func:`load_dataset` checks the given
+settings against the schema and calls ``load``; the GUI's dataset combo and settings form,
+``core.spec.dataset_fit.dataset_param_schema`` and the model file's metadata check read the entry.
+
+To add a dataset: (1) write its loader, ``load(**settings) -> Dataset`` (a generated 2-D
+set: one point maker in :mod:`.generated`); (2) add one ``DatasetInfo`` to ``DATASETS``
+with its ``schema``; (3) add one test case in ``tests/core/test_datasets.py`` (its shapes,
+classes and a refused setting). Nothing else names it.
+
 Imported files become datasets through :func:`dataset_from_idx` and :func:`dataset_from_csv`.
 
 Input scaling is described by ``Dataset.preprocessing`` (JSON-able) and applied by
@@ -30,6 +41,8 @@ from __future__ import annotations
 
 import functools
 import gzip
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +51,20 @@ import numpy as np
 from core.data.csv_import import parse_csv_text
 from core.data.dataset import Dataset, DataSplits
 from core.data.errors import DataError
-from core.data.generated import generated_dataset
+from core.data.generated import (
+    PointMaker,
+    blobs,
+    circles,
+    generated_dataset,
+    moons,
+    point_set_schema,
+    spirals,
+    xor_cloud,
+)
 from core.data.imported import dataset_from_arrays, dataset_from_csv, dataset_from_idx
 from core.data.preprocessing import apply_preprocessing, image_preprocessing
+from core.errors import SpecError
+from core.params import Param
 
 __all__ = [
     "DATASETS",
@@ -67,74 +91,32 @@ DIGITS8X8_ATTRIBUTION = (
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a GUI needs to offer a named dataset: a title, a description, its parameters
-    with default values, and whether it may need a download (MNIST)."""
+    """One named dataset, described by itself: what a GUI offers (title, description, the
+    settings form built from ``schema``), how it is made (``load(**settings)``) and whether
+    it may need a download (MNIST).
+
+    ``schema``: the real ``Param`` of every setting, with this dataset's defaults, label,
+    range and help; :func:`load_dataset` checks given settings against it.
+    ``hidden_settings``: settings ``load`` also takes that no form shows (MNIST's
+    ``location``, a folder the app finds); ``load`` checks those itself.
+    """
 
     name: str
     title: str
     description: str
-    params: dict
     kind: str  # "bundled", "generated" or "external"
+    load: Callable[..., Dataset]
+    schema: tuple[Param, ...] = ()
     needs_download: bool = False
+    hidden_settings: tuple[str, ...] = ()
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Setting name -> default, in schema order (JSON-able)."""
+        return {p.name: p.default for p in self.schema}
 
 
-_NOISY = {"n_samples": 400, "noise": 0.1, "seed": 0}
-
-DATASETS: dict[str, DatasetInfo] = {
-    info.name: info
-    for info in (
-        DatasetInfo("xor", "XOR (4 points)",
-                    "The four points of XOR: (0,0)→0, (0,1)→1, (1,0)→1, (1,1)→0. Too small to split: "
-                    "training, validation and test all use the 4 points.", {}, "bundled"),
-        DatasetInfo("digits8x8", "Digits 8×8 (1,797 images)",
-                    "Handwritten digits 0-9 as 8×8 images with values 0..16 (UCI), scaled to 0..1.",
-                    {"layout": "flat"}, "bundled"),
-        DatasetInfo("mnist", "MNIST (70,000 images)",
-                    "Handwritten digits 0-9 as 28×28 images, 60,000 for training and the official "
-                    "10,000 for testing. Not bundled: found on this computer or downloaded (11.6 MB).",
-                    {"layout": "flat"}, "external", needs_download=True),
-        DatasetInfo("circles", "Circles", "Two noisy concentric circles (2 classes, 2-D points).",
-                    dict(_NOISY), "generated"),
-        DatasetInfo("moons", "Moons", "Two interleaving half circles (2 classes, 2-D points).",
-                    dict(_NOISY), "generated"),
-        DatasetInfo("spirals", "Spirals", "Interleaved spiral arms, one per class (2-D points).",
-                    {"n_samples": 400, "noise": 0.05, "seed": 0, "n_classes": 2}, "generated"),
-        DatasetInfo("blobs", "Blobs", "Gaussian clusters with centres spaced on a circle (2-D points).",
-                    {"n_samples": 400, "noise": 0.25, "seed": 0, "n_classes": 3}, "generated"),
-        DatasetInfo("xor-cloud", "XOR cloud",
-                    "Noisy points in the four quadrants; class 1 where the coordinates' signs differ.",
-                    dict(_NOISY), "generated"),
-    )
-}
-
-#: Names accepted by :func:`load_dataset`, in the order a GUI should list them.
-DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
-
-_EXTRA_PARAMS = {"mnist": ("location",)}
-
-
-def load_dataset(name: str, **params: Any) -> Dataset:
-    """Build the named dataset (see the module docs and ``DATASETS[name].params``).
-
-    Raises DataError for an unknown name or parameter, a bad parameter value, or (MNIST)
-    when the data cannot be found or read.
-    """
-    info = DATASETS.get(name) if isinstance(name, str) else None
-    if info is None:
-        raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASET_NAMES)}")
-    allowed = set(info.params) | set(_EXTRA_PARAMS.get(name, ()))
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        accepted = ", ".join(sorted(allowed)) or "none"
-        raise DataError(f"dataset {name!r} has no parameter {', '.join(unknown)} (parameters: {accepted})")
-    settings = {**info.params, **params}
-    if name == "xor":
-        return _xor()
-    if name == "digits8x8":
-        return _digits8x8(**settings)
-    if name == "mnist":
-        return _mnist(**settings)
-    return generated_dataset(name, info.description, **settings)
+# --------------------------------------------------------------------------- the loaders
 
 
 def _xor() -> Dataset:
@@ -177,10 +159,20 @@ def _digits8x8(layout: str = "flat") -> Dataset:
     )
 
 
-def _mnist(layout: str = "flat", location=None) -> Dataset:
-    from core.data.mnist import MNIST_ATTRIBUTION, load_mnist
+def _mnist(layout: str = "flat", location: Any = None) -> Dataset:
+    """MNIST from ``location``: a ``MnistLocation``, a folder (or ``.npz``) path such as a
+    model file records, or None (wherever :func:`find_mnist` finds it)."""
+    from core.data.mnist import MNIST_ATTRIBUTION, MnistLocation, load_mnist, locate_mnist_in
 
     pre = image_preprocessing(1 / 255, (28, 28), (0, 255), layout)  # checks layout first
+    if location is not None and not isinstance(location, MnistLocation):
+        if not isinstance(location, (str, os.PathLike)):
+            raise DataError(f"the MNIST location must be a folder, not {location!r}")
+        found = locate_mnist_in(location)
+        if found is None:
+            raise DataError(f"MNIST was not found in {location}: choose a folder that holds its four files "
+                            "or mnist.npz")
+        location = found
     x_train, y_train, x_test, y_test = load_mnist(location)
     x = apply_preprocessing(x_train, pre)
     xt = apply_preprocessing(x_test, pre)
@@ -190,3 +182,80 @@ def _mnist(layout: str = "flat", location=None) -> Dataset:
         description=DATASETS["mnist"].description, attribution=MNIST_ATTRIBUTION,
         preprocessing=pre,
     )
+
+
+# --------------------------------------------------------------------------- the catalogue
+
+
+LAYOUT = Param("layout", "choice", default="flat", choices=("flat", "image"),
+               help="flat: each image as one row of pixels (for Dense layers); image: channels × "
+                    "height × width (for Conv2D)")
+
+
+def _point_set(name: str, title: str, description: str, shape: PointMaker, noise: float = 0.1,
+               n_classes: int | None = None) -> DatasetInfo:
+    """The catalogue entry of a generated 2-D point set drawn by ``shape``."""
+    return DatasetInfo(name, title, description, "generated",
+                       load=functools.partial(generated_dataset, name, description, shape),
+                       schema=point_set_schema(noise, n_classes))
+
+
+#: The catalogue, in the order a GUI lists the sets. Adding a dataset is one entry here (its
+#: ``load`` and ``schema``) plus one test case; the GUI's combo and form, ``load_dataset`` and
+#: ``core.spec.dataset_fit.dataset_param_schema`` read the entry.
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo("xor", "XOR (4 points)",
+                    "The four points of XOR: (0,0)→0, (0,1)→1, (1,0)→1, (1,1)→0. Too small to split: "
+                    "training, validation and test all use the 4 points.", "bundled",
+                    load=_xor),
+        DatasetInfo("digits8x8", "Digits 8×8 (1,797 images)",
+                    "Handwritten digits 0-9 as 8×8 images with values 0..16 (UCI), scaled to 0..1.",
+                    "bundled", load=_digits8x8, schema=(LAYOUT,)),
+        DatasetInfo("mnist", "MNIST (70,000 images)",
+                    "Handwritten digits 0-9 as 28×28 images, 60,000 for training and the official "
+                    "10,000 for testing. Not bundled: found on this computer or downloaded (11.6 MB).",
+                    "external", load=_mnist, schema=(LAYOUT,),
+                    needs_download=True, hidden_settings=("location",)),
+        _point_set("circles", "Circles", "Two noisy concentric circles (2 classes, 2-D points).", circles),
+        _point_set("moons", "Moons", "Two interleaving half circles (2 classes, 2-D points).", moons),
+        _point_set("spirals", "Spirals", "Interleaved spiral arms, one per class (2-D points).", spirals,
+                   noise=0.05, n_classes=2),
+        _point_set("blobs", "Blobs", "Gaussian clusters with centres spaced on a circle (2-D points).", blobs,
+                   noise=0.25, n_classes=3),
+        _point_set("xor-cloud", "XOR cloud",
+                   "Noisy points in the four quadrants; class 1 where the coordinates' signs differ.", xor_cloud),
+    )
+}
+
+#: Names accepted by :func:`load_dataset`, in the order a GUI should list them (the
+#: catalogue's order; code that must see entries added later iterates ``DATASETS``).
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+
+
+def load_dataset(name: str, **params: Any) -> Dataset:
+    """Build the named dataset: ``DATASETS[name].load`` with ``params`` checked against the
+    entry's schema and its defaults filled in (see the module docs).
+
+    Raises DataError for an unknown name or parameter, a bad parameter value, or (MNIST)
+    when the data cannot be found or read.
+    """
+    info = DATASETS.get(name) if isinstance(name, str) else None
+    if info is None:
+        raise DataError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    allowed = set(info.params) | set(info.hidden_settings)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise DataError(f"dataset {name!r} has no parameter {', '.join(unknown)} (parameters: {accepted})")
+    settings = {key: params[key] for key in info.hidden_settings if key in params}
+    for param in info.schema:
+        if param.name not in params:
+            settings[param.name] = param.default
+            continue
+        try:
+            settings[param.name] = param.check(params[param.name], f"dataset {name!r}")
+        except SpecError as e:  # the schema speaks of specs; here it is the data that is refused
+            raise DataError(str(e)) from None
+    return info.load(**settings)

@@ -110,23 +110,18 @@ DATASET_IMPORT_PARAMS: dict[str, dict[str, tuple[Callable[[Any], bool], str, boo
 
 
 def _named_dataset_params() -> dict[str, dict[str, tuple[Callable[[Any], bool], str, bool]]]:
-    """Parameters of the registered datasets, typed after their defaults."""
+    """Parameters of the catalogue's datasets, typed after their schema's kinds; hidden
+    settings (MNIST's location) are strings (a folder)."""
     from core.data.datasets import DATASETS
 
-    extra = {"mnist": {"location": (*_STR, False)}}
+    by_kind = {"bool": _BOOL, "int": _WHOLE, "float": _NUMBER}
     out = {}
     for name, info in DATASETS.items():
         params: dict[str, tuple[Callable[[Any], bool], str, bool]] = {"include_drawings": (*_BOOL, False)}
-        for key, default in info.params.items():
-            if isinstance(default, bool):
-                params[key] = (*_BOOL, False)
-            elif isinstance(default, int):
-                params[key] = (*_WHOLE, False)
-            elif isinstance(default, float):
-                params[key] = (*_NUMBER, False)
-            else:
-                params[key] = (*_STR, False)
-        params.update(extra.get(name, {}))
+        for param in info.schema:
+            params[param.name] = (*by_kind.get(param.kind, _STR), False)
+        for key in info.hidden_settings:
+            params[key] = (*_STR, False)
         out[name] = params
     return out
 

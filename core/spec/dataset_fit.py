@@ -30,7 +30,7 @@ nothing itself):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -389,37 +389,13 @@ def input_shape_for_layout(image_shape: tuple[int, int], layout: str) -> tuple[i
 
 # --------------------------------------------------------------------------- dataset parameters
 
-_PARAMS = {
-    # Ranges are the ones core.data's generators accept (n_samples must be at least twice the
-    # class count; 20 covers the largest class count, 10).
-    "n_samples": Param("n_samples", "int", default=400, minimum=20, maximum=1_000_000, label="Samples", step=100,
-                       help="how many points to generate (split evenly between the classes)"),
-    "noise": Param("noise", "float", default=0.1, minimum=0.0, maximum=10.0, label="Noise", step=0.01, decimals=3,
-                   help="standard deviation of the random jitter added to every point (for blobs: the "
-                        "spread of each cluster)"),
-    "seed": Param("seed", "int", default=0, minimum=0, maximum=2**31 - 1, label="Data seed",
-                  help="the same seed generates exactly the same points"),
-    "n_classes": Param("n_classes", "int", default=2, minimum=2, maximum=10, label="Classes",
-                       help="number of classes (spiral arms, blobs)"),
-    "layout": Param("layout", "choice", default="flat", choices=("flat", "image"),
-                    help="flat: each image as one row of pixels (for Dense layers); image: channels × "
-                         "height × width (for Conv2D)"),
-}
-
-
 def dataset_param_schema(name: str) -> tuple[Param, ...]:
-    """Schema of the parameters ``core.data.load_dataset(name, ...)`` takes, with the
-    dataset's own defaults, in the order ``DATASETS[name].params`` lists them."""
+    """Schema of the settings ``core.data.load_dataset(name, ...)`` takes: the entry's own
+    ``DATASETS[name].schema`` (defaults, labels, ranges, help), in its order."""
     info = DATASETS.get(name)
     if info is None:
         raise KeyError(f"unknown dataset {name!r}")
-    out = []
-    for key, default in info.params.items():
-        param = _PARAMS.get(key)
-        if param is None:  # a parameter this module does not know yet: no form field
-            continue
-        out.append(replace(param, default=default))  # keeps every field (label, step, decimals …)
-    return tuple(out)
+    return info.schema
 
 
 # --------------------------------------------------------------------------- previews

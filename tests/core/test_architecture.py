@@ -1,8 +1,9 @@
 """The engine's shape, checked at run time (import-linter checks the same statically).
 
-One test imports every module of ``core`` (all of them, found by walking the package, so a
-new module is covered without an edit; ``core.__main__`` is the command line itself) in a fresh interpreter and asserts that no Qt,
-pyqtgraph or nnstudio module was loaded: the engine stays usable headless and from scripts.
+One test imports every module of ``core`` (found by walking the package, so a new module is
+covered without an edit; ``core.__main__`` is the command line itself) in a fresh interpreter
+and asserts that no Qt, pyqtgraph or nnstudio module was loaded: the engine stays usable
+headless and from scripts.
 """
 
 from __future__ import annotations

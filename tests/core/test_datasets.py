@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -13,13 +14,17 @@ from core.data import (
     DATASETS,
     DataError,
     Dataset,
+    DatasetInfo,
     apply_preprocessing,
     dataset_from_arrays,
     dataset_from_csv,
     dataset_from_idx,
     load_dataset,
 )
+from core.errors import SpecError
+from core.params import Param
 from core.resource_files import read_resource_bytes, resource_file, resource_path
+from core.spec.dataset_fit import dataset_param_schema
 from tests.core.data_fixtures import TEST_COUNTS, TRAIN_COUNTS, small_mnist_like, write_idx
 
 GENERATED = ("circles", "moons", "spirals", "blobs", "xor-cloud")
@@ -46,6 +51,73 @@ def test_unknown_name_and_parameter():
         load_dataset("moons", colour="red")
     with pytest.raises(DataError, match="no parameter layout"):
         load_dataset("xor", layout="image")
+
+
+def squares_entry(calls: list[dict]) -> DatasetInfo:
+    """A test-only catalogue entry: ``side`` × ``side`` grid points, class = left/right half.
+    ``calls`` records the settings each load received."""
+
+    def load(side: int, spread: float) -> Dataset:
+        calls.append({"side": side, "spread": spread})
+        grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), axis=-1).reshape(-1, 2) * spread
+        y = (np.arange(side * side) % side >= side / 2).astype(np.int64)
+        return Dataset(name="squares", x=grid.astype(np.float32), y=y, class_names=("left", "right"),
+                       input_shape=(2,), description="grid", attribution="",
+                       preprocessing={"scale": 1.0, "layout": "points"})
+
+    return DatasetInfo(
+        "squares", "Squares (test)", "Grid points, left half against right half.", "generated", load=load,
+        schema=(Param("side", "int", default=4, minimum=2, maximum=12, label="Side", help="points per row"),
+                Param("spread", "float", default=1.0, minimum=0.1, maximum=5.0, help="distance between points")))
+
+
+def test_a_new_catalogue_entry_is_offered_and_loaded_through_its_schema(monkeypatch):
+    calls: list[dict] = []
+    entry = squares_entry(calls)
+    monkeypatch.setitem(DATASETS, "squares", entry)
+
+    assert dataset_param_schema("squares") == entry.schema
+    assert DATASETS["squares"].params == {"side": 4, "spread": 1.0}
+    d = load_dataset("squares")
+    assert calls[-1] == {"side": 4, "spread": 1.0} and d.n_samples == 16 and d.n_classes == 2
+    d = load_dataset("squares", side=np.int64(6), spread=2)  # normalised by the schema
+    assert calls[-1] == {"side": 6, "spread": 2.0} and type(calls[-1]["side"]) is int
+    assert type(calls[-1]["spread"]) is float and d.n_samples == 36
+
+    n_loads = len(calls)
+    for settings, sentence in [
+        ({"side": 13}, "dataset 'squares': 'side' must be between 2 and 12, not 13"),
+        ({"side": 2.5}, "dataset 'squares': 'side' must be a whole number, not 2.5"),
+        ({"spread": "wide"}, "dataset 'squares': 'spread' must be a number, not 'wide'"),
+        ({"colour": 1}, "dataset 'squares' has no parameter colour (parameters: side, spread)"),
+    ]:
+        with pytest.raises(DataError) as refused:
+            load_dataset("squares", **settings)
+        assert str(refused.value) == sentence
+        assert not isinstance(refused.value, SpecError)  # a data refusal, not a spec one
+    assert len(calls) == n_loads  # refused before the loader ran
+    with pytest.raises(DataError, match=r"unknown dataset 'iris'.*squares"):
+        load_dataset("iris")
+
+
+def test_every_entry_loads_with_its_schema_defaults_and_refuses_out_of_range_values():
+    for name, info in DATASETS.items():
+        assert all(isinstance(p, Param) for p in info.schema)
+        assert info.params == {p.name: p.default for p in info.schema}
+        for p in info.schema:
+            if p.maximum is not None and name != "mnist":
+                with pytest.raises(DataError, match=f"'{p.name}' must be"):
+                    load_dataset(name, **{p.name: p.maximum + 1})
+    assert load_dataset("blobs").preprocessing["generator"] == {"n_samples": 400, "noise": 0.25, "seed": 0,
+                                                                "n_classes": 3}
+
+
+def test_mnist_location_is_a_setting_no_form_shows(tmp_path):
+    assert "location" not in DATASETS["mnist"].params and DATASETS["mnist"].hidden_settings == ("location",)
+    with pytest.raises(DataError, match=re.escape(f"MNIST was not found in {tmp_path}")):
+        load_dataset("mnist", location=tmp_path)
+    with pytest.raises(DataError, match="the MNIST location must be a folder, not 3"):
+        load_dataset("mnist", location=3)
 
 
 # --------------------------------------------------------------------------- xor

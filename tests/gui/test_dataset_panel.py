@@ -12,7 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFrame, QLabel, QPushButton, QSpinBox
 
 from core import NetworkSpec, analyze
-from core.data import DATASET_NAMES, DATASETS
+from core.data import DATASET_NAMES, DATASETS, Dataset, DatasetInfo
+from core.params import Param
 from core.spec.dataset_fit import check_compatibility
 from nnstudio.state.document import DatasetChoice
 from nnstudio.widgets.data.dataset_panel import DatasetPanel
@@ -119,6 +120,65 @@ def test_generated_parameters_are_undoable_edits(qtbot, panel, document):
     assert classes.value() == 2
     pick(qtbot, combo(panel), "digits8x8")
     assert not panel.findChild(QSpinBox, "datasetParam_n_classes")  # the form belongs to generated sets
+
+
+def squares_entry(calls: list[dict]) -> DatasetInfo:
+    """A test-only catalogue entry (``side`` × ``side`` grid points, left half against right
+    half); ``calls`` records the settings each load received."""
+
+    def load(side: int, spread: float) -> Dataset:
+        calls.append({"side": side, "spread": spread})
+        grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), axis=-1).reshape(-1, 2) * spread
+        y = (np.arange(side * side) % side >= side / 2).astype(np.int64)
+        return Dataset(name="squares", x=grid.astype(np.float32), y=y, class_names=("left", "right"),
+                       input_shape=(2,), description="grid", attribution="",
+                       preprocessing={"scale": 1.0, "layout": "points"})
+
+    return DatasetInfo(
+        "squares", "Squares (test)", "Grid points, left half against right half.", "generated", load=load,
+        schema=(Param("side", "int", default=4, minimum=2, maximum=12, label="Points per side",
+                      help="points per row"),
+                Param("spread", "float", default=1.0, minimum=0.1, maximum=5.0, step=0.5, decimals=2,
+                      help="distance between points")))
+
+
+def test_a_new_catalogue_entry_is_offered_with_a_form_built_from_its_schema(qtbot, document, dialogs, monkeypatch):
+    calls: list[dict] = []
+    monkeypatch.setitem(DATASETS, "squares", squares_entry(calls))
+    panel = DatasetPanel(document, dialogs)  # built after the entry joined the catalogue
+    qtbot.addWidget(panel)
+    panel.resize(320, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+
+    c = combo(panel)
+    index = c.findData("squares")
+    assert c.itemText(index) == "Squares (test)"
+    assert c.itemData(index, Qt.ItemDataRole.ToolTipRole) == "Grid points, left half against right half."
+    assert c.findData("squares") < c.findData("import-idx")  # among the named sets, before the imports
+    with qtbot.waitSignal(document.datasetChanged, timeout=2000):
+        pick(qtbot, c, "squares")
+    assert document.dataset_choice.name == "squares" and calls[-1] == {"side": 4, "spread": 1.0}
+    assert "16 samples" in panel.findChild(QLabel, "datasetInfo").text()
+
+    side = panel.findChild(QSpinBox, "datasetParam_side")
+    spread = panel.findChild(QDoubleSpinBox, "datasetParam_spread")
+    assert side.isVisible() and spread.isVisible()
+    assert (side.minimum(), side.maximum(), side.value()) == (2, 12, 4)
+    assert (spread.minimum(), spread.maximum(), spread.singleStep(), spread.decimals()) == (0.1, 5.0, 0.5, 2)
+    assert side.toolTip() == "Points per row (between 2 and 12)"  # the help and range from the schema
+    assert any(label.text().startswith("Points per side") for label in panel.findChildren(QLabel))
+
+    qtbot.keyClick(side, Qt.Key.Key_Up)
+    assert document.dataset_choice.params["side"] == 5 and document.dataset().n_samples == 25
+    assert calls[-1] == {"side": 5, "spread": 1.0}
+    assert document.undo_stack.undoText() == "Change Squares points per side"
+    qtbot.keyClick(side, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(side, "99")  # beyond the schema's maximum: the field cannot hold it
+    qtbot.keyClick(side, Qt.Key.Key_Return)
+    assert 2 <= document.dataset_choice.params["side"] <= 12 and 2 <= calls[-1]["side"] <= 12
+    with qtbot.waitSignal(document.datasetChanged, timeout=2000):
+        pick(qtbot, c, "moons")  # leave the document on a set that outlives this test's entry
 
 
 def test_impossible_parameters_cannot_be_entered(qtbot, panel, document):

@@ -1,6 +1,6 @@
 """The dataset panel (right column): choose, parametrise, import and download datasets.
 
-- ``datasetCombo`` lists ``core.data.DATASETS`` (in ``DATASET_NAMES`` order), the current
+- ``datasetCombo`` lists ``core.data.DATASETS`` (in the catalogue's order), the current
   imported file if any, and "Import IDX…" / "Import CSV…". A choice is loaded (checked)
   before it becomes an undoable ``document.change``; a DataError is shown with
   ``document.notify`` and the previous choice stays (the combo returns to it).
@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.data import DATASET_NAMES, DATASETS, MNIST_FILES, DataError, Dataset, find_mnist, locate_mnist_in
+from core.data import DATASETS, MNIST_FILES, DataError, Dataset, find_mnist, locate_mnist_in
 from core.spec.dataset_fit import (
     check_compatibility,
     dataset_param_schema,
@@ -195,8 +195,7 @@ class DatasetPanel(QGroupBox):
     def _fill_combo(self) -> None:
         self.combo.blockSignals(True)
         self.combo.clear()
-        for name in DATASET_NAMES:
-            info = DATASETS[name]
+        for name, info in DATASETS.items():  # the catalogue itself: a new entry is offered at once
             self.combo.addItem(info.title, name)
             self.combo.setItemData(self.combo.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
         choice = self.document.dataset_choice
