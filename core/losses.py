@@ -30,6 +30,8 @@ class Loss:
     name = ""
     #: What the GUI shows for this loss ("Cross-entropy"); empty: the name.
     title = ""
+    #: One line about when to use it (the training settings' tooltip).
+    summary = ""
     #: Activation function whose fused path this loss provides (None: no fused path).
     fused_activation: str | None = None
 
@@ -58,6 +60,7 @@ class MeanSquaredError(Loss):
     """
 
     name = "mse"
+    summary = "mean squared error between outputs and one-hot targets (the seeds' loss)"
     title = "Mean squared error"
 
     def value(self, outputs, targets):
@@ -79,6 +82,7 @@ class CrossEntropy(Loss):
     """
 
     name = "cross_entropy"
+    summary = "softmax cross-entropy for one class per sample; end the network with softmax"
     title = "Cross-entropy"
     fused_activation = "softmax"
 
@@ -114,6 +118,7 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "binary_cross_entropy"
+    summary = "sigmoid cross-entropy for yes/no outputs; end the network with sigmoid"
     title = "Binary cross-entropy"
     fused_activation = "sigmoid"
 
@@ -141,13 +146,6 @@ class BinaryCrossEntropy(Loss):
 
 #: Loss name -> class, in registration order (public API name; the registry's own dict).
 LOSSES: dict[str, type[Loss]] = LOSS_REGISTRY.entries
-
-LOSS_HELP = {
-    "mse": "mean squared error between outputs and one-hot targets (the seeds' loss)",
-    "cross_entropy": "softmax cross-entropy for one class per sample; end the network with softmax",
-    "binary_cross_entropy": "sigmoid cross-entropy for yes/no outputs; end the network with sigmoid",
-}
-
 
 def get_loss(name: str | Loss) -> Loss:
     if isinstance(name, Loss):

@@ -38,6 +38,8 @@ class Optimizer:
     ``_update`` and registers itself with ``@register_optimizer``."""
 
     type_name = ""
+    #: One line about the optimizer (the training settings' tooltip).
+    summary = ""
     schema: tuple[Param, ...] = ()
 
     def __init__(self, **config: Any):
@@ -100,6 +102,7 @@ class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (Nesterov) momentum."""
 
     type_name = "SGD"
+    summary = "Stochastic gradient descent: steps against the gradient, optionally with momentum"
     schema = (
         replace(_LR, default=0.01),
         Param("momentum", "float", default=0.0, minimum=0.0, maximum=1.0, exclusive_maximum=True,
@@ -137,6 +140,7 @@ class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba), PyTorch's defaults."""
 
     type_name = "Adam"
+    summary = "Adam: per-weight step sizes from running averages of the gradients (a robust default)"
     schema = (
         replace(_LR, default=0.001),
         Param("beta1", "float", default=0.9, minimum=0.0, maximum=1.0, exclusive_maximum=True,

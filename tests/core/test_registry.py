@@ -112,3 +112,15 @@ def test_palette_is_ordered_by_each_classs_palette_order():
 def test_activation_choices_come_from_the_registry():
     (function,) = core.Activation.schema
     assert function.choices == ACTIVATION_REGISTRY.names()
+
+
+def test_every_registered_loss_and_optimizer_describes_itself_for_the_gui():
+    """Titles, summaries and setting labels live on the classes (the GUI keeps no table)."""
+    from core.losses import LOSSES
+    from core.optimizers import OPTIMIZERS
+
+    for name, loss in LOSSES.items():
+        assert loss.title and len(loss.summary) > 20, name
+    for name, optimizer in OPTIMIZERS.items():
+        assert len(optimizer.summary) > 20, name
+        assert all(param.label for param in optimizer.schema), name

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
 
 from core import OPTIMIZERS
-from core.losses import LOSS_HELP, LOSSES
+from core.losses import LOSSES
 from nnstudio.widgets.common.log_spin_box import LogSpinBox
 from nnstudio.widgets.train.training_settings_panel import TrainingSettingsPanel
 
@@ -279,7 +279,7 @@ def test_every_control_and_choice_explains_itself(panel):
     assert "L2 penalty" in panel.findChild(QWidget, "optimizer_weight_decay").toolTip()
     loss = panel.findChild(QComboBox, "lossCombo")
     for i, name in enumerate(LOSSES):
-        assert loss.itemData(i, Qt.ItemDataRole.ToolTipRole).lower().startswith(LOSS_HELP[name][:20].lower())
+        assert loss.itemData(i, Qt.ItemDataRole.ToolTipRole).lower().startswith(LOSSES[name].summary[:20].lower())
 
 
 # --------------------------------------------------------------------------- during training

@@ -41,14 +41,14 @@ from PySide6.QtWidgets import (
 )
 
 from core import OPTIMIZERS, SpecError, TrainingConfig
-from core.losses import LOSS_HELP, LOSSES
+from core.losses import LOSSES
 from core.optimizers import optimizer_from_config
 from core.params import Param
 from nnstudio.state.document import Document
 from nnstudio.widgets.common.log_spin_box import LogSpinBox
 from nnstudio.widgets.common.schema_form import CompactDoubleSpinBox, SchemaForm
 
-__all__ = ["CompactDoubleSpinBox", "TrainingSettingsPanel", "loss_title", "optimizer_summary"]
+__all__ = ["CompactDoubleSpinBox", "TrainingSettingsPanel", "loss_summary", "loss_title", "optimizer_summary"]
 
 SEED_HELP = ("Seed for the initial weights, the shuffling and dropout: the same seed repeats a run exactly")
 #: Learning-rate range offered (the engine accepts any value > 0 and ≤ 10).
@@ -74,6 +74,12 @@ def loss_title(name: str) -> str:
     """What the GUI calls a loss: its class's ``title`` ("Cross-entropy"), else its name."""
     cls = LOSSES.get(name)
     return getattr(cls, "title", "") or name
+
+
+def loss_summary(name: str) -> str:
+    """One line about a loss: its class's ``summary``, else its name."""
+    cls = LOSSES.get(name)
+    return getattr(cls, "summary", "") or name
 
 
 def optimizer_summary(name: str) -> str:
@@ -125,7 +131,7 @@ class TrainingSettingsPanel(QGroupBox):
         self.loss_combo.setObjectName("lossCombo")
         for name in LOSSES:
             self.loss_combo.addItem(loss_title(name), name)
-            self.loss_combo.setItemData(self.loss_combo.count() - 1, _sentence(LOSS_HELP.get(name, name)),
+            self.loss_combo.setItemData(self.loss_combo.count() - 1, _sentence(loss_summary(name)),
                                         Qt.ItemDataRole.ToolTipRole)
         self.loss_combo.activated.connect(self._on_loss_combo_activated)
         self._add_row("&Loss", self.loss_combo)
@@ -394,7 +400,7 @@ class TrainingSettingsPanel(QGroupBox):
             self._rebuild_optimizer_form(str(optimizer.get("type", "")))
             _set(self.loss_combo, max(0, self.loss_combo.findData(spec.loss)))
             _set(self.optimizer_combo, max(0, self.optimizer_combo.findData(optimizer.get("type"))))
-            self.loss_combo.setToolTip("Loss: " + _sentence(LOSS_HELP.get(spec.loss, spec.loss)))
+            self.loss_combo.setToolTip("Loss: " + _sentence(loss_summary(spec.loss)))
             self.optimizer_combo.setToolTip("Optimizer: " + _sentence(optimizer_summary(str(optimizer.get("type")))))
             if not (self.document.training_active and "learning_rate" in self._pending):
                 _set(self.lr_edit, float(optimizer.get("learning_rate", self.lr_edit.value())))
