@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.data import Dataset, DatasetInfo
 from core.data import mnist as mnist_module
+from core.params import Param
 
 MNIST_GZ = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -89,3 +91,23 @@ def isolated_home(tmp_path, monkeypatch) -> Path:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def squares_dataset_entry(calls: list[dict]) -> DatasetInfo:
+    """A test-only catalogue entry (``side`` × ``side`` grid points, left half against right
+    half); ``calls`` records the settings each load received."""
+
+    def load(side: int, spread: float) -> Dataset:
+        calls.append({"side": side, "spread": spread})
+        grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), axis=-1).reshape(-1, 2) * spread
+        y = (np.arange(side * side) % side >= side / 2).astype(np.int64)
+        return Dataset(name="squares", x=grid.astype(np.float32), y=y, class_names=("left", "right"),
+                       input_shape=(2,), description="grid", attribution="",
+                       preprocessing={"scale": 1.0, "layout": "points"})
+
+    return DatasetInfo(
+        "squares", "Squares (test)", "Grid points, left half against right half.", "generated", load=load,
+        schema=(Param("side", "int", default=4, minimum=2, maximum=12, label="Points per side",
+                      help="points per row"),
+                Param("spread", "float", default=1.0, minimum=0.1, maximum=5.0, step=0.5, decimals=2,
+                      help="distance between points")))

@@ -14,7 +14,6 @@ from core.data import (
     DATASETS,
     DataError,
     Dataset,
-    DatasetInfo,
     apply_preprocessing,
     dataset_from_arrays,
     dataset_from_csv,
@@ -25,7 +24,7 @@ from core.errors import SpecError
 from core.params import Param
 from core.resource_files import read_resource_bytes, resource_file, resource_path
 from core.spec.dataset_fit import dataset_param_schema
-from tests.core.data_fixtures import TEST_COUNTS, TRAIN_COUNTS, small_mnist_like, write_idx
+from tests.core.data_fixtures import TEST_COUNTS, TRAIN_COUNTS, small_mnist_like, squares_dataset_entry, write_idx
 
 GENERATED = ("circles", "moons", "spirals", "blobs", "xor-cloud")
 DIGITS_COUNTS = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
@@ -53,27 +52,9 @@ def test_unknown_name_and_parameter():
         load_dataset("xor", layout="image")
 
 
-def squares_entry(calls: list[dict]) -> DatasetInfo:
-    """A test-only catalogue entry: ``side`` × ``side`` grid points, class = left/right half.
-    ``calls`` records the settings each load received."""
-
-    def load(side: int, spread: float) -> Dataset:
-        calls.append({"side": side, "spread": spread})
-        grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), axis=-1).reshape(-1, 2) * spread
-        y = (np.arange(side * side) % side >= side / 2).astype(np.int64)
-        return Dataset(name="squares", x=grid.astype(np.float32), y=y, class_names=("left", "right"),
-                       input_shape=(2,), description="grid", attribution="",
-                       preprocessing={"scale": 1.0, "layout": "points"})
-
-    return DatasetInfo(
-        "squares", "Squares (test)", "Grid points, left half against right half.", "generated", load=load,
-        schema=(Param("side", "int", default=4, minimum=2, maximum=12, label="Side", help="points per row"),
-                Param("spread", "float", default=1.0, minimum=0.1, maximum=5.0, help="distance between points")))
-
-
 def test_a_new_catalogue_entry_is_offered_and_loaded_through_its_schema(monkeypatch):
     calls: list[dict] = []
-    entry = squares_entry(calls)
+    entry = squares_dataset_entry(calls)
     monkeypatch.setitem(DATASETS, "squares", entry)
 
     assert dataset_param_schema("squares") == entry.schema

@@ -12,12 +12,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFrame, QLabel, QPushButton, QSpinBox
 
 from core import NetworkSpec, analyze
-from core.data import DATASET_NAMES, DATASETS, Dataset, DatasetInfo
-from core.params import Param
+from core.data import DATASET_NAMES, DATASETS
 from core.spec.dataset_fit import check_compatibility
 from nnstudio.state.document import DatasetChoice
 from nnstudio.widgets.data.dataset_panel import DatasetPanel
 from nnstudio.widgets.data.dataset_preview import DatasetPreview
+from tests.core.data_fixtures import squares_dataset_entry
 
 
 @pytest.fixture
@@ -122,29 +122,9 @@ def test_generated_parameters_are_undoable_edits(qtbot, panel, document):
     assert not panel.findChild(QSpinBox, "datasetParam_n_classes")  # the form belongs to generated sets
 
 
-def squares_entry(calls: list[dict]) -> DatasetInfo:
-    """A test-only catalogue entry (``side`` × ``side`` grid points, left half against right
-    half); ``calls`` records the settings each load received."""
-
-    def load(side: int, spread: float) -> Dataset:
-        calls.append({"side": side, "spread": spread})
-        grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), axis=-1).reshape(-1, 2) * spread
-        y = (np.arange(side * side) % side >= side / 2).astype(np.int64)
-        return Dataset(name="squares", x=grid.astype(np.float32), y=y, class_names=("left", "right"),
-                       input_shape=(2,), description="grid", attribution="",
-                       preprocessing={"scale": 1.0, "layout": "points"})
-
-    return DatasetInfo(
-        "squares", "Squares (test)", "Grid points, left half against right half.", "generated", load=load,
-        schema=(Param("side", "int", default=4, minimum=2, maximum=12, label="Points per side",
-                      help="points per row"),
-                Param("spread", "float", default=1.0, minimum=0.1, maximum=5.0, step=0.5, decimals=2,
-                      help="distance between points")))
-
-
 def test_a_new_catalogue_entry_is_offered_with_a_form_built_from_its_schema(qtbot, document, dialogs, monkeypatch):
     calls: list[dict] = []
-    monkeypatch.setitem(DATASETS, "squares", squares_entry(calls))
+    monkeypatch.setitem(DATASETS, "squares", squares_dataset_entry(calls))
     panel = DatasetPanel(document, dialogs)  # built after the entry joined the catalogue
     qtbot.addWidget(panel)
     panel.resize(320, 700)
