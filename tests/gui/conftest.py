@@ -94,3 +94,15 @@ def open_main_window(qtbot, dialogs):
         assert w.document.wait_for_dataset(10_000)
         w.document.undo_stack.clear()
         w.document._unsaved_training = False
+
+
+@pytest.fixture
+def one_blas_thread():
+    """Training runs with one BLAS thread (the setting a 2-core machine gets), so tests that
+    train in the window's worker do not compete with the GUI thread for cores."""
+    from nnstudio.controllers.training_controller import BLAS_THREADS_KEY
+    from nnstudio.settings import app_settings
+
+    app_settings().setValue(BLAS_THREADS_KEY, 1)
+    yield
+    app_settings().remove(BLAS_THREADS_KEY)

@@ -20,18 +20,12 @@ from PySide6.QtWidgets import QPushButton
 
 from core import Network
 from nnstudio.controllers import training_worker
-from nnstudio.controllers.training_controller import BLAS_THREADS_KEY
-from nnstudio.settings import app_settings
 from nnstudio.state.document import DocumentState, default_state
 
 RUN_TIMEOUT = 30_000
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    app_settings().setValue(BLAS_THREADS_KEY, 1)
-    yield
-    app_settings().remove(BLAS_THREADS_KEY)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 class _Watch:

@@ -34,12 +34,7 @@ from nnstudio.state.document import DatasetChoice, Document
 RUN_TIMEOUT = 20_000
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    settings = app_settings()
-    settings.setValue(BLAS_THREADS_KEY, 1)
-    yield
-    settings.remove(BLAS_THREADS_KEY)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 class Recorder:

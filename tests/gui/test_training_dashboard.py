@@ -14,20 +14,15 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QPushButton, QVBoxLayout, QWidget
 
 from core import Network
-from nnstudio.controllers.training_controller import BLAS_THREADS_KEY, TrainingController
+from nnstudio.controllers.training_controller import TrainingController
 from nnstudio.main_window import wire_training_commands
-from nnstudio.settings import app_settings
 from nnstudio.state.document import Document, DocumentState
 from nnstudio.widgets.train.training_dashboard import REFRESH_MS, TrainingDashboard
 
 RUN_TIMEOUT = 20_000
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    app_settings().setValue(BLAS_THREADS_KEY, 1)
-    yield
-    app_settings().remove(BLAS_THREADS_KEY)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @pytest.fixture

@@ -9,18 +9,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from nnstudio.controllers.training_controller import BLAS_THREADS_KEY, TrainingController
-from nnstudio.settings import app_settings
+from nnstudio.controllers.training_controller import TrainingController
 from nnstudio.widgets.train.training_dashboard import TrainingDashboard
 
 RUN_TIMEOUT = 20_000
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    app_settings().setValue(BLAS_THREADS_KEY, 1)
-    yield
-    app_settings().remove(BLAS_THREADS_KEY)
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def button(parent, name: str) -> QPushButton:
