@@ -30,6 +30,7 @@ gzip piece by piece, and refuse devices and FIFOs before reading.
 
 from __future__ import annotations
 
+from core.data._files import MAX_DATA_FILE_BYTES, data_file_problem
 from core.data.csv_import import load_csv
 from core.data.dataset import Dataset, DataSplits
 from core.data.datasets import DATASET_NAMES, DATASETS, DIGITS8X8_ATTRIBUTION, DatasetInfo, load_dataset
@@ -57,6 +58,7 @@ __all__ = [
                        "DATASET_NAMES",
                        "DEFAULT_MIRRORS",
                        "DIGITS8X8_ATTRIBUTION",
+                       "MAX_DATA_FILE_BYTES",
                        "MNIST_ATTRIBUTION",
                        "MNIST_FILES",
                        "DataError",
@@ -68,6 +70,7 @@ __all__ = [
                        "MnistLocation",
                        "apply_preprocessing",
                        "clear_mnist_memory_cache",
+                       "data_file_problem",
                        "dataset_from_arrays",
                        "dataset_from_csv",
                        "dataset_from_idx",

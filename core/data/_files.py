@@ -21,6 +21,8 @@ from typing import BinaryIO
 from core.data.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: Largest data file nnstudio reads for a dataset (IDX, CSV, gzip or not).
+MAX_DATA_FILE_BYTES = 512 * 2**20
 
 # Compressed bytes read from the file at a time while unpacking.
 _CHUNK = 1 << 20
@@ -166,3 +168,25 @@ class GzipStream:
             break
         raise DataError(f"{self._name}: unexpected data after the gzip data ({rest[:8].hex(' ')} …); "
                         f"the file is damaged")
+
+
+def data_file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the data file ``path`` must not be read, found without reading it (None when it
+    may be): missing, not a regular file (a device such as /dev/zero, a FIFO, a folder),
+    empty, or larger than ``MAX_DATA_FILE_BYTES``. Follows symbolic links."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return f"{path} does not exist"
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        return f"{path} cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    if not stat.S_ISREG(info.st_mode):
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        return f"{path} is {what}"
+    if info.st_size == 0:
+        # Also what /proc and /sys files report: their size says nothing about their content.
+        return f"{path} is empty"
+    if info.st_size > MAX_DATA_FILE_BYTES:
+        return (f"{path} is larger ({info.st_size:,} bytes) than the {MAX_DATA_FILE_BYTES // 2**20:,} MiB "
+                "nnstudio reads for a dataset")
+    return None

@@ -14,14 +14,12 @@ at each epoch end), never the live network. A run in progress counts as unsaved 
 
 The dataset a model file names is a hint, not an instruction: ``open_file`` reads only the
 model, then loads the named data in the background (``dataset_loading``), and only when its
-files are regular files under ``MAX_DATASET_FILE_BYTES`` (``dataset_file_problem``). When
+files are regular files under ``core.data.MAX_DATA_FILE_BYTES`` (``dataset_file_problem``). When
 they are not, the model still opens and ``datasetUnavailable`` says which data to locate.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +29,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 import core
 from core import Network, NetworkSpec, TrainingConfig
-from core.data import DataError, Dataset, DataSplits, load_dataset
+from core.data import DataError, Dataset, DataSplits, data_file_problem, load_dataset
 from nnstudio.background.task_runner import TaskRunner
 from nnstudio.state.document_types import (  # re-exported: the document's own vocabulary
     MNIST_DEFAULT_PRESET,
@@ -48,7 +46,6 @@ TEST_FRACTION = 0.2
 #: Datasets kept loaded per document (two MNIST layouts are ~0.45 GB together).
 DATASET_CACHE_SIZE = 2
 #: Largest data file nnstudio reads for an imported dataset (MNIST as CSV is ~110 MB).
-MAX_DATASET_FILE_BYTES = 512 * 2**20
 
 
 class _StateCommand(QUndoCommand):
@@ -522,24 +519,11 @@ def state_from_file(path: str | Path) -> DocumentState:
 
 def dataset_file_problem(choice: DatasetChoice) -> str | None:
     """Why the files of an imported dataset must not be read, without reading them (None
-    when they may be): missing, not a regular file (a device such as /dev/zero, a FIFO, a
-    folder), empty, or larger than ``MAX_DATASET_FILE_BYTES``. Follows symbolic links."""
+    when they may be): the first of its files that ``core.data.data_file_problem`` refuses."""
     for path in choice.files():
-        try:
-            info = os.stat(path)
-        except FileNotFoundError:
-            return f"{path} does not exist"
-        except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
-            return f"{path} cannot be read ({getattr(exc, 'strerror', None) or exc})"
-        if not stat.S_ISREG(info.st_mode):
-            what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            return f"{path} is {what}"
-        if info.st_size == 0:
-            # Also what /proc and /sys files report: their size says nothing about their content.
-            return f"{path} is empty"
-        if info.st_size > MAX_DATASET_FILE_BYTES:
-            return (f"{path} is larger ({info.st_size:,} bytes) than the {MAX_DATASET_FILE_BYTES // 2**20:,} MiB "
-                    "nnstudio reads for a dataset")
+        problem = data_file_problem(path)
+        if problem is not None:
+            return problem
     return None
 
 

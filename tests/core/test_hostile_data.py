@@ -300,3 +300,23 @@ def _garbage(tmp_path: Path) -> Path:
     path = tmp_path / "garbage.npz"
     path.write_bytes(b"PK\x03\x04 not really a zip")
     return path
+
+
+def test_data_file_problem_names_what_must_not_be_read(tmp_path):
+    """The stat-only check the document runs before loading an imported dataset's files."""
+    from core.data import MAX_DATA_FILE_BYTES, data_file_problem
+
+    good = tmp_path / "good.csv"
+    good.write_text("x,label\n1,0\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    huge = tmp_path / "huge.idx"
+    with open(huge, "wb") as f:
+        f.truncate(MAX_DATA_FILE_BYTES + 1)  # sparse: no disk space used
+    assert data_file_problem(good) is None
+    assert data_file_problem(tmp_path / "gone.csv") == f"{tmp_path / 'gone.csv'} does not exist"
+    assert data_file_problem(tmp_path) == f"{tmp_path} is a folder"
+    assert data_file_problem("/dev/zero") == "/dev/zero is not a regular file"
+    assert data_file_problem(empty) == f"{empty} is empty"
+    assert data_file_problem(huge).startswith(f"{huge} is larger") and "512 MiB" in data_file_problem(huge)
+    assert data_file_problem("bad\0name").startswith("bad\0name cannot be read")

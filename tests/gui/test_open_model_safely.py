@@ -21,9 +21,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton, QToolButton
 
 import core
-from core.data import DataError
+from core.data import MAX_DATA_FILE_BYTES, DataError
 from nnstudio.state import document as document_module
-from nnstudio.state.document import MAX_DATASET_FILE_BYTES
 
 #: Opening a tiny model must return at once; reading a dataset on the GUI thread (or
 #: blocking on a FIFO until the test's rescue thread opens its other end) takes far longer.
@@ -88,7 +87,7 @@ def _bad_dataset_file(kind: str, tmp_path: Path) -> str:
     if kind == "huge":
         huge = tmp_path / "data.csv"
         with open(huge, "wb") as f:  # sparse: costs no disk
-            f.truncate(MAX_DATASET_FILE_BYTES + 1)
+            f.truncate(MAX_DATA_FILE_BYTES + 1)
         return str(huge)
     if kind == "folder":
         folder = tmp_path / "data.csv"
@@ -145,7 +144,7 @@ def test_a_dataset_file_that_must_not_be_read_leaves_the_model_open_with_a_locat
     assert "locate the file" in window.dataset_panel.info.text()
     assert window.dataset_panel.locate_data_button.isVisible()
     reason = {"dev-zero": "is not a regular file", "fifo": "is not a regular file", "missing": "does not exist",
-              "huge": f"is larger ({MAX_DATASET_FILE_BYTES + 1:,} bytes) than the 512 MiB", "folder": "is a folder"}
+              "huge": f"is larger ({MAX_DATA_FILE_BYTES + 1:,} bytes) than the 512 MiB", "folder": "is a folder"}
     assert f"({data_path} {reason[kind]}" in text, text
     # Anything that asks for the data later gets the same sentence at once, without reading.
     start = time.perf_counter()
