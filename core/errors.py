@@ -13,7 +13,7 @@ class Problem:
     for problems that concern the whole network (loss, optimizer, input shape). ``fix`` is a
     short imperative suggestion, or ``None`` when no obvious fix exists. ``code`` is a
     machine-readable name of the kind of problem (``"needs_flat_input"``, see
-    ``core.spec.edit.quick_fix``): programs dispatch on it, never on the wording.
+    ``core.spec.fixes.quick_fix``): programs dispatch on it, never on the wording.
     """
 
     message: str

@@ -39,7 +39,7 @@ from core.data.datasets import DATASETS
 from core.errors import Problem, SpecError
 from core.params import Param
 from core.registry import layer_class, layer_types
-from core.spec.edit import quick_fix
+from core.spec.fixes import quick_fix
 from core.spec.model import LayerSpec, NetworkSpec, analyze
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from core.data import DATASETS, DataError, Dataset, find_mnist
 from core.errors import Problem
 from core.spec.dataset_fit import DatasetFacts, DatasetFit, app_problems, image_shape_for, propose_dataset_fit
-from core.spec.edit import QuickFix, quick_fix
+from core.spec.fixes import QuickFix, quick_fix
 from nnstudio.state.document import DatasetChoice, Document
 
 __all__ = ["blocked_reason", "choice_with_layout", "dataset_facts", "facts_for", "repair_for", "training_problems"]

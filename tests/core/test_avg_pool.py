@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from core import AvgPool2D, NetworkSpec, analyze
-from core.spec.edit import default_layer, palette_types, quick_fix
+from core.spec.edit import default_layer, palette_types
+from core.spec.fixes import quick_fix
 
 
 def reference_avg_pool(x: np.ndarray, pool: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:

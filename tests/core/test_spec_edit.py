@@ -16,12 +16,11 @@ from core.spec.edit import (
     duplicate_layer,
     insert_layer,
     move_layer,
-    output_units_hint,
     palette_types,
-    quick_fix,
     remove_layer,
     set_layer_setting,
 )
+from core.spec.fixes import output_units_hint, quick_fix
 
 CNN = {"input_shape": [1, 28, 28], "layers": [
     {"type": "Conv2D", "filters": 8, "kernel_size": 3},

@@ -39,7 +39,8 @@ from PySide6.QtWidgets import (
 from core.data import DataError
 from core.layers import format_shape
 from core.spec.dataset_fit import DatasetFit, app_problems
-from core.spec.edit import QuickFix, default_layer, duplicate_layer, insert_layer, move_layer, remove_layer
+from core.spec.edit import default_layer, duplicate_layer, insert_layer, move_layer, remove_layer
+from core.spec.fixes import QuickFix
 from core.spec.model import layer_label
 from nnstudio.models.layer_list_model import LayerListModel, shape_text
 from nnstudio.state.document import Document
