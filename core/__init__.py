@@ -29,12 +29,12 @@ from core.optimizers import OPTIMIZERS, SGD, Adam, Optimizer
 from core.registry import LAYER_TYPES, layer_class
 from core.saving import ModelFileError, load_model, save_model
 from core.spec.model import LayerSpec, NetworkSpec, SpecAnalysis, TrainingConfig, analyze
+from core.training.control import TrainingControl
 from core.training.loop import (
     BatchReport,
     ChangeEvent,
     EpochReport,
     History,
-    TrainingControl,
     TrainingResult,
     drive,
     fit,

@@ -1,0 +1,121 @@
+"""``TrainingControl``: the thread-safe remote control of a running training loop.
+
+The loop (``core.training.loop.run_training``) checks it between batches: stop, pause,
+resume, step a batch or an epoch, and knob changes (learning rate, batch size) that take
+effect at the next batch. The GUI's worker thread and scripts drive a run only through it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from core.params import Param
+
+#: The batch size a run may use (checked when a run starts and when a knob changes it).
+BATCH_SIZE = Param("batch_size", "int", minimum=1, maximum=1_000_000, help="samples per update")
+
+
+class TrainingControl:
+    """Thread-safe remote control for a running loop: stop, pause, resume, step, knobs.
+
+    Any thread may call the commands; the loop polls between batches (``_wait_turn``).
+    Learning-rate and batch-size changes are queued and applied before the next batch.
+
+    For a driver that must know when the loop blocks (a GUI worker flushing its last
+    reports before a pause): ``before_wait`` is called, with the control's lock held, each
+    time the loop is about to block; ``generation`` counts the commands that can release it
+    (resume, step, stop), so the driver can tell a fresh wait from the same one.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()  # re-entrant: before_wait may read the control
+        self._stop = False
+        self._paused = False
+        self._batch_credit = 0
+        self._epoch_credit = False
+        self._changes: list[tuple[str, Any]] = []
+        self.before_wait: Callable[[], None] | None = None
+        self.generation = 0
+
+    # commands (any thread)
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self.generation += 1
+            self._cond.notify_all()
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+            self._batch_credit = 0
+            self._epoch_credit = False
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self.generation += 1
+            self._cond.notify_all()
+
+    def step_batch(self, count: int = 1) -> None:
+        """While paused: let exactly ``count`` more batches run, then pause again."""
+        with self._cond:
+            self._paused = True
+            self._batch_credit += int(count)
+            self.generation += 1
+            self._cond.notify_all()
+
+    def step_epoch(self) -> None:
+        """While paused: run to the end of the current epoch (a whole one if at its start)."""
+        with self._cond:
+            self._paused = True
+            self._epoch_credit = True
+            self.generation += 1
+            self._cond.notify_all()
+
+    def set_learning_rate(self, value: float) -> None:
+        self._queue("learning_rate", float(value))
+
+    def set_batch_size(self, value: int) -> None:
+        self._queue("batch_size", BATCH_SIZE.check(value, "training"))
+
+    def _queue(self, name: str, value: Any) -> None:
+        with self._cond:
+            self._changes.append((name, value))
+            self._cond.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    # loop side
+    def _wait_turn(self) -> bool:
+        """Block while paused without step credit. False once stop was requested."""
+        with self._cond:
+            while True:
+                if self._stop:
+                    return False
+                if not self._paused:
+                    return True
+                if self._batch_credit > 0:
+                    self._batch_credit -= 1
+                    return True
+                if self._epoch_credit:
+                    return True
+                if self.before_wait is not None:
+                    self.before_wait()
+                self._cond.wait()
+
+    def _epoch_ended(self) -> None:
+        with self._cond:
+            self._epoch_credit = False
+
+    def _take_changes(self) -> list[tuple[str, Any]]:
+        with self._cond:
+            changes, self._changes = self._changes, []
+            return changes
