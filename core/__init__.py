@@ -28,7 +28,8 @@ from core.network import Network
 from core.optimizers import OPTIMIZERS, SGD, Adam, Optimizer
 from core.registry import LAYER_TYPES, layer_class
 from core.saving import ModelFileError, load_model, save_model
-from core.spec.model import LayerSpec, NetworkSpec, SpecAnalysis, TrainingConfig, analyze
+from core.spec.analysis import SpecAnalysis, analyze
+from core.spec.model import LayerSpec, NetworkSpec, TrainingConfig
 from core.training.control import TrainingControl
 from core.training.loop import (
     BatchReport,

@@ -20,7 +20,8 @@ from core.layers.activations import Activation
 from core.layers.base import Layer, format_shape
 from core.losses import Loss, get_loss, targets_for
 from core.optimizers import Optimizer, optimizer_from_config
-from core.spec.model import LayerSpec, NetworkSpec, SpecAnalysis, analyze, spec_errors_only
+from core.spec.analysis import SpecAnalysis, analyze
+from core.spec.model import LayerSpec, NetworkSpec, spec_errors_only
 
 
 class Network:

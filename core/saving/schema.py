@@ -23,7 +23,8 @@ from core.history import ChangeEvent, EpochReport
 from core.limits import mib
 from core.saving.layout import FORMAT_NAME, FORMAT_VERSION, optimizer_member
 from core.saving.metadata import metadata_problem
-from core.spec.model import NetworkSpec, TrainingConfig, analyze
+from core.spec.analysis import analyze
+from core.spec.model import NetworkSpec, TrainingConfig
 
 #: Turns the end of a sentence into the error to raise (the caller adds the file's name).
 Fail = Callable[[str], ModelFileError]

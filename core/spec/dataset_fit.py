@@ -39,8 +39,9 @@ from core.data.datasets import DATASETS
 from core.errors import Problem, SpecError
 from core.params import Param
 from core.registry import layer_class, layer_types
+from core.spec.analysis import analyze
 from core.spec.fixes import quick_fix
-from core.spec.model import LayerSpec, NetworkSpec, analyze
+from core.spec.model import LayerSpec, NetworkSpec
 
 __all__ = [
     "INPUT_MISMATCH",

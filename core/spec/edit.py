@@ -23,7 +23,8 @@ from typing import Any
 
 from core.errors import SpecError
 from core.registry import layer_class, layer_types
-from core.spec.model import LayerSpec, NetworkSpec, layer_label
+from core.spec.analysis import layer_label
+from core.spec.model import LayerSpec, NetworkSpec
 
 
 def palette_types() -> tuple[str, ...]:

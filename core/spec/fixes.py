@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from core.errors import Problem
 from core.registry import layer_class
+from core.spec.analysis import analyze, layer_label
 from core.spec.edit import insert_layer, move_layer, remove_layer, set_layer_setting
-from core.spec.model import LayerSpec, NetworkSpec, analyze, layer_label
+from core.spec.model import LayerSpec, NetworkSpec
 
 #: Units of the Dense layer a quick fix adds when the spec gives no better hint.
 FALLBACK_CLASSES = 10

@@ -29,8 +29,9 @@ from PySide6.QtGui import QColor
 from core import NetworkSpec, Problem, analyze
 from core.layers import format_shape
 from core.registry import LAYER_TYPES
+from core.spec.analysis import LayerInfo, SpecAnalysis
 from core.spec.edit import default_layer, diff_layers, insert_layer, move_layer
-from core.spec.model import LayerInfo, LayerSpec, SpecAnalysis
+from core.spec.model import LayerSpec
 from nnstudio.state.document import Document
 
 #: Drag payload of the layer palette: the layer type name (UTF-8).

@@ -38,10 +38,10 @@ from PySide6.QtWidgets import (
 
 from core.data import DataError
 from core.layers import format_shape
+from core.spec.analysis import layer_label
 from core.spec.dataset_fit import DatasetFit, app_problems
 from core.spec.edit import default_layer, duplicate_layer, insert_layer, move_layer, remove_layer
 from core.spec.fixes import QuickFix
-from core.spec.model import layer_label
 from nnstudio.models.layer_list_model import LayerListModel, shape_text
 from nnstudio.state.document import Document
 from nnstudio.state.readiness import choice_with_layout, dataset_facts, repair_for
