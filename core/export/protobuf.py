@@ -84,11 +84,11 @@ AttributeValue = int | float | str | Sequence[int]
 def tensor(name: str, array: np.ndarray) -> bytes:
     """TensorProto: a float32 initializer ``name`` with ``array``'s shape (a 0-d array is a
     scalar) and its values as little-endian ``raw_data``."""
-    values = np.ascontiguousarray(array, dtype="<f4")
+    values = np.asarray(array, dtype="<f4")  # not ascontiguousarray: it turns a scalar into shape (1,)
     return (repeated_ints(1, values.shape)          # dims
             + int_field(2, FLOAT)                    # data_type
             + string_field(8, name)                  # name
-            + bytes_field(9, values.tobytes()))      # raw_data
+            + bytes_field(9, values.tobytes(order="C")))  # raw_data
 
 
 def attribute(name: str, value: AttributeValue) -> bytes:
