@@ -41,6 +41,8 @@ A layer type or activation without a converter here is refused with a SpecError 
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import math
 import os
@@ -336,10 +338,8 @@ def _write_atomically(path: Path, data: bytes) -> Path:
         os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, path)
     except BaseException as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp)
-        except OSError:
-            pass
         if isinstance(exc, OSError):
             raise ModelFileError(f"cannot write the ONNX file {shown!r}: {exc.strerror or exc}") from None
         raise
@@ -360,8 +360,8 @@ def _umask() -> int:
 
 def _run_check(net: Any, path: Path, inputs: np.ndarray) -> ExportCheck:
     """Run the written file in onnxruntime beside ``net.predict_proba`` (lazy import)."""
-    try:
-        import onnxruntime
+    try:  # through importlib: onnxruntime ships no type information, and is optional
+        onnxruntime = importlib.import_module("onnxruntime")
     except ImportError:
         return not_installed(TARGET, "onnxruntime")
     target = f"{TARGET} (onnxruntime {onnxruntime.__version__})"

@@ -95,7 +95,7 @@ def attribute(name: str, value: AttributeValue) -> bytes:
     """AttributeProto: an int, float, string or list of ints, with its ``type`` set (the
     checker requires it)."""
     head = string_field(1, name)
-    if isinstance(value, bool) or isinstance(value, int):
+    if isinstance(value, int):  # bool too
         return head + int_field(3, int(value)) + int_field(20, _ATTRIBUTE_INT)
     if isinstance(value, float):
         return head + float_field(2, value) + int_field(20, _ATTRIBUTE_FLOAT)

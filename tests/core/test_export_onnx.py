@@ -240,8 +240,8 @@ def test_a_network_ending_in_logits_exports_the_probabilities_its_loss_implies(l
 
 
 def test_a_float64_network_exports_in_float32_within_tolerance(tmp_path):
-    spec = {"input_shape": [5], "layers": [{"type": "Dense", "units": 4}, {"type": "Activation", "function": "softmax"}],
-            "loss": "cross_entropy", "dtype": "float64"}
+    spec = {"input_shape": [5], "loss": "cross_entropy", "dtype": "float64",
+            "layers": [{"type": "Dense", "units": 4}, {"type": "Activation", "function": "softmax"}]}
     _assert_faithful(_randomize(Network.from_spec(spec)), tmp_path / "f64.onnx")
 
 
@@ -275,7 +275,7 @@ def test_a_folder_or_a_missing_folder_is_refused_with_a_sentence(tmp_path):
     net = _net((4,), [{"type": "Dense", "units": 2}])
     with pytest.raises(ModelFileError, match="it is a folder"):
         to_onnx(net, tmp_path)
-    with pytest.raises(ModelFileError, match="cannot write the ONNX file .*No such file or directory"):
+    with pytest.raises(ModelFileError, match=r"cannot write the ONNX file .*No such file or directory"):
         to_onnx(net, tmp_path / "missing" / "m.onnx")
     assert list(tmp_path.iterdir()) == []
 
