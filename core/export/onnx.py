@@ -46,6 +46,7 @@ import importlib
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -304,30 +305,39 @@ def to_onnx(net: Any, path: str | os.PathLike[str], x: np.ndarray | None = None)
     onnxruntime when it is importable and compares with ``net.predict_proba``; otherwise
     the returned check says onnxruntime is needed (``ran`` False).
 
-    Raises SpecError (nothing written) for what ONNX export cannot express, DataError for
-    check inputs of the wrong shape, ModelFileError when the file cannot be written.
+    Raises, writing nothing: SpecError for what ONNX export cannot express; DataError for
+    check inputs of the wrong shape or with NaN/infinite values (``core.data.validate``);
+    ModelFileError when the file cannot be written (the previous file stays as it was).
+    The file holds the weights inline; the engine's parameter limit (``core.limits``, 50 M
+    float32 values = 200 MB) keeps it far below protobuf's 2 GB message limit.
     """
     data = onnx_bytes(net)
     inputs = check_inputs(tuple(net.input_shape), x)
     if inputs.shape[1:] != tuple(net.input_shape):
         raise DataError(f"the check inputs have shape {inputs.shape}, but the network takes "
                         f"(n, {', '.join(map(str, net.input_shape))})")
-    target = _write_atomically(Path(os.fspath(path)), data)
-    return _run_check(net, target, inputs)
+    expected = net.predict_proba(inputs)  # before writing: inputs it refuses leave no file behind
+    target = _write_atomically(path, data)
+    return _run_check(target, inputs, expected)
 
 
-def _write_atomically(path: Path, data: bytes) -> Path:
+def _write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``, so the
-    file is complete or untouched. ModelFileError naming the path otherwise."""
-    shown = str(path)
-    if not shown.strip():
+    file is complete or untouched (a symbolic link is written through and stays a link; the
+    replaced file's permissions are kept). ModelFileError naming the path otherwise."""
+    shown = os.fspath(path)
+    if not isinstance(shown, str) or not shown.strip():
         raise ModelFileError("cannot write the ONNX file: no file name was given")
-    if path.is_dir():
+    target = Path(os.path.realpath(shown)) if os.path.islink(shown) else Path(shown)
+    if target.is_dir():
         raise ModelFileError(f"cannot write the ONNX file {shown!r}: it is a folder; choose a file name "
                              "such as model.onnx")
-    folder = path.parent
     try:
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
+    try:
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise ModelFileError(f"cannot write the ONNX file {shown!r}: {exc.strerror or exc}") from None
     try:
@@ -335,15 +345,15 @@ def _write_atomically(path: Path, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(temp, 0o666 & ~_umask())
-        os.replace(temp, path)
+        os.chmod(temp, mode)
+        os.replace(temp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         if isinstance(exc, OSError):
             raise ModelFileError(f"cannot write the ONNX file {shown!r}: {exc.strerror or exc}") from None
         raise
-    return path
+    return target
 
 
 def _umask() -> int:
@@ -358,8 +368,9 @@ def _umask() -> int:
     return 0o022
 
 
-def _run_check(net: Any, path: Path, inputs: np.ndarray) -> ExportCheck:
-    """Run the written file in onnxruntime beside ``net.predict_proba`` (lazy import)."""
+def _run_check(path: Path, inputs: np.ndarray, expected: np.ndarray) -> ExportCheck:
+    """Run the written file in onnxruntime on ``inputs`` and compare with the engine's
+    ``expected`` probabilities (onnxruntime imported only here)."""
     try:  # through importlib: onnxruntime ships no type information, and is optional
         onnxruntime = importlib.import_module("onnxruntime")
     except ImportError:
@@ -371,4 +382,4 @@ def _run_check(net: Any, path: Path, inputs: np.ndarray) -> ExportCheck:
     except Exception as exc:  # the runtime refused our file: report it as a failed check, not a crash
         return ExportCheck(target, True, len(inputs), float("inf"), 0.0,
                            f"✗ {target} could not run the export: {' '.join(str(exc).split())[:300]}")
-    return compare(target, net.predict_proba(inputs), exported)
+    return compare(target, expected, exported)

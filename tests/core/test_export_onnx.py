@@ -271,6 +271,15 @@ def test_check_inputs_of_the_wrong_shape_are_refused(tmp_path):
         to_onnx(net, tmp_path / "m.onnx", np.zeros((5, 3)))
 
 
+def test_check_inputs_the_engine_refuses_leave_no_file(tmp_path):
+    net = _net((4,), [{"type": "Dense", "units": 2}])
+    x = np.ones((3, 4), dtype=np.float32)
+    x[1, 2] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        to_onnx(net, tmp_path / "m.onnx", x)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_folder_or_a_missing_folder_is_refused_with_a_sentence(tmp_path):
     net = _net((4,), [{"type": "Dense", "units": 2}])
     with pytest.raises(ModelFileError, match="it is a folder"):
@@ -287,6 +296,29 @@ def test_an_export_replaces_the_previous_file_whole_and_leaves_no_temporary_file
     to_onnx(net, target)
     assert target.read_bytes() == onnx_bytes(net)
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_a_link_is_written_through_and_the_files_permissions_are_kept(tmp_path):
+    real = tmp_path / "real.onnx"
+    real.write_bytes(b"old")
+    real.chmod(0o640)
+    link = tmp_path / "link.onnx"
+    link.symlink_to(real)
+    net = _net((4,), [{"type": "Dense", "units": 2}])
+    to_onnx(net, link)
+    assert link.is_symlink() and real.read_bytes() == onnx_bytes(net)
+    assert real.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_runtime_that_cannot_run_the_file_is_a_red_check_not_a_crash(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH : something\nwith two lines")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    check = to_onnx(_net((4,), [{"type": "Dense", "units": 2}]), tmp_path / "m.onnx")
+    assert check.ran and not check.ok
+    assert check.message.startswith("✗ ONNX (onnxruntime")
+    assert "INVALID_GRAPH : something with two lines" in check.message
 
 
 def test_without_onnxruntime_the_file_is_written_and_the_check_says_how_to_install_it(tmp_path, monkeypatch):
