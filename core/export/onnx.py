@@ -6,9 +6,9 @@ and the self-check); neither is imported before ``to_onnx`` runs its check.
 
 Versions: **opset 13, IR version 7** (ONNX 1.8, 2020). Every operator the export uses has
 its current semantics at opset 13 (Softmax over one axis, Gemm with an optional bias), and
-every maintained runtime reads it: onnxruntime since 1.6, OpenCV's DNN, TensorRT, ONNX.js,
-Core ML and TFLite converters. A newer IR version is refused outright by older runtimes
-("Unsupported model IR version"), so the export uses the oldest pair that holds the model.
+onnxruntime has read opset 13 / IR 7 since 1.6 (2020), as has every runtime and converter
+released since. A newer IR version is refused outright by older runtimes ("Unsupported
+model IR version"), so the export uses the oldest pair whose operators hold the model.
 
 The graph, layer by layer (the engine's conventions, see ``core.layers``):
 
