@@ -68,7 +68,8 @@ from core.layers.pooling import AvgPool2D, MaxPool2D
 from core.layers.reshape import Flatten
 from core.version import __version__
 
-__all__ = ["INPUT_NAME", "IR_VERSION", "OPSET", "OUTPUT_NAME", "onnx_bytes", "to_onnx"]
+__all__ = ["INPUT_NAME", "IR_VERSION", "OPSET", "OUTPUT_NAME", "onnx_bytes", "supported_activations",
+           "supported_layer_types", "to_onnx"]
 
 #: ONNX operator set and IR version written (see the module docstring for why these).
 OPSET = 13

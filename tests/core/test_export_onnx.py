@@ -24,6 +24,7 @@ import core
 from core import Network
 from core.data.errors import DataError
 from core.errors import ModelFileError, SpecError
+from core.export import onnx as onnx_export
 from core.export import protobuf as pb
 from core.export.check import CHECK_SAMPLES, TOLERANCE
 from core.export.onnx import (
@@ -263,6 +264,16 @@ def test_a_layer_type_the_export_does_not_know_is_refused_by_name(tmp_path):
             to_onnx(net, target)
     assert target.read_bytes() == b"previous export"
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_an_activation_the_export_cannot_write_is_refused_by_name(tmp_path, monkeypatch):
+    # As a newly registered activation would be before the export learns it (the
+    # converter-per-registered-type test above fails for it too).
+    monkeypatch.delitem(onnx_export._ACTIVATION_CONVERTERS, "gelu")
+    net = _net((3,), [{"type": "Dense", "units": 3}, {"type": "Activation", "function": "gelu"}])
+    with pytest.raises(SpecError, match=r"layer 2 \(gelu\) cannot be exported to ONNX: .* no 'gelu' activation"):
+        to_onnx(net, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_check_inputs_of_the_wrong_shape_are_refused(tmp_path):
