@@ -21,13 +21,19 @@ import io
 import sys
 import uuid
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from core.errors import SpecError
 from core.export.check import ExportCheck, check_inputs, compare
-from core.layers.activations import LEAKY_RELU_SLOPE
+from core.layers.activations import LEAKY_RELU_SLOPE, Activation
 from core.layers.base import format_shape
+from core.layers.conv import Conv2D
+from core.layers.dense import Dense
+from core.layers.dropout import Dropout
+from core.layers.pooling import AvgPool2D, MaxPool2D, Pool2D
+from core.layers.reshape import Flatten
 from core.network import Network
 from core.saving.atomic import write_atomically
 from core.version import __version__
@@ -35,16 +41,6 @@ from core.version import __version__
 SCRIPT_NAME = "predict.py"
 WEIGHTS_NAME = "weights.npz"
 TARGET = "NumPy script (float64)"
-
-#: Expression per activation, on ``x``; the names used here are defined in ``_HELPERS``.
-_ACTIVATIONS = {
-    "relu": "np.maximum(x, 0.0)",
-    "leaky_relu": f"np.where(x > 0, x, {LEAKY_RELU_SLOPE!r} * x)",
-    "sigmoid": "0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + exp(-x)), without overflow",
-    "tanh": "np.tanh(x)",
-    "softmax": "softmax(x)",
-    "gelu": "x * 0.5 * (1.0 + erf(x / np.sqrt(2.0)))  # exact GELU: x * Phi(x)",
-}
 
 _HELPERS = {
     "conv2d": '''def conv2d(x, w, b, stride):
@@ -86,10 +82,14 @@ def to_numpy(net: Network, folder: str | Path, x: np.ndarray | None = None) -> E
 
         raise ModelFileError(f"cannot export to the folder {str(folder)!r}: {exc.strerror or exc}") from None
     buffer = io.BytesIO()
-    np.savez(buffer, **weights)
-    write_atomically(folder / WEIGHTS_NAME, lambda f: f.write(buffer.getvalue()))
-    write_atomically(folder / SCRIPT_NAME, lambda f: f.write(source.encode("utf-8")))
+    np.savez(buffer, **weights)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
+    write_atomically(folder / WEIGHTS_NAME, lambda f: _write(f, buffer.getvalue()))
+    write_atomically(folder / SCRIPT_NAME, lambda f: _write(f, source.encode("utf-8")))
     return _check(net, folder, x)
+
+
+def _write(fileobj: IO[bytes], data: bytes) -> None:
+    fileobj.write(data)
 
 
 def _check(net: Network, folder: Path, x: np.ndarray | None) -> ExportCheck:
@@ -131,7 +131,7 @@ def script_source(net: Network) -> str:
         if final == "softmax" and "softmax" not in helpers:
             helpers.append("softmax")
         lines.append(f"    # the loss reads the last outputs as logits: {final} turns them into probabilities")
-        lines.append(f"    x = {_ACTIVATIONS[final]}")
+        lines.append(f"    x = {_activation_expression(final)}")
     return _template(net, helpers, lines, shape)
 
 
@@ -148,9 +148,11 @@ def _layer_lines(net: Network, index: int, in_shape: tuple[int, ...]) -> tuple[l
         raise SpecError(f"cannot export layer {index} ({kind}) as a NumPy script: layers with state "
                         "(running statistics) are not supported yet")
     bias = f'w["{key}.b"]' if "b" in layer.params else None
-    if kind == "Dense":
+    # One branch per layer type: a type added to the engine without one is refused below
+    # (and tests/core/test_export_numpy.py, which exports every LAYER_CASES entry, fails).
+    if isinstance(layer, Dense):
         return [f'x = x @ w["{key}.W"]' + (f" + {bias}" if bias else "")], []
-    if kind == "Conv2D":
+    if isinstance(layer, Conv2D):
         from core.layers._im2col import output_size_and_padding
 
         (kh, kw), (sh, sw) = layer.kernel, layer.strides
@@ -162,24 +164,42 @@ def _layer_lines(net: Network, index: int, in_shape: tuple[int, ...]) -> tuple[l
                         "# 'same': extra row/column at the bottom/right")
         step.append(f'x = conv2d(x, w["{key}.W"], {bias}, stride=({sh}, {sw}))')
         return step, ["conv2d"]
-    if kind in ("MaxPool2D", "AvgPool2D"):
-        reduce = "np.max" if kind == "MaxPool2D" else "np.mean"
-        return [f"x = pool2d(x, {tuple(layer.pool)}, {tuple(layer.strides)}, {reduce})"], ["pool2d"]
-    if kind == "Flatten":
+    if isinstance(layer, (MaxPool2D, AvgPool2D)):
+        pool: Pool2D = layer
+        reduce = "np.max" if isinstance(layer, MaxPool2D) else "np.mean"
+        return [f"x = pool2d(x, {tuple(pool.pool)}, {tuple(pool.strides)}, {reduce})"], ["pool2d"]
+    if isinstance(layer, Flatten):
         return ["x = x.reshape(len(x), -1)  # (C, H, W) flattened in C order"], []
-    if kind == "Dropout":
+    if isinstance(layer, Dropout):
         return ["pass  # Dropout: does nothing at inference"], []
-    if kind == "Activation":
+    if isinstance(layer, Activation):
         function = layer.config["function"]
         if function == "linear":
             return ["pass  # linear: output = input"], []
-        if function not in _ACTIVATIONS:
+        expression = _activation_expression(function)
+        if expression is None:
             raise SpecError(f"cannot export layer {index} as a NumPy script: the activation {function!r} "
                             "has no NumPy form in the exporter yet")
-        needs = [h for h in ("softmax", "erf") if h in _ACTIVATIONS[function]]
-        return [f"x = {_ACTIVATIONS[function]}"], needs
+        return [f"x = {expression}"], [h for h in ("softmax", "erf") if h in expression]
     raise SpecError(f"cannot export layer {index} as a NumPy script: the layer type {kind!r} has no NumPy "
                     "form in the exporter yet")
+
+
+def _activation_expression(name: str) -> str | None:
+    """The NumPy expression of activation ``name`` on ``x`` (helpers from ``_HELPERS``), or None."""
+    if name == "relu":
+        return "np.maximum(x, 0.0)"
+    if name == "leaky_relu":
+        return f"np.where(x > 0, x, {LEAKY_RELU_SLOPE!r} * x)"
+    if name == "sigmoid":
+        return "0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + exp(-x)), without overflow"
+    if name == "tanh":
+        return "np.tanh(x)"
+    if name == "softmax":
+        return "softmax(x)"
+    if name == "gelu":
+        return "x * 0.5 * (1.0 + erf(x / np.sqrt(2.0)))  # exact GELU: x * Phi(x)"
+    return None
 
 
 def _template(net: Network, helpers: list[str], lines: list[str], out_shape: tuple[int, ...]) -> str:
