@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import sys
+import tempfile
 import uuid
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
-from core.errors import SpecError
+from core.errors import ModelFileError, SpecError
 from core.export.check import ExportCheck, check_inputs, compare
 from core.layers.activations import LEAKY_RELU_SLOPE, Activation
 from core.layers.base import format_shape
@@ -35,7 +36,6 @@ from core.layers.dropout import Dropout
 from core.layers.pooling import AvgPool2D, MaxPool2D, Pool2D
 from core.layers.reshape import Flatten
 from core.network import Network
-from core.saving.atomic import write_atomically
 from core.version import __version__
 
 SCRIPT_NAME = "predict.py"
@@ -78,18 +78,31 @@ def to_numpy(net: Network, folder: str | Path, x: np.ndarray | None = None) -> E
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from core.errors import ModelFileError
-
         raise ModelFileError(f"cannot export to the folder {str(folder)!r}: {exc.strerror or exc}") from None
     buffer = io.BytesIO()
     np.savez(buffer, **weights)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
-    write_atomically(folder / WEIGHTS_NAME, lambda f: _write(f, buffer.getvalue()))
-    write_atomically(folder / SCRIPT_NAME, lambda f: _write(f, source.encode("utf-8")))
+    _write_atomically(folder / WEIGHTS_NAME, buffer.getvalue())
+    _write_atomically(folder / SCRIPT_NAME, source.encode("utf-8"))
     return _check(net, folder, x)
 
 
-def _write(fileobj: IO[bytes], data: bytes) -> None:
-    fileobj.write(data)
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: a
+    failed export never leaves half a file. (core.saving.atomic sits beside core.export in
+    the import tiers, so it cannot be used here.)"""
+    temp = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+                                         delete=False) as f:
+            temp = f.name
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        if temp is not None and os.path.exists(temp):
+            os.remove(temp)
+        raise ModelFileError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
 def _check(net: Network, folder: Path, x: np.ndarray | None) -> ExportCheck:
