@@ -23,30 +23,23 @@ from core.cli.datasets import load_named_dataset
 from core.cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from core.cli.fit import fit_inputs
 from core.export.check import CHECK_SAMPLES, ExportCheck
+from core.export.targets import EXPORT_TARGETS, load_function
 from core.network import Network
 from core.saving import load_model, save_model
 
-#: (option, what is written, module, function): the exporters, imported only when asked for.
-EXPORTS = (
-    ("onnx", "ONNX model", "core.export.onnx", "to_onnx"),
-    ("pytorch", "PyTorch project", "core.export.pytorch", "to_pytorch"),
-    ("numpy", "NumPy script", "core.export.numpy_script", "to_numpy"),
-)
-
 
 def cmd_export(args: argparse.Namespace) -> int:
-    wanted = [(option, title, module, function) for option, title, module, function in EXPORTS
-              if getattr(args, option)]
+    wanted = [target for target in EXPORT_TARGETS if getattr(args, target.option)]
     if not wanted:
         raise CliError("say what to export: --onnx OUT.onnx, --pytorch DIR and/or --numpy DIR")
     network = load_model(args.model)
     x = _check_samples(network, args)
     code = EXIT_OK
-    for option, title, module, function in wanted:
-        exporter = _exporter(module, function, title)
-        target = getattr(args, option)
-        check: ExportCheck = exporter(network, target, x)
-        print(f"{title} written to {target}")
+    for target in wanted:
+        exporter = _exporter(target.module, target.function, target.title)
+        path = getattr(args, target.option)
+        check: ExportCheck = exporter(network, path, x)
+        print(f"{target.title} written to {path}")
         print(f"  {check.message}", flush=True)
         if check.ran and not check.ok:
             code = EXIT_FAILED
@@ -68,12 +61,10 @@ def cmd_import_weights(args: argparse.Namespace) -> int:
 
 def _exporter(module: str, function: str, title: str) -> Callable[..., Any]:
     """The exporter function, imported now: torch/onnx stay unimported until an export asks."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), function)
-    except (ImportError, AttributeError):
-        raise CliError(f"this nnstudio has no {title} ({module}.{function} is missing); update nnstudio") from None
+    found = load_function(module, function)
+    if found is None:
+        raise CliError(f"this nnstudio has no {title} ({module}.{function} is missing); update nnstudio")
+    return found
 
 
 def _check_samples(network: Network, args: argparse.Namespace) -> np.ndarray | None:
