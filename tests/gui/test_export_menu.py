@@ -11,7 +11,6 @@ import numpy as np
 from PySide6.QtCore import Qt
 
 from core import Network
-from core.export.pytorch import to_pytorch
 
 
 def _click_menu_path(qtbot, window, *path) -> None:
@@ -92,6 +91,8 @@ def test_export_cancelled_in_the_dialog_does_nothing(open_main_window, dialogs, 
 
 
 def test_import_trained_weights_replaces_the_network_after_asking(open_main_window, dialogs, qtbot, tmp_path):
+    from core.export.pytorch import to_pytorch  # written on the pytorch branch (issue 19)
+
     w = open_main_window()
     before = _trained(w)
     source = Network.from_spec(w.document.spec.to_dict() | {"seed": 99})  # same layers, other weights
@@ -129,3 +130,17 @@ def test_import_declined_or_mismatched_changes_nothing(open_main_window, dialogs
     qtbot.waitUntil(w.message_bar.isVisible)
     assert w.message_bar.text.startswith("The weights in other.npz were not imported: ")
     assert w.message_bar.level == "error"
+
+
+def test_an_export_that_cannot_write_shows_a_sentence_and_keeps_the_file(open_main_window, dialogs, qtbot, tmp_path):
+    w = open_main_window()
+    _trained(w)
+    (tmp_path / "taken").write_text("keep")
+    dialogs.folder = str(tmp_path / "taken")
+    with qtbot.waitSignal(w.exports.runner.failed, timeout=30_000):
+        _click_menu_path(qtbot, w, w.export_menu, w.export_actions["numpy"])
+    qtbot.waitUntil(lambda: w.message_bar.text.startswith("The export failed: "))
+    assert "taken" in w.message_bar.text and "Traceback" not in w.message_bar.text
+    assert w.message_bar.level == "error"
+    assert (tmp_path / "taken").read_text() == "keep"
+    assert all(a.isEnabled() for a in w.export_actions.values())  # ready for another try
