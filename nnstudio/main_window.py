@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import QMainWindow, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 import core
+from nnstudio.controllers.export_controller import ExportController
 from nnstudio.controllers.training_controller import TrainingController
 from nnstudio.dialogs import Dialogs
 from nnstudio.messages import reports_errors
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._guard_undo_while_training()
+        self._watch_export_actions()
         self._watch_training_readiness()
         self.statusBar().showMessage("Ready")
 
@@ -91,6 +93,7 @@ class MainWindow(QMainWindow):
     def _build_panels(self) -> None:
         doc = self.document
         self.controller = TrainingController(doc, self)
+        self.exports = ExportController(doc, self)
         self.layer_editor = LayerEditor(doc)
         self.dataset_panel = DatasetPanel(doc, self.dialogs)
         self.training_settings = TrainingSettingsPanel(doc)
@@ -167,7 +170,7 @@ class MainWindow(QMainWindow):
     def _shutdown_workers(self) -> bool:
         """Stop every background thread (training, download, evaluation); True when none is left."""
         results = [self.controller.shutdown(), self.dataset_panel.shutdown(), self.evaluation_panel.shutdown(),
-                   self.document.wait_for_dataset(10_000)]
+                   self.document.wait_for_dataset(10_000), self.exports.runner.wait(30_000)]
         return all(results)
 
     def _build_actions(self) -> None:
@@ -198,6 +201,18 @@ class MainWindow(QMainWindow):
         # the key ambiguous, so it did nothing. key_sequences adds it only where it is missing.
         self.redo_action.setShortcuts(key_sequences(QKeySequence.StandardKey.Redo, "Ctrl+Shift+Z"))
         self.redo_action.setObjectName("redoAction")
+        self.export_actions = {
+            "onnx": action("&ONNX…", lambda: self.export_dialog("onnx"), None, "exportOnnxAction",
+                           "Export the trained network as an ONNX model, checked with onnxruntime"),
+            "pytorch": action("&PyTorch project…", lambda: self.export_dialog("pytorch"), None,
+                              "exportPytorchAction", "Export a PyTorch project (model.py, train.py, weights) "
+                                                     "to a folder, checked with PyTorch"),
+            "numpy": action("&NumPy script…", lambda: self.export_dialog("numpy"), None, "exportNumpyAction",
+                            "Export a NumPy-only predict.py and weights.npz to a folder, checked here"),
+        }
+        self.import_weights_action = action("&Import trained weights…", self.import_weights_dialog, None,
+                                            "importWeightsAction", "Load weights (.npz, e.g. written by an "
+                                                                   "exported train.py) into this network")
         self.evaluate_action = action("&Evaluate on test set", self._on_evaluate_action_triggered, "Ctrl+E",
                                       "evaluateAction", "Run the trained network on the held-out test samples")
         self._watch_evaluate_button()
@@ -251,6 +266,11 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        self.export_menu = file_menu.addMenu("&Export")
+        self.export_menu.setObjectName("exportMenu")
+        self.export_menu.addActions(list(self.export_actions.values()))
+        file_menu.addAction(self.import_weights_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
@@ -413,6 +433,56 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _checked=False, n=name: theme_manager().apply(n))
             group.addAction(a)
             self.theme_actions[name] = a
+
+    # -- export and import ----------------------------------------------------------------------------
+    def _watch_export_actions(self) -> None:
+        """Exports need trained weights and no run in progress; importing needs no run."""
+        self._export_tips = {option: a.statusTip() for option, a in self.export_actions.items()}
+        self.document.snapshotChanged.connect(self._update_export_actions)
+        self.document.trainingActiveChanged.connect(self._update_export_actions)
+        self.exports.busyChanged.connect(self._update_export_actions)
+        self._update_export_actions()
+
+    def _update_export_actions(self, *_args) -> None:
+        why = self.exports.can_export()
+        for option, a in self.export_actions.items():
+            a.setEnabled(not why)
+            a.setStatusTip(why or self._export_tips[option])
+        training = self.document.training_active
+        self.import_weights_action.setEnabled(not training)
+        self.import_weights_action.setStatusTip(
+            "Weights cannot be imported while training runs: stop the run first" if training
+            else "Load weights (.npz, e.g. written by an exported train.py) into this network")
+
+    def export_dialog(self, option: str) -> None:
+        """Ask where (a file for ONNX, a folder otherwise), then export in the background."""
+        if self.exports.can_export():
+            return
+        target = self.exports.target(option)
+        if target.folder:
+            path = self.dialogs.choose_folder(f"Export a {target.title} to a folder")
+        else:
+            suggestion = (self.document.path.with_suffix(target.suffix).name if self.document.path
+                          else f"model{target.suffix}")
+            path = self.dialogs.save_file_path(f"Export an {target.title}", suggestion,
+                                               f"{target.title}s (*{target.suffix});;All files (*)")
+            if path and not Path(path).suffix:
+                path += target.suffix
+        if path:
+            self.exports.export(option, path)
+
+    def import_weights_dialog(self) -> None:
+        """Ask for an .npz and, when trained weights would be replaced, for a confirmation
+        (training results cannot be undone)."""
+        paths = self.dialogs.open_data_paths("Import trained weights", "NumPy weights (*.npz);;All files (*)")
+        if not paths:
+            return
+        if self.document.network is not None and not self.dialogs.confirm(
+                "Replace the trained weights?",
+                f"Importing {Path(paths[0]).name} replaces the weights this network has learned. "
+                "This cannot be undone (save the model first to keep them). Continue?"):
+            return
+        self.exports.import_weights(paths[0])
 
     # -- messages ----------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "error", details: str = "", actions: dict | None = None) -> None:

@@ -116,13 +116,15 @@ def plot_colors(palette: QPalette | None = None) -> PlotColors:
 
 #: (background, text and border) of message frames per level, on a light and a dark theme.
 _NOTICE_COLORS = {
-    False: {"error": ("#fdecea", "#8a1c1c"), "warning": ("#fff4e5", "#7a4b00"), "info": ("#e8f1fb", "#0b3c6b")},
-    True: {"error": ("#4a1c1f", "#ffb4ab"), "warning": ("#43331a", "#ffd59a"), "info": ("#17304a", "#a9d1ff")},
+    False: {"error": ("#fdecea", "#8a1c1c"), "warning": ("#fff4e5", "#7a4b00"), "info": ("#e8f1fb", "#0b3c6b"),
+            "success": ("#e7f5ea", "#1b5e20")},
+    True: {"error": ("#4a1c1f", "#ffb4ab"), "warning": ("#43331a", "#ffd59a"), "info": ("#17304a", "#a9d1ff"),
+           "success": ("#17351f", "#a5e0b0")},
 }
 
 
 def notice_colors(level: str, palette: QPalette | None = None) -> tuple[str, str]:
-    """(background, text) of a message of ``level`` ("error", "warning", "info")."""
+    """(background, text) of a message of ``level`` ("error", "warning", "info", "success")."""
     colors = _NOTICE_COLORS[is_dark(palette)]
     return colors.get(level, colors["info"])
 

@@ -10,15 +10,19 @@ Subcommands::
                       [--no-labels] [--proba]        (features only; each class's probability)
     summary MODEL.nnz|SPEC.json                      layers, shapes, parameter counts
     demo                                             a short training run on the 8x8 digits
+    export MODEL.nnz [--onnx OUT.onnx] [--pytorch DIR] [--numpy DIR] [--dataset NAME]
+                                                     exports, each checked against the engine
+    import-weights MODEL.nnz WEIGHTS.npz -o NEW.nnz  load trained weights into a model
 
 Exit codes: 0 success; 2 bad usage or bad input (one sentence on stderr, no traceback);
-1 training diverged or an unexpected error; 130 interrupted (Ctrl+C); 141 the reader of
-stdout stopped early (``| head``), silently.
+1 training diverged, an export differs from the engine, or an unexpected error;
+130 interrupted (Ctrl+C); 141 the reader of stdout stopped early (``| head``), silently.
 
 Progress goes to stderr: a bar redrawn at most ~10 times a second when stderr is a
 terminal, otherwise one line per epoch. Results go to stdout.
 
-One module per command (``train``, ``evaluate``, ``predict``, ``summary``, ``demo``), each with
+One module per command (``train``, ``evaluate``, ``predict``, ``summary``, ``demo``, ``export``
+with ``import-weights``), each with
 a ``cmd_<name>(args) -> exit code``; shared: ``parser`` (the subcommands and their options),
 ``run`` (``main``: every failure becomes one line and an exit code), ``errors`` (exit codes,
 :class:`CliError`), ``spec_files`` (the user's spec, text and output files), ``datasets``

@@ -10,6 +10,7 @@ from core.cli.datasets import DEFAULT_TEST_SPLIT
 from core.cli.demo import DEMO_TRAINING, cmd_demo
 from core.cli.errors import EXIT_USAGE
 from core.cli.evaluate import cmd_evaluate
+from core.cli.export import cmd_export, cmd_import_weights
 from core.cli.predict import cmd_predict
 from core.cli.summary import cmd_summary
 from core.cli.train import PRESETS, cmd_train
@@ -29,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(prog: str = "nnstudio-cli") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="nnstudio's engine from the command line: train, evaluate, "
-                                            "predict, summarise, demo.")
+                                            "predict, summarise, demo, export.")
     parser.set_defaults(command=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -73,6 +74,23 @@ def build_parser(prog: str = "nnstudio-cli") -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="layers, output shapes and parameter counts")
     p.add_argument("file", metavar="MODEL.nnz|SPEC.json")
     p.set_defaults(handler=cmd_summary)
+
+    p = sub.add_parser("export", help="export a model to ONNX, a PyTorch project and/or a NumPy script, "
+                                      "each checked against the engine")
+    p.add_argument("model", metavar="MODEL.nnz")
+    p.add_argument("--onnx", metavar="OUT.onnx", help="write an ONNX model file")
+    p.add_argument("--pytorch", metavar="DIR", help="write a PyTorch project (model.py, train.py, weights) to DIR")
+    p.add_argument("--numpy", metavar="DIR", help="write a NumPy-only predict.py and weights.npz to DIR")
+    _add_dataset_options(p, required=False, default_help="the model's own dataset when it is on this computer, "
+                                                         "else random inputs")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("import-weights", help="load trained weights (.npz, e.g. from an exported train.py) into "
+                                              "a model and save it as a new model file")
+    p.add_argument("model", metavar="MODEL.nnz", help="the model the weights were exported from")
+    p.add_argument("weights", metavar="WEIGHTS.npz")
+    p.add_argument("-o", "--output", required=True, metavar="NEW.nnz", help="where to save the model with the weights")
+    p.set_defaults(handler=cmd_import_weights)
 
     p = sub.add_parser("demo", help="a short training run on the bundled 8x8 digits")
     p.add_argument("--epochs", type=int, default=DEMO_TRAINING["epochs"], help="epochs to train (default %(default)s)")
