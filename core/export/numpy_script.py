@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
 import numpy as np
 
+from core.atomic_write import save_target, write_atomically
 from core.errors import ModelFileError, SpecError
 from core.export.check import ExportCheck, check_inputs, compare
 from core.layers.activations import LEAKY_RELU_SLOPE, Activation
@@ -87,22 +86,10 @@ def to_numpy(net: Network, folder: str | Path, x: np.ndarray | None = None) -> E
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: a
-    failed export never leaves half a file. (core.saving.atomic sits beside core.export in
-    the import tiers, so it cannot be used here.)"""
-    temp = None
-    try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                         delete=False) as f:
-            temp = f.name
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except OSError as exc:
-        if temp is not None and os.path.exists(temp):
-            os.remove(temp)
-        raise ModelFileError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    """Write ``data`` over ``path`` atomically (``core.atomic_write``): a failed export never
+    leaves half a file."""
+    action = f"write the NumPy export's {path.name} to"
+    write_atomically(save_target(path, action=action), lambda fileobj: fileobj.write(data), action=action)
 
 
 def _check(net: Network, folder: Path, x: np.ndarray | None) -> ExportCheck:

@@ -41,21 +41,19 @@ A layer type or activation without a converter here is refused with a SpecError 
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import math
 import os
-import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.atomic_write import save_target, write_atomically
 from core.data.errors import DataError
-from core.errors import ModelFileError, SpecError
+from core.errors import SpecError
 from core.export import protobuf as pb
 from core.export.check import ExportCheck, check_inputs, compare, not_installed
 from core.layers._im2col import output_size_and_padding
@@ -323,50 +321,13 @@ def to_onnx(net: Any, path: str | os.PathLike[str], x: np.ndarray | None = None)
 
 
 def _write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``, so the
-    file is complete or untouched (a symbolic link is written through and stays a link; the
-    replaced file's permissions are kept). ModelFileError naming the path otherwise."""
-    shown = os.fspath(path)
-    if not isinstance(shown, str) or not shown.strip():
-        raise ModelFileError("cannot write the ONNX file: no file name was given")
-    target = Path(os.path.realpath(shown)) if os.path.islink(shown) else Path(shown)
-    if target.is_dir():
-        raise ModelFileError(f"cannot write the ONNX file {shown!r}: it is a folder; choose a file name "
-                             "such as model.onnx")
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except OSError:
-        mode = 0o666 & ~_umask()
-    try:
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise ModelFileError(f"cannot write the ONNX file {shown!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        if isinstance(exc, OSError):
-            raise ModelFileError(f"cannot write the ONNX file {shown!r}: {exc.strerror or exc}") from None
-        raise
+    """Write ``data`` over ``path`` atomically (``core.atomic_write``): the file is complete or
+    untouched; a symbolic link is written through; ModelFileError naming the path otherwise."""
+    action = "write the ONNX file"
+    target = save_target(path, action=action, example="model.onnx")
+    write_atomically(target, lambda fileobj: fileobj.write(data), action=action)
     return target
 
-
-def _umask() -> int:
-    """The process's umask, read without changing it (os.umask would race other threads)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
 
 
 def _run_check(path: Path, inputs: np.ndarray, expected: np.ndarray) -> ExportCheck:

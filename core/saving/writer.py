@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from core import limits
+from core.atomic_write import save_target, write_atomically
 from core.errors import ModelFileError, SpecError
 from core.network import Network
-from core.saving.atomic import save_target, write_atomically
 from core.saving.history_bounds import bounded_history
 from core.saving.layout import (
     FORMAT_NAME,

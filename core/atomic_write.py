@@ -1,4 +1,4 @@
-"""Writing a file atomically the way an editor does (used by ``save_model``).
+"""Writing a file atomically the way an editor does (``save_model`` and the exports use it).
 
 - The content goes to a temporary file in the target's folder, is flushed and fsynced, gets
   the replaced file's permissions (or the umask default) and is renamed over the target, so
@@ -12,7 +12,8 @@
   the same folder removes every such file whose lock is free (its writer is gone) — never one
   another process is still writing. Without ``flock`` (Windows) only ones older than a day go.
 
-Every problem raises ``ModelFileError`` naming the path and the reason.
+Every problem raises ``ModelFileError`` naming the path and the reason; ``action`` words it
+for the caller ("save the model to", the default, or "write the ONNX file").
 """
 
 from __future__ import annotations
@@ -46,22 +47,28 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK,
           (stat.S_ISFIFO, "a pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
 
 
+def _bare(action: str) -> str:
+    """``save the model to`` -> ``save the model`` (for messages without a path)."""
+    return action.removesuffix(" to")
+
+
 def _error(message: str) -> ModelFileError:
     return ModelFileError(message)
 
 
-def save_target(path: str | os.PathLike[str]) -> Path:
+def save_target(path: str | os.PathLike[str], action: str = "save the model to",
+                example: str = "model.nnz") -> Path:
     """The regular file a save to ``path`` replaces or creates: symbolic links followed.
 
     Raises ModelFileError for an empty path or a target that is not a regular file.
     """
     if not isinstance(path, (str, os.PathLike)):
-        raise _error(f"cannot save the model: {path!r} is not a file name")
+        raise _error(f"cannot {_bare(action)}: {path!r} is not a file name")
     text = os.fspath(path)
     if isinstance(text, bytes):
         text = os.fsdecode(text)
     if not text.strip():
-        raise _error("cannot save the model: no file name was given")
+        raise _error(f"cannot {_bare(action)}: no file name was given")
     original = Path(text)
     target = Path(os.path.realpath(original)) if original.is_symlink() else original
     try:
@@ -69,22 +76,22 @@ def save_target(path: str | os.PathLike[str]) -> Path:
     except FileNotFoundError:
         return target
     except OSError as exc:
-        raise _error(f"cannot save the model to {text!r}: {exc.strerror or exc}") from None
+        raise _error(f"cannot {action} {text!r}: {exc.strerror or exc}") from None
     for is_kind, kind in _KINDS:
         if is_kind(st.st_mode):
             shown = text if target == original else f"{text} (a link to {target})"
-            raise _error(f"cannot save the model to {shown!r}: it is {kind}, not a file; choose a file name "
-                                 "such as model.nnz")
+            raise _error(f"cannot {action} {shown!r}: it is {kind}, not a file; choose a file name "
+                         f"such as {example}")
     return target
 
 
-def write_atomically(target: Path, write: Callable[[IO[bytes]], None],
-                     verify: Callable[[Path], None] | None = None) -> None:
+def write_atomically(target: Path, write: Callable[[IO[bytes]], object],
+                     verify: Callable[[Path], None] | None = None, action: str = "save the model to") -> None:
     """Write ``target`` through ``write(fileobj)``; ``verify(temp_path)`` may refuse the
     written file (by raising) before it replaces anything. Cleans stale temporary files."""
     folder = target.parent if str(target.parent) else Path(".")
     remove_stale_temp_files(folder)
-    fileobj = _locked_temp_file(folder, target.name, str(target))
+    fileobj = _locked_temp_file(folder, target.name, str(target), action)
     name = fileobj.name
     try:
         with fileobj:
@@ -101,12 +108,12 @@ def write_atomically(target: Path, write: Callable[[IO[bytes]], None],
     except BaseException as exc:
         _remove_quietly(name)
         if isinstance(exc, OSError):
-            raise _error(f"cannot save the model to {str(target)!r}: {exc.strerror or exc}") from None
+            raise _error(f"cannot {action} {str(target)!r}: {exc.strerror or exc}") from None
         raise
     _fsync_directory(folder)
 
 
-def _locked_temp_file(folder: Path, name: str, shown: str) -> IO[bytes]:
+def _locked_temp_file(folder: Path, name: str, shown: str, action: str) -> IO[bytes]:
     """A new temporary file in ``folder``, locked; retried if a cleaner removed it before
     the lock was taken (the window between creating and locking)."""
     for _ in range(10):
@@ -114,7 +121,7 @@ def _locked_temp_file(folder: Path, name: str, shown: str) -> IO[bytes]:
             f = tempfile.NamedTemporaryFile(  # noqa: SIM115 - returned open, the caller closes it
                 dir=folder, prefix=f".{name}{TEMP_MARK}", suffix=".tmp", delete=False)
         except OSError as exc:
-            raise _error(f"cannot save the model to {shown!r}: {exc.strerror or exc}") from None
+            raise _error(f"cannot {action} {shown!r}: {exc.strerror or exc}") from None
         if fcntl is None:
             return f
         try:
@@ -124,7 +131,7 @@ def _locked_temp_file(folder: Path, name: str, shown: str) -> IO[bytes]:
         except OSError:
             pass
         f.close()
-    raise _error(f"cannot save the model to {shown!r}: could not create a temporary file in its folder")
+    raise _error(f"cannot {action} {shown!r}: could not create a temporary file in its folder")
 
 
 def remove_stale_temp_files(folder: Path) -> list[str]:
