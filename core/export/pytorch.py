@@ -285,7 +285,7 @@ def readme_source(net: Network, has_data: bool) -> str:
     else:
         data = (f"No training data was exported. Put a `{DATA_FILE}` with arrays `x` (n, "
                 + ", ".join(map(str, net.input_shape or ())) + ") and `y` (labels (n,)) beside `train.py`, "
-                "preprocessed as below, or pass `--data FILE.npz`.")
+                "preprocessed as stated above, or pass `--data FILE.npz`.")
     return templates.README.format(
         version=__version__,
         summary="\n".join(f"    {line}" for line in net.summary().splitlines()),

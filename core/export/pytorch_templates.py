@@ -319,8 +319,7 @@ def main():
         save_weights(model, ARGS.out)
         print(f"wrote {{ARGS.out}}: import it in nnstudio with File > Import trained weights...")
     if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
+        dist.barrier()  # every process stays until process 0 has written --out
 
 
 def parse_arguments():
@@ -356,6 +355,10 @@ def parse_arguments():
 if __name__ == "__main__":
     ARGS = parse_arguments()
     main()
+    if dist.is_initialized():
+        # After main() has returned, so the DistributedDataParallel wrapper (and its threads)
+        # is gone before the process group it uses: the other order can abort at exit.
+        dist.destroy_process_group()
 '''
 
 README = '''# A network exported from nnstudio {version}
