@@ -10,6 +10,9 @@ The folder (``to_pytorch(net, folder, x=None, data=None)``):
   ``model.py`` converts on load (Dense W transposed to nn.Linear's (out, in)) and back on save;
 - ``data.npz`` (when ``data=(x, y)`` is given): the training inputs and labels as the engine
   trains on them (preprocessed), ``x`` (n, *input_shape) float32 and ``y`` (n,) or (n, k);
+- ``optimizer.npz`` (when the optimizer has state, i.e. after training): the engine's
+  optimizer slots (``layers.0.W/m`` …, engine layouts) and step count, so ``train.py``
+  continues the optimizer, not only the weights;
 - ``train.py``: continues training with the engine's loss, optimizer, hyperparameters and
   training settings, on CUDA when present, distributed under ``torchrun``; writes ``--out``;
 - ``README.md``: the commands (one machine, several GPUs, several machines) and what is kept.
@@ -46,12 +49,14 @@ from core.network import Network
 from core.spec.model import TrainingConfig
 from core.version import __version__
 
-__all__ = ["DATA_FILE", "MODEL_FILE", "README_FILE", "TRAIN_FILE", "model_source", "to_pytorch", "train_source"]
+__all__ = ["DATA_FILE", "MODEL_FILE", "OPTIMIZER_FILE", "README_FILE", "TRAIN_FILE", "model_source", "to_pytorch",
+           "train_source"]
 
 MODEL_FILE = "model.py"
 TRAIN_FILE = "train.py"
 README_FILE = "README.md"
 DATA_FILE = "data.npz"
+OPTIMIZER_FILE = "optimizer.npz"
 
 
 # -- per-layer translators --------------------------------------------------------------------------
@@ -240,6 +245,25 @@ def _optimizer_source(net: Network) -> str:
                     "the exporter yet")
 
 
+def _optimizer_slot_names(net: Network) -> tuple[dict[str, str], str | None]:
+    """({engine slot: torch state name}, torch's name for the step count or None)."""
+    kind = net.optimizer.type_name
+    if kind == "SGD":
+        return {"velocity": "momentum_buffer"}, None
+    if kind == "Adam":
+        return {"m": "exp_avg", "v": "exp_avg_sq"}, "step"
+    return {}, None
+
+
+def _optimizer_bytes(net: Network) -> bytes | None:
+    """optimizer.npz: the engine's optimizer slots (``layers.0.W/m`` …, engine layouts) and
+    ``iterations``, or None when the optimizer has no state yet (an untrained network)."""
+    state = net.optimizer.state_dict()
+    if not state["slots"]:
+        return None
+    return weights_bytes({**state["slots"], "iterations": np.asarray(state["iterations"], dtype=np.int64)})
+
+
 def _training_settings(net: Network) -> dict[str, Any]:
     """The network's training settings (``metadata["training"]``), or the defaults."""
     saved = net.metadata.get("training")
@@ -269,6 +293,8 @@ def train_source(net: Network) -> str:
         seed=net.seed,
         output_units=net.output_shape[0],
         logits=repr(net.loss.fused_activation is not None),
+        slot_names=repr(_optimizer_slot_names(net)[0]),
+        step_name=repr(_optimizer_slot_names(net)[1]),
     )
 
 
@@ -337,11 +363,16 @@ def to_pytorch(net: Network, folder: str | os.PathLike[str], x: np.ndarray | Non
              WEIGHTS_FILE: weights_bytes(net.get_weights())}
     if data is not None:
         files[DATA_FILE] = _data_bytes(net, data)
+    optimizer_state = _optimizer_bytes(net)
+    if optimizer_state is not None:
+        files[OPTIMIZER_FILE] = optimizer_state
     target = Path(folder)
     try:
         target.mkdir(parents=True, exist_ok=True)
         for name, content in files.items():
             write_bytes_atomically(target / name, content)
+        if OPTIMIZER_FILE not in files:  # an earlier export's optimizer state would be continued
+            (target / OPTIMIZER_FILE).unlink(missing_ok=True)
     except OSError as exc:
         raise ModelFileError(f"cannot export to the folder {str(target)!r}: {exc.strerror or exc}") from None
     if x is None and data is not None:

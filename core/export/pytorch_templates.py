@@ -158,6 +158,8 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
+import torch.nn as nn
+
 from model import DTYPE, LOSS_INPUT_LAYERS, build_model, save_weights
 
 HERE = Path(__file__).resolve().parent
@@ -185,6 +187,33 @@ def make_optimizer(parameters, learning_rate):
     """nnstudio's optimizer with its settings. Weight decay is L2 added to the gradient, as in
     nnstudio (not AdamW's decoupled decay)."""
 {optimizer_body}
+
+
+#: nnstudio's optimizer slot -> the name PyTorch's optimizer keeps it under.
+SLOT_NAMES = {slot_names}
+#: nnstudio's state kept there under another name (Adam's step count).
+STEP_NAME = {step_name}
+
+
+def load_optimizer_state(optimizer, model, path):
+    """Continue nnstudio's optimizer: copy its slots (optimizer.npz: "layers.<i>.W/<slot>" in
+    nnstudio's layouts, and "iterations") into the PyTorch optimizer's state."""
+    with np.load(path, allow_pickle=False) as slots:
+        for i, layer in enumerate(model.layers):
+            if not isinstance(layer, (nn.Linear, nn.Conv2d)):
+                continue
+            for name, parameter in (("W", layer.weight), ("b", layer.bias)):
+                state = {{}}
+                for slot, torch_name in SLOT_NAMES.items():
+                    key = f"layers.{{i}}.{{name}}/{{slot}}"
+                    if parameter is None or key not in slots:
+                        continue
+                    value = slots[key].T if name == "W" and isinstance(layer, nn.Linear) else slots[key]
+                    state[torch_name] = torch.from_numpy(np.ascontiguousarray(value)).to(parameter)
+                if state and STEP_NAME:
+                    state[STEP_NAME] = torch.tensor(float(slots["iterations"]))
+                if state:
+                    optimizer.state[parameter] = state
 
 
 def targets_for(y):
@@ -282,6 +311,8 @@ def main():
     if world > 1:
         trained = DistributedDataParallel(loss_model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = make_optimizer(trained.parameters(), ARGS.lr)
+    if ARGS.optimizer_state and Path(ARGS.optimizer_state).is_file():
+        load_optimizer_state(optimizer, model, ARGS.optimizer_state)
 
     train_set = TensorDataset(torch.from_numpy(x[train_idx]), torch.from_numpy(targets[train_idx]))
     # --batch-size is the update's batch over all processes: each takes its share, and DDP
@@ -335,6 +366,9 @@ def parse_arguments():
                         help="training data: .npz with x (n, *input shape) and y (labels) (default: data.npz here)")
     parser.add_argument("--weights", default=str(HERE / "weights.npz"),
                         help="weights to start from (default: the exported weights.npz)")
+    parser.add_argument("--optimizer-state", default=str(HERE / "optimizer.npz"),
+                        help="nnstudio's optimizer state to continue from (momentum, Adam's averages), when the "
+                             "file exists (default: optimizer.npz here); --optimizer-state '' starts afresh")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                         help=f"samples per update over all processes (nnstudio's setting: {{BATCH_SIZE}})")
     parser.add_argument("--lr", type=float, default=LEARNING_RATE,
@@ -375,7 +409,8 @@ Dataset: {dataset}. Preprocessing the model expects: {preprocessing}.
   first for images) and returns the class probabilities nnstudio's `predict_proba` returns.
 - `weights.npz`: the weights in nnstudio's names and layouts (`layers.0.W`, `layers.0.b`, …;
   Dense W is (in, out) and `model.py` transposes it to `nn.Linear`'s (out, in)).
-- `train.py`: continues training from these weights and writes the result in the same layout.
+- `train.py`: continues training from these weights (and `optimizer.npz`, the optimizer's
+  state, when there is one) and writes the result in the same layout.
 - {data}
 
 Needs only PyTorch and NumPy (`pip install torch numpy`).
@@ -413,9 +448,12 @@ Bring the trained weights back into nnstudio: File ▸ Import trained weights…
   constant learning rate (nnstudio has no schedule), and the training settings: {epochs}
   epochs, batch {batch_size}, validation split {validation_split}, shuffle {shuffle}.
 
+- The optimizer's state (momentum, Adam's running averages and step count) when the network
+  had been trained: `optimizer.npz`, which `train.py` continues from (`--optimizer-state ''`
+  starts afresh). With the same data order, PyTorch's updates are nnstudio's.
+
 ## What is not
 
-- The optimizer's state (momentum, Adam's running averages and step count) starts fresh.
 - The random streams: shuffling, dropout masks and the validation split use PyTorch's and
   NumPy's generators seeded with the same seed, not nnstudio's exact sequence.
 - nnstudio's guards (an update with a non-finite loss is skipped there) and its history.

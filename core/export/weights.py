@@ -41,7 +41,7 @@ WEIGHTS_FILE = "weights.npz"
 def weights_bytes(weights: Mapping[str, np.ndarray]) -> bytes:
     """The ``.npz`` file (uncompressed, no pickle) holding ``weights`` (key -> array)."""
     buffer = io.BytesIO()
-    arrays: dict[str, Any] = {key: np.ascontiguousarray(value) for key, value in weights.items()}
+    arrays: dict[str, Any] = {key: np.asarray(value, order="C") for key, value in weights.items()}  # keeps 0-d
     np.savez(buffer, **arrays)
     return buffer.getvalue()
 

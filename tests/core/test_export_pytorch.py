@@ -239,3 +239,20 @@ def test_modules_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "[]"
+
+
+def test_a_trained_networks_optimizer_state_is_exported_for_train_py(tmp_path):
+    net = small_net()
+    x = check_inputs(net.known_input_shape(), n=8)
+    net.fit(x, np.arange(8) % 4, epochs=2, batch_size=4)
+    to_pytorch(net, tmp_path)
+    state = net.optimizer.state_dict()
+    with np.load(tmp_path / "optimizer.npz", allow_pickle=False) as saved:
+        assert saved["iterations"].shape == () and int(saved["iterations"]) == state["iterations"] == 4
+        assert sorted(k for k in saved.files if k != "iterations") == sorted(state["slots"])
+        np.testing.assert_array_equal(saved["layers.6.W/m"], state["slots"]["layers.6.W/m"])  # engine layout
+    constants = assignments((tmp_path / "train.py").read_text(encoding="utf-8"))
+    assert constants["SLOT_NAMES"] == {"m": "exp_avg", "v": "exp_avg_sq"} and constants["STEP_NAME"] == "step"
+    # An export of an untrained network leaves no optimizer state behind, not even an earlier one.
+    to_pytorch(small_net(), tmp_path)
+    assert not (tmp_path / "optimizer.npz").exists()
