@@ -204,7 +204,7 @@ def model_source(net: Network) -> str:
         dtype="torch.float64" if net.dtype == np.float64 else "torch.float32",
         dtype_name=net.dtype.name,
         class_names=repr(list(class_names)) if isinstance(class_names, list) else "None",
-        preprocessing=json.dumps(preprocessing) if isinstance(preprocessing, dict) else "None",
+        preprocessing=repr(preprocessing) if isinstance(preprocessing, dict) else "None",
         helpers="".join(templates.HELPERS[h] + "\n\n" for h in helpers),
         layers=layer_lines,
         loss_input_layers=_loss_input_layers(net),

@@ -154,11 +154,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
-
-import torch.nn as nn
 
 from model import DTYPE, LOSS_INPUT_LAYERS, build_model, save_weights
 
