@@ -256,3 +256,14 @@ def test_a_trained_networks_optimizer_state_is_exported_for_train_py(tmp_path):
     # An export of an untrained network leaves no optimizer state behind, not even an earlier one.
     to_pytorch(small_net(), tmp_path)
     assert not (tmp_path / "optimizer.npz").exists()
+
+
+def test_model_py_records_class_names_and_preprocessing(tmp_path):
+    net = small_net()
+    net.metadata["class_names"] = ["cat", "dog", "bird", "fish"]
+    net.metadata["preprocessing"] = {"scale": 1 / 255, "layout": "image", "invert": True, "offset": None}
+    to_pytorch(net, tmp_path)
+    constants = assignments((tmp_path / "model.py").read_text(encoding="utf-8"))
+    assert constants["CLASS_NAMES"] == ["cat", "dog", "bird", "fish"]
+    assert constants["PREPROCESSING"] == net.metadata["preprocessing"]
+    assert constants["INPUT_SHAPE"] == (1, 5, 5)
