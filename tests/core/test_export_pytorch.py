@@ -13,6 +13,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -267,3 +268,14 @@ def test_model_py_records_class_names_and_preprocessing(tmp_path):
     assert constants["CLASS_NAMES"] == ["cat", "dog", "bird", "fish"]
     assert constants["PREPROCESSING"] == net.metadata["preprocessing"]
     assert constants["INPUT_SHAPE"] == (1, 5, 5)
+
+
+def test_an_exported_model_that_fails_to_run_is_a_red_line_not_an_exception(tmp_path, monkeypatch):
+    # A torch that imports but cannot run model.py (it has no torch.nn).
+    fake = types.ModuleType("torch")
+    fake.__version__ = "0.0+fake"
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    check = to_pytorch(small_net(), tmp_path)
+    assert check.ran and not check.ok
+    assert check.message.startswith("✗ PyTorch 0.0 failed to run the exported model: ModuleNotFoundError")
+    assert (tmp_path / "model.py").is_file()  # the files stay written
