@@ -390,8 +390,14 @@ if __name__ == "__main__":
     main()
     if dist.is_initialized():
         # After main() has returned, so the DistributedDataParallel wrapper (and its threads)
-        # is gone before the process group it uses: the other order can abort at exit.
+        # is gone before the process group it uses.
         dist.destroy_process_group()
+        # Leave without the interpreter's teardown: with gloo (PyTorch 2.13, CPU) it sometimes
+        # aborts ("terminate called without an active exception") after all work is done,
+        # which torchrun reports as a failed run. Everything is written and flushed by now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 '''
 
 README = '''# A network exported from nnstudio {version}
