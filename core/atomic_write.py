@@ -35,7 +35,7 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 
-__all__ = ["TEMP_MARK", "remove_stale_temp_files", "save_target", "write_atomically"]
+__all__ = ["TEMP_MARK", "remove_stale_temp_files", "save_target", "write_atomically", "write_bytes_atomically"]
 
 #: Part of every temporary file name, so cleanup only ever touches our own files.
 TEMP_MARK = ".nnsave-"
@@ -111,6 +111,15 @@ def write_atomically(target: Path, write: Callable[[IO[bytes]], object],
             raise _error(f"cannot {action} {str(target)!r}: {exc.strerror or exc}") from None
         raise
     _fsync_directory(folder)
+
+
+def write_bytes_atomically(path: str | os.PathLike[str], data: bytes, action: str = "save the model to",
+                           example: str = "model.nnz") -> Path:
+    """``data`` written to ``path`` atomically (the checks of ``save_target``, then
+    ``write_atomically``); returns the file written (a link's target). ModelFileError otherwise."""
+    target = save_target(path, action=action, example=example)
+    write_atomically(target, lambda fileobj: fileobj.write(data), action=action)
+    return target
 
 
 def _locked_temp_file(folder: Path, name: str, shown: str, action: str) -> IO[bytes]:

@@ -33,12 +33,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not wanted:
         raise CliError("say what to export: --onnx OUT.onnx, --pytorch DIR and/or --numpy DIR")
     network = load_model(args.model)
-    x = _check_samples(network, args)
+    data = _dataset_arrays(network, args)
+    x = data[0][:CHECK_SAMPLES] if data is not None else None
     code = EXIT_OK
     for target in wanted:
         exporter = _exporter(target.module, target.function, target.title)
         path = getattr(args, target.option)
-        check: ExportCheck = exporter(network, path, x)
+        extra = {"data": data} if target.takes_data and data is not None else {}
+        check: ExportCheck = exporter(network, path, x, **extra)
         print(f"{target.title} written to {path}")
         print(f"  {check.message}", flush=True)
         if check.ran and not check.ok:
@@ -67,9 +69,10 @@ def _exporter(module: str, function: str, title: str) -> Callable[..., Any]:
     return found
 
 
-def _check_samples(network: Network, args: argparse.Namespace) -> np.ndarray | None:
-    """Up to CHECK_SAMPLES inputs (n, *input_shape) of the dataset to check on, or None
-    (random inputs) when no dataset is at hand."""
+def _dataset_arrays(network: Network, args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray] | None:
+    """The dataset's training samples as the network takes them, inputs (n, *input_shape) and
+    labels (n,): the first CHECK_SAMPLES inputs check every export and the PyTorch project
+    trains on all of them; None (random check inputs, no bundled data) when no dataset is at hand."""
     from core.data import DataError
 
     stored = network.metadata.get("dataset")
@@ -82,9 +85,24 @@ def _check_samples(network: Network, args: argparse.Namespace) -> np.ndarray | N
     options = stored.get("params") if same and isinstance(stored.get("params"), dict) else None
     try:
         dataset, _ = load_named_dataset(name, args.dataset_option, args.download, options)
-        return fit_inputs(network, np.asarray(dataset.x[:CHECK_SAMPLES]))
+        return _training_part(network, dataset)
     except (CliError, DataError) as exc:
         if args.dataset:  # asked for by name: a failure is the user's to fix
             raise
         print(f"note: checking on random inputs ({exc})", file=sys.stderr)
         return None
+
+
+def _training_part(network: Network, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The samples the network may train on (training + validation parts, never the test part):
+    the split recorded when the model was trained (``metadata["split"]``), else the CLI's default."""
+    split = network.metadata.get("split")
+    split = split if isinstance(split, dict) else {}
+    try:
+        parts = dataset.split(int(split.get("seed", network.seed or 0)),
+                              float(split.get("validation_fraction", 0.1)), float(split.get("test_fraction", 0.2)))
+    except (TypeError, ValueError):
+        parts = dataset.split(0)
+    x = np.concatenate([parts.x_train, parts.x_val])
+    y = np.concatenate([parts.y_train, parts.y_val])
+    return fit_inputs(network, x), y

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic_write import save_target, write_atomically
+from core.atomic_write import write_bytes_atomically
 from core.errors import ModelFileError, SpecError
 from core.export.check import ExportCheck, check_inputs, compare
 from core.layers.activations import LEAKY_RELU_SLOPE, Activation
@@ -80,16 +80,9 @@ def to_numpy(net: Network, folder: str | Path, x: np.ndarray | None = None) -> E
         raise ModelFileError(f"cannot export to the folder {str(folder)!r}: {exc.strerror or exc}") from None
     buffer = io.BytesIO()
     np.savez(buffer, **weights)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
-    _write_atomically(folder / WEIGHTS_NAME, buffer.getvalue())
-    _write_atomically(folder / SCRIPT_NAME, source.encode("utf-8"))
+    for name, data in ((WEIGHTS_NAME, buffer.getvalue()), (SCRIPT_NAME, source.encode("utf-8"))):
+        write_bytes_atomically(folder / name, data, action=f"write the NumPy export's {name} to")
     return _check(net, folder, x)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` over ``path`` atomically (``core.atomic_write``): a failed export never
-    leaves half a file."""
-    action = f"write the NumPy export's {path.name} to"
-    write_atomically(save_target(path, action=action), lambda fileobj: fileobj.write(data), action=action)
 
 
 def _check(net: Network, folder: Path, x: np.ndarray | None) -> ExportCheck:

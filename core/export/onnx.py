@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic_write import save_target, write_atomically
+from core.atomic_write import write_bytes_atomically
 from core.data.errors import DataError
 from core.errors import SpecError
 from core.export import protobuf as pb
@@ -316,18 +316,8 @@ def to_onnx(net: Any, path: str | os.PathLike[str], x: np.ndarray | None = None)
         raise DataError(f"the check inputs have shape {inputs.shape}, but the network takes "
                         f"(n, {', '.join(map(str, net.input_shape))})")
     expected = net.predict_proba(inputs)  # before writing: inputs it refuses leave no file behind
-    target = _write_atomically(path, data)
+    target = write_bytes_atomically(path, data, action="write the ONNX file", example="model.onnx")
     return _run_check(target, inputs, expected)
-
-
-def _write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` over ``path`` atomically (``core.atomic_write``): the file is complete or
-    untouched; a symbolic link is written through; ModelFileError naming the path otherwise."""
-    action = "write the ONNX file"
-    target = save_target(path, action=action, example="model.onnx")
-    write_atomically(target, lambda fileobj: fileobj.write(data), action=action)
-    return target
-
 
 
 def _run_check(path: Path, inputs: np.ndarray, expected: np.ndarray) -> ExportCheck:

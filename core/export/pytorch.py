@@ -38,11 +38,12 @@ from typing import Any
 
 import numpy as np
 
+from core.atomic_write import write_bytes_atomically
 from core.data.errors import DataError
 from core.errors import ModelFileError, SpecError
 from core.export import pytorch_templates as templates
 from core.export.check import ExportCheck, check_inputs, compare, not_installed
-from core.export.weights import WEIGHTS_FILE, weights_bytes, write_bytes_atomically
+from core.export.weights import WEIGHTS_FILE, weights_bytes
 from core.layers.activations import LEAKY_RELU_SLOPE
 from core.layers.base import Layer, format_shape
 from core.network import Network
@@ -370,7 +371,7 @@ def to_pytorch(net: Network, folder: str | os.PathLike[str], x: np.ndarray | Non
     try:
         target.mkdir(parents=True, exist_ok=True)
         for name, content in files.items():
-            write_bytes_atomically(target / name, content)
+            write_bytes_atomically(target / name, content, action=f"write the PyTorch project's {name} to")
         if OPTIMIZER_FILE not in files:  # an earlier export's optimizer state would be continued
             (target / OPTIMIZER_FILE).unlink(missing_ok=True)
     except OSError as exc:

@@ -11,7 +11,9 @@ from typing import Any, NamedTuple
 class ExportTarget(NamedTuple):
     """option: CLI option and GUI key; title: what is written ("ONNX model");
     module/function: the exporter, ``function(net, path, x=None) -> ExportCheck``;
-    folder: True when it writes a folder, False for one file (``suffix``)."""
+    folder: True when it writes a folder, False for one file (``suffix``); takes_data: the
+    exporter also takes ``data=(x, y)``, the training data to bundle (the PyTorch project
+    trains on it)."""
 
     option: str
     title: str
@@ -19,11 +21,12 @@ class ExportTarget(NamedTuple):
     function: str
     folder: bool
     suffix: str = ""
+    takes_data: bool = False
 
 
 EXPORT_TARGETS = (
     ExportTarget("onnx", "ONNX model", "core.export.onnx", "to_onnx", folder=False, suffix=".onnx"),
-    ExportTarget("pytorch", "PyTorch project", "core.export.pytorch", "to_pytorch", folder=True),
+    ExportTarget("pytorch", "PyTorch project", "core.export.pytorch", "to_pytorch", folder=True, takes_data=True),
     ExportTarget("numpy", "NumPy script", "core.export.numpy_script", "to_numpy", folder=True),
 )
 

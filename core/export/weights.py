@@ -16,10 +16,8 @@ file, a ``SpecError`` for weights that do not fit the network; both name the fir
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from core.atomic_write import write_bytes_atomically
 from core.data.errors import DataError
 from core.errors import SpecError
 from core.network import Network
 
-__all__ = ["WEIGHTS_FILE", "import_weights", "read_weights", "weights_bytes", "write_bytes_atomically",
+__all__ = ["WEIGHTS_FILE", "import_weights", "read_weights", "weights_bytes",
            "write_weights"]
 
 #: The weight file's name inside an export folder.
@@ -46,28 +45,9 @@ def weights_bytes(weights: Mapping[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def write_bytes_atomically(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that it appears complete or not at all: a temporary file
-    in the same folder, flushed, fsynced and renamed over the target. OSError on failure (the
-    previous file, if any, is left as it was)."""
-    target = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
 def write_weights(net: Network, path: str | os.PathLike[str]) -> None:
     """Write ``net.get_weights()`` to ``path`` in the layout above, atomically."""
-    write_bytes_atomically(path, weights_bytes(net.get_weights()))
+    write_bytes_atomically(path, weights_bytes(net.get_weights()), action="write the weights to", example="weights.npz")
 
 
 def _expected(net: Network) -> dict[str, np.ndarray]:

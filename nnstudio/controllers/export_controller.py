@@ -28,12 +28,14 @@ from nnstudio.state.document import Document
 EXPORT_KIND = "export"
 
 
-def run_export(target: ExportTarget, network: Network, path: str, x: np.ndarray | None) -> tuple[str, ExportCheck]:
+def run_export(target: ExportTarget, network: Network, path: str, x: np.ndarray | None,
+               data: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[str, ExportCheck]:
     """Background job: write ``target`` to ``path`` and check it. (title line, check)."""
     exporter = load_function(target.module, target.function)
     if exporter is None:
         raise SpecError(f"this nnstudio has no {target.title} export ({target.module} is missing)")
-    check = exporter(network, path, x)
+    extra = {"data": data} if target.takes_data and data is not None else {}
+    check = exporter(network, path, x, **extra)
     return f"{target.title} written to {path}", check
 
 
@@ -74,17 +76,28 @@ class ExportController(QObject):
             return False
         network = snapshot.inference_copy()  # the job's own copy: Draw keeps using the snapshot
         target = self.target(option)
-        self.runner.submit(EXPORT_KIND, run_export, target, network, path, self._check_samples(network))
+        data = self._dataset_arrays(network)
+        x = data[0][:CHECK_SAMPLES] if data is not None else None
+        self.runner.submit(EXPORT_KIND, run_export, target, network, path, x, data)
         self.document.notify(f"Exporting the {target.title} to {path}…", "info")
         return True
 
-    def _check_samples(self, network: Network) -> np.ndarray | None:
-        """Up to 200 samples (n, *input_shape) of the loaded dataset, or None (random inputs)."""
-        data = self.document.loaded_dataset()
-        shape = tuple(network.input_shape or ())
-        if data is None or not len(data.x) or int(np.prod(data.x.shape[1:])) != int(np.prod(shape)):
+    def _dataset_arrays(self, network: Network) -> tuple[np.ndarray, np.ndarray] | None:
+        """The loaded dataset as the network takes it, inputs (n, *input_shape) and labels (n,):
+        its training and validation parts (never the test part): the first 200 inputs check the
+        export, the PyTorch project trains on all of them; None
+        (random check inputs) when no fitting dataset is loaded."""
+        if self.document.loaded_dataset() is None:
             return None
-        return np.asarray(data.x[:CHECK_SAMPLES]).reshape((-1, *shape))
+        try:
+            parts = self.document.splits()  # the split the Train tab trains on
+        except DataError:
+            return None
+        x = np.concatenate([parts.x_train, parts.x_val])
+        shape = tuple(network.input_shape or ())
+        if not len(x) or int(np.prod(x.shape[1:])) != int(np.prod(shape)):
+            return None
+        return x.reshape((-1, *shape)), np.concatenate([parts.y_train, parts.y_val])
 
     def import_weights(self, path: str) -> bool:
         """Load the weights in ``path`` into a network of the document's spec and make it the

@@ -71,6 +71,10 @@ def test_export_onnx_pytorch_and_numpy_at_once(tmp_path, capsys):
     assert (tmp_path / "m.onnx").stat().st_size > 0
     for name in ("model.py", "train.py", "weights.npz"):
         assert (tmp_path / "torch" / name).is_file()
+    # the project bundles the samples the model may train on: the digits without their test part
+    with np.load(tmp_path / "torch" / "data.npz") as bundled:
+        assert bundled["x"].shape[1:] == (64,) and len(bundled["x"]) == len(bundled["y"])
+        assert 1_300 < len(bundled["x"]) < 1_797
 
 
 def test_export_onnx_alone(tmp_path, capsys):

@@ -275,6 +275,8 @@ def test_an_exported_model_that_fails_to_run_is_a_red_line_not_an_exception(tmp_
     fake = types.ModuleType("torch")
     fake.__version__ = "0.0+fake"
     monkeypatch.setitem(sys.modules, "torch", fake)
+    for name in [name for name in sys.modules if name.startswith("torch.")]:  # a real torch imported earlier
+        monkeypatch.delitem(sys.modules, name)
     check = to_pytorch(small_net(), tmp_path)
     assert check.ran and not check.ok
     assert check.message.startswith("✗ PyTorch 0.0 failed to run the exported model: ModuleNotFoundError")
