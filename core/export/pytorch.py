@@ -174,7 +174,8 @@ def _loss_input_layers(net: Network) -> int:
 
 
 def _probabilities_expression(net: Network) -> str:
-    """How ``forward`` turns ``self.layers(x)`` into ``predict_proba``'s output."""
+    """How ``probabilities`` turns ``self.layers(x)`` (``forward``, = ``predict``) into
+    ``predict_proba``'s output."""
     fused = net.loss.fused_activation
     if fused is None or _loss_input_layers(net) < len(net.layers):
         return "self.layers(x)"
@@ -399,7 +400,7 @@ def check_folder(net: Network, folder: Path, x: np.ndarray | None = None) -> Exp
         spec.loader.exec_module(module)
         model = module.build_model()
         with torch.no_grad():
-            exported = model(torch.from_numpy(np.array(inputs, dtype=net.dtype))).numpy()
+            exported = model.probabilities(torch.from_numpy(np.array(inputs, dtype=net.dtype))).numpy()
     except Exception as exc:  # broad on purpose: a model that fails to run is a red check line, not a crash
         return ExportCheck(target, True, len(inputs), float("inf"), 0.0,
                            f"✗ {target} failed to run the exported model: {type(exc).__name__}: {exc}")

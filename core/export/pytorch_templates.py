@@ -11,13 +11,16 @@ MODEL = '''"""PyTorch model of a network exported by nnstudio {version}.
 build_model() returns the network as an nn.Module with the exported weights loaded from
 weights.npz (beside this file), in evaluation mode. It takes inputs in nnstudio's layout,
 (batch, {input_shape_text}) {dtype_name}, preprocessed as in nnstudio (PREPROCESSING below), and
-returns what nnstudio's predict_proba returns: (batch, {output_shape_text}) probabilities.
+returns what nnstudio's Network.predict returns: the last layer's outputs (batch,
+{output_shape_text}). model.probabilities(x) returns what predict_proba returns (the same, unless
+the network ends in logits that its loss turns into probabilities).
 
     import torch
     from model import build_model
     model = build_model()
     with torch.no_grad():
-        probabilities = model(torch.from_numpy(x))   # x: numpy array (batch, {input_shape_text})
+        outputs = model(torch.from_numpy(x))                 # x: numpy array (batch, {input_shape_text})
+        probabilities = model.probabilities(torch.from_numpy(x))
 
 weights.npz keeps nnstudio's names and layouts, so nnstudio imports it directly:
 "layers.<i>.W" / "layers.<i>.b" for layer i, Dense W (in, out) -- transposed here to
@@ -56,7 +59,13 @@ WEIGHTS = Path(__file__).resolve().with_name("weights.npz")
         )
 
     def forward(self, x):
-        """x (batch, *INPUT_SHAPE) -> class probabilities (batch, {output_shape_text})."""
+        """x (batch, *INPUT_SHAPE) -> the last layer's outputs (batch, {output_shape_text}), as
+        nnstudio's predict returns them."""
+        return self.layers(x)
+
+    def probabilities(self, x):
+        """x (batch, *INPUT_SHAPE) -> class probabilities (batch, {output_shape_text}), as
+        nnstudio's predict_proba returns them."""
         return {probabilities}
 
 
@@ -109,7 +118,7 @@ if __name__ == "__main__":
     print(model)
     inputs = torch.rand((2, *INPUT_SHAPE), dtype=DTYPE)
     with torch.no_grad():
-        print("probabilities of two random inputs:", model(inputs))
+        print("probabilities of two random inputs:", model.probabilities(inputs))
 '''
 
 #: Helper modules model.py defines only when a layer needs them.
@@ -411,7 +420,8 @@ Dataset: {dataset}. Preprocessing the model expects: {preprocessing}.
 - `model.py`: `build_model()` returns the network as a PyTorch `nn.Module`, one module per
   nnstudio layer (`model.layers[i]` is nnstudio's layer i), with `weights.npz` loaded, in
   evaluation mode. It takes inputs in nnstudio's layout (batch, *input shape, channels
-  first for images) and returns the class probabilities nnstudio's `predict_proba` returns.
+  first for images) and returns what nnstudio's `predict` returns (the last layer's outputs);
+  `model.probabilities(x)` returns the class probabilities of `predict_proba`.
 - `weights.npz`: the weights in nnstudio's names and layouts (`layers.0.W`, `layers.0.b`, …;
   Dense W is (in, out) and `model.py` transposes it to `nn.Linear`'s (out, in)).
 - `train.py`: continues training from these weights (and `optimizer.npz`, the optimizer's

@@ -124,12 +124,14 @@ def test_same_padding_becomes_the_engines_asymmetric_padding(tmp_path):
     assert assignments(model_py)["LOSS_INPUT_LAYERS"] == 7  # the loss takes the logits before softmax
 
 
-def test_logits_network_returns_probabilities_and_trains_on_outputs(tmp_path):
+def test_logits_network_returns_logits_like_predict_and_probabilities_like_predict_proba(tmp_path):
     net = Network.from_spec({"input_shape": [3], "layers": [{"type": "Dense", "units": 2}],
                              "loss": "cross_entropy", "optimizer": {"type": "SGD", "learning_rate": 0.1}})
     to_pytorch(net, tmp_path)
     model_py = (tmp_path / "model.py").read_text(encoding="utf-8")
-    assert "return torch.softmax(self.layers(x), dim=-1)" in model_py  # as predict_proba
+    assert "return torch.softmax(self.layers(x), dim=-1)" in model_py  # probabilities(): as predict_proba
+    forward = model_py[model_py.index("def forward(self, x):"):model_py.index("def probabilities(self, x):")]
+    assert "return self.layers(x)" in forward  # forward(): as predict, the logits
     assert assignments(model_py)["LOSS_INPUT_LAYERS"] == 1
 
 
