@@ -44,6 +44,13 @@ class Dialogs:
     def choose_folder(self, title: str) -> str | None:
         return QFileDialog.getExistingDirectory(self.parent, title) or None
 
+    def new_folder_path(self, title: str, suggestion: str) -> str | None:
+        """A folder to write an export into, typed as a name like Save As (it need not exist:
+        the export creates it); ``suggestion`` is the proposed path."""
+        path, _ = QFileDialog.getSaveFileName(self.parent, title, suggestion, "Folders (*)",
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        return path or None
+
     def ask_save_changes(self, name: str, detail: str = "") -> str:
         """"save", "discard" or "cancel". ``detail``: a second sentence (e.g. that a training
         run is still going)."""

@@ -460,7 +460,11 @@ class MainWindow(QMainWindow):
             return
         target = self.exports.target(option)
         if target.folder:
-            path = self.dialogs.choose_folder(f"Export a {target.title} to a folder")
+            # A new folder beside the model file (or in the home folder), named after it.
+            where = self.document.path.parent if self.document.path else Path.home()
+            stem = self.document.path.stem if self.document.path else "model"
+            path = self.dialogs.new_folder_path(f"Export a {target.title}: name the folder to write",
+                                                str(where / f"{stem}_{target.option}"))
         else:
             suggestion = (self.document.path.with_suffix(target.suffix).name if self.document.path
                           else f"model{target.suffix}")

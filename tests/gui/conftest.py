@@ -15,6 +15,7 @@ class FakeDialogs:
         self.save_path: str | None = None
         self.data_paths: list[str] = []
         self.folder: str | None = None
+        self.folder_suggestions: list[str] = []
         self.save_changes_answer = "discard"
         self.confirm_answer = True
         self.asked: list[str] = []
@@ -38,6 +39,11 @@ class FakeDialogs:
 
     def choose_folder(self, title):
         self.asked.append("folder")
+        return self.folder
+
+    def new_folder_path(self, title, suggestion):
+        self.asked.append("folder")
+        self.folder_suggestions.append(suggestion)
         return self.folder
 
     def ask_save_changes(self, name, detail=""):

@@ -68,6 +68,8 @@ def test_numpy_export_end_to_end_shows_a_green_check_line(open_main_window, dial
     with qtbot.waitSignal(w.exports.runner.finished, timeout=30_000):
         _click_menu_path(qtbot, w, w.export_menu, w.export_actions["numpy"])
     assert "folder" in dialogs.asked
+    # the folder is named like Save As, proposed beside the model (no model file yet: home)
+    assert dialogs.folder_suggestions[-1].endswith("model_numpy")
     bar = w.message_bar
     qtbot.waitUntil(lambda: "✓ NumPy script" in bar.text)
     assert bar.text.startswith(f"NumPy script written to {tmp_path / 'np'}. ✓ NumPy script (float64) matches")
