@@ -6,7 +6,7 @@ the same key (``layers.<i>.<name>``, 0-based layer index, e.g. ``layers.0.W``,
 ``layers.0.b``) and in the ENGINE's layout: Dense W (in, out), b (out,); Conv2D W (out_c,
 in_c, kh, kw), b (out_c,). An exporter converts to its runtime's layout when it loads the
 file (PyTorch's ``model.py`` transposes Dense W to (out, in)), so importing is a plain
-name-and-shape check. Plain ``np.savez`` (no pickle), readable with ``np.load`` anywhere.
+name-and-shape check. Plain ``np.savez`` of numeric arrays only, readable with ``np.load`` anywhere.
 
 ``import_weights(net, path)`` reads such a file after checking every name, shape, dtype and
 value against the network *before* any array is loaded (the ``.npy`` headers are read first),
@@ -38,7 +38,7 @@ WEIGHTS_FILE = "weights.npz"
 
 
 def weights_bytes(weights: Mapping[str, np.ndarray]) -> bytes:
-    """The ``.npz`` file (uncompressed, no pickle) holding ``weights`` (key -> array)."""
+    """The ``.npz`` file (uncompressed, numeric arrays only) holding ``weights`` (key -> array)."""
     buffer = io.BytesIO()
     arrays: dict[str, Any] = {key: np.asarray(value, order="C") for key, value in weights.items()}  # keeps 0-d
     np.savez(buffer, **arrays)
@@ -61,7 +61,7 @@ def read_weights(npz_path: str | os.PathLike[str], expected: Mapping[str, np.nda
     """The arrays of the weight file ``npz_path``, checked against ``expected`` (key -> an
     array of the right shape, e.g. ``net.get_weights()``) before any of them is loaded.
 
-    DataError: the file is missing or not a weight file (not an .npz, damaged, pickled
+    DataError: the file is missing or not a weight file (not an .npz, damaged, Python
     objects, non-numeric or non-finite values). SpecError: a name is missing or unexpected,
     or a shape differs; the sentence names the first one.
     """
