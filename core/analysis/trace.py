@@ -119,11 +119,13 @@ class StepTrace:
         if self.applied:
             raise TrainingError("this step was applied already: trace the next batch to train again")
         self._check_unchanged()
-        if not self.finite:
+        if not self.finite:  # train_step refuses the update after the forward pass has run
+            if self._state_after:
+                net.load_state_dict(self._state_after)
             net.rng.bit_generator.state = self._rng_after
             what = "loss" if not np.isfinite(self.loss) else "gradient"
             raise TrainingError(f"the {what} became {'NaN' if np.isnan(self.loss) else 'infinite'}")
-        params = dict((key, p) for key, p, _ in net.parameters())
+        params = {key: p for key, p, _ in net.parameters()}
         grads = {key: self.layers[i].grads[name].copy() for key, i, name in self._keys}
         net.optimizer.step([(key, params[key], grads[key]) for key, _, _ in self._keys])
         if self._state_after:
@@ -141,7 +143,7 @@ class StepTrace:
             raise stale
         if net.rng.bit_generator.state != self._rng_before:
             raise stale
-        params = dict((key, p) for key, p, _ in net.parameters())
+        params = {key: p for key, p, _ in net.parameters()}
         if set(params) != {key for key, _, _ in self._keys}:
             raise stale
         for key, i, name in self._keys:
@@ -164,6 +166,7 @@ def trace_step(net: Any, x: np.ndarray, y: np.ndarray) -> StepTrace:
     """
     net._ensure_built()
     x = net._check_input(x, "the batch")
+    y = np.asarray(y)
     if x.shape[0] == 0:
         raise TrainingError("the batch is empty: give at least one sample")
     if x.shape[0] != len(y):
@@ -214,7 +217,7 @@ def trace_step(net: Any, x: np.ndarray, y: np.ndarray) -> StepTrace:
             grad_outputs[i] = g
             g = layers[i].backward_input(g)
             grad_inputs[i] = g
-            grads[i] = {name: grad.copy() for name, grad in layers[i].grads.items()}
+            grads[i] = {name: _read_only(grad.copy()) for name, grad in layers[i].grads.items()}
     finally:
         # Put back everything the passes touched: generator, layer state, scratch gradients.
         net.rng.bit_generator.state = rng_before
@@ -273,5 +276,10 @@ def trace_step(net: Any, x: np.ndarray, y: np.ndarray) -> StepTrace:
                      finite=finite, _net=net, _optimizer=optimizer, _keys=keys,
                      _optimizer_before={"iterations": optimizer.iterations, "config": config,
                                         "slots": optimizer.state_dict()["slots"]},
-                     _rng_before=rng_before, _rng_after=rng_after,
-                     _state_after=state_after if state_after != {} else {})
+                     _rng_before=rng_before, _rng_after=rng_after, _state_after=state_after)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """``a``, locked: ``apply`` steps with the recorded gradients, so nobody may edit them."""
+    a.flags.writeable = False
+    return a

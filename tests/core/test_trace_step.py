@@ -176,6 +176,8 @@ def test_fused_records_show_the_probabilities_and_the_loss_on_them():
     t = net.targets(y)
     np.testing.assert_allclose(last.grad_output, -t / last.output / len(y))
     assert trace.loss == pytest.approx(-np.log(last.output[np.arange(len(y)), y]).mean(), rel=1e-12)
+    with pytest.raises(ValueError, match="read-only"):  # apply() steps with these very gradients
+        trace.layers[0].grads["W"][...] = 0
 
 
 OPTIMIZERS = {
@@ -347,3 +349,15 @@ def test_the_shipped_model_traces_a_batch_of_eight_quickly_and_applies_like_fit(
 
 def test_trace_step_is_public():
     assert core.trace_step is trace_step and "trace_step" in core.__all__
+
+
+def test_a_network_never_built_is_built_first_as_fit_builds_it_and_labels_may_be_a_list():
+    loss, tail = HEADS["cross_entropy_fused"]
+    spec = {"input_shape": [1, 10, 10], "layers": BODY + tail, "loss": loss, "seed": 4,
+            "optimizer": OPTIMIZERS["nesterov"]}
+    fresh, fitted = Network.from_spec(spec, build=False), Network.from_spec(spec, build=False)
+    x, y = _batch(fitted, n=5, seed=7)
+    trace = trace_step(fresh, x, [int(v) for v in y])
+    trace.apply()
+    fitted.fit(x, y, epochs=1, batch_size=5, shuffle=False)
+    _assert_same_training_state(fresh, fitted)
