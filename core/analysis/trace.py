@@ -26,6 +26,7 @@ import numpy as np
 
 from core.data.validate import check_labels
 from core.errors import TrainingError
+from core.layers.dropout import Dropout
 
 Slots = dict[str, dict[str, np.ndarray]]
 
@@ -60,7 +61,9 @@ class LayerTrace:
     grads: name -> dL/d param (before weight decay, as the layer computed it); update:
     name -> the change the optimizer makes this step (value after − value before);
     params_after: name -> value after the step. ``fused``: the final activation folded into
-    the loss (see the module docstring).
+    the loss (see the module docstring). ``mask``: for Dropout, the mask this step drew
+    (shape of output: 0 where a value was dropped, 1/(1 − rate) where it was kept); None
+    for every other layer.
     """
 
     index: int
@@ -76,6 +79,7 @@ class LayerTrace:
     params_after: dict[str, np.ndarray]
     optimizer_state: OptimizerStepState
     fused: bool = False
+    mask: np.ndarray | None = None
 
 
 @dataclass
@@ -213,11 +217,14 @@ def trace_step(net: Any, x: np.ndarray, y: np.ndarray) -> StepTrace:
         grad_outputs: list[np.ndarray] = [np.empty(0)] * split
         grad_inputs: list[np.ndarray] = [np.empty(0)] * split
         grads: list[dict[str, np.ndarray]] = [{} for _ in layers]
+        masks: list[np.ndarray | None] = [None] * len(layers)
         for i in range(split - 1, -1, -1):
             grad_outputs[i] = g
             g = layers[i].backward_input(g)
             grad_inputs[i] = g
             grads[i] = {name: _read_only(grad.copy()) for name, grad in layers[i].grads.items()}
+            if isinstance(layers[i], Dropout):  # its backward multiplies by the mask: of ones, the mask
+                masks[i] = layers[i].backward_input(np.ones_like(outputs[i]))
     finally:
         # Put back everything the passes touched: generator, layer state, scratch gradients.
         net.rng.bit_generator.state = rng_before
@@ -269,7 +276,7 @@ def trace_step(net: Any, x: np.ndarray, y: np.ndarray) -> StepTrace:
             params={n: before[f"layers.{i}.{n}"] for n in names}, grads=grads[i],
             update={n: updates[f"layers.{i}.{n}"] for n in names},
             params_after={n: after[f"layers.{i}.{n}"] for n in names},
-            optimizer_state=opt_state, fused=i >= split))
+            optimizer_state=opt_state, fused=i >= split, mask=masks[i]))
 
     net_outputs = records[-1].output if records else x
     return StepTrace(loss=float(loss), outputs=net_outputs, scores=scores, targets=targets, layers=records,

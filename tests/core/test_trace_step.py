@@ -273,7 +273,12 @@ def test_an_unapplied_trace_changes_nothing_and_training_goes_on_as_if_never_tra
     twin.fit(x, y, epochs=1, batch_size=4)
     before = _everything(net)
     trace = trace_step(net, x[:4], y[:4])
-    assert any(r.type == "Dropout" and not np.array_equal(r.output, r.input) for r in trace.layers)
+    dropout = next(r for r in trace.layers if r.type == "Dropout")
+    assert dropout.mask is not None and all(r.mask is None for r in trace.layers if r is not dropout)
+    keep = np.float32(1 / 0.7)
+    assert set(np.unique(dropout.mask)) == {0, keep}
+    np.testing.assert_array_equal(dropout.output, dropout.input * dropout.mask)
+    np.testing.assert_array_equal(dropout.grad_input, dropout.grad_output * dropout.mask)
     _assert_snapshots_equal(before, _everything(net))
     net.fit(x, y, epochs=1, batch_size=4)
     twin.fit(x, y, epochs=1, batch_size=4)
