@@ -103,6 +103,5 @@ def _training_part(network: Network, dataset: Any) -> tuple[np.ndarray, np.ndarr
                               float(split.get("validation_fraction", 0.1)), float(split.get("test_fraction", 0.2)))
     except (TypeError, ValueError):
         parts = dataset.split(0)
-    x = np.concatenate([parts.x_train, parts.x_val])
-    y = np.concatenate([parts.y_train, parts.y_val])
+    x, y = parts.trainable()
     return fit_inputs(network, x), y

@@ -43,6 +43,11 @@ class DataSplits:
     test_index: np.ndarray | None = None
     test_is_official: bool = False
 
+    def trainable(self) -> tuple[np.ndarray, np.ndarray]:
+        """The samples a model may train on, never the test part: training then validation,
+        x (n_train + n_val, *input_shape) and y (n_train + n_val,) (copies)."""
+        return np.concatenate([self.x_train, self.x_val]), np.concatenate([self.y_train, self.y_val])
+
     def __repr__(self) -> str:
         return (f"DataSplits(train={len(self.y_train)}, val={len(self.y_val)}, "
                 f"test={len(self.y_test)}{', official test' if self.test_is_official else ''})")

@@ -93,11 +93,11 @@ class ExportController(QObject):
             parts = self.document.splits()  # the split the Train tab trains on
         except DataError:
             return None
-        x = np.concatenate([parts.x_train, parts.x_val])
+        x, y = parts.trainable()
         shape = tuple(network.input_shape or ())
         if not len(x) or int(np.prod(x.shape[1:])) != int(np.prod(shape)):
             return None
-        return x.reshape((-1, *shape)), np.concatenate([parts.y_train, parts.y_val])
+        return x.reshape((-1, *shape)), y
 
     def import_weights(self, path: str) -> bool:
         """Load the weights in ``path`` into a network of the document's spec and make it the

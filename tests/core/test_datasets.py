@@ -400,3 +400,14 @@ def test_mnist_dataset(mnist_dir, monkeypatch):
     assert len(np.intersect1d(s.train_index, s.val_index)) == 0
     image = load_dataset("mnist", layout="image")
     assert image.x.shape == (60_000, 1, 28, 28) and image.x_test.shape == (10_000, 1, 28, 28)
+
+
+def test_trainable_part_of_a_split_is_training_then_validation_never_test():
+    d = load_dataset("digits8x8")
+    parts = d.split(seed=1, validation_fraction=0.1, test_fraction=0.2)
+    x, y = parts.trainable()
+    n_train, n_val = len(parts.y_train), len(parts.y_val)
+    assert x.shape == (n_train + n_val, 64) and y.shape == (n_train + n_val,)
+    assert np.array_equal(x[:n_train], parts.x_train) and np.array_equal(y[n_train:], parts.y_val)
+    rows = {row.tobytes() for row in x}
+    assert not any(row.tobytes() in rows for row in parts.x_test if (d.x == row).all(axis=1).sum() == 1)
