@@ -81,6 +81,16 @@ class Pool2D(Layer):
         (sh, sw), (oh, ow) = self.strides, self.built_shape()[1:]
         return a[:, :, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw]
 
+    def _fold_windows(self, x: np.ndarray, combine: np.ufunc) -> np.ndarray:
+        """Check ``x`` (batch, C, H, W) and fold its window offsets into a new (batch, C, OH, OW)
+        array with ``combine`` (``np.maximum``, ``np.add``), one vectorised step per offset."""
+        self._check_input(x)
+        offsets = self.window_offsets()
+        y = self._windows(x, 0, 0).copy()
+        for i, j in offsets[1:]:
+            combine(y, self._windows(x, i, j), out=y)
+        return cast(np.ndarray, y)
+
     def _check_input(self, x: np.ndarray) -> None:
         self._check_built()
         expected = self.built_input_shape()
@@ -117,13 +127,9 @@ class MaxPool2D(Pool2D):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (batch, C, H, W) -> (batch, C, OH, OW), same dtype as x."""
-        self._check_input(x)
-        offsets = self.window_offsets()
-        y = self._windows(x, 0, 0).copy()
-        for i, j in offsets[1:]:
-            np.maximum(y, self._windows(x, i, j), out=y)
+        y = self._fold_windows(x, np.maximum)
         self._x, self._y = x, y
-        return cast(np.ndarray, y)
+        return y
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: (batch, C, OH, OW) -> dx: (batch, C, H, W) (None if not needed)."""
@@ -175,14 +181,10 @@ class AvgPool2D(Pool2D):
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (batch, C, H, W) -> (batch, C, OH, OW), same dtype as x."""
-        self._check_input(x)
-        offsets = self.window_offsets()
-        y = self._windows(x, 0, 0).copy()
-        for i, j in offsets[1:]:
-            y += self._windows(x, i, j)
-        y *= x.dtype.type(1.0 / len(offsets))
+        y = self._fold_windows(x, np.add)
+        y *= x.dtype.type(1.0 / (self.pool[0] * self.pool[1]))
         self._x, self._y = x, y
-        return cast(np.ndarray, y)
+        return y
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: (batch, C, OH, OW) -> dx: (batch, C, H, W) (None if not needed)."""
