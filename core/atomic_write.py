@@ -35,7 +35,8 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 
-__all__ = ["TEMP_MARK", "remove_stale_temp_files", "save_target", "write_atomically", "write_bytes_atomically"]
+__all__ = ["TEMP_MARK", "export_folder", "remove_stale_temp_files", "save_target", "write_atomically",
+           "write_bytes_atomically"]
 
 #: Part of every temporary file name, so cleanup only ever touches our own files.
 TEMP_MARK = ".nnsave-"
@@ -120,6 +121,20 @@ def write_bytes_atomically(path: str | os.PathLike[str], data: bytes, action: st
     target = save_target(path, action=action, example=example)
     write_atomically(target, lambda fileobj: fileobj.write(data), action=action)
     return target
+
+
+def export_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder an export writes into, created when missing (with its parents).
+    ModelFileError naming the path when it is a file or cannot be created."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise _error(f"cannot export to the folder {str(folder)!r}: it is a file, not a folder; "
+                     "choose a new folder name")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _error(f"cannot export to the folder {str(folder)!r}: {exc.strerror or exc}") from None
+    return folder
 
 
 def _locked_temp_file(folder: Path, name: str, shown: str, action: str) -> IO[bytes]:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic_write import write_bytes_atomically
-from core.errors import ModelFileError, SpecError
+from core.atomic_write import export_folder, write_bytes_atomically
+from core.errors import SpecError
 from core.export.check import ExportCheck, check_inputs, compare
 from core.layers.activations import LEAKY_RELU_SLOPE, Activation
 from core.layers.base import format_shape
@@ -73,11 +73,7 @@ def to_numpy(net: Network, folder: str | Path, x: np.ndarray | None = None) -> E
     """
     source = script_source(net)
     weights = net.get_weights()
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ModelFileError(f"cannot export to the folder {str(folder)!r}: {exc.strerror or exc}") from None
+    folder = export_folder(folder)
     buffer = io.BytesIO()
     np.savez(buffer, **weights)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     for name, data in ((WEIGHTS_NAME, buffer.getvalue()), (SCRIPT_NAME, source.encode("utf-8"))):

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic_write import write_bytes_atomically
+from core.atomic_write import export_folder, write_bytes_atomically
 from core.data.errors import DataError
 from core.errors import ModelFileError, SpecError
 from core.export import pytorch_templates as templates
@@ -368,9 +368,8 @@ def to_pytorch(net: Network, folder: str | os.PathLike[str], x: np.ndarray | Non
     optimizer_state = _optimizer_bytes(net)
     if optimizer_state is not None:
         files[OPTIMIZER_FILE] = optimizer_state
-    target = Path(folder)
+    target = export_folder(folder)
     try:
-        target.mkdir(parents=True, exist_ok=True)
         for name, content in files.items():
             write_bytes_atomically(target / name, content, action=f"write the PyTorch project's {name} to")
         if OPTIMIZER_FILE not in files:  # an earlier export's optimizer state would be continued

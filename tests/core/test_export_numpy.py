@@ -191,3 +191,13 @@ def test_a_folder_that_is_a_file_is_refused(tmp_path):
     with pytest.raises(ModelFileError, match="taken"):
         to_numpy(net, blocker)
     assert blocker.read_text() == "keep me"
+
+
+def test_a_file_where_the_folder_should_be_is_named_as_such(tmp_path):
+    from core.atomic_write import export_folder
+
+    (tmp_path / "taken").write_text("keep")
+    with pytest.raises(ModelFileError, match=r"'.*taken': it is a file, not a folder; choose a new folder name"):
+        export_folder(tmp_path / "taken")
+    assert (tmp_path / "taken").read_text() == "keep"
+    assert export_folder(tmp_path / "new" / "deeper").is_dir()
