@@ -35,7 +35,9 @@ __all__ = [
     "CANVAS_SIZE",
     "DEFAULT_BRUSH",
     "MAX_BRUSH",
+    "MAX_SIDE",
     "MIN_BRUSH",
+    "MIN_SIDE",
     "capsule_coverage",
     "image_side",
     "paint_segment",
@@ -50,6 +52,9 @@ CANVAS_SIZE = 280
 DEFAULT_BRUSH = 24
 #: Range of the pen width the Draw tab offers (canvas units).
 MIN_BRUSH, MAX_BRUSH = 4, 60
+#: Range of the canvas widget's side on screen (logical pixels); a mouse position is a whole
+#: widget pixel, so the side sets how finely a drawing's points fall in canvas units.
+MIN_SIDE, MAX_SIDE = 160, 640
 
 # Segments painted together by render_strokes (their boxes padded to the largest).
 _BATCH = 64
@@ -101,9 +106,11 @@ def paint_segment(image: np.ndarray, p0, p1, width: float, ratio: float = 1.0) -
     r1, c1 = min(top + h, image.shape[0]), min(left + w, image.shape[1])
     if r0 >= r1 or c0 >= c1:
         return
-    py = (np.arange(r0, r1, dtype=np.float64) + 0.5)[:, None]
-    px = (np.arange(c0, c1, dtype=np.float64) + 0.5)[None, :]
-    ink = np.rint(255.0 * capsule_coverage(py, px, y0, x0, y1, x1, radius)).astype(np.uint8)
+    f = np.float32  # float32: twice as fast, and exact enough for coordinates below 10^4
+    py = (np.arange(r0, r1, dtype=f) + f(0.5))[:, None]
+    px = (np.arange(c0, c1, dtype=f) + f(0.5))[None, :]
+    cover = capsule_coverage(py, px, f(y0), f(x0), f(y1), f(x1), f(radius))
+    ink = np.rint(f(255) * cover).astype(np.uint8)
     region = image[r0:r1, c0:c1]
     np.maximum(region, ink, out=region)
 
@@ -144,6 +151,7 @@ def render_strokes(strokes: Sequence[tuple[np.ndarray, np.ndarray]], size: int =
     starts, ends, widths = _segments(strokes)
     if len(widths) == 0:
         return image
+    f = np.float32
     x0, y0 = starts[:, 0] * ratio, starts[:, 1] * ratio
     x1, y1 = ends[:, 0] * ratio, ends[:, 1] * ratio
     radius = widths * ratio / 2
@@ -152,21 +160,21 @@ def render_strokes(strokes: Sequence[tuple[np.ndarray, np.ndarray]], size: int =
     lefts = np.floor(np.minimum(x0, x1) - reach).astype(np.int64)
     heights = np.ceil(np.maximum(y0, y1) + reach).astype(np.int64) - tops
     lengths = np.ceil(np.maximum(x0, x1) + reach).astype(np.int64) - lefts
-    for lo in range(0, len(widths), _BATCH):
-        batch = slice(lo, lo + _BATCH)
+    # Batches of similar boxes waste little padding (the order of painting does not matter).
+    order = np.argsort(heights * lengths, kind="stable")
+    params = np.stack([y0, x0, y1, x1, radius]).astype(f)[:, :, None, None]  # (5, k, 1, 1)
+    for lo in range(0, len(order), _BATCH):
+        batch = order[lo:lo + _BATCH]
         top, left = tops[batch], lefts[batch]
         bh, bw = int(heights[batch].max()), int(lengths[batch].max())
-        py = (top[:, None, None] + np.arange(bh)[None, :, None]) + 0.5
-        px = (left[:, None, None] + np.arange(bw)[None, None, :]) + 0.5
-        col = (slice(None), None, None)
-        cover = capsule_coverage(py.astype(np.float64), px.astype(np.float64), y0[batch][col], x0[batch][col],
-                                 y1[batch][col], x1[batch][col], radius[batch][col])
-        ink = np.rint(255.0 * cover).astype(np.uint8)
-        for j in range(len(top)):
-            t, l_ = int(top[j]), int(left[j])
+        py = (top[:, None, None] + np.arange(bh)[None, :, None]).astype(f) + f(0.5)
+        px = (left[:, None, None] + np.arange(bw)[None, None, :]).astype(f) + f(0.5)
+        p = params[:, batch]
+        ink = np.rint(f(255) * capsule_coverage(py, px, p[0], p[1], p[2], p[3], p[4])).astype(np.uint8)
+        for j, (t, l_, h, w) in enumerate(zip(top.tolist(), left.tolist(), heights[batch].tolist(),
+                                              lengths[batch].tolist(), strict=True)):
             r0, c0 = max(t, 0), max(l_, 0)
-            r1 = min(t + int(heights[lo + j]), side)
-            c1 = min(l_ + int(lengths[lo + j]), side)
+            r1, c1 = min(t + h, side), min(l_ + w, side)
             if r0 < r1 and c0 < c1:
                 region = image[r0:r1, c0:c1]
                 np.maximum(region, ink[j, r0 - t:r1 - t, c0 - l_:c1 - l_], out=region)

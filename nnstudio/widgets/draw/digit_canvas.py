@@ -54,16 +54,24 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
-from core.data.brush import CANVAS_SIZE, DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, image_side, paint_segment
+from core.data.brush import (
+    CANVAS_SIZE,
+    DEFAULT_BRUSH,
+    MAX_BRUSH,
+    MAX_SIDE,
+    MIN_BRUSH,
+    MIN_SIDE,
+    image_side,
+    paint_segment,
+)
 from nnstudio.theme import is_dark, is_palette_event
 from nnstudio.widgets.draw.input_preview import array_to_qimage
 
-# CANVAS_SIZE (the drawing's coordinate system), DEFAULT_BRUSH, MIN_BRUSH and MAX_BRUSH live
-# in core.data.brush (training data is rendered with them) and are re-exported here.
+# CANVAS_SIZE (the drawing's coordinate system), DEFAULT_BRUSH, MIN_BRUSH, MAX_BRUSH and the
+# widget's side range MIN_SIDE, MAX_SIDE live in core.data.brush (training data is rendered
+# with them) and are re-exported here.
 __all__ = ["CANVAS_SIZE", "DEFAULT_BRUSH", "MAX_BRUSH", "MAX_SIDE", "MIN_BRUSH", "MIN_SIDE", "DigitCanvas", "Stroke"]
 
-#: Range of the widget's side on screen (logical pixels).
-MIN_SIDE, MAX_SIDE = 160, 640
 THROTTLE_MS = 30
 
 
