@@ -213,3 +213,81 @@ def test_rendering_is_the_canvas_brush_and_the_draw_tab_preprocessing(bundled):
     assert np.array_equal(fixed, render_pen_digits(digits, np.random.default_rng(2), vary=False))
     with pytest.raises(DataError, match="unknown drawing mode"):
         render_pen_digits(digits, rng, mode="fashion")
+
+
+# --------------------------------------------------------------------------- the catalogue dataset
+
+
+@pytest.fixture
+def few_pen_digits(monkeypatch, bundled):
+    """The catalogue entry built from 12 digits per writer (all 30 writers): the same code
+    path in a fraction of the time."""
+    from core.data import datasets, pen
+
+    per_writer: dict[int, int] = {}
+    subset = []
+    for digit in bundled:
+        if per_writer.get(digit.writer, 0) < 12:
+            per_writer[digit.writer] = per_writer.get(digit.writer, 0) + 1
+            subset.append(digit)
+    monkeypatch.setattr(pen, "load_pen_digits", lambda: tuple(subset))
+    datasets._pen_rendered.cache_clear()
+    yield subset
+    datasets._pen_rendered.cache_clear()
+
+
+def test_the_pen_dataset_is_rendered_like_the_canvas_and_split_by_writer(few_pen_digits):
+    from core.data import DATASETS, load_dataset
+
+    info = DATASETS["pendigits"]
+    assert info.title == "Pen digits (drawn)" and info.params == {"mode": "mnist", "layout": "flat"}
+    data = load_dataset("pendigits")
+    assert data.input_shape == (784,) and data.n_classes == 10 and data.attribution.startswith("Pen-Based")
+    assert data.n_samples == 24 * 12 and len(data.y_test) == 6 * 12
+    held = {d.writer for d in few_pen_digits} & set(HELD_OUT_WRITERS)
+    train_digits, test_digits = writer_split(few_pen_digits, HELD_OUT_WRITERS)
+    assert held == set(HELD_OUT_WRITERS) and set(data.groups.tolist()) == {d.writer for d in train_digits}
+    # The test part is the held-out writers' digits, rendered once without variation.
+    expected = render_pen_digits(test_digits, np.random.default_rng(0), vary=False)
+    assert np.array_equal(data.x_test, expected.reshape(len(expected), -1))
+    assert data.y_test.tolist() == [d.label for d in test_digits]
+    assert data.preprocessing["scale"] == pytest.approx(1 / 255)
+    # Deterministic, and every split keeps each writer on one side.
+    assert load_dataset("pendigits").fingerprint() == data.fingerprint()
+    for seed in range(4):
+        splits = data.split(seed, validation_fraction=0.1)
+        train_writers = set(data.groups[splits.train_index].tolist())
+        val_writers = set(data.groups[splits.val_index].tolist())
+        assert val_writers and not train_writers & val_writers
+        assert not (train_writers | val_writers) & set(HELD_OUT_WRITERS)
+        assert splits.test_is_official and len(splits.y_test) == 6 * 12
+        assert len(val_writers) in (2, 3)  # 10 % of 24 writers, in whole writers
+    small = load_dataset("pendigits", mode="digits8x8", layout="image")
+    assert small.input_shape == (1, 8, 8) and small.x.max() == 1.0
+    assert small.preprocessing["scale"] == pytest.approx(1 / 16)
+    with pytest.raises(DataError, match="'mode' must be one of"):
+        load_dataset("pendigits", mode="fashion")
+
+
+def test_grouped_splits_draw_whole_groups_near_their_fractions():
+    from core.data import Dataset
+
+    groups = np.repeat(np.arange(10), np.arange(1, 11) * 10)  # group g has 10 (g + 1) samples
+    x = np.zeros((len(groups), 2), dtype=np.float32)
+    y = (np.arange(len(groups)) % 2).astype(np.int64)
+    data = Dataset("grouped", x, y, ("a", "b"), (2,), groups=groups)
+    seen = set()
+    for seed in range(6):
+        s = data.split(seed, validation_fraction=0.2, test_fraction=0.2)
+        parts = [set(groups[i].tolist()) for i in (s.train_index, s.val_index, s.test_index)]
+        assert parts[0] and parts[1] and parts[2]
+        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+        assert len(s.y_train) + len(s.y_val) + len(s.y_test) == len(groups)
+        assert abs(len(s.y_test) - 110) <= 100 and abs(len(s.y_val) - 110) <= 100  # whole groups
+        seen.add(tuple(sorted(parts[2])))
+    assert len(seen) > 1  # the seed chooses the groups
+    assert data.split(3, 0.2, 0.2).val_index.tolist() == data.split(3, 0.2, 0.2).val_index.tolist()
+    none = data.split(0, validation_fraction=0.0, test_fraction=0.0)
+    assert len(none.y_train) == len(groups) and len(none.y_val) == len(none.y_test) == 0
+    with pytest.raises(DataError, match="groups must be one integer per sample"):
+        Dataset("grouped", x, y, ("a", "b"), (2,), groups=groups[:-1])

@@ -127,6 +127,20 @@ def _is_number(word: str) -> bool:
     return True
 
 
+def _stroke(lines: list[str], numbers: list[int], name: str) -> np.ndarray:
+    """The point lines of one stroke (at line ``numbers``) -> read-only (n, 2) float64. All
+    lines are converted at once; when that fails, line by line, to name the culprit's line."""
+    try:
+        stroke = np.array([line.split() for line in lines], dtype=np.float64)
+        fine = stroke.shape == (len(lines), 2) and bool(np.all(np.isfinite(stroke)))
+    except ValueError:  # a word that is not a number, or lines of different lengths
+        fine = False
+    if not fine:
+        stroke = np.array([_point(line, name, number) for line, number in zip(lines, numbers, strict=True)])
+    stroke.flags.writeable = False
+    return stroke
+
+
 def read_unipen(path: str | os.PathLike[str]) -> list[PenDigit]:
     """The digits of the UNIPEN file ``path`` (``.gz`` or plain text), in file order.
     Raises DataError naming the line for a malformed file (see the module docs)."""
@@ -135,7 +149,8 @@ def read_unipen(path: str | os.PathLike[str]) -> list[PenDigit]:
     text = _read_text(path)
     strokes: list[np.ndarray] = []
     segments: list[_Segment] = []
-    points: list[tuple[float, float]] | None = None  # the open stroke's points
+    points: list[str] | None = None  # the open stroke's point lines
+    numbers: list[int] = []  # and their line numbers
     down_line = 0
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -145,23 +160,22 @@ def read_unipen(path: str | os.PathLike[str]) -> list[PenDigit]:
             if points is None:
                 raise DataError(f"{name}, line {count(number)}: {line[:40]!r} is outside a stroke "
                                 f"(points belong between .PEN_DOWN and .PEN_UP)")
-            points.append(_point(line, name, number))
+            points.append(line)
+            numbers.append(number)
             continue
         keyword = line.split(None, 1)[0]
         if keyword == ".PEN_DOWN":
             if points is not None:
                 raise DataError(f"{name}, line {count(number)}: .PEN_DOWN inside a stroke (the stroke "
                                 f"begun on line {count(down_line)} has no .PEN_UP)")
-            points, down_line = [], number
+            points, numbers, down_line = [], [], number
         elif keyword == ".PEN_UP":
             if points is None:
                 raise DataError(f"{name}, line {count(number)}: .PEN_UP without a .PEN_DOWN before it")
             if not points:
                 raise DataError(f"{name}, line {count(number)}: the stroke begun on line "
                                 f"{count(down_line)} has no points")
-            stroke = np.array(points, dtype=np.float64)
-            stroke.flags.writeable = False
-            strokes.append(stroke)
+            strokes.append(_stroke(points, numbers, name))
             points = None
         elif points is not None:
             raise DataError(f"{name}, line {count(number)}: {keyword} inside a stroke (the stroke begun on "
