@@ -309,7 +309,9 @@ class DatasetPanel(QGroupBox):
 
     # -- parameters of generated sets --------------------------------------------------------------
     def _rebuild_params(self, choice: DatasetChoice) -> None:
-        schema = [p for p in dataset_param_schema(choice.name) if p.kind != "choice"] if choice.name in DATASETS else []
+        # "layout" follows the network (flat rows or images); other choices (the pen digits'
+        # rendering mode) are the user's.
+        schema = [p for p in dataset_param_schema(choice.name) if p.name != "layout"] if choice.name in DATASETS else []
         if self._param_name != choice.name:
             self._param_name = choice.name
             if self.params_form is not None:
