@@ -68,11 +68,20 @@ def capsule_coverage(py: np.ndarray, px: np.ndarray, y0, x0, y1, x1, radius) -> 
     hypot), so the same numbers give the same coverage whatever the array shapes."""
     dy = y1 - y0
     dx = x1 - x0
-    length2 = np.maximum(dy * dy + dx * dx, 1e-12)  # a dot: t = 0, the distance to p0
-    t = np.clip(((py - y0) * dy + (px - x0) * dx) / length2, 0.0, 1.0)
-    ey = py - (y0 + t * dy)
-    ex = px - (x0 + t * dx)
-    return np.clip(radius - np.sqrt(ey * ey + ex * ex) + 0.5, 0.0, 1.0)
+    inverse = 1.0 / np.maximum(dy * dy + dx * dx, 1e-12)  # a dot: t = 0, the distance to p0
+    ry = py - y0  # small broadcast operands first: only the products below are full grids
+    rx = px - x0
+    t = ry * dy + rx * dx
+    t *= inverse
+    np.clip(t, 0.0, 1.0, out=t)  # the nearest point of the segment is p0 + t (p1 - p0)
+    ey = ry - t * dy
+    ex = rx - t * dx
+    ey *= ey
+    ex *= ex
+    ey += ex
+    distance = np.sqrt(ey, out=ey)
+    cover = np.subtract(radius + 0.5, distance, out=distance)
+    return np.clip(cover, 0.0, 1.0, out=cover)
 
 
 def image_side(size: int = CANVAS_SIZE, ratio: float = 1.0) -> int:
@@ -82,8 +91,8 @@ def image_side(size: int = CANVAS_SIZE, ratio: float = 1.0) -> int:
 
 def _box(x0: float, y0: float, x1: float, y1: float, radius: float) -> tuple[int, int, int, int]:
     """(top, left, height, width) of the pixels a capsule can touch (coverage > 0 needs a
-    centre closer than radius + 0.5), unclipped."""
-    reach = radius + 1.0
+    centre closer than radius + 0.5 along each axis too), unclipped."""
+    reach = radius + 0.5
     top = int(np.floor(min(y0, y1) - reach))
     left = int(np.floor(min(x0, x1) - reach))
     bottom = int(np.ceil(max(y0, y1) + reach))
@@ -155,11 +164,14 @@ def render_strokes(strokes: Sequence[tuple[np.ndarray, np.ndarray]], size: int =
     x0, y0 = starts[:, 0] * ratio, starts[:, 1] * ratio
     x1, y1 = ends[:, 0] * ratio, ends[:, 1] * ratio
     radius = widths * ratio / 2
-    reach = radius + 1.0
+    reach = radius + 0.5
     tops = np.floor(np.minimum(y0, y1) - reach).astype(np.int64)
     lefts = np.floor(np.minimum(x0, x1) - reach).astype(np.int64)
     heights = np.ceil(np.maximum(y0, y1) + reach).astype(np.int64) - tops
     lengths = np.ceil(np.maximum(x0, x1) + reach).astype(np.int64) - lefts
+    # The part of each box inside the image (a stroke may leave the canvas).
+    r0, c0 = np.clip(tops, 0, side), np.clip(lefts, 0, side)
+    r1, c1 = np.clip(tops + heights, 0, side), np.clip(lefts + lengths, 0, side)
     # Batches of similar boxes waste little padding (the order of painting does not matter).
     order = np.argsort(heights * lengths, kind="stable")
     params = np.stack([y0, x0, y1, x1, radius]).astype(f)[:, :, None, None]  # (5, k, 1, 1)
@@ -171,11 +183,10 @@ def render_strokes(strokes: Sequence[tuple[np.ndarray, np.ndarray]], size: int =
         px = (left[:, None, None] + np.arange(bw)[None, None, :]).astype(f) + f(0.5)
         p = params[:, batch]
         ink = np.rint(f(255) * capsule_coverage(py, px, p[0], p[1], p[2], p[3], p[4])).astype(np.uint8)
-        for j, (t, l_, h, w) in enumerate(zip(top.tolist(), left.tolist(), heights[batch].tolist(),
-                                              lengths[batch].tolist(), strict=True)):
-            r0, c0 = max(t, 0), max(l_, 0)
-            r1, c1 = min(t + h, side), min(l_ + w, side)
-            if r0 < r1 and c0 < c1:
-                region = image[r0:r1, c0:c1]
-                np.maximum(region, ink[j, r0 - t:r1 - t, c0 - l_:c1 - l_], out=region)
+        boxes = np.stack([r0[batch], r1[batch], c0[batch], c1[batch], r0[batch] - top, r1[batch] - top,
+                          c0[batch] - left, c1[batch] - left], axis=1).tolist()
+        for j, (a, b, c, d, ia, ib, ic, id_) in enumerate(boxes):
+            if a < b and c < d:
+                region = image[a:b, c:d]
+                np.maximum(region, ink[j, ia:ib, ic:id_], out=region)
     return image
