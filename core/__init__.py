@@ -9,7 +9,8 @@ Public names (stable; see README "Library API"):
   "binary_cross_entropy");
 - ``fit``, ``TrainingControl``, ``History`` and the report types;
 - metrics ``accuracy``, ``confusion_matrix``, ``classification_report``;
-- ``check_network`` (gradient check); ``trace_step`` (one training step, traced);
+- ``check_network`` (gradient check); ``trace_step`` (one training step, traced) and
+  ``explain`` / ``Pick`` / ``Formula`` / ``Term`` (the formula behind any of its numbers);
 - model files: ``save_model``, ``load_model``, ``ModelFileError``; data: ``core.data``;
 - errors ``SpecError``, ``ShapeError``, ``TrainingError``.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 #: Marker so the app can check that the ``core`` it imported is nnstudio's own.
 __nnstudio_core__ = True
 
+from core.analysis.formulas import Formula, Pick, Term, available_quantities, explain
 from core.analysis.gradcheck import check_network
 from core.analysis.metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
 from core.analysis.trace import LayerTrace, OptimizerStepState, StepTrace, trace_step
@@ -60,6 +62,7 @@ __all__ = [
     "Dropout",
     "EpochReport",
     "Flatten",
+    "Formula",
     "History",
     "Layer",
     "LayerSpec",
@@ -70,11 +73,13 @@ __all__ = [
     "NetworkSpec",
     "Optimizer",
     "OptimizerStepState",
+    "Pick",
     "Problem",
     "ShapeError",
     "SpecAnalysis",
     "SpecError",
     "StepTrace",
+    "Term",
     "TrainingConfig",
     "TrainingControl",
     "TrainingError",
@@ -83,10 +88,12 @@ __all__ = [
     "__version__",
     "accuracy",
     "analyze",
+    "available_quantities",
     "check_network",
     "classification_report",
     "confusion_matrix",
     "drive",
+    "explain",
     "fit",
     "get_loss",
     "layer_class",
