@@ -10,7 +10,8 @@ Public names (stable; see README "Library API"):
 - ``fit``, ``TrainingControl``, ``History`` and the report types;
 - metrics ``accuracy``, ``confusion_matrix``, ``classification_report``;
 - ``check_network`` (gradient check); ``trace_step`` (one training step, traced) and
-  ``explain`` / ``Pick`` / ``Formula`` / ``Term`` (the formula behind any of its numbers);
+  ``explain`` / ``Pick`` / ``Formula`` / ``Term`` (the formula behind any of its numbers),
+  ``finite_difference_check`` (backprop against central differences for one layer);
 - model files: ``save_model``, ``load_model``, ``ModelFileError``; data: ``core.data``;
 - errors ``SpecError``, ``ShapeError``, ``TrainingError``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 #: Marker so the app can check that the ``core`` it imported is nnstudio's own.
 __nnstudio_core__ = True
 
+from core.analysis.finite_differences import FiniteDifference, finite_difference_check
 from core.analysis.formulas import Formula, Pick, Term, available_quantities, explain
 from core.analysis.gradcheck import check_network
 from core.analysis.metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
@@ -61,6 +63,7 @@ __all__ = [
     "Dense",
     "Dropout",
     "EpochReport",
+    "FiniteDifference",
     "Flatten",
     "Formula",
     "History",
@@ -94,6 +97,7 @@ __all__ = [
     "confusion_matrix",
     "drive",
     "explain",
+    "finite_difference_check",
     "fit",
     "get_loss",
     "layer_class",
