@@ -11,7 +11,8 @@ Public names (stable; see README "Library API"):
 - metrics ``accuracy``, ``confusion_matrix``, ``classification_report``;
 - ``check_network`` (gradient check); ``trace_step`` (one training step, traced) and
   ``explain`` / ``Pick`` / ``Formula`` / ``Term`` (the formula behind any of its numbers),
-  ``finite_difference_check`` (backprop against central differences for one layer);
+  ``finite_difference_check`` (backprop against central differences for one layer),
+  ``seed_walkthrough`` (seed 1's article, one traced sample in its notation);
 - model files: ``save_model``, ``load_model``, ``ModelFileError``; data: ``core.data``;
 - errors ``SpecError``, ``ShapeError``, ``TrainingError``.
 """
@@ -26,6 +27,7 @@ from core.analysis.formulas import Formula, Pick, Term, available_quantities, ex
 from core.analysis.gradcheck import check_network
 from core.analysis.metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
 from core.analysis.trace import LayerTrace, OptimizerStepState, StepTrace, trace_step
+from core.analysis.walkthrough import WalkStep, seed_walkthrough
 from core.errors import Problem, ShapeError, SpecError, TrainingError
 from core.layers import Activation, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
 from core.losses import LOSSES, get_loss
@@ -87,6 +89,7 @@ __all__ = [
     "TrainingControl",
     "TrainingError",
     "TrainingResult",
+    "WalkStep",
     "__nnstudio_core__",
     "__version__",
     "accuracy",
@@ -104,5 +107,6 @@ __all__ = [
     "load_model",
     "run_training",
     "save_model",
+    "seed_walkthrough",
     "trace_step",
 ]
