@@ -24,6 +24,12 @@ independent data, never from the number being explained; when no candidate fits 
 BLAS, a matrix-vector product that the BLAS computes with several interleaved accumulators),
 ``blas_order`` returns None and the caller falls back to the exactly rounded sum
 (``exact_dot``) with a documented error bound.
+
+The BLAS's thread count changes the cut (one thread: 784 = 384 + 208 + 192), so orders are
+learned per thread count in force when ``explain`` runs: call it under the same
+``threadpool_limits`` as the ``trace_step`` it explains (the app's worker limits BLAS threads
+while training). Under another limit the sums are still shown, flagged not exact, within
+the rounding bound.
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 _SPLITTER = 134217729.0  # 2**27 + 1: Veltkamp's split of a float64 into two 26-bit halves
 
@@ -223,28 +231,65 @@ class Product:
         return a_op, b_op, np.matmul(a_op, b_op)
 
 
+#: (Matrix-vector product form, BLAS threads) pairs no candidate order reproduces.
+_UNREPRODUCIBLE: set[tuple[Product, int]] = set()
+_CONTROLLER: ThreadpoolController | None = None
+
+
+def _controller() -> ThreadpoolController:
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+def one_blas_thread() -> Any:
+    """A context in which the BLAS uses one thread (PITFALLS.md, "BLAS threads": on a busy
+    2-core machine a 2-thread product waits at a barrier and runs up to 50x slower)."""
+    return _controller().limit(limits=1, user_api="blas")
+
+
+def blas_threads() -> int:
+    """How many threads the BLAS would use now (under any ``threadpool_limits`` in force).
+
+    The block cut depends on it: OpenBLAS splits a product's K differently with one thread
+    (784 = 384 + 208 + 192 in float64) than with two (384 + 200 + 200), so an order learned
+    under one setting is never used under another."""
+    counts = [info["num_threads"] for info in _controller().select(user_api="blas").info()]
+    return max(counts, default=1)
+
+
 @functools.lru_cache(maxsize=8)
-def _calibration_runs(product: Product) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _calibration_runs(product: Product, threads: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return [product.run(np.random.default_rng(20261206 + seed)) for seed in range(_CALIBRATION_RUNS)]
 
 
-@functools.lru_cache(maxsize=1024)
 def blas_order(product: Product, i: int, j: int) -> Order | None:
     """The order in which the BLAS adds entry (i, j) of a product of this form, learned by
     calibration: the first candidate ``Order`` that reproduces entry (i, j) bit for bit in
     each of ``_CALIBRATION_RUNS`` products of this form on seeded random numbers (the kernel
-    used depends on where the entry lies in the BLAS's tiles). None when no candidate does
-    or the sum is too long to reproduce term by term."""
-    if product.k > MAX_CHAIN or product.k < 1:
+    used depends on where the entry lies in the BLAS's tiles), computed with the BLAS thread
+    count in force now (``blas_threads``). None when no candidate does or the sum is too long
+    to reproduce term by term."""
+    return _blas_order(product, i, j, blas_threads())
+
+
+@functools.lru_cache(maxsize=1024)
+def _blas_order(product: Product, i: int, j: int, threads: int) -> Order | None:
+    if product.k > MAX_CHAIN or product.k < 1 or (product, threads) in _UNREPRODUCIBLE:
         return None
-    runs = _calibration_runs(product)
+    runs = _calibration_runs(product, threads)
     lead = (0,) if product.stacked else ()
     dtype = np.dtype(product.dtype)
     for order in _candidates(product.k):
         if all(  # generator: stops at the first run the order fails, so wrong orders cost little
-ordered_sum(a[(*lead, i)], b[(*lead, slice(None), j)], order, dtype) == float(c[(*lead, i, j)])
+               ordered_sum(a[(*lead, i)], b[(*lead, slice(None), j)], order, dtype) == float(c[(*lead, i, j)])
                for a, b, c in runs):
             return order
+    if product.m == 1 or product.n == 1:
+        # A matrix-vector product: one kernel for every entry, so one failure is final (and
+        # the next click on this layer does not try every candidate again).
+        _UNREPRODUCIBLE.add((product, threads))
     return None
 
 

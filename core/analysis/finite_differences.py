@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.analysis.exact_sums import one_blas_thread
 from core.analysis.gradcheck import (
     ATTEMPTS_FACTOR,
     DEFAULT_EPS,
@@ -70,7 +71,16 @@ def finite_difference_check(net: Network, x: np.ndarray, y: np.ndarray, layer: i
 
     x: (batch, *input_shape), y: labels (batch,) or targets (batch, k): the batch on screen.
     TrainingError for a layer the network does not have or a batch that does not fit it.
+    Runs with one BLAS thread: dozens of batch-sized products in a row would otherwise stall
+    at the BLAS's thread barrier whenever the other core is busy (PITFALLS.md).
     """
+    with one_blas_thread():
+        return _check(net, x, y, layer, entries, eps)
+
+
+def _check(net: Network, x: np.ndarray, y: np.ndarray, layer: int, entries: int,
+           eps: float) -> list[FiniteDifference]:
+    """``finite_difference_check`` itself, under whatever BLAS thread limit is in force."""
     net._ensure_built()
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < len(net.layers):
         raise TrainingError(f"the network has layers 0 to {len(net.layers) - 1}, not {layer!r}")
