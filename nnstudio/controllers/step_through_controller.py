@@ -39,8 +39,12 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 import core
+from core.analysis.exact_sums import one_blas_thread
+from core.analysis.finite_differences import finite_difference_check
+from core.analysis.formulas import explain
 from core.analysis.trace import StepTrace
 from core.analysis.trace_views import GridPanel, Stage, build_stages, grid_panel
+from core.analysis.walkthrough import seed_walkthrough
 from core.data import DataError
 from core.data.drawing import mode_for_input_shape, to_network_input
 from nnstudio.background.task_runner import TaskRunner
@@ -92,12 +96,15 @@ class TraceResult:
 
 @dataclass(frozen=True)
 class Explanation:
-    """A clicked number's formula (``core.analysis.formulas.Formula``) and, for a Conv2D
-    output, its input window and kernel as grid panels (``window``, maybe empty)."""
+    """A clicked number's formula (``core.analysis.formulas.Formula``) and, for a Conv2D or
+    pooling output, its input window (and kernel, and their products) as grid panels
+    (``window``, maybe empty); ``winner``: for MaxPool2D, the index in the window panel of
+    the input that won."""
 
     pick: Any
     formula: Any
     window: tuple[GridPanel, ...]
+    winner: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,10 +131,8 @@ def _stages_and_extras(trace: StepTrace, sample: int, class_names: tuple[str, ..
     walkthrough = None
     if trace.targets.shape[0] == 1 and all(layer.type in ("Dense", "Activation") for layer in trace.layers):
         try:
-            from core.analysis.walkthrough import seed_walkthrough
-
             walkthrough = list(seed_walkthrough(trace))
-        except (ImportError, *_USER_ERRORS):
+        except _USER_ERRORS:
             walkthrough = None
     return stages, walkthrough
 
@@ -135,8 +140,9 @@ def _stages_and_extras(trace: StepTrace, sample: int, class_names: tuple[str, ..
 def _trace_job(request: TraceRequest, network: Any, x: np.ndarray, y: np.ndarray, origin: str, base: Any,
                description: str, class_names: tuple[str, ...]) -> TraceResult:
     start = time.perf_counter()
-    trace = core.trace_step(network, x, y)
-    stages, walkthrough = _stages_and_extras(trace, request.sample, class_names)
+    with one_blas_thread():  # as training runs on small machines; the formulas recompute under the same
+        trace = core.trace_step(network, x, y)
+        stages, walkthrough = _stages_and_extras(trace, request.sample, class_names)
     return TraceResult(request, trace, stages, network, origin, base, description, class_names,
                        time.perf_counter() - start, walkthrough)
 
@@ -164,17 +170,23 @@ def _restage_job(result: TraceResult, sample: int) -> TraceResult:
 
 
 def _explain_job(trace: StepTrace, pick: Any) -> Explanation:
-    from core.analysis.formulas import explain
 
-    formula = explain(trace, pick)
-    window = getattr(formula, "window", None) or {}
-    panels = tuple(grid_panel(name, pick.layer, None, np.asarray(values)) for name, values in window.items())
-    return Explanation(pick, formula, panels)
+    with one_blas_thread():  # the thread count the step was traced with
+        formula = explain(trace, pick)
+    window = formula.window or {}
+    titles = {"input": "input window", "kernel": "kernel", "products": "input × kernel"}
+    panels = []
+    for name, title in titles.items():
+        values = window.get(name)
+        if values is not None and np.ndim(values) >= 2:
+            values = np.asarray(values, dtype=np.float64)
+            panels.append(grid_panel(title, pick.layer, None, values if values.ndim == 3 else values[None]))
+    winner = window.get("winner")
+    return Explanation(pick, formula, tuple(panels),
+                       None if winner is None else (0, *(int(v) for v in np.asarray(winner).reshape(-1))))
 
 
 def _check_job(network: Any, x: np.ndarray, targets: np.ndarray, layer: int, title: str) -> CheckResult:
-    from core.analysis.formulas import finite_difference_check
-
     start = time.perf_counter()
     rows = tuple(finite_difference_check(network, x, targets, layer))
     return CheckResult(layer, title, rows, time.perf_counter() - start)

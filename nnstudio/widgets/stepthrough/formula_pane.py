@@ -95,9 +95,9 @@ class FormulaPane(QWidget):
         else:
             agreement = f"NOT the engine's number {number_text(formula.engine_value)}"
         self.check_label.setText(f"Recomputed here: {formula.value!r} — {agreement}.")
-        self._set_window(explanation.window)
+        self._set_window(explanation.window, explanation.winner)
 
-    def _set_window(self, panels) -> None:
+    def _set_window(self, panels, winner: tuple[int, ...] | None = None) -> None:
         for view in self._window_views:
             self.window_row.removeWidget(view)
             view.deleteLater()
@@ -107,7 +107,10 @@ class FormulaPane(QWidget):
             column = QVBoxLayout(box)
             column.setContentsMargins(0, 0, 0, 0)
             column.addWidget(QLabel(panel.title))
-            column.addWidget(GridView(panel, max_cell=18), 1)
+            view = GridView(panel, max_cell=18)
+            if winner is not None and panel.title == "input window":
+                view.select(winner)  # MaxPool2D: the input that won
+            column.addWidget(view, 1)
             self.window_row.addWidget(box)
             self._window_views.append(box)
 
@@ -128,7 +131,7 @@ class CheckPane(QLabel):
         rows = "".join(
             f"<tr><td>{html.escape(r.what)}</td><td align='right'>{r.backprop:.6e}</td>"
             f"<td align='right'>{r.numeric:.6e}</td><td align='right'>{r.relative_error:.1e}</td>"
-            f"<td>{'kink' if r.at_kink else ('✓' if r.relative_error < 1e-6 else '✗')}</td></tr>"
+            f"<td>{'kink' if r.at_kink else ('✓' if r.agrees else '✗')}</td></tr>"
             for r in result.rows)
         worst = max((r.relative_error for r in result.rows if not r.at_kink), default=0.0)
         self.setText(f"<b>{html.escape(result.title)}</b> — {len(result.rows)} largest gradients, "

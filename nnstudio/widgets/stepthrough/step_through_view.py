@@ -64,6 +64,7 @@ class StepThroughView(QWidget):
         self._drawing: np.ndarray | None = None
         self._batch_number = 0
         self._pick = None
+        self._sized = False
         self._build()
         c = self.controller
         c.traced.connect(self._on_controller_traced)
@@ -203,6 +204,14 @@ class StepThroughView(QWidget):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
 
+    def showEvent(self, event) -> None:
+        if not self._sized:  # the pictures get the larger share; the formula pane the rest
+            self._sized = True
+            width = max(self.splitter.width(), self.width(), 600)
+            side = min(max(int(width * 0.38), 300), 560)
+            self.splitter.setSizes([width - side, side])
+        super().showEvent(event)
+
     # -- public API ---------------------------------------------------------------------------------
     @property
     def source(self) -> str:
@@ -273,9 +282,9 @@ class StepThroughView(QWidget):
             box.view.numberClicked.connect(self._on_panel_numberClicked)
             self.panels_layout.addWidget(box, i // columns, i % columns)
             self.panel_boxes.append(box)
-        for row in range(self.panels_layout.rowCount()):
-            self.panels_layout.setRowStretch(row, 0)
-        self.panels_layout.setRowStretch(max(self.panels_layout.rowCount(), (len(stage.panels) + 1) // columns), 1)
+        rows = (len(stage.panels) + columns - 1) // columns
+        for row in range(max(self.panels_layout.rowCount(), rows)):
+            self.panels_layout.setRowStretch(row, 1 if row < rows else 0)  # pictures share the height
 
     # -- slots --------------------------------------------------------------------------------------
     def _on_panel_numberClicked(self, layer: int, quantity: str, index: tuple) -> None:
