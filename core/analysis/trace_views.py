@@ -187,7 +187,7 @@ def _grid_of_vector(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _grid_of_matrix(w: np.ndarray, image_side: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Dense weights (in, units): as one image per unit when ``in`` is a square image (the
-    first layer of an MLP on images), else the matrix itself (units as rows)."""
+    first layer of an MLP on images), else the matrix itself (see ``_matrix_transposed``)."""
     n_in, units = w.shape
     if image_side is not None and image_side * image_side == n_in:
         tiles = w.T.reshape(units, image_side, image_side)
@@ -195,8 +195,16 @@ def _grid_of_matrix(w: np.ndarray, image_side: int | None) -> tuple[np.ndarray, 
         index = np.stack([np.broadcast_to(ii, (units, image_side, image_side)),
                           np.broadcast_to(np.arange(units)[:, None, None], (units, image_side, image_side))], axis=-1)
         return _tiled(tiles, index)
-    index = np.stack(np.meshgrid(np.arange(n_in), np.arange(units), indexing="ij"), axis=-1).transpose(1, 0, 2)
-    return _colours(w.T), np.ascontiguousarray(index)
+    index = np.stack(np.meshgrid(np.arange(n_in), np.arange(units), indexing="ij"), axis=-1)
+    if _matrix_transposed(w.shape):
+        return _colours(w.T), np.ascontiguousarray(index.transpose(1, 0, 2))
+    return _colours(w), index
+
+
+def _matrix_transposed(shape: tuple[int, ...]) -> bool:
+    """A tall weight matrix (many more inputs than units) is drawn with units as rows, so
+    it fits the screen; others as the maths writes W: inputs as rows, units as columns."""
+    return shape[0] > 64 and shape[0] > 2 * shape[1]
 
 
 def grid_panel(title: str, layer: int, quantity: str | None, a: np.ndarray, caption: str = "",
@@ -214,6 +222,11 @@ def grid_panel(title: str, layer: int, quantity: str | None, a: np.ndarray, capt
         rgb, index = _grid_of_matrix(a, image_side)
         if image_side is not None and image_side * image_side == a.shape[0]:
             tile = (image_side, image_side)
+            caption = caption or f"one {image_side}×{image_side} picture per unit j of W[i, j] · {summary_of(a)}"
+        elif _matrix_transposed(a.shape):
+            caption = caption or f"rows: units j, columns: inputs i of W[i, j] · {summary_of(a)}"
+        else:
+            caption = caption or f"rows: inputs i, columns: units j of W[i, j] · {summary_of(a)}"
     elif a.ndim == 1:
         rgb, index = _grid_of_vector(a)
     else:  # a scalar

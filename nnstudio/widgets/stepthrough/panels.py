@@ -17,6 +17,9 @@ from core.analysis.trace_views import BarsPanel, GridPanel, index_text, number_t
 
 #: Colours of positive and negative bars, and of a bar's target marker.
 POSITIVE, NEGATIVE = QColor(214, 96, 77), QColor(67, 147, 195)
+#: Grid cells at least this wide (px) show their number; bars get theirs up to this many bars.
+NUMBER_CELL = 34
+NUMBERED_BARS = 16
 
 
 def _qimage(rgb: np.ndarray) -> QImage:
@@ -29,7 +32,7 @@ class GridView(QWidget):
 
     numberClicked = Signal(int, str, object)
 
-    def __init__(self, panel: GridPanel, parent: QWidget | None = None, max_cell: int = 28, min_cell: int = 2):
+    def __init__(self, panel: GridPanel, parent: QWidget | None = None, max_cell: int = 56, min_cell: int = 2):
         super().__init__(parent)
         self.panel = panel
         self._image = _qimage(panel.rgb)
@@ -92,12 +95,31 @@ class GridView(QWidget):
         painter = QPainter(self)
         rect = self.target_rect()
         painter.drawImage(rect, self._image)
+        cell = rect.width() / self.panel.rgb.shape[1]
+        if cell >= NUMBER_CELL:
+            self._paint_numbers(painter, rect, cell)
         if self._selected is not None:
             cell = rect.width() / self.panel.rgb.shape[1]
             r, c = self._selected
             painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(QRectF(rect.left() + c * cell - 1, rect.top() + r * cell - 1, cell + 2, cell + 2))
+
+    def _paint_numbers(self, painter: QPainter, rect: QRectF, cell: float) -> None:
+        """Cells big enough to read get their number written in them (small layers: XOR)."""
+        panel = self.panel
+        font = QFont(self.font())
+        font.setPixelSize(max(min(int(cell / 4.6), 14), 8))
+        painter.setFont(font)
+        rows, cols = np.nonzero(panel.index[..., 0] >= 0)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            index = panel.pick_at(r, c)
+            value = float(panel.values[index]) if index else float(panel.values)
+            red, green, blue = (int(v) for v in panel.rgb[r, c])
+            light = 0.299 * red + 0.587 * green + 0.114 * blue > 140
+            painter.setPen(QColor(0, 0, 0) if light else QColor(255, 255, 255))
+            painter.drawText(QRectF(rect.left() + c * cell, rect.top() + r * cell, cell, cell),
+                             Qt.AlignmentFlag.AlignCenter, f"{value:.3g}".replace("-", "−"))
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pixel = self._pixel_at(event.position().toPoint())
@@ -174,8 +196,9 @@ class BarsView(QWidget):
         if targets is not None and targets.size:
             top = max(top, float(np.nanmax(np.abs(targets))))
         negative = bool(values.size and np.nanmin(values) < 0) or bool(targets is not None and np.any(targets < 0))
+        room = 15 if len(values) <= NUMBERED_BARS else 4  # space for the numbers at the bars' ends
         zero = self.BAR_AREA / 2 if negative else self.BAR_AREA - 2
-        span = (self.BAR_AREA / 2 - 4) if negative else self.BAR_AREA - 6
+        span = (self.BAR_AREA / 2 - room) if negative else self.BAR_AREA - 2 - room
         return zero, (span / top if top > 0 else 0.0)
 
     def paintEvent(self, _event) -> None:
@@ -205,6 +228,13 @@ class BarsView(QWidget):
             painter.setPen(text)
             painter.drawText(QRectF(slot.left(), self.BAR_AREA, slot.width(), self.LABEL_HEIGHT),
                              Qt.AlignmentFlag.AlignCenter, self.panel.labels[i])
+            if len(self.panel.values) <= NUMBERED_BARS and slot.width() >= 44:
+                # The value beside the bar's end, on the side away from the zero line.
+                up = value >= 0
+                y = zero - max(length, 0) - 14 if up else zero + abs(length) + 1
+                y = min(max(y, 0), self.BAR_AREA - 14)
+                painter.drawText(QRectF(slot.left(), y, slot.width(), 14), Qt.AlignmentFlag.AlignCenter,
+                                 number_text(float(value)))
         if self.panel.histogram is not None:
             self._paint_histogram(painter)
 

@@ -35,12 +35,15 @@ from PySide6.QtWidgets import (
 from nnstudio.controllers.step_through_controller import StepThroughController, TraceRequest, TraceResult
 from nnstudio.controllers.training_controller import IDLE, PAUSED, TrainingController
 from nnstudio.state.document import Document
+from nnstudio.widgets.common.flow_layout import FlowLayout
 from nnstudio.widgets.stepthrough.formula_pane import SidePane
 from nnstudio.widgets.stepthrough.panels import PanelBox
 
 #: Source combo entries: (data, text).
 SOURCES = (("batch", "Next training batch"), ("sample", "A sample"), ("drawing", "The drawing"))
 RUN_BATCH_TEXT = "Next batch of the run"
+#: Below this width the formula pane moves under the pictures.
+NARROW_WIDTH = 720
 EMPTY_TEXT = ("Pick what to trace above and press Trace: the view then walks one training step forward through "
               "every layer, computes the loss, and walks back.")
 
@@ -123,17 +126,13 @@ class StepThroughView(QWidget):
         self.walk_button.setToolTip("The seed article's notation (dE/dY in, dE/dX out, dE/dW = Xᵀ·dE/dY) on one sample")
         self.walk_button.clicked.connect(self._on_walk_button_clicked)
 
-        top = QHBoxLayout()
-        top.addWidget(source_label)
-        top.addWidget(self.source_combo)
-        top.addWidget(self.sample_spin)
-        top.addWidget(self.label_spin)
-        top.addWidget(self.trace_button)
-        top.addStretch(1)
-        actions = QHBoxLayout()
-        for button in (self.apply_button, self.next_button, self.check_button, self.walk_button):
-            actions.addWidget(button)
-        actions.addStretch(1)
+        # One row of controls that wraps in a narrow window (labels never clipped).
+        controls = QWidget()
+        controls.setObjectName("stepControls")
+        flow = FlowLayout(controls)
+        for widget in (source_label, self.source_combo, self.sample_spin, self.label_spin, self.trace_button,
+                       self.apply_button, self.next_button, self.check_button, self.walk_button):
+            flow.addWidget(widget)
 
         self.back_button = QPushButton("◀ Back")
         self.back_button.setObjectName("stageBackButton")
@@ -149,6 +148,7 @@ class StepThroughView(QWidget):
         bold.setBold(True)
         bold.setPointSizeF(bold.pointSizeF() * 1.1)
         self.stage_title.setFont(bold)
+        self.stage_title.setWordWrap(True)
         self.stage_text = QLabel(EMPTY_TEXT)
         self.stage_text.setObjectName("stageExplanation")
         self.stage_text.setWordWrap(True)
@@ -184,7 +184,7 @@ class StepThroughView(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
-        self.side.setMinimumWidth(260)
+        self.side.setMinimumWidth(240)
 
         self.status_label = QLabel("")
         self.status_label.setObjectName("stepStatus")
@@ -192,8 +192,7 @@ class StepThroughView(QWidget):
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(actions)
+        layout.addWidget(controls)
         layout.addLayout(stepper)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.status_label)
@@ -204,12 +203,29 @@ class StepThroughView(QWidget):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
 
-    def showEvent(self, event) -> None:
-        if not self._sized:  # the pictures get the larger share; the formula pane the rest
-            self._sized = True
-            width = max(self.splitter.width(), self.width(), 600)
+    def resizeEvent(self, event) -> None:
+        # Narrow (the 1024×640 window with both side panels): the formula pane goes below.
+        wide = event.size().width() >= NARROW_WIDTH
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation:
+            self.splitter.setOrientation(orientation)
+            self._sized = False
+            self._size_splitter(event.size().width(), event.size().height())
+        super().resizeEvent(event)
+
+    def _size_splitter(self, width: int, height: int) -> None:
+        if self.splitter.orientation() == Qt.Orientation.Horizontal:
+            width = max(width, 600)
             side = min(max(int(width * 0.38), 300), 560)
             self.splitter.setSizes([width - side, side])
+        else:
+            height = max(height, 400)
+            self.splitter.setSizes([int(height * 0.55), int(height * 0.45)])
+        self._sized = True
+
+    def showEvent(self, event) -> None:
+        if not self._sized:  # the pictures get the larger share; the formula pane the rest
+            self._size_splitter(self.width(), self.height())
         super().showEvent(event)
 
     # -- public API ---------------------------------------------------------------------------------
