@@ -7,7 +7,8 @@
 Trains the default network (8×8 digits) for its configured epochs through the real
 controller, then captures the Train, Draw (with a digit drawn by synthetic mouse strokes)
 and Evaluate tabs, then the Step-through tab on the MNIST CNN preset with the drawn 7 traced
-and a pixel of the first convolution clicked (screenshot-step-through.png). With ``--all`` (implied by ``--out``) it also runs the gradient check and
+and a pixel of the first convolution clicked (screenshot-step-through.png). With ``--all``
+(implied by ``--out``) it also runs the gradient check and
 captures every main tab and every Evaluate sub-tab at each window size (default 1024×640,
 the default 1400×860 and 1920×1080) in each theme, as ``<theme>-<W>x<H>-<tab>.png`` in the
 output folder (default ``shots/`` at the repository root, which git ignores). Uses a
