@@ -7,7 +7,7 @@ gradients and the optimizer's update). Each stage holds ``Panel``s of two kinds:
 
 - ``GridPanel``: an array drawn as coloured cells (feature maps, kernels, a first Dense
   layer's weights as images, or a long vector wrapped into a near-square grid); ``rgb``
-  (H, W, 3) uint8 is the picture and ``index`` (H, W, k) int64 the position of the number
+  (H, W, 3) uint8 is the picture and ``index`` (H, W, k) int32 the position of the number
   each pixel shows (-1 on the gaps between tiles), so a click maps to a ``Pick``;
 - ``BarsPanel``: a short vector as bars, or a long one summarised (its largest |values| and
   a histogram of all of them; the full values are in the grid panel next to it).
@@ -127,13 +127,22 @@ def summary_of(values: np.ndarray) -> str:
 
 
 # ------------------------------------------------------------------------------------- colours
+#: 256-entry lookup tables of the two colour maps: a refresh colours ~10⁵ numbers per stage
+#: (an MLP's first weight matrix twice), and interpolating each one cost tens of milliseconds.
+_LUT = {name: colormap(np.linspace(0.0, 1.0, 256), name) for name in ("diverging", "viridis")}
+
+
 def _colours(values: np.ndarray) -> np.ndarray:
-    """values (...) -> uint8 (..., 3): diverging around 0 when any is negative, else bright = large."""
-    v = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    """values (...) -> uint8 (..., 3): diverging around 0 when any is negative, else bright = large
+    (non-finite values as 0)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = np.where(np.isfinite(v), v, 0.0)
     if v.size and v.min() < 0:
-        return colormap(symmetric_normalize(v), "diverging")
-    top = float(v.max()) if v.size else 0.0
-    return colormap(v / top if top > 0 else np.zeros_like(v), "viridis")
+        name, unit = "diverging", symmetric_normalize(v)
+    else:
+        top = float(v.max()) if v.size else 0.0
+        name, unit = "viridis", (v / top if top > 0 else np.zeros_like(v))
+    return _LUT[name][np.rint(np.clip(unit, 0.0, 1.0) * 255).astype(np.intp)]
 
 
 def _gap_colour(rgb: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -151,17 +160,22 @@ def _tiled(tiles: np.ndarray, index: np.ndarray, columns: int | None = None) -> 
     return _gap_colour(grid, idx), idx
 
 
+def _positions(shape: tuple[int, ...]) -> np.ndarray:
+    """(*shape, len(shape)) int32: each element's own index (a view, not a copy)."""
+    return np.moveaxis(np.indices(shape, dtype=np.int32), 0, -1)
+
+
 def _grid_of_maps(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(C, H, W) feature maps -> tiles, one per channel; index (c, i, j)."""
     c, h, w = a.shape
-    index = np.stack(np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij"), axis=-1)
+    index = _positions((c, h, w))
     return _tiled(a, index)
 
 
 def _grid_of_kernels(w4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Conv2D weights (out, in, kh, kw) -> one row per filter, one tile per input channel."""
     o, i, kh, kw = w4.shape
-    index = np.stack(np.meshgrid(np.arange(o), np.arange(i), np.arange(kh), np.arange(kw), indexing="ij"), axis=-1)
+    index = _positions((o, i, kh, kw))
     return _tiled(w4.reshape(o * i, kh, kw), index.reshape(o * i, kh, kw, 4), columns=i)
 
 
@@ -177,7 +191,7 @@ def _grid_of_vector(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows = math.ceil(n / cols)
     values = np.zeros(rows * cols)
     values[:n] = v
-    index = np.full(rows * cols, -1, dtype=np.int64)
+    index = np.full(rows * cols, -1, dtype=np.int32)
     index[:n] = np.arange(n)
     rgb = _colours(v)
     cells = np.full((rows * cols, 3), 128, dtype=np.uint8)
@@ -195,9 +209,9 @@ def _grid_of_matrix(w: np.ndarray, image_side: int | None) -> tuple[np.ndarray, 
         index = np.stack([np.broadcast_to(ii, (units, image_side, image_side)),
                           np.broadcast_to(np.arange(units)[:, None, None], (units, image_side, image_side))], axis=-1)
         return _tiled(tiles, index)
-    index = np.stack(np.meshgrid(np.arange(n_in), np.arange(units), indexing="ij"), axis=-1)
+    index = _positions((n_in, units))
     if _matrix_transposed(w.shape):
-        return _colours(w.T), np.ascontiguousarray(index.transpose(1, 0, 2))
+        return _colours(w.T), index.transpose(1, 0, 2)
     return _colours(w), index
 
 
@@ -230,7 +244,7 @@ def grid_panel(title: str, layer: int, quantity: str | None, a: np.ndarray, capt
     elif a.ndim == 1:
         rgb, index = _grid_of_vector(a)
     else:  # a scalar
-        rgb, index = _colours(a.reshape(1, 1)), np.zeros((1, 1, 1), dtype=np.int64)
+        rgb, index = _colours(a.reshape(1, 1)), np.zeros((1, 1, 1), dtype=np.int32)
     return GridPanel(title, layer, quantity, np.ascontiguousarray(rgb), index, a, caption or summary_of(a), tile)
 
 
