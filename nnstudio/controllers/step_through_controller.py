@@ -99,12 +99,14 @@ class Explanation:
     """A clicked number's formula (``core.analysis.formulas.Formula``) and, for a Conv2D or
     pooling output, its input window (and kernel, and their products) as grid panels
     (``window``, maybe empty); ``winner``: for MaxPool2D, the index in the window panel of
-    the input that won."""
+    the input that won; ``outline``: (channels, (row, col) of the window's top-left (negative
+    in the padding), (height, width)): where the window lies in the layer's input."""
 
     pick: Any
     formula: Any
     window: tuple[GridPanel, ...]
     winner: tuple[int, ...] | None = None
+    outline: tuple[tuple[int, ...], tuple[int, int], tuple[int, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,14 @@ def _explain_job(trace: StepTrace, pick: Any) -> Explanation:
             values = np.asarray(values, dtype=np.float64)
             panels.append(grid_panel(title, pick.layer, None, values if values.ndim == 3 else values[None]))
     winner = window.get("winner")
+    outline = None
+    if "origin" in window and "input" in window and pick.quantity == "output":
+        seen = np.asarray(window["input"])
+        channels = tuple(range(seen.shape[0])) if seen.ndim == 3 else (int(pick.index[0]),)
+        origin = tuple(int(v) for v in np.asarray(window["origin"]).reshape(-1))
+        outline = (channels, (origin[0], origin[1]), (int(seen.shape[-2]), int(seen.shape[-1])))
     return Explanation(pick, formula, tuple(panels),
-                       None if winner is None else (0, *(int(v) for v in np.asarray(winner).reshape(-1))))
+                       None if winner is None else (0, *(int(v) for v in np.asarray(winner).reshape(-1))), outline)
 
 
 def _check_job(network: Any, x: np.ndarray, targets: np.ndarray, layer: int, title: str) -> CheckResult:

@@ -159,6 +159,19 @@ def test_drawing_on_the_cnn_walk_forward_and_back_and_a_conv_pixel_formula(qtbot
     windows = [p.panel for p in pane.findChildren(GridView)]
     assert [p.title for p in windows] == ["input window", "kernel", "input × kernel"]
     np.testing.assert_array_equal(windows[1].values, trace_.layers[0].params["W"][index[0]])
+    framed = view.stage_view(None, -1)  # the network's input: the window is framed on it
+    assert len(framed.outlines) == 1 and framed.outlines[0][2:] == (5, 5)  # 5×5 kernel, "same" padding
+
+    # MaxPool2D (layer 3): the winner of a window is named and marked.
+    while view.stages[view.stage_index].layer != 2:
+        click(qtbot, view.forward_button)
+    pooled = trace_.layers[2].output[0]
+    index = tuple(int(i) for i in np.unravel_index(np.argmax(pooled), pooled.shape))
+    explanation = click_number(qtbot, view, "output", 2, index)
+    assert explanation.formula.engine_value == float(pooled[index]) and "winner" in pane.lines_edit.toPlainText()
+    window_view = next(v for v in pane.findChildren(GridView) if v.panel.title == "input window")
+    assert window_view._selected == window_view.panel.pixel_of(explanation.winner)
+    assert len(view.stage_view("output", 1).outlines) == 1  # the window framed in the pooled feature map
 
 
 def test_a_dense_unit_formula_and_apply_changes_the_weights_by_the_shown_update(qtbot, window):

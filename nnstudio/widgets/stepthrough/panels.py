@@ -19,6 +19,8 @@ from core.analysis.trace_views import BarsPanel, GridPanel, index_text, number_t
 POSITIVE, NEGATIVE = QColor(214, 96, 77), QColor(67, 147, 195)
 #: Grid cells at least this wide (px) show their number; bars get theirs up to this many bars.
 NUMBER_CELL = 34
+#: The frame around a clicked pixel's input window (visible on both colour maps).
+OUTLINE = QColor(255, 160, 0)
 NUMBERED_BARS = 16
 
 
@@ -39,6 +41,8 @@ class GridView(QWidget):
         self._max_cell = max_cell
         self._min_cell = min_cell
         self._selected: tuple[int, int] | None = None
+        #: Framed rectangles (row, col, rows, cols) in pixels of the picture: a window's reach.
+        self.outlines: list[tuple[int, int, int, int]] = []
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         if panel.quantity is not None:
@@ -91,6 +95,21 @@ class GridView(QWidget):
         self._selected = self.panel.pixel_of(index) if index is not None else None
         self.update()
 
+    def outline_window(self, channels: tuple[int, ...], origin: tuple[int, int], size: tuple[int, int]) -> None:
+        """Frame the part of feature maps (C, H, W) a window covers (the part inside the maps:
+        a window reaching into the padding is cut at the edge); empty ``channels`` clears."""
+        values = self.panel.values
+        self.outlines = []
+        if values.ndim == 3:
+            _c, h, w = values.shape
+            top, left = max(origin[0], 0), max(origin[1], 0)
+            bottom, right = min(origin[0] + size[0], h) - 1, min(origin[1] + size[1], w) - 1
+            for c in channels:
+                first, last = self.panel.pixel_of((c, top, left)), self.panel.pixel_of((c, bottom, right))
+                if first is not None and last is not None and bottom >= top and right >= left:
+                    self.outlines.append((first[0], first[1], last[0] - first[0] + 1, last[1] - first[1] + 1))
+        self.update()
+
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         rect = self.target_rect()
@@ -98,8 +117,12 @@ class GridView(QWidget):
         cell = rect.width() / self.panel.rgb.shape[1]
         if cell >= NUMBER_CELL:
             self._paint_numbers(painter, rect, cell)
+        if self.outlines:
+            painter.setPen(QPen(OUTLINE, 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            for r, c, rows, cols in self.outlines:
+                painter.drawRect(QRectF(rect.left() + c * cell, rect.top() + r * cell, cols * cell, rows * cell))
         if self._selected is not None:
-            cell = rect.width() / self.panel.rgb.shape[1]
             r, c = self._selected
             painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)

@@ -37,7 +37,7 @@ from nnstudio.controllers.training_controller import IDLE, PAUSED, TrainingContr
 from nnstudio.state.document import Document
 from nnstudio.widgets.common.flow_layout import FlowLayout
 from nnstudio.widgets.stepthrough.formula_pane import SidePane
-from nnstudio.widgets.stepthrough.panels import PanelBox
+from nnstudio.widgets.stepthrough.panels import GridView, PanelBox
 
 #: Source combo entries: (data, text).
 SOURCES = (("batch", "Next training batch"), ("sample", "A sample"), ("drawing", "The drawing"))
@@ -337,8 +337,20 @@ class StepThroughView(QWidget):
         self._update_actions()
 
     def _on_controller_explained(self, explanation) -> None:
-        if explanation.pick == self._pick:
-            self.side.formula.show_explanation(explanation)
+        if explanation.pick != self._pick:
+            return
+        self.side.formula.show_explanation(explanation)
+        # A convolution's or pooling's output pixel: frame its window in the input panel.
+        source = explanation.pick.layer - 1
+        for box in self.panel_boxes:
+            view = box.view
+            if not isinstance(view, GridView):
+                continue
+            is_input = box.panel.layer == source and (box.panel.quantity == "output" or source < 0)
+            if explanation.outline is not None and is_input and box.panel.title.startswith("input"):
+                view.outline_window(*explanation.outline)
+            elif view.outlines:
+                view.outline_window((), (0, 0), (0, 0))
 
     def _on_controller_checked(self, result) -> None:
         self.side.check.show_result(result)
