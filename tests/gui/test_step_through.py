@@ -359,3 +359,41 @@ def test_long_layers_are_summarised_and_every_value_is_a_click_away(qtbot, windo
     unit = int(np.argmin(np.abs(dense.output[0])))  # a small one: not among the bars
     explanation = click_number(qtbot, view, "output", dense.index, (unit,), GridView)
     assert explanation.pick.index == (unit,) and explanation.formula.engine_value == float(dense.output[0][unit])
+
+
+def test_changing_the_settings_after_a_trace_disables_apply(qtbot, window):
+    doc = window.document
+    view = window.step_view
+    click_tab(qtbot, window, view)
+    choose_source(qtbot, view, "sample")
+    trace(qtbot, view)
+    assert view.apply_button.isEnabled()
+    optimizer = dict(doc.spec.optimizer, learning_rate=0.5)
+    doc.change("learning rate", spec=replace(doc.spec, optimizer=optimizer))
+    assert not view.apply_button.isEnabled() and "changed since this step was traced" in view.status_label.text()
+    trace(qtbot, view)  # traced again: the new settings' step can be applied
+    assert view.apply_button.isEnabled()
+
+
+@pytest.mark.parametrize("key", [p.key for p in load_presets()])
+def test_every_preset_traces_a_sample_and_explains_a_number_of_every_stage(qtbot, window, key, request):
+    state = preset(key)
+    if state.dataset.name == "mnist":
+        request.getfixturevalue("mnist_dir")  # skips, saying why, where MNIST is not on this computer
+    doc = window.document
+    doc.reset(state)
+    view = window.step_view
+    click_tab(qtbot, window, view)
+    choose_source(qtbot, view, "sample")
+    result = trace(qtbot, view)
+    assert result.batch_size == 1 and len(view.stages) == 2 * len(result.trace.layers) + 1
+    for stage in range(len(view.stages)):
+        view.show_stage(stage)
+        box = next(b for b in view.panel_boxes if b.panel.quantity is not None)
+        panel = box.panel
+        index = panel.indices[-1] if isinstance(panel, BarsPanel) else \
+            panel.pick_at(*(int(v) for v in np.argwhere(panel.index[..., 0] >= 0)[-1]))
+        explanation = click_number(qtbot, view, panel.quantity, panel.layer, index, type(box.view))
+        formula = explanation.formula
+        assert formula.exact or abs(formula.value - formula.engine_value) <= formula.tolerance, formula.title
+        assert view.side.formula.title_label.text() == formula.title

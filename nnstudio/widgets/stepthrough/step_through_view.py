@@ -68,6 +68,8 @@ class StepThroughView(QWidget):
         self._batch_number = 0
         self._pick = None
         self._sized = False
+        #: The document changed since the step on screen was traced: it can no longer be applied.
+        self._stale = False
         self._build()
         c = self.controller
         c.traced.connect(self._on_controller_traced)
@@ -81,6 +83,7 @@ class StepThroughView(QWidget):
         training.stateChanged.connect(self._on_training_stateChanged)
         training.waitingChanged.connect(self._on_training_waitingChanged)
         document.specChanged.connect(self._on_document_changed)
+        document.trainingConfigChanged.connect(self._on_document_changed)
         document.networkChanged.connect(self._on_document_network_changed)
         document.datasetChanged.connect(self._on_document_changed)
         self._update_sources()
@@ -319,6 +322,7 @@ class StepThroughView(QWidget):
         self.controller.explain(self._pick)
 
     def _on_controller_traced(self, result: TraceResult) -> None:
+        self._stale = False
         same_walk = self.result is not None and len(self.result.stages) == len(result.stages)
         self.result = result
         batch = result.batch_size
@@ -415,6 +419,13 @@ class StepThroughView(QWidget):
             self.trace()
 
     def _on_document_changed(self) -> None:
+        result = self.result
+        if result is not None and result.origin == "document" and not self._stale:
+            # The step on screen was traced with the old layers, settings or data: it stays
+            # readable, but applying it would not be what training now does.
+            self._stale = True
+            self.status_label.setText("The network, its settings or its data changed since this step was traced: "
+                                      "press Trace to see the step training would take now.")
         self._update_sources()
         self._update_actions()
 
@@ -452,7 +463,7 @@ class StepThroughView(QWidget):
         result = self.result
         busy = self.controller.runner.busy("apply")
         self.apply_button.setEnabled(result is not None and not result.trace.applied and not busy and can_trace
-                                     and (result.origin == "document" or state == PAUSED))
+                                     and not self._stale and (result.origin == "document" or state == PAUSED))
         self.next_button.setEnabled(can_trace)
         self.check_button.setEnabled(self._can_check())
         self.walk_button.setEnabled(can_trace and all(layer.type in ("Dense", "Activation")
