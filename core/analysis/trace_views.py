@@ -314,14 +314,15 @@ def build_stages(trace: StepTrace, sample: int = 0, class_names: tuple[str, ...]
     stages: list[Stage] = []
     for r in layers:
         names = class_names if r.index == last else None
-        panels = (
+        forward_panels = (
             *(_array_panels("input x (the network's input)", -1, None, r.input[s]) if r.index == 0
               else _array_panels(f"input (output of layer {r.index})", r.index - 1, "output", r.input[s])),
             *_array_panels("output", r.index, "output", r.output[s], names),
         )
         what = "its output (the fused softmax/sigmoid, computed by the loss)" if r.fused else "its output"
         stages.append(Stage("forward", r.index, f"Forward · {_name(r)}",
-                            f"{r.description} turns its input into {what}. Click a number to see how.", panels))
+                            f"{r.description} turns its input into {what}. Click a number to see how.",
+                            forward_panels))
     final = layers[last]
     targets = trace.targets[s]
     outputs = bars_panel("network output vs target", last, "output", trace.outputs[s].reshape(-1), class_names,
