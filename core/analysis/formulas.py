@@ -469,7 +469,7 @@ def _explain_grad_output(trace: StepTrace, record: LayerTrace, index: tuple[int,
         lines = [equation, f"the gradient layer {i + 1} ({trace.layers[i + 1].description}) passes back:",
                  *[f"  {line}" for line in inner.lines[:-1]]]
         return _formula(f"{where} — gradient arriving", equation, lines, inner.value,
-                        float(record.grad_output[(sample, *index)]), inner.terms, inner.rest,
+                        float(record.grad_output[_at(sample, index)]), inner.terms, inner.rest,
                         tolerance=inner.tolerance)
     inner = _explain_loss_gradient(trace, index[0], sample)
     lines = ["the last layer's outputs are the network's outputs: the gradient arriving is the loss's",
@@ -712,11 +712,11 @@ def _explain_flatten(trace: StepTrace, record: LayerTrace, quantity: str, index:
         equation = f"y{sub(k)} = x{sub(*source)}   (C order: channel, row, column)"
         lines = [equation, f"position {k} of the flat vector is input {source} of shape {in_shape}"]
         return _formula(f"{_name(record)} · {k} · sample {sample} — reshape", equation, lines,
-                        float(record.input[(sample, *source)]), float(record.output[sample, k]))
+                        float(record.input[_at(sample, source)]), float(record.output[sample, k]))
     k = int(np.ravel_multi_index(index, in_shape))
     equation = f"dL/dx{sub(*index)} = δ{sub(k)}   (the same gradient, reshaped back)"
     return _formula(f"{_name(record)} · input {index} · sample {sample} — gradient passed back", equation,
-                    [equation], float(record.grad_output[sample, k]), float(record.grad_input[(sample, *index)]))
+                    [equation], float(record.grad_output[sample, k]), float(record.grad_input[_at(sample, index)]))
 
 
 def _explain_dropout(trace: StepTrace, record: LayerTrace, quantity: str, index: tuple[int, ...],
@@ -894,7 +894,7 @@ def _explain_update(record: LayerTrace, name: str, index: tuple[int, ...]) -> Fo
     lr = config["learning_rate"]
     slots_before = {slot: arr[index] for slot, arr in state.before.get(name, {}).items()}
     slots_after = {slot: arr[index] for slot, arr in state.after.get(name, {}).items()}
-    computed: dict[str, object] = {}
+    computed: dict[str, np.floating] = {}
     if kind == "SGD" and config.get("momentum", 0.0) == 0.0:
         equation = f"Δ{name} = −lr·g"
         step = dt(lr) * g_used

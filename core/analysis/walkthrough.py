@@ -92,7 +92,7 @@ def _forward_step(record: LayerTrace) -> WalkStep:
     if record.type == "Dense":
         w = record.params["W"]
         b = record.params.get("b", np.zeros(w.shape[1], dtype=w.dtype))[None, :]
-        lines = ("Y = X·W + B",
+        lines: tuple[str, ...] = ("Y = X·W + B",
                  f"X = {matrix_text(x)}", f"W = {matrix_text(w)}", f"B = {matrix_text(b)}",
                  f"Y = {matrix_text(y)}")
         return WalkStep(title, lines, {"X": x.copy(), "W": w.copy(), "B": b.copy(), "Y": y.copy()})
@@ -107,6 +107,7 @@ def _forward_step(record: LayerTrace) -> WalkStep:
 def _error_step(trace: StepTrace, loss: str) -> WalkStep:
     y = trace.outputs
     dy = trace.layers[-1].grad_output
+    lines: tuple[str, ...]
     if loss == "mse":
         lines = ("E = mse(Y*, Y) = mean((Y* − Y)²)",
                  f"Y = {matrix_text(y)},  Y* = {matrix_text(trace.targets)}",
@@ -124,6 +125,7 @@ def _backward_step(record: LayerTrace, config: dict) -> WalkStep:
     dy, dx = record.grad_output, record.grad_input
     title = f"Backward · layer {record.index + 1}: {record.description}"
     if record.type == "Activation":
+        lines: tuple[str, ...]
         if record.fused:
             lines = (f"dE/dY = {matrix_text(dy)}",
                      "the engine folds this activation into the loss: together their gradient is simply "
@@ -142,7 +144,7 @@ def _backward_step(record: LayerTrace, config: dict) -> WalkStep:
     dw = record.grads["W"]
     has_b = "b" in record.params
     db = record.grads["b"][None, :] if has_b else np.zeros((1, w.shape[1]), dtype=w.dtype)
-    lines = [f"dE/dY = {matrix_text(dy)}",
+    steps = [f"dE/dY = {matrix_text(dy)}",
              f"dE/dX = dE/dY·Wᵀ = {matrix_text(dx)}   (passed back: the previous layer's dE/dY)",
              f"dE/dW = Xᵀ·dE/dY = {matrix_text(dw)}",
              f"dE/dB = dE/dY = {matrix_text(db)}"]
@@ -151,16 +153,16 @@ def _backward_step(record: LayerTrace, config: dict) -> WalkStep:
     b_after = record.params_after["b"][None, :] if has_b else None
     if plain_sgd:
         alpha = config["learning_rate"]
-        lines += [f"W ← W − α·dE/dW, α = {alpha:g}:  W = {matrix_text(w_after)}"]
-        if has_b:
-            lines += [f"B ← B − α·dE/dB:  B = {matrix_text(b_after)}"]
+        steps += [f"W ← W − α·dE/dW, α = {alpha:g}:  W = {matrix_text(w_after)}"]
+        if b_after is not None:
+            steps += [f"B ← B − α·dE/dB:  B = {matrix_text(b_after)}"]
     else:
-        lines += [f"the article uses plain gradient descent (W ← W − α·dE/dW); this network's {config.get('type')} "
+        steps += [f"the article uses plain gradient descent (W ← W − α·dE/dW); this network's {config.get('type')} "
                   f"optimizer moves W by {matrix_text(record.update['W'])}:  W = {matrix_text(w_after)}"]
-        if has_b:
-            lines += [f"and B by {matrix_text(record.update['b'][None, :])}:  B = {matrix_text(b_after)}"]
+        if b_after is not None:
+            steps += [f"and B by {matrix_text(record.update['b'][None, :])}:  B = {matrix_text(b_after)}"]
     values = {"dE/dY": dy.copy(), "dE/dX": dx.copy(), "dE/dW": dw.copy(), "dE/dB": db.copy(),
               "W after": w_after.copy()}
     if b_after is not None:
         values["B after"] = b_after.copy()
-    return WalkStep(title, tuple(lines), values)
+    return WalkStep(title, tuple(steps), values)

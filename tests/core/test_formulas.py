@@ -66,7 +66,8 @@ def _engine_number(trace, pick: Pick) -> float:
         return float(record.grads[name][pick.index])
     if kind == "update":
         return float(record.update[name][pick.index])
-    return float(getattr(record, kind)[(pick.sample, *pick.index)])
+    at = (pick.sample, *pick.index)
+    return float(getattr(record, kind)[at])
 
 
 def _picks(trace, rng: np.random.Generator, per_quantity: int):
