@@ -24,7 +24,8 @@ import numpy as np
 
 from core.analysis.trace import LayerTrace, StepTrace
 from core.errors import TrainingError
-from core.layers.activations import activation_function
+from core.layers.activations import Activation, activation_function
+from core.layers.dense import Dense
 
 #: Matrices with more entries than this are summarised (shape, range) instead of printed.
 MAX_PRINTED = 40
@@ -65,7 +66,7 @@ def seed_walkthrough(trace: StepTrace) -> list[WalkStep]:
         raise TrainingError(f"the article's walk-through follows one sample at a time (it trains sample by sample), "
                             f"but this step traced {batch} samples: trace a single sample")
     for record in trace.layers:
-        if record.type not in ("Dense", "Activation"):
+        if record.type not in (Dense.type_name, Activation.type_name):
             raise TrainingError(f"the article's walk-through covers Dense and Activation layers only; layer "
                                 f"{record.index} is {record.type}: use a network of Dense and Activation layers")
     net = trace._net
@@ -89,7 +90,7 @@ def _sample_step(trace: StepTrace) -> WalkStep:
 def _forward_step(record: LayerTrace) -> WalkStep:
     x, y = record.input, record.output
     title = f"Forward · layer {record.index + 1}: {record.description}"
-    if record.type == "Dense":
+    if record.type == Dense.type_name:
         w = record.params["W"]
         b = record.params.get("b", np.zeros(w.shape[1], dtype=w.dtype))[None, :]
         lines: tuple[str, ...] = ("Y = X·W + B",
@@ -124,7 +125,7 @@ def _error_step(trace: StepTrace, loss: str) -> WalkStep:
 def _backward_step(record: LayerTrace, config: dict) -> WalkStep:
     dy, dx = record.grad_output, record.grad_input
     title = f"Backward · layer {record.index + 1}: {record.description}"
-    if record.type == "Activation":
+    if record.type == Activation.type_name:
         lines: tuple[str, ...]
         if record.fused:
             lines = (f"dE/dY = {matrix_text(dy)}",
