@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 _SPLITTER = 134217729.0  # 2**27 + 1: Veltkamp's split of a float64 into two 26-bit halves
 
@@ -279,12 +279,13 @@ def _blas_order(product: Product, i: int, j: int, threads: int) -> Order | None:
     if product.k > MAX_CHAIN or product.k < 1 or (product, threads) in _UNREPRODUCIBLE:
         return None
     runs = _calibration_runs(product, threads)
-    lead = (0,) if product.stacked else ()
+    lead: tuple[int, ...] = (0,) if product.stacked else ()
     dtype = np.dtype(product.dtype)
+    row, entry = (*lead, i), (*lead, i, j)
+    column: tuple[int | slice, ...] = (*lead, slice(None), j)
     for order in _candidates(product.k):
         if all(  # generator: stops at the first run the order fails, so wrong orders cost little
-               ordered_sum(a[(*lead, i)], b[(*lead, slice(None), j)], order, dtype) == float(c[(*lead, i, j)])
-               for a, b, c in runs):
+               ordered_sum(a[row], b[column], order, dtype) == float(c[entry]) for a, b, c in runs):
             return order
     if product.m == 1 or product.n == 1:
         # A matrix-vector product: one kernel for every entry, so one failure is final (and

@@ -37,7 +37,14 @@ from core.analysis.exact_sums import Product, blas_sum, exact_dot, sum_bound
 from core.analysis.trace import LayerTrace, StepTrace
 from core.errors import TrainingError
 from core.layers._im2col import output_size_and_padding, pair
-from core.layers.activations import activation_function
+from core.layers.activations import Activation, activation_function
+from core.layers.base import Layer
+from core.layers.conv import Conv2D
+from core.layers.dense import Dense
+from core.layers.dropout import Dropout
+from core.layers.pooling import MaxPool2D, Pool2D
+from core.layers.reshape import Flatten
+from core.losses import Loss
 
 LOSS_LAYER = -1
 
@@ -160,16 +167,13 @@ def explain(trace: StepTrace, pick: Pick, max_terms: int = 6) -> Formula:
         index = _check_index(record.params[name].shape, pick.index, f"{record.type} parameter {name}")
         if kind == "update":
             return _explain_update(record, name, index)
-        return _EXPLAINERS[record.type](trace, record, pick.quantity, index, None, max_terms)
+        return _explainer(trace, record)(trace, record, pick.quantity, index, None, max_terms)
     array = getattr(record, kind)
     index = _check_index(array.shape[1:], pick.index, f"the {kind.replace('_', ' ')} of {record.type}")
     sample = _check_sample(array.shape[0], pick.sample)
     if kind == "grad_output":
         return _explain_grad_output(trace, record, index, sample, max_terms)
-    explainer = _EXPLAINERS.get(record.type)
-    if explainer is None:
-        raise TrainingError(f"no formula is known for the layer type {record.type}")
-    return explainer(trace, record, kind, index, sample, max_terms)
+    return _explainer(trace, record)(trace, record, kind, index, sample, max_terms)
 
 
 # -- pick checks -------------------------------------------------------------------------------------
@@ -342,18 +346,6 @@ def _explain_dense(trace: StepTrace, record: LayerTrace, quantity: str, index: t
 
 # -- activations ----------------------------------------------------------------------------------------
 
-#: How each activation's value and derivative read, for the explanation (f(z), f′(z)).
-_ACTIVATION_TEXT = {
-    "relu": ("max(z, 0)", "1 if z > 0 else 0"),
-    "leaky_relu": ("z if z > 0 else 0.01·z", "1 if z > 0 else 0.01"),
-    "sigmoid": ("σ(z) = (1 + tanh(z/2)) / 2", "y·(1 − y)"),
-    "tanh": ("tanh(z)", "1 − y²"),
-    "linear": ("z", "1"),
-    "gelu": ("z·Φ(z)", "Φ(z) + z·φ(z)"),
-    "softmax": ("exp(zₖ − max z) / Σⱼ exp(zⱼ − max z)", "Jacobian-vector product p·(δ − Σⱼ δⱼ pⱼ)"),
-}
-
-
 def _explain_activation(trace: StepTrace, record: LayerTrace, quantity: str, index: tuple[int, ...],
                         sample: int | None, max_terms: int) -> Formula:
     assert sample is not None
@@ -362,21 +354,23 @@ def _explain_activation(trace: StepTrace, record: LayerTrace, quantity: str, ind
     dtype = _dtype(record)
     at = _at(sample, index)
     z, y = record.input[at], record.output[at]
-    f_text, slope_text = _ACTIVATION_TEXT.get(name, (f"{name}(z)", f"{name}′(z)"))
     where = f"{_name(record)} · {'unit ' + str(index[0]) if len(index) == 1 else 'position ' + str(index)}"
     if name == "softmax":
         return _explain_softmax(trace, record, quantity, index[0], sample, max_terms)
     if quantity == "output":
         value = pair_.function(_one(z, dtype))[0]
-        equation = f"y = {f_text}"
-        lines = [equation, f"z = {full(z)}   (the input of this layer)", f"y = {name}({num(z, 8)})"]
+        equation = f"y = {name}(z)"
+        lines = [equation, f"{name}: {pair_.summary}", f"z = {full(z)}   (the input of this layer)",
+                 f"y = {name}({num(z, 8)})"]
         return _formula(f"{where} · sample {sample} — activation", equation, lines, float(value), float(y))
     # grad_input: δ·f′(z), by the registered derivative on this one entry (the engine's arithmetic)
     dy = record.grad_output[at]
     value = pair_.derivative(_one(z, dtype), _one(y, dtype), _one(dy, dtype))[0]
     slope = pair_.derivative(_one(z, dtype), _one(y, dtype), _one(1.0, dtype))[0]
-    equation = f"dL/dz = δ · f′(z),  f′(z) = {slope_text}"
-    lines = [equation, f"z = {full(z)},  y = {full(y)}", f"f′(z) = {full(slope)}",
+    equation = f"dL/dz = δ · f′(z),  f = {name}"
+    lines = [equation, f"z = {full(z)},  y = {full(y)}",
+             f"f′(z) = {full(slope)}   ({name}'s registered derivative at this z" + (", which has a kink at 0)"
+                                                                                    if pair_.kinked else ")"),
              f"δ = dL/dy = {full(dy)}   (the gradient arriving from the next layer)",
              f"δ · f′(z) = {num(dy, 8)} × {num(slope, 8)}"]
     return _formula(f"{where} · sample {sample} — gradient through {name}", equation, lines, float(value),
@@ -469,7 +463,7 @@ def _explain_grad_output(trace: StepTrace, record: LayerTrace, index: tuple[int,
         lines = [equation, f"the gradient layer {i + 1} ({trace.layers[i + 1].description}) passes back:",
                  *[f"  {line}" for line in inner.lines[:-1]]]
         return _formula(f"{where} — gradient arriving", equation, lines, inner.value,
-                        float(record.grad_output[(sample, *index)]), inner.terms, inner.rest,
+                        float(record.grad_output[_at(sample, index)]), inner.terms, inner.rest,
                         tolerance=inner.tolerance)
     inner = _explain_loss_gradient(trace, index[0], sample)
     lines = ["the last layer's outputs are the network's outputs: the gradient arriving is the loss's",
@@ -483,7 +477,8 @@ def _explain_grad_output(trace: StepTrace, record: LayerTrace, index: tuple[int,
 
 def _conv_geometry(record: LayerTrace, trace: StepTrace) -> tuple[tuple[int, int], tuple[int, int], int, int]:
     """((kh, kw), (sh, sw), top, left) of a Conv2D record."""
-    layer = trace._net.layers[record.index]
+    layer = _layer(trace, record)
+    assert isinstance(layer, Conv2D)
     kh, kw = layer.kernel
     sh, sw = layer.strides
     _, height, width = record.input.shape[1:]
@@ -629,7 +624,8 @@ def _conv_window_values(x: np.ndarray, ch: int, i: int, j: int, out_hw: tuple[in
 
 
 def _pool_geometry(trace: StepTrace, record: LayerTrace) -> tuple[tuple[int, int], tuple[int, int]]:
-    layer = trace._net.layers[record.index]
+    layer = _layer(trace, record)
+    assert isinstance(layer, Pool2D)
     return pair(layer.pool), pair(layer.strides)
 
 
@@ -638,7 +634,7 @@ def _explain_pool(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
     assert sample is not None
     dtype = _dtype(record)
     (ph, pw), (sh, sw) = _pool_geometry(trace, record)
-    is_max = record.type == "MaxPool2D"
+    is_max = isinstance(_layer(trace, record), MaxPool2D)
     x, y = record.input[sample], record.output[sample]
     oh, ow = y.shape[1:]
     if quantity == "output":
@@ -712,11 +708,11 @@ def _explain_flatten(trace: StepTrace, record: LayerTrace, quantity: str, index:
         equation = f"y{sub(k)} = x{sub(*source)}   (C order: channel, row, column)"
         lines = [equation, f"position {k} of the flat vector is input {source} of shape {in_shape}"]
         return _formula(f"{_name(record)} · {k} · sample {sample} — reshape", equation, lines,
-                        float(record.input[(sample, *source)]), float(record.output[sample, k]))
+                        float(record.input[_at(sample, source)]), float(record.output[sample, k]))
     k = int(np.ravel_multi_index(index, in_shape))
     equation = f"dL/dx{sub(*index)} = δ{sub(k)}   (the same gradient, reshaped back)"
     return _formula(f"{_name(record)} · input {index} · sample {sample} — gradient passed back", equation,
-                    [equation], float(record.grad_output[sample, k]), float(record.grad_input[(sample, *index)]))
+                    [equation], float(record.grad_output[sample, k]), float(record.grad_input[_at(sample, index)]))
 
 
 def _explain_dropout(trace: StepTrace, record: LayerTrace, quantity: str, index: tuple[int, ...],
@@ -745,15 +741,28 @@ def _explain_dropout(trace: StepTrace, record: LayerTrace, quantity: str, index:
                     equation, [equation, *lines], float(value), float(array[at]))
 
 
-_EXPLAINERS: dict[str, Callable[..., Formula]] = {
-    "Dense": _explain_dense,
-    "Activation": _explain_activation_layer,
-    "Conv2D": _explain_conv,
-    "MaxPool2D": _explain_pool,
-    "AvgPool2D": _explain_pool,
-    "Flatten": _explain_flatten,
-    "Dropout": _explain_dropout,
+#: The explainer of each layer class (the formulas are this module's job; a layer type without
+#: an entry gets a sentence, not a crash). Keyed by class, looked up along the class's MRO.
+_EXPLAINERS: dict[type[Layer], Callable[..., Formula]] = {
+    Dense: _explain_dense,
+    Activation: _explain_activation_layer,
+    Conv2D: _explain_conv,
+    Pool2D: _explain_pool,
+    Flatten: _explain_flatten,
+    Dropout: _explain_dropout,
 }
+
+
+def _explainer(trace: StepTrace, record: LayerTrace) -> Callable[..., Formula]:
+    for cls in type(_layer(trace, record)).__mro__:
+        if cls in _EXPLAINERS:
+            return _EXPLAINERS[cls]
+    raise TrainingError(f"no formula is known for the layer type {record.type}")
+
+
+def _layer(trace: StepTrace, record: LayerTrace) -> Layer:
+    """The layer a record was traced from (for its settings: kernel, stride, pool size)."""
+    return trace._net.layers[record.index]
 
 
 # -- the loss -------------------------------------------------------------------------------------------
@@ -773,11 +782,11 @@ def _explain_loss(trace: StepTrace, pick: Pick, max_terms: int) -> Formula:
     with np.errstate(all="ignore"):
         if fused:
             value = loss.value_from_logits(scores, targets)
-            per_sample = _per_sample_loss(loss.name, scores, targets, logits=True)
+            per_sample = _per_sample_loss(loss, scores, targets, logits=True)
         else:
             value = loss.value(scores, targets)
-            per_sample = _per_sample_loss(loss.name, scores, targets, logits=False)
-    equation, note = _LOSS_TEXT[(loss.name, fused)]
+            per_sample = _per_sample_loss(loss, scores, targets, logits=False)
+    equation, note = _loss_text(loss, fused)
     ranked = sorted(range(n), key=lambda s: -abs(per_sample[s]))
     terms = tuple(Term(f"sample {s}: {num(per_sample[s], 8)}", float(per_sample[s])) for s in ranked[:max_terms])
     hidden = ranked[max_terms:]
@@ -789,37 +798,30 @@ def _explain_loss(trace: StepTrace, pick: Pick, max_terms: int) -> Formula:
                     float(trace.loss), terms, rest)
 
 
-_LOSS_TEXT = {
-    ("mse", False): ("L = (1/(n·k)) Σₛ Σₖ (outputₛₖ − yₛₖ)²", "mean over the batch and the output units"),
-    ("cross_entropy", True): ("L = (1/n) Σₛ (log Σₖ exp(zₛₖ − max zₛ) − Σₖ yₛₖ·(zₛₖ − max zₛ))",
-                              "cross-entropy on the logits z (softmax folded into the loss): −log pₛ,true, "
-                              "computed without ever taking log(0)"),
-    ("cross_entropy", False): ("L = −(1/n) Σₛ Σₖ yₛₖ·log pₛₖ", "cross-entropy on the probabilities p"),
-    ("binary_cross_entropy", True): ("L = mean of max(z, 0) − z·y + log(1 + exp(−|z|))",
-                                     "binary cross-entropy on the logits z (sigmoid folded into the loss)"),
-    ("binary_cross_entropy", False): ("L = −mean of y·log p + (1 − y)·log(1 − p)",
-                                      "binary cross-entropy on the probabilities p"),
-}
+def _loss_text(loss: Loss, on_logits: bool) -> tuple[str, str]:
+    """(equation, note) of a loss as the engine computes it (``core.losses``)."""
+    if loss.name == "mse":
+        return "L = (1/(n·k)) Σₛ Σₖ (outputₛₖ − yₛₖ)²", "mean over the batch and the output units"
+    if loss.name == "cross_entropy" and on_logits:
+        return ("L = (1/n) Σₛ (log Σₖ exp(zₛₖ − max zₛ) − Σₖ yₛₖ·(zₛₖ − max zₛ))",
+                "cross-entropy on the logits z (softmax folded into the loss): −log pₛ,true, computed without "
+                "ever taking log(0)")
+    if loss.name == "cross_entropy":
+        return "L = −(1/n) Σₛ Σₖ yₛₖ·log pₛₖ", "cross-entropy on the probabilities p"
+    if loss.name == "binary_cross_entropy" and on_logits:
+        return ("L = mean of max(z, 0) − z·y + log(1 + exp(−|z|))",
+                "binary cross-entropy on the logits z (sigmoid folded into the loss)")
+    if loss.name == "binary_cross_entropy":
+        return "L = −mean of y·log p + (1 − y)·log(1 − p)", "binary cross-entropy on the probabilities p"
+    return f"L = {loss.title or loss.name}, a mean over the batch", loss.summary
 
 
-def _per_sample_loss(name: str, scores: np.ndarray, targets: np.ndarray, logits: bool) -> list[float]:
-    """Each sample's contribution to the loss (summing them gives L up to rounding), for the terms."""
-    s64 = scores.astype(np.float64)
-    t64 = targets.astype(np.float64)
-    n = s64.shape[0]
-    if name == "mse":
-        share = ((s64 - t64) ** 2).sum(axis=1) / s64.size
-    elif name == "cross_entropy" and logits:
-        z = s64 - s64.max(axis=1, keepdims=True)
-        share = (np.log(np.exp(z).sum(axis=1)) - (t64 * z).sum(axis=1)) / n
-    elif name == "cross_entropy":
-        share = -(t64 * np.log(np.clip(s64, 1e-12, 1.0))).sum(axis=1) / n
-    elif logits:
-        share = (np.maximum(s64, 0) - s64 * t64 + np.log1p(np.exp(-np.abs(s64)))).sum(axis=1) / s64.size
-    else:
-        p = np.clip(s64, 1e-12, 1 - 1e-7)
-        share = -(t64 * np.log(p) + (1 - t64) * np.log1p(-p)).sum(axis=1) / s64.size
-    return [float(v) for v in share]
+def _per_sample_loss(loss: Loss, scores: np.ndarray, targets: np.ndarray, logits: bool) -> list[float]:
+    """Each sample's share of the loss, for the terms: the loss of that sample alone divided
+    by the batch size (every loss is a mean over the batch, ``core.losses``)."""
+    n = scores.shape[0]
+    value = loss.value_from_logits if logits else loss.value
+    return [value(scores[s:s + 1], targets[s:s + 1]) / n for s in range(n)]
 
 
 def _explain_loss_gradient(trace: StepTrace, k: int, sample: int) -> Formula:
@@ -894,7 +896,7 @@ def _explain_update(record: LayerTrace, name: str, index: tuple[int, ...]) -> Fo
     lr = config["learning_rate"]
     slots_before = {slot: arr[index] for slot, arr in state.before.get(name, {}).items()}
     slots_after = {slot: arr[index] for slot, arr in state.after.get(name, {}).items()}
-    computed: dict[str, object] = {}
+    computed: dict[str, np.floating] = {}
     if kind == "SGD" and config.get("momentum", 0.0) == 0.0:
         equation = f"Δ{name} = −lr·g"
         step = dt(lr) * g_used

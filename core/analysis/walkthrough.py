@@ -24,7 +24,8 @@ import numpy as np
 
 from core.analysis.trace import LayerTrace, StepTrace
 from core.errors import TrainingError
-from core.layers.activations import activation_function
+from core.layers.activations import Activation, activation_function
+from core.layers.dense import Dense
 
 #: Matrices with more entries than this are summarised (shape, range) instead of printed.
 MAX_PRINTED = 40
@@ -65,7 +66,7 @@ def seed_walkthrough(trace: StepTrace) -> list[WalkStep]:
         raise TrainingError(f"the article's walk-through follows one sample at a time (it trains sample by sample), "
                             f"but this step traced {batch} samples: trace a single sample")
     for record in trace.layers:
-        if record.type not in ("Dense", "Activation"):
+        if record.type not in (Dense.type_name, Activation.type_name):
             raise TrainingError(f"the article's walk-through covers Dense and Activation layers only; layer "
                                 f"{record.index} is {record.type}: use a network of Dense and Activation layers")
     net = trace._net
@@ -89,10 +90,10 @@ def _sample_step(trace: StepTrace) -> WalkStep:
 def _forward_step(record: LayerTrace) -> WalkStep:
     x, y = record.input, record.output
     title = f"Forward · layer {record.index + 1}: {record.description}"
-    if record.type == "Dense":
+    if record.type == Dense.type_name:
         w = record.params["W"]
         b = record.params.get("b", np.zeros(w.shape[1], dtype=w.dtype))[None, :]
-        lines = ("Y = X·W + B",
+        lines: tuple[str, ...] = ("Y = X·W + B",
                  f"X = {matrix_text(x)}", f"W = {matrix_text(w)}", f"B = {matrix_text(b)}",
                  f"Y = {matrix_text(y)}")
         return WalkStep(title, lines, {"X": x.copy(), "W": w.copy(), "B": b.copy(), "Y": y.copy()})
@@ -107,6 +108,7 @@ def _forward_step(record: LayerTrace) -> WalkStep:
 def _error_step(trace: StepTrace, loss: str) -> WalkStep:
     y = trace.outputs
     dy = trace.layers[-1].grad_output
+    lines: tuple[str, ...]
     if loss == "mse":
         lines = ("E = mse(Y*, Y) = mean((Y* − Y)²)",
                  f"Y = {matrix_text(y)},  Y* = {matrix_text(trace.targets)}",
@@ -123,7 +125,8 @@ def _error_step(trace: StepTrace, loss: str) -> WalkStep:
 def _backward_step(record: LayerTrace, config: dict) -> WalkStep:
     dy, dx = record.grad_output, record.grad_input
     title = f"Backward · layer {record.index + 1}: {record.description}"
-    if record.type == "Activation":
+    if record.type == Activation.type_name:
+        lines: tuple[str, ...]
         if record.fused:
             lines = (f"dE/dY = {matrix_text(dy)}",
                      "the engine folds this activation into the loss: together their gradient is simply "
@@ -142,7 +145,7 @@ def _backward_step(record: LayerTrace, config: dict) -> WalkStep:
     dw = record.grads["W"]
     has_b = "b" in record.params
     db = record.grads["b"][None, :] if has_b else np.zeros((1, w.shape[1]), dtype=w.dtype)
-    lines = [f"dE/dY = {matrix_text(dy)}",
+    steps = [f"dE/dY = {matrix_text(dy)}",
              f"dE/dX = dE/dY·Wᵀ = {matrix_text(dx)}   (passed back: the previous layer's dE/dY)",
              f"dE/dW = Xᵀ·dE/dY = {matrix_text(dw)}",
              f"dE/dB = dE/dY = {matrix_text(db)}"]
@@ -151,16 +154,16 @@ def _backward_step(record: LayerTrace, config: dict) -> WalkStep:
     b_after = record.params_after["b"][None, :] if has_b else None
     if plain_sgd:
         alpha = config["learning_rate"]
-        lines += [f"W ← W − α·dE/dW, α = {alpha:g}:  W = {matrix_text(w_after)}"]
-        if has_b:
-            lines += [f"B ← B − α·dE/dB:  B = {matrix_text(b_after)}"]
+        steps += [f"W ← W − α·dE/dW, α = {alpha:g}:  W = {matrix_text(w_after)}"]
+        if b_after is not None:
+            steps += [f"B ← B − α·dE/dB:  B = {matrix_text(b_after)}"]
     else:
-        lines += [f"the article uses plain gradient descent (W ← W − α·dE/dW); this network's {config.get('type')} "
+        steps += [f"the article uses plain gradient descent (W ← W − α·dE/dW); this network's {config.get('type')} "
                   f"optimizer moves W by {matrix_text(record.update['W'])}:  W = {matrix_text(w_after)}"]
-        if has_b:
-            lines += [f"and B by {matrix_text(record.update['b'][None, :])}:  B = {matrix_text(b_after)}"]
+        if b_after is not None:
+            steps += [f"and B by {matrix_text(record.update['b'][None, :])}:  B = {matrix_text(b_after)}"]
     values = {"dE/dY": dy.copy(), "dE/dX": dx.copy(), "dE/dW": dw.copy(), "dE/dB": db.copy(),
               "W after": w_after.copy()}
     if b_after is not None:
         values["B after"] = b_after.copy()
-    return WalkStep(title, tuple(lines), values)
+    return WalkStep(title, tuple(steps), values)

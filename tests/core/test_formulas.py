@@ -66,7 +66,8 @@ def _engine_number(trace, pick: Pick) -> float:
         return float(record.grads[name][pick.index])
     if kind == "update":
         return float(record.update[name][pick.index])
-    return float(getattr(record, kind)[(pick.sample, *pick.index)])
+    at = (pick.sample, *pick.index)
+    return float(getattr(record, kind)[at])
 
 
 def _picks(trace, rng: np.random.Generator, per_quantity: int):
@@ -368,6 +369,8 @@ def test_finite_differences_refuse_a_layer_the_network_does_not_have():
 
 
 def test_finite_differences_on_the_shipped_cnn_take_under_a_second_per_layer(capsys):
+    """Timed in this thread's CPU time: the check runs on one BLAS thread, in the calling
+    thread, so the CPU time is its cost whatever else the shared machine is running."""
     with resource_file("models/mnist_cnn.nnz") as path:
         net = load_model(path)
     rng = np.random.default_rng(0)
@@ -375,16 +378,13 @@ def test_finite_differences_on_the_shipped_cnn_take_under_a_second_per_layer(cap
     y = rng.integers(0, 10, size=32)
     timings = []
     for layer in (0, 3, 8):  # both convolutions (the first re-runs the whole network) and the big Dense
-        best = np.inf
-        for _ in range(3):  # the best of three: the machine is shared
-            start = time.perf_counter()
-            results = finite_difference_check(net, x, y, layer)
-            best = min(best, time.perf_counter() - start)
-        timings.append(best)
+        start = time.thread_time()
+        results = finite_difference_check(net, x, y, layer)
+        timings.append(time.thread_time() - start)
         assert all(r.relative_error < 1e-6 for r in results if not r.at_kink)
     with capsys.disabled():
         print(f"\nfinite_difference_check on the shipped MNIST CNN, batch of 32, layers 0/3/8: "
-              f"{', '.join(f'{t * 1000:.0f} ms' for t in timings)}")
+              f"{', '.join(f'{t * 1000:.0f} ms' for t in timings)} of CPU time")
     assert max(timings) < 1.0
 
 
