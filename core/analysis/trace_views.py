@@ -21,15 +21,18 @@ dark-to-bright map (shared scale), so equal colours mean equal numbers within a 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.analysis.trace import LayerTrace, StepTrace
 from core.analysis.visuals import colormap, symmetric_normalize, tile_images
+from core.layers.activations import Activation
+from core.layers.dense import Dense
 
 __all__ = ["BAR_LIMIT", "TOP_UNITS", "BarsPanel", "GridPanel", "Panel", "Stage", "build_stages", "index_text",
-           "number_text", "summary_of"]
+           "number_text", "summary_of", "walkthrough_fits"]
 
 #: Vectors up to this length are drawn as one bar each; longer ones are summarised.
 BAR_LIMIT = 32
@@ -105,6 +108,12 @@ class Stage:
     title: str
     explanation: str
     panels: tuple[Panel, ...] = field(default_factory=tuple)
+
+
+def walkthrough_fits(layer_types: Iterable[str]) -> bool:
+    """True when a network of these layer types is one the seed article's walk-through
+    (``core.analysis.walkthrough``) covers: Dense and Activation layers only."""
+    return all(t in (Dense.type_name, Activation.type_name) for t in layer_types)
 
 
 def number_text(value: float) -> str:

@@ -43,7 +43,7 @@ from core.analysis.exact_sums import one_blas_thread
 from core.analysis.finite_differences import finite_difference_check
 from core.analysis.formulas import explain
 from core.analysis.trace import StepTrace
-from core.analysis.trace_views import GridPanel, Stage, build_stages, grid_panel
+from core.analysis.trace_views import GridPanel, Stage, build_stages, grid_panel, walkthrough_fits
 from core.analysis.walkthrough import seed_walkthrough
 from core.data import DataError
 from core.data.drawing import mode_for_input_shape, to_network_input
@@ -131,7 +131,7 @@ def drawing_problem(input_shape: tuple[int, ...] | None) -> str | None:
 def _stages_and_extras(trace: StepTrace, sample: int, class_names: tuple[str, ...]) -> tuple[list[Stage], list | None]:
     stages = build_stages(trace, sample, class_names)
     walkthrough = None
-    if trace.targets.shape[0] == 1 and all(layer.type in ("Dense", "Activation") for layer in trace.layers):
+    if trace.targets.shape[0] == 1 and walkthrough_fits(layer.type for layer in trace.layers):
         try:
             walkthrough = list(seed_walkthrough(trace))
         except _USER_ERRORS:

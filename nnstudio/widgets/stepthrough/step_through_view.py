@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.analysis.trace_views import walkthrough_fits
 from nnstudio.controllers.step_through_controller import StepThroughController, TraceRequest, TraceResult
 from nnstudio.controllers.training_controller import IDLE, PAUSED, TrainingController
 from nnstudio.state.document import Document
@@ -466,6 +467,5 @@ class StepThroughView(QWidget):
                                      and not self._stale and (result.origin == "document" or state == PAUSED))
         self.next_button.setEnabled(can_trace)
         self.check_button.setEnabled(self._can_check())
-        self.walk_button.setEnabled(can_trace and all(layer.type in ("Dense", "Activation")
-                                                      for layer in self.document.spec.layers))
+        self.walk_button.setEnabled(can_trace and walkthrough_fits(layer.type for layer in self.document.spec.layers))
 
