@@ -401,10 +401,10 @@ def sample_fits(sample: np.ndarray, input_shape: tuple[int, ...]) -> bool:
 # - ink mass: the sum of the grey levels (0..1). MNIST's 60,000 training digits: mean 102.4,
 #   percentiles 1/5/50/95/99 = 38.6 / 51.2 / 99.9 / 162.5 / 192.9; it depends on the digit
 #   (a 1 has 60 on average, a 0 136), so it compares drawings of the same digit;
-# - stroke width: 2 × ink mass / length of the ink's outline (pixels above 0.5; for a
-#   stroke of length L and width w, area ≈ L·w and outline ≈ 2L). Nearly the same for every
-#   digit: MNIST's median is 1.93 px (each digit's between 1.79 and 2.15), percentiles
-#   1/5/95/99 = 1.06 / 1.27 / 2.98 / 3.57.
+# - stroke width: 2 × ink / length of the ink's outline (the pixels above 0.5 and their ink;
+#   for a stroke of length L and width w, area ≈ L·w and outline ≈ 2L). Nearly the same for
+#   every digit: MNIST's median is 1.74 px (each digit's between 1.59 and 1.95), percentiles
+#   1/5/95/99 = 0.86 / 1.07 / 2.79 / 3.38.
 #
 # Both grow with brush width / digit size, since every digit is scaled to the same 20-px box.
 
@@ -413,14 +413,14 @@ MNIST_INK_MASS = {"mean": 102.4, "p1": 38.6, "p5": 51.2, "p50": 99.9, "p95": 162
 #: MNIST's mean ink mass per digit 0..9 (training set).
 MNIST_INK_MASS_PER_DIGIT = (135.9, 59.6, 116.8, 111.0, 95.2, 100.9, 107.6, 89.8, 117.7, 96.1)
 #: MNIST's stroke width (:func:`stroke_width`, pixels of the 28×28 image), training set.
-MNIST_STROKE_WIDTH = {"p1": 1.06, "p5": 1.27, "p50": 1.93, "p95": 2.98, "p99": 3.57}
+MNIST_STROKE_WIDTH = {"p1": 0.86, "p5": 1.07, "p50": 1.74, "p95": 2.79, "p99": 3.38}
 #: A drawing whose ink's bounding box is shorter than this share of the canvas is "small":
 #: enlarged to the 20-px box, its strokes blur and thicken.
 SMALL_EXTENT_FRACTION = 0.25
 #: Thinner strokes than (nearly) any MNIST digit: the network sees a faint digit.
-FAINT_STROKE_WIDTH = 1.0
+FAINT_STROKE_WIDTH = 0.85
 #: Thicker strokes than (nearly) any MNIST digit: loops fill in.
-THICK_STROKE_WIDTH = 3.6
+THICK_STROKE_WIDTH = 3.4
 #: A drawing whose brightest pixel is below this is faint (a light pen pressure).
 FAINT_PEAK = 0.5
 
@@ -440,14 +440,16 @@ def ink_mass(image28: np.ndarray) -> float:
 
 def stroke_width(image28: np.ndarray) -> float:
     """Average stroke width in pixels of a preprocessed 28×28 digit (values in [0, 1]):
-    2 × ink mass / length of the outline of the pixels above 0.5 (horizontal and vertical
-    edges counted). 0.0 when no pixel is above 0.5 (nothing but faint ink). MNIST's median:
-    1.93 (:data:`MNIST_STROKE_WIDTH`)."""
+    2 × the ink of the pixels above 0.5 / the length of their outline (horizontal and
+    vertical edges counted). 0.0 when no pixel is above 0.5 (nothing but faint ink). MNIST's
+    median: 1.74 (:data:`MNIST_STROKE_WIDTH`)."""
     image = _check_image28(image28)
     mask = image > 0.5
     outline = int(np.count_nonzero(np.diff(mask, axis=0, prepend=False, append=False))
                   + np.count_nonzero(np.diff(mask, axis=1, prepend=False, append=False)))
-    return 2.0 * float(image.sum()) / outline if outline else 0.0
+    # Only the ink inside the outline: faint anti-aliased specks of a very thin stroke would
+    # otherwise count as width with hardly any outline around them.
+    return 2.0 * float(image[mask].sum()) / outline if outline else 0.0
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,11 @@ def test_stroke_width_of_a_bar():
     image = np.zeros((28, 28))
     image[4:24, 12:15] = 1.0  # 3 px wide, 20 long: outline 2·20 + 2·3
     assert stroke_width(image) == pytest.approx(2 * 60 / 46)
+    image[4:24, 11] = image[4:24, 15] = 0.4  # anti-aliased edges below 0.5: outside the outline
+    assert stroke_width(image) == pytest.approx(2 * 60 / 46)
+    specks = np.zeros((28, 28))
+    specks[4:24:2, 10] = 0.6  # what is left of a very thin stroke: thin, not thick
+    assert stroke_width(specks) == pytest.approx(2 * 0.6 / 4)
     assert stroke_width(np.full((28, 28), 0.3)) == 0.0  # only faint ink: no outline
     with pytest.raises(DataError, match="28×28"):
         ink_mass(np.zeros((280, 280)))
