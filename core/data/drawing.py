@@ -477,8 +477,8 @@ def drawing_hint(image: np.ndarray) -> DrawingHint | None:
     assert box is not None  # has_enough_ink found ink
     extent = max(box[1] - box[0], box[3] - box[2]) / max(image.shape)
     if extent < SMALL_EXTENT_FRACTION:
-        return DrawingHint("too_small", "Drawn small: it is enlarged to the network's size and its strokes "
-                                        "blur. Draw the digit larger.")
+        return DrawingHint("too_small", "Drawn small: enlarged to the network's size, its strokes come out "
+                                        "thick. Draw the digit larger.")
     field = normalize_mnist(image)
     if field is None:
         return None

@@ -29,8 +29,9 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
-    QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +42,7 @@ from core.training import FineTuneResult
 from nnstudio.controllers.handwriting import HandwritingTuner
 from nnstudio.controllers.prediction import Predictor
 from nnstudio.state.user_dataset import UserDrawings
+from nnstudio.widgets.common.flow_layout import FlowLayout
 from nnstudio.widgets.draw.digit_canvas import DigitCanvas
 
 DEFAULT_PER_DIGIT = 5
@@ -92,30 +94,36 @@ class HandwritingTeacher(QFrame):
 
     def _build(self) -> None:
         title = QLabel("Teach it your handwriting")
+        title.setWordWrap(True)  # never forces the Draw tab wider
         font = QFont(title.font())
         font.setBold(True)
         title.setFont(font)
-        self.close_button = self._button("✕", "teachCloseButton", self._on_close_button_clicked,
-                                         "Close (your drawings here are forgotten)")
-        self.close_button.setFlat(True)
+        self.close_button = QToolButton()  # a small ✕, not an 80-px push button
+        self.close_button.setObjectName("teachCloseButton")
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Close (the drawings made here are forgotten)")
         self.close_button.setAccessibleName("Close")
+        self.close_button.clicked.connect(self._on_close_button_clicked)
         header = QHBoxLayout()
         header.addWidget(title, 1)
         header.addWidget(self.close_button)
 
-        self.pages = QStackedWidget()
-        self.pages.addWidget(self._ask_page())
-        self.pages.addWidget(self._teaching_page())
-        self.pages.addWidget(self._result_page())
-
+        # One page per step, only the current one shown (not a QStackedWidget: its height for a
+        # width is the tallest page's, which left a gap under the short ones).
+        self._pages = [self._ask_page(), self._teaching_page(), self._result_page()]
+        self._page = 0
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(self.pages)
+        for page in self._pages:
+            layout.addWidget(page)
+        self._show_page(0)
 
     def _ask_page(self) -> QWidget:
         page = QWidget()
         self.prompt_label = QLabel("")
         self.prompt_label.setObjectName("teachPrompt")
+        self.prompt_label.setWordWrap(True)
         font = QFont(self.prompt_label.font())
         font.setPointSizeF(font.pointSizeF() * 1.6)
         font.setBold(True)
@@ -126,6 +134,7 @@ class HandwritingTeacher(QFrame):
         self.note_label.setObjectName("teachNote")
         self.note_label.setWordWrap(True)
         self.note_label.setStyleSheet("color: palette(placeholder-text);")
+        self.note_label.hide()
 
         self.per_digit_spin = QSpinBox()
         self.per_digit_spin.setObjectName("teachPerDigitSpin")
@@ -138,6 +147,7 @@ class HandwritingTeacher(QFrame):
         per_digit_label.setBuddy(self.per_digit_spin)
         self.per_digit_spin.setSuffix(" ×")
         self.use_kept_check = QCheckBox("")
+        self.use_kept_check.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.use_kept_check.setObjectName("teachUseKeptCheck")
         self.use_kept_check.setChecked(True)
         self.use_kept_check.toggled.connect(self._update)
@@ -151,15 +161,18 @@ class HandwritingTeacher(QFrame):
         self.teach_button = self._button("&Teach", "teachButton", self._on_teach_button_clicked,
                                          "Fine-tune a copy of the model on your drawings")
 
-        counts = QHBoxLayout()
-        counts.addWidget(self.count_label, 1)
+        # Flow layouts: in a narrow Draw tab (the 1024×640 window) the rows wrap instead of
+        # forcing the tab wider than the window.
+        counts = FlowLayout()
+        counts.addWidget(self.count_label)
+        counts.addStretch()
         counts.addWidget(per_digit_label)
         counts.addWidget(self.per_digit_spin)
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()
         buttons.addWidget(self.back_button)
         buttons.addWidget(self.skip_button)
         buttons.addWidget(self.next_button)
-        buttons.addStretch(1)
+        buttons.addStretch()
         buttons.addWidget(self.teach_button)
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -208,10 +221,9 @@ class HandwritingTeacher(QFrame):
                                         "The Draw tab reads with the tuned model; Edit ▸ Undo takes it back")
         self.discard_button = self._button("&Discard", "discardTunedButton", self._on_discard_button_clicked,
                                            "Forget the tuned model; nothing changes")
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()
         buttons.addWidget(self.keep_button)
         buttons.addWidget(self.discard_button)
-        buttons.addStretch(1)
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.result_label)
@@ -219,9 +231,15 @@ class HandwritingTeacher(QFrame):
         layout.addLayout(buttons)
         return page
 
+    def _show_page(self, index: int) -> None:
+        """Show the page of step ``index`` (0 ask, 1 teaching, 2 result), hide the others."""
+        self._page = index
+        for i, page in enumerate(self._pages):
+            page.setVisible(i == index)
+
     # -- public API ----------------------------------------------------------------------------
     def step(self) -> str:
-        return ("ask", "teaching", "result")[self.pages.currentIndex()]
+        return ("ask", "teaching", "result")[self._page]
 
     @property
     def per_digit(self) -> int:
@@ -255,8 +273,8 @@ class HandwritingTeacher(QFrame):
         self._index = 0
         self._drawings.clear()
         self._result = None
-        self.note_label.setText("")
-        self.pages.setCurrentIndex(0)
+        self._note("")
+        self._show_page(0)
         self.canvas.clear()
         self._update()
         self.show()
@@ -270,7 +288,7 @@ class HandwritingTeacher(QFrame):
         if predictor.input_shape != self._predictor.input_shape:
             self._drawings.clear()
             self._index = 0
-            self.note_label.setText("The model changed to one of another input size: please draw again.")
+            self._note("The model changed to one of another input size: please draw again.")
         self._predictor = predictor
         self._update()
 
@@ -303,6 +321,11 @@ class HandwritingTeacher(QFrame):
         return x, y
 
     # -- asking --------------------------------------------------------------------------------
+    def _note(self, text: str) -> None:
+        """A line under the prompt (why Next kept nothing, a cancelled run…); hidden when empty."""
+        self.note_label.setText(text)
+        self.note_label.setVisible(bool(text))
+
     def _update(self) -> None:
         digit = self.current_digit
         if digit is None:
@@ -334,14 +357,14 @@ class HandwritingTeacher(QFrame):
             made = None if self.canvas.showing_sample else to_network_input(
                 self.canvas.image_array(), predictor.input_shape, predictor.network.metadata.get("preprocessing"))
         except DataError as exc:
-            self.note_label.setText(f"This drawing cannot be used: {exc}")
+            self._note(f"This drawing cannot be used: {exc}")
             return False
         if made is None:
-            self.note_label.setText(f"Draw a {digit} on the canvas first, then press Enter or Next.")
+            self._note(f"Draw a {digit} on the canvas first, then press Enter or Next.")
             return False
         self._drawings[self._index] = (made[0][0], digit)
         self._index += 1
-        self.note_label.setText("")
+        self._note("")
         self.canvas.clear()
         self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
         self._update()
@@ -362,7 +385,7 @@ class HandwritingTeacher(QFrame):
             self._drawings.pop(self._index, None)
             self._index += 1
             self.canvas.clear()
-            self.note_label.setText("")
+            self._note("")
             self._update()
 
     def _on_back_button_clicked(self) -> None:
@@ -370,7 +393,7 @@ class HandwritingTeacher(QFrame):
             self._index -= 1
             self._drawings.pop(self._index, None)  # redo it
             self.canvas.clear()
-            self.note_label.setText("")
+            self._note("")
             self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
             self._update()
 
@@ -388,14 +411,14 @@ class HandwritingTeacher(QFrame):
             return
         x, y = self.training_set()
         if not len(y):
-            self.note_label.setText("Draw a few digits first.")
+            self._note("Draw a few digits first.")
             return
         if not self.tuner.start(predictor.network, x, y):
             return
         self.progress_bar.setValue(0)
-        self.teaching_label.setText(f"Teaching {predictor.description} your handwriting "
-                                    f"({len(y)} drawings)…")
-        self.pages.setCurrentIndex(1)
+        whom = "the shipped model" if predictor.shipped else "your network"
+        self.teaching_label.setText(f"Teaching {whom} your handwriting ({len(y)} drawings)…")
+        self._show_page(1)
         self.cancel_button.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _on_cancel_button_clicked(self) -> None:
@@ -409,8 +432,8 @@ class HandwritingTeacher(QFrame):
 
     def _back_to_asking(self, note: str) -> None:
         self.cancel_button.setEnabled(True)
-        self.pages.setCurrentIndex(0)
-        self.note_label.setText(note)
+        self._show_page(0)
+        self._note(note)
         self._update()
 
     def _on_tuner_cancelled(self, _kind: str) -> None:
@@ -436,7 +459,7 @@ class HandwritingTeacher(QFrame):
         self.details_label.setText(f"Trained on {result.trained_on} of your drawings mixed with "
                                    f"{result.replayed:,} familiar samples in {result.seconds:.1f} s.{stopped} "
                                    f"{measured}")
-        self.pages.setCurrentIndex(2)
+        self._show_page(2)
         self.keep_button.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _on_keep_button_clicked(self) -> None:
@@ -457,6 +480,6 @@ class HandwritingTeacher(QFrame):
         self._result = None
         self._drawings.clear()
         self._index = 0
-        self.pages.setCurrentIndex(0)
+        self._show_page(0)
         self.hide()
         self.closed.emit()
