@@ -195,3 +195,25 @@ def test_bad_drawings_are_refused_in_the_panel_not_with_a_crash(qtbot, panel, mo
         click(qtbot, teacher.teach_button)
     assert teacher.step() == "ask"
     assert teacher.note_label.text() == "Teaching failed: label 12 is outside the network's classes 0..9"
+
+
+def test_drawings_kept_with_right_click_are_offered_and_used(qtbot, panel):
+    from nnstudio.state.user_dataset import UserDrawings
+
+    store = UserDrawings.load()
+    start = store.count
+    rng = np.random.default_rng(5)
+    for label in (4, 7):
+        draw(qtbot, panel.canvas, handwritten_digit(label, rng))
+        assert panel.add_drawing(label)
+        click(qtbot, panel.clear_button)
+    teacher = open_teacher(qtbot, panel, per_digit=1)
+    check = teacher.use_kept_check
+    assert check.isVisible() and check.isChecked()
+    assert check.text() == f"Also use the {start + 2} drawings you kept with right-click"
+    assert teacher.teach_button.text() == f"&Teach ({start + 2})"
+    x, y = teacher.training_set()
+    assert x.shape == (start + 2, 1, 28, 28) and y[-2:].tolist() == [4, 7]
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=check.rect().center())
+    assert not check.isChecked() and len(teacher.training_set()[1]) == 0
+    assert not teacher.teach_button.isEnabled()
