@@ -3,16 +3,20 @@
 NumPy only (no Qt). The Draw tab's "Teach it your handwriting" calls :func:`fine_tune` off
 the GUI thread; scripts and tests call it directly.
 
-The recipe (measured on the shipped CNN, ``resources/models/mnist_cnn.nnz``: 10 drawings per
-digit tune in about 4 s on one core, well inside the 20 s budget):
+The recipe (measured on the shipped CNN, ``resources/models/mnist_cnn.nnz``, with one BLAS
+thread: 10 drawings per digit, 240 steps, tune in 4.4 s on an idle core and 9.6 s on a loaded
+2-core machine, inside the 20 s budget; a strongly slanted, narrow hand the base reads 70% of
+went to 95% on the held-back drawings and 69% -> 92% on 1,000 more drawings of that hand, with
+MNIST's test accuracy 99.2% -> 98.8%):
 
 - **hold back** a quarter of each digit's drawings (at least one when a digit has two or
   more) to measure the network before and after on drawings it did not train on;
 - **train a copy** (``inference_copy``: same spec, weights and state; its own generator
   seeded from ``seed``, its own optimizer), never the network handed in: its weights,
   optimizer slots, generator and history stay bit-for-bit as they were;
-- Adam at a small learning rate (:data:`LEARNING_RATE`), :data:`EPOCHS` short epochs, each
-  over the kept drawings repeated :data:`OVERSAMPLE` times with light, fresh augmentation
+- Adam at a small learning rate (:data:`LEARNING_RATE`), :data:`EPOCHS` short epochs (at least
+  :data:`MIN_STEPS` steps in all), each over the kept drawings repeated :data:`OVERSAMPLE`
+  times with light, fresh augmentation
   (:mod:`core.data.augment`: a few degrees of rotation, slight scale, shear, thickness, then
   the canvas's own preprocessing again) plus as many **replayed** samples of the data the
   network learnt from (:func:`replay_samples`), so it learns the new style without
