@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
     def _shutdown_workers(self) -> bool:
         """Stop every background thread (training, download, evaluation); True when none is left."""
         results = [self.controller.shutdown(), self.dataset_panel.shutdown(), self.evaluation_panel.shutdown(),
-                   self.step_view.controller.shutdown(),
+                   self.step_view.controller.shutdown(), self.draw_panel.shutdown(),
                    self.document.wait_for_dataset(10_000), self.exports.runner.wait(30_000)]
         return all(results)
 
