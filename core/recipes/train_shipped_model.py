@@ -134,10 +134,10 @@ def epoch_inputs(images: np.ndarray, labels: np.ndarray, seed: int, epoch: int,
 
 #: Stage 2 (pen handwriting): epochs, learning rate and its halving, MNIST images per epoch
 #: and fresh renderings of every training writer's digit per epoch.
-PEN_EPOCHS = 8
-PEN_LEARNING_RATE = 3e-4
-PEN_DECAY_EVERY = 3
-PEN_MNIST_PER_EPOCH = 30_000
+PEN_EPOCHS = 5
+PEN_LEARNING_RATE = 2e-4
+PEN_DECAY_EVERY = 2
+PEN_MNIST_PER_EPOCH = 60_000
 PEN_REPEATS = 3
 
 
