@@ -39,11 +39,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.data.augment import AugmentConfig, augment_digits, warp_bilinear
+from core.data.augment import AugmentConfig, augment_digits
 from core.data.datasets import load_dataset
 from core.data.drawing import mode_for_input_shape, preprocess_batch
 from core.data.errors import DataError
 from core.data.mnist import find_mnist, load_mnist
+from core.data.pen import load_pen_digits, render_pen_digits
 from core.errors import TrainingError
 from core.network import Network
 
@@ -106,16 +107,22 @@ class FineTuneResult:
 
 # --------------------------------------------------------------------------- replay source
 
+#: Most pen digits :func:`replay_samples` renders afresh for one call.
+PEN_REPLAY_RENDERS = 256
+
 
 def replay_samples(input_shape: tuple[int, ...], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n`` labelled digits for a network whose per-sample input is ``input_shape`` (a drawing
     reader: (784,), (1, 28, 28), (64,) or (1, 8, 8)) -> (x (n, *input_shape) float32, y (n,)
     int64), drawn at random with ``rng``. The one place that picks the replay source:
 
-    - 28×28 readers: MNIST's training images (scaled 1/255, as the MNIST dataset gives them)
-      when MNIST is on this computer (``NNSTUDIO_DATA`` or the usual places), else the bundled
-      8×8 digits enlarged and read as drawings through the canvas's MNIST recipe;
-    - 8×8 readers: the bundled 8×8 digits (scaled 1/16, as their dataset gives them).
+    - real pen handwriting (the bundled UCI pen digits, :mod:`core.data.pen`) rendered through
+      the canvas's brush and the Draw tab's preprocessing for the reader's mode, with the
+      variation people and screens bring: what the Draw tab shows a network, from 30 writers;
+    - plus, for half of the samples, the reader's own kind of data when it is on this
+      computer: MNIST's training images (scaled 1/255, as the MNIST dataset gives them) for
+      28×28 readers when MNIST is found (``NNSTUDIO_DATA`` or the usual places), the bundled
+      8×8 digits (scaled 1/16, as their dataset gives them) for 8×8 readers.
 
     Raises DataError when ``input_shape`` is not a drawing reader's.
     """
@@ -126,28 +133,35 @@ def replay_samples(input_shape: tuple[int, ...], n: int, rng: np.random.Generato
                         "it needs 28×28 or 8×8 digit images")
     if n < 0:
         raise DataError(f"cannot replay {n} samples")
-    if mode == "mnist" and find_mnist() is not None:
+    parts_x: list[np.ndarray] = []
+    parts_y: list[np.ndarray] = []
+    own = n // 2 if mode == "digits8x8" or find_mnist() is not None else 0
+    if own and mode == "mnist":
         x_train, y_train, _, _ = load_mnist()
-        pick = rng.choice(len(y_train), size=n, replace=n > len(y_train))
-        x = x_train[pick].astype(np.float32) / np.float32(255)
-        return x.reshape(n, *input_shape), y_train[pick].astype(np.int64)
-    digits = load_dataset("digits8x8")
-    pick = rng.choice(len(digits.y), size=n, replace=n > len(digits.y))
-    small = np.asarray(digits.x[pick], dtype=np.float32).reshape(n, 8, 8)
-    y = np.asarray(digits.y[pick], dtype=np.int64)
-    if mode == "digits8x8":
-        return small.reshape(n, *input_shape), y
-    return preprocess_batch(_enlarge(small, 4), "mnist").reshape(n, *input_shape), y
-
-
-def _enlarge(images: np.ndarray, factor: int) -> np.ndarray:
-    """(n, h, w) -> (n, factor*h, factor*w) by bilinear interpolation (smooth, not blocky)."""
-    n, h, w = images.shape
-    r = ((np.arange(h * factor) + 0.5) / factor - 0.5).astype(np.float32)
-    c = ((np.arange(w * factor) + 0.5) / factor - 0.5).astype(np.float32)
-    rows = np.broadcast_to(r[None, :, None], (n, h * factor, w * factor))
-    cols = np.broadcast_to(c[None, None, :], (n, h * factor, w * factor))
-    return np.clip(warp_bilinear(images, rows, cols), 0.0, 1.0)
+        pick = rng.choice(len(y_train), size=own, replace=own > len(y_train))
+        parts_x.append(x_train[pick].astype(np.float32).reshape(own, -1) / np.float32(255))
+        parts_y.append(y_train[pick].astype(np.int64))
+    elif own:
+        digits = load_dataset("digits8x8")
+        pick = rng.choice(len(digits.y), size=own, replace=own > len(digits.y))
+        parts_x.append(np.asarray(digits.x[pick], dtype=np.float32).reshape(own, -1))
+        parts_y.append(np.asarray(digits.y[pick], dtype=np.int64))
+    if n > own:
+        pen = load_pen_digits()
+        # Rendering costs ~1.5 ms a digit: at most PEN_REPLAY_RENDERS fresh renderings, each used
+        # several times when more are asked for (replay only has to keep the old skill alive).
+        fresh = min(n - own, PEN_REPLAY_RENDERS)
+        chosen = [pen[i] for i in rng.choice(len(pen), size=fresh, replace=False)]
+        rendered = render_pen_digits(chosen, rng, mode=mode, vary=True).reshape(fresh, -1)
+        labels = np.array([d.label for d in chosen], dtype=np.int64)
+        reuse = np.concatenate([np.arange(fresh), rng.integers(0, max(fresh, 1), size=n - own - fresh)])
+        parts_x.append(rendered[reuse])
+        parts_y.append(labels[reuse])
+    order = rng.permutation(n)
+    if not parts_x:
+        return np.zeros((0, *input_shape), np.float32), np.zeros(0, np.int64)
+    x = np.concatenate(parts_x)[order].astype(np.float32, copy=False)
+    return x.reshape(n, *input_shape), np.concatenate(parts_y)[order]
 
 
 # --------------------------------------------------------------------------- checks and split

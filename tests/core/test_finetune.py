@@ -137,20 +137,32 @@ def test_replay_samples_for_8x8_and_28x28_readers():
         replay_samples((3,), 5, rng)
 
 
-def test_replay_without_mnist_reads_enlarged_8x8_digits_as_drawings(monkeypatch):
+def test_replay_without_mnist_is_real_pen_handwriting_read_as_drawings(monkeypatch):
     import core.training.finetune as finetune
 
     monkeypatch.setattr(finetune, "find_mnist", lambda: None)
     x, y = replay_samples((784,), 20, np.random.default_rng(0))
-    assert x.shape == (20, 784) and y.shape == (20,)
+    assert x.shape == (20, 784) and y.shape == (20,) and set(y.tolist()) <= set(range(10))
     images = x.reshape(20, 28, 28)
-    # Read as drawings: the MNIST recipe put each digit's ink in the 20-px box, centred.
+    # Read as drawings: the canvas's MNIST recipe put each digit's ink in the 20-px box, centred.
     assert (images.reshape(20, -1).max(axis=1) > 0.8).all()
     for image in images:
         row, col = center_of_mass(image)
         assert abs(row - 14) <= 1 and abs(col - 14) <= 1
         top, bottom, left, right = ink_bounding_box(image)
         assert max(bottom - top, right - left) in (19, 20, 21)
+    # They are the pen digits rendered through the canvas path: the same generator state gives
+    # the same picks and renderings.
+    again, labels = replay_samples((784,), 20, np.random.default_rng(0))
+    assert np.array_equal(again, x) and np.array_equal(labels, y)
+
+
+def test_replay_mixes_pen_handwriting_with_the_readers_own_data():
+    x, y = replay_samples((64,), 40, np.random.default_rng(1))
+    digits = load_dataset("digits8x8")
+    own = {row.tobytes() for row in np.asarray(digits.x, dtype=np.float32).reshape(len(digits.y), -1)}
+    from_digits = sum(row.tobytes() in own for row in x)
+    assert 15 <= from_digits <= 25  # half the bundled 8×8 digits (a rendered pen digit may equal one)
 
 
 def test_bad_input_is_refused_with_a_sentence(trained, digits):
