@@ -167,18 +167,30 @@ def _digits8x8(layout: str = "flat") -> Dataset:
 
 @functools.lru_cache(maxsize=len(MODES))
 def _pen_rendered(mode: str) -> tuple[np.ndarray, ...]:
-    """The bundled pen digits rendered once per process and mode (a few seconds): x, y,
-    writers of the training writers, then x_test, y_test of HELD_OUT_WRITERS; x (n, 1, s, s)
-    float32, read-only. Deterministic: one fixed placement per digit (``vary=False``)."""
-    from core.data.pen import HELD_OUT_WRITERS, load_pen_digits, render_pen_digits, writer_split
+    """The bundled pen digits rendered once per process and mode: x, y, writers of the
+    training writers, then x_test, y_test of HELD_OUT_WRITERS; x (n, 1, s, s) float32,
+    read-only. Deterministic: one fixed placement per digit (``vary=False``). Rendering takes
+    a few seconds, so the result is kept on disk (:mod:`core.data.pen.cache`) and later
+    loads, in any process, read it back in a fraction of a second."""
+    from core.data import pen
+    from core.data.pen import HELD_OUT_WRITERS, render_pen_digits, writer_split
+    from core.data.pen.bundled import load_pen_digits as bundled_digits
+    from core.data.pen.cache import read_cached_renderings, write_cached_renderings
 
-    train, test = writer_split(load_pen_digits(), HELD_OUT_WRITERS)
+    # The cache holds renderings of the bundled file only: digits from anywhere else (a
+    # substituted source) are rendered afresh and never stored under the bundled file's key.
+    cacheable = pen.load_pen_digits is bundled_digits
+    if cacheable and (cached := read_cached_renderings(mode)) is not None:
+        return cached
+    train, test = writer_split(pen.load_pen_digits(), HELD_OUT_WRITERS)
     rng = np.random.default_rng(0)  # unused with vary=False; the renderer takes one
     out = (render_pen_digits(train, rng, mode, vary=False), np.array([d.label for d in train], dtype=np.int64),
            np.array([d.writer for d in train], dtype=np.int64),
            render_pen_digits(test, rng, mode, vary=False), np.array([d.label for d in test], dtype=np.int64))
     for array in out:
         array.flags.writeable = False
+    if cacheable:
+        write_cached_renderings(mode, out)
     return out
 
 

@@ -9,7 +9,10 @@ shows a drawing to a network.
 - :mod:`.render`: :func:`place_on_canvas` (tablet strokes -> mouse-like canvas strokes, with
   the variation between people and screens), :func:`render_pen_digits` (through
   :mod:`core.data.brush` and :mod:`core.data.drawing`: network inputs), :func:`writer_split`
-  and :data:`HELD_OUT_WRITERS`.
+  and :data:`HELD_OUT_WRITERS`;
+- :mod:`.cache`: the catalogue's renderings kept on disk per mode (keyed by the bundled
+  file's SHA-256, :data:`~core.data.pen.render.RENDER_VERSION` and the mode), so only the
+  very first load renders.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from core.data.pen.unipen import PenDigit
 
 __all__ = [
     "HELD_OUT_WRITERS",
+    "RENDER_VERSION",
     "Placement",
     "place_on_canvas",
     "render_pen_digits",
@@ -50,6 +51,12 @@ __all__ = [
 #: order (ids 1-30), starting with the first. Models measured "on unseen writers" never see
 #: these 6 writers in training.
 HELD_OUT_WRITERS: tuple[int, ...] = (1, 6, 11, 16, 21, 26)
+
+#: Version of what :func:`render_pen_digits` makes of a digit (this module, the brush of
+#: :mod:`core.data.brush` and the preprocessing of :mod:`core.data.drawing`). Part of the
+#: on-disk cache's key (:mod:`core.data.pen.cache`): raise it whenever a change to any of
+#: them changes a single rendered pixel, so every user's cached renderings are rebuilt.
+RENDER_VERSION = 1
 
 #: Canvas strokes: per stroke (points (n, 2) float64 x, y canvas units, widths (n,) float64).
 Placement = list[tuple[np.ndarray, np.ndarray]]
