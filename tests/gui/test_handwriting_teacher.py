@@ -15,6 +15,13 @@ from nnstudio.widgets.draw.draw_panel import READER_DESCRIPTION, DrawPanel
 from tests.gui.test_draw_panel import draw, handwritten_digit, shipped
 
 
+@pytest.fixture(autouse=True)
+def own_home(monkeypatch, tmp_path):
+    """A settings folder of this test's own: drawings other tests kept with right-click (in the
+    session's folder) would otherwise be offered to the teacher too."""
+    monkeypatch.setenv("NNSTUDIO_HOME", str(tmp_path / "home"))
+
+
 @pytest.fixture
 def panel(qtbot, document):
     widget = DrawPanel(document, seed=0)
