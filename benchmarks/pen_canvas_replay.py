@@ -39,11 +39,11 @@ _REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_REPO))
 
 import numpy as np
-from core.data.pen import HELD_OUT_WRITERS, PenDigit, pen_digits_path, read_unipen
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from core.data.pen import HELD_OUT_WRITERS, PenDigit, pen_digits_path, read_unipen
 from nnstudio.main_window import DEFAULT_SIZE, MainWindow
 
 TARGET_OVERALL, TARGET_PER_DIGIT = 0.98, 0.94

@@ -163,6 +163,7 @@ def test_replay_mixes_pen_handwriting_with_the_readers_own_data():
     own = {row.tobytes() for row in np.asarray(digits.x, dtype=np.float32).reshape(len(digits.y), -1)}
     from_digits = sum(row.tobytes() in own for row in x)
     assert 15 <= from_digits <= 25  # half the bundled 8×8 digits (a rendered pen digit may equal one)
+    assert y.shape == (40,) and set(y.tolist()) <= set(range(10)) and len(set(y.tolist())) >= 5
 
 
 def test_bad_input_is_refused_with_a_sentence(trained, digits):
