@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data._files import GZIP_MAGIC, GzipStream, count, file_size, opened, read_limited, size_text
+from core.data._files import count, read_text_bytes, size_text
 from core.data.errors import DataError
 
 __all__ = ["MAX_PEN_BYTES", "PenDigit", "read_unipen"]
@@ -66,18 +66,7 @@ def _read_text(path: Path) -> str:
     name = path.name
     too_large = (f"{name}: the file holds more than {size_text(MAX_PEN_BYTES)} of text; nnstudio reads "
                  f"pen-stroke files of up to {size_text(MAX_PEN_BYTES)}")
-    with opened(path, _KIND) as f:
-        if f.read(2) == GZIP_MAGIC:
-            f.seek(0)
-            data: bytes | bytearray = GzipStream(f, name).read(MAX_PEN_BYTES + 1)
-            if len(data) > MAX_PEN_BYTES:
-                raise DataError(too_large.replace("holds", "unpacks to"))
-        else:
-            f.seek(0)
-            limited = read_limited(f, MAX_PEN_BYTES) if file_size(f) <= MAX_PEN_BYTES else None
-            if limited is None:
-                raise DataError(too_large)
-            data = limited
+    data = read_text_bytes(path, _KIND, MAX_PEN_BYTES, too_large)
     if b"\0" in data:
         raise DataError(f"{name}: this is not a text file (it contains NUL bytes); choose a UNIPEN "
                         f"text file (.gz or plain)")
