@@ -58,7 +58,9 @@ class FormulaPane(QWidget):
         self.lines_edit.setObjectName("formulaLines")
         self.lines_edit.setReadOnly(True)
         self.lines_edit.setFont(_monospace())
-        self.lines_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        # Wrapped, not scrolled sideways: in the narrow pane beside the layer view every number
+        # of a line stays in sight (a line's end was cut off behind a horizontal scroll bar).
+        self.lines_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.check_label = QLabel("")
         self.check_label.setObjectName("formulaCheck")
         self.check_label.setWordWrap(True)
