@@ -20,6 +20,7 @@ they are not, the model still opens and ``datasetUnavailable`` says which data t
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -510,9 +511,14 @@ class Document(QObject):
             network = Network.from_spec(self._state.spec)
         network.metadata.update(self.metadata_for_file())
         core.save_model(network, path, training_config=self._state.training)
-        reader = self._state.drawing_reader
+        reader, beside = self._state.drawing_reader, drawing_reader_path(path)
         if reader is not None:  # beside the model file, so the user's own network stays as it is
-            core.save_model(reader, drawing_reader_path(path))
+            core.save_model(reader, beside)
+        elif beside.is_file():
+            # This document's reader was undone or never kept: an older one saved beside the
+            # same file would otherwise come back when the document is opened next time.
+            with contextlib.suppress(OSError):
+                beside.unlink()
         self._path = Path(path)
         self._unsaved_training = False
         was_clean = self.undo_stack.isClean()

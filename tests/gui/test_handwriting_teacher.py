@@ -176,6 +176,13 @@ def test_shipped_model_discard_leaves_it_and_keep_makes_a_drawing_reader(qtbot, 
     # Undo forgets it: the shipped model reads again.
     document.undo()
     assert document.drawing_reader is None and panel.predictor.network is base
+    # Saved again without it: the file beside the model goes, so the undone reader does not
+    # come back when the document is opened next time.
+    document.save(path)
+    assert not drawing_reader_path(path).exists()
+    again = Document()
+    again.open_file(path)
+    assert again.wait_for_dataset(10_000) and again.drawing_reader is None
 
 
 def test_cancel_returns_to_asking_with_the_model_unchanged(qtbot, panel, monkeypatch):
