@@ -103,6 +103,9 @@ def test_the_tab_sits_beside_train(window):
     assert tabs.tabText(tabs.indexOf(window.step_view)) == "Step through"
     assert tabs.indexOf(window.step_view) == tabs.indexOf(window.dashboard) + 1
     assert window.findChild(type(window.step_view), "stepThroughView") is window.step_view
+    view = window.step_view  # nothing traced yet: nothing to walk through
+    assert not view.back_button.isEnabled() and not view.forward_button.isEnabled()
+    assert not view.row_spin.isEnabled()
 
 
 def test_drawing_on_the_cnn_walk_forward_and_back_and_a_conv_pixel_formula(qtbot, window):

@@ -161,6 +161,8 @@ class StepThroughView(QWidget):
         self.row_spin.setPrefix("showing sample ")
         self.row_spin.setToolTip("Which sample of the batch the pictures show (gradients of the weights sum over all)")
         self.row_spin.valueChanged.connect(self._on_row_spin_valueChanged)
+        for idle in (self.back_button, self.forward_button, self.row_spin):
+            idle.setEnabled(False)  # nothing to walk through until a step is traced
         stepper = QHBoxLayout()
         stepper.addWidget(self.back_button)
         titles = QVBoxLayout()
@@ -333,6 +335,7 @@ class StepThroughView(QWidget):
         self.row_spin.setValue(min(result.request.sample, batch - 1))
         self.row_spin.blockSignals(False)
         self.row_spin.setVisible(batch > 1)
+        self.row_spin.setEnabled(True)
         self.show_stage(self.stage_index if same_walk else 0)
         self.side.walkthrough.show_steps(result.walkthrough)
         applied = " (applied)" if result.trace.applied else ""
