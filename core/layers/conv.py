@@ -12,18 +12,30 @@ from core.layers._im2col import (
     WORKSPACE_LIMIT_BYTES,
     Geometry,
     Workspace,
-    col2im,
-    im2col,
+    channels_last,
+    col2im_offsets,
+    im2col_offsets,
+    im2col_rows,
     image_shape_fix,
     output_size_and_padding,
+    pad_channels_last,
     pair,
     pair_text,
+    to_channels_first,
 )
 from core.layers.base import Layer, Shape, format_shape
 from core.params import Param
 from core.registry import register_layer
 
 PADDINGS = ("valid", "same")
+#: A kernel row of a patch shorter than this (kw * in_c values) is copied offset-major (see
+#: ``im2col_offsets``); measured on the 1-channel first layer of an MNIST network.
+OFFSET_MAJOR_BELOW = 16
+#: Target size of one block's column matrix: about half the L2 cache of one core.
+BLOCK_BYTES = 1 << 20
+#: Outputs with at least this many filters are stored channels-last (see
+#: ``Conv2D._channels_last_output``).
+CHANNELS_LAST_FROM = 16
 IntOrPair = int | tuple[int, int] | list[int]
 
 
@@ -41,11 +53,14 @@ class Conv2D(Layer):
         so an odd total puts the extra row at the bottom (extra column at the right).
         With stride 1 the output has the input's size.
 
-    Implementation: im2col into a per-sample column matrix (batch, in_c*kh*kw [+1], OH*OW)
-    and one batched matrix product W(filters, in_c*kh*kw [+1]) @ columns, which yields the
-    output directly in (batch, filters, OH*OW) order (no transpose copy). The bias is folded
-    into the product as an extra weight column against a constant row of ones, so neither
-    forward (y += b) nor backward (db = sum dy) needs a separate pass over the output.
+    Implementation (``core.layers._im2col``): per block of samples sized to stay in the L2
+    cache, im2col into a reused buffer (pixels, K [+1]) and one BLAS product with the
+    (K [+1], filters) weight matrix, written straight into the output. The bias is folded
+    into the product as an extra weight row against a constant column of ones (db falls out
+    of the dW product). The output is stored channels-last for 16 or more filters (what the
+    product yields; the next layers read it without transposing), channel-major below. The
+    backward pass recomputes each block's patches from the cached input instead of keeping
+    a batch-wide column matrix. ``core.layers.reference.conv2d_*`` is the plain version.
     """
 
     type_name = "Conv2D"
@@ -75,7 +90,7 @@ class Conv2D(Layer):
         self.strides: tuple[int, int] = pair(self.config["stride"])
         self._workspace = Workspace()
         self._geometry: Geometry | None = None
-        self._cols: np.ndarray | None = None
+        self._x: np.ndarray | None = None
 
     def describe(self) -> str:
         text = f"Conv2D {self.config['filters']} {pair_text(self.kernel)}"
@@ -129,7 +144,7 @@ class Conv2D(Layer):
         channels, height, width = self.built_input_shape()  # output_shape checked the rank
         self._geometry = Geometry.create((channels, height, width), self.kernel, self.strides, self.config["padding"])
         self._workspace.clear()
-        self._cols = None
+        self._x = None
 
     def _built_geometry(self) -> Geometry:
         if self._geometry is None:
@@ -137,67 +152,152 @@ class Conv2D(Layer):
         return self._geometry
 
     def _weight_matrix(self) -> np.ndarray:
-        """(filters, in_c*kh*kw [+1]): W flattened, with b appended as the last column."""
-        # In the layer's dtype even if someone stored parameters of another dtype: a float64
-        # weight matrix would silently turn the whole float32 product into float64.
-        w = self.params["W"].reshape(self.config["filters"], -1)
-        if "b" not in self.params:
-            return w.astype(self.dtype, copy=False)
-        return np.concatenate((w, self.params["b"][:, None]), axis=1, dtype=self.dtype)
+        """(K [+1], filters), K = kh*kw*in_c ordered (i, j, channel) like a patch; b appended
+        as the last row. In the layer's dtype even if someone stored parameters of another
+        dtype: a float64 weight matrix would silently turn a float32 product into float64."""
+        g = self._built_geometry()
+        use_bias = "b" in self.params
+        matrix = np.empty((g.k + use_bias, self.config["filters"]), dtype=self.dtype)
+        matrix[:g.k] = self.params["W"].transpose(2, 3, 1, 0).reshape(g.k, -1)
+        if use_bias:
+            matrix[g.k] = self.params["b"]
+        return matrix
+
+    def _offset_major(self) -> bool:
+        """Which patch layout the column matrix has: offset-major when a kernel row of a patch
+        is short (few channels, e.g. the first layer's single one), pixel-major otherwise."""
+        return self._built_geometry().patch_run < OFFSET_MAJOR_BELOW
+
+    def _chunk(self, batch: int) -> int:
+        """Samples per block: a block's column matrix fits in the core's L2 cache, so the
+        matrix product reads the patches while they are still cached (measured 1.3-1.5x
+        faster than one batch-wide column matrix on the shipped model's second layer)."""
+        g = self._built_geometry()
+        per_sample = (g.k + 1) * g.out_hw[0] * g.out_hw[1] * self.dtype.itemsize
+        return max(1, min(batch, BLOCK_BYTES // per_sample))
+
+    def _columns(self, x: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """The column matrix of samples ``start:stop`` of ``x`` (batch, in_c, H, W), in a
+        reused buffer: (K [+1], n*OH*OW) offset-major or (n*OH*OW, K [+1]) pixel-major; the
+        last row / column is ones when the bias is folded into the product."""
+        g = self._built_geometry()
+        n, (oh, ow), k, use_bias = stop - start, g.out_hw, g.k, "b" in self.params
+        chunk = self._chunk(x.shape[0])
+        xp = pad_channels_last(x[start:stop], g, self._workspace, "padded")
+        if self._offset_major():
+            def ones_row(buffer: np.ndarray) -> None:
+                if use_bias:
+                    buffer[k] = 1
+
+            buffer = self._workspace.get_exact("cols_t", (k + use_bias, chunk * oh * ow), self.dtype, ones_row)
+            cols_t = buffer[:, :n * oh * ow]
+            im2col_offsets(xp, cols_t.reshape(k + use_bias, n, oh, ow), g)
+            return cols_t
+
+        def ones_column(buffer: np.ndarray) -> None:
+            if use_bias:
+                buffer[..., k] = 1
+
+        cols = self._workspace.get("cols", chunk, (oh, ow, k + use_bias), self.dtype, ones_column)[:n]
+        im2col_rows(xp, cols, g)
+        return cols.reshape(n * oh * ow, k + use_bias)
 
     # -- computation --------------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """x: (batch, in_c, H, W) -> (batch, filters, OH, OW), in the layer's dtype."""
+        """x: (batch, in_c, H, W) -> (batch, filters, OH, OW), in the layer's dtype.
+
+        Block by block (``_chunk`` samples): im2col into a cached buffer, then one matrix
+        product (pixels, K [+1]) @ (K [+1], filters) straight into the output. The result is
+        stored channels-last (a (batch, OH, OW, filters) array seen through a transposed
+        view): that is what the product yields, and the next activation, pooling or
+        convolution reads it in that order without a transposing copy.
+        """
         self._check_built()
         expected = self.built_input_shape()
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
             raise ValueError(f"Conv2D was built for inputs {format_shape(expected)} per sample "
                              f"but receives a batch of shape {format_shape(x.shape)}")
         g = self._built_geometry()
-        batch, (in_c, kh, kw), (oh, ow) = x.shape[0], (g.channels, *g.kernel), g.out_hw
-        k = in_c * kh * kw
-        use_bias = "b" in self.params
+        batch, (oh, ow), filters = x.shape[0], g.out_hw, self.config["filters"]
+        weights = self._weight_matrix()
+        channels_last_out = self._channels_last_output()
+        if channels_last_out:
+            y = np.empty((batch, oh, ow, filters), dtype=self.dtype)
+        else:
+            y = np.empty((filters, batch, oh, ow), dtype=self.dtype)
+        chunk = self._chunk(batch)
+        for start in range(0, batch, chunk):
+            stop = min(start + chunk, batch)
+            cols_kp = self._columns_kp(x, start, stop)  # (K [+1], pixels), possibly a transposed view
+            if channels_last_out:  # BLAS reads a transposed operand in place: no copy either way
+                np.matmul(cols_kp.T, weights, out=y[start:stop].reshape(-1, filters))
+            else:
+                np.matmul(weights.T, cols_kp, out=y[:, start:stop].reshape(filters, -1))
+        # Backward recomputes the patches from x block by block (cheaper than keeping a
+        # batch-wide column matrix, which would no longer be in any cache). A huge inference
+        # batch (a whole test set) is not kept alive.
+        column_bytes = (g.k + 1) * oh * ow * batch * self.dtype.itemsize
+        self._x = x if training or column_bytes <= WORKSPACE_LIMIT_BYTES else None
+        return to_channels_first(y) if channels_last_out else y.transpose(1, 0, 2, 3)
 
-        def init(buffer: np.ndarray) -> None:
-            # The buffer arrives zeroed: padding entries are never written by im2col and so
-            # keep reading zero. The bias row (last row of each sample) is constantly one.
-            if use_bias:
-                buffer[:, k] = 1
+    def _channels_last_output(self) -> bool:
+        """The memory order of the output: channels-last (batch, OH, OW, filters) from
+        ``CHANNELS_LAST_FROM`` filters on, else channel-major (filters, batch, OH, OW), whose
+        long rows suit the element-wise layers better when there are few channels."""
+        return int(self.config["filters"]) >= CHANNELS_LAST_FROM
 
-        cols = self._workspace.get("cols", batch, (k + use_bias, oh * ow), self.dtype, init)
-        im2col(x, cols[:, :k].reshape(batch, in_c, kh, kw, oh * ow), g)
-        # Broadcast matmul: one BLAS product per sample, each (filters, k) @ (k, OH*OW).
-        y = np.matmul(self._weight_matrix(), cols)
-        # The column matrix is what backward needs. A huge inference batch (column matrix
-        # beyond the workspace limit, e.g. a whole test set at once) is not kept alive.
-        self._cols = cols if training or cols.nbytes <= WORKSPACE_LIMIT_BYTES else None
-        return cast(np.ndarray, y.reshape(batch, self.config["filters"], oh, ow))
+    def _columns_kp(self, x: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """``_columns`` as a (K [+1], pixels) matrix (a transposed view when pixel-major)."""
+        cols = self._columns(x, start, stop)
+        return cols if self._offset_major() else cols.T
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: (batch, filters, OH, OW) -> dx: (batch, in_c, H, W) (None if not needed).
 
-        dW = sum over samples of dy_s (filters, OH*OW) @ cols_s^T, which thanks to the ones
-        row also yields db as its last column; dcols = W^T @ dy_s, folded back by col2im.
+        Per block of samples, with dy as a (pixels, filters) matrix: [dW; db] += cols^T @ dy
+        (the ones row/column of the column matrix yields db; the patches are recomputed from
+        the cached input), and dx by ``col2im_offsets``. dx has x's memory order.
         """
-        if self._cols is None:
+        if self._x is None:
             raise RuntimeError("Conv2D.backward needs a forward first (with training=True for very large batches)")
-        g, cols = self._built_geometry(), self._cols
-        batch, filters = cols.shape[0], self.config["filters"]
-        in_c, (kh, kw), (oh, ow) = g.channels, g.kernel, g.out_hw
-        k = in_c * kh * kw
-        dy3 = dy.astype(self.dtype, copy=False).reshape(batch, filters, oh * ow)
-
-        # (batch, filters, k [+1]) partial products, then summed over the batch: small arrays.
-        grad = np.matmul(dy3, cols.transpose(0, 2, 1)).sum(axis=0)
-        self.grads["W"][...] = grad[:, :k].reshape(self.grads["W"].shape)
+        g, x = self._built_geometry(), self._x
+        batch, filters, k = x.shape[0], self.config["filters"], g.k
+        # (kh*kw, filters, in_c): one W_ij^T per kernel offset, for dx = sum_ij shift_ij(dy @ W_ij^T).
+        offset_weights = self.params["W"].transpose(2, 3, 0, 1).reshape(-1, filters, g.channels).astype(self.dtype)
+        grad = np.zeros((k + ("b" in self.params), filters), dtype=self.dtype)
+        (height, width), (top, _, left, _) = g.in_hw, g.pads
+        # dx in x's memory order, so the layer before reads its gradient as it wrote its output.
+        dx = np.zeros_like(x, dtype=self.dtype) if need_input_grad else None
+        dx_cl = None if dx is None else channels_last(dx)
+        chunk = self._chunk(batch)
+        for start in range(0, batch, chunk):
+            stop = min(start + chunk, batch)
+            n = stop - start
+            dy_rows = self._dy_rows(dy, start, stop)
+            grad += self._columns_kp(x, start, stop) @ dy_rows
+            if dx_cl is None:
+                continue
+            if not g.padded:
+                col2im_offsets(dy_rows, offset_weights, dx_cl[start:stop], g)
+                continue
+            dxp = self._workspace.get("dx_padded", chunk, (*g.padded_hw, g.channels), self.dtype)[:n]
+            dxp.fill(0)
+            col2im_offsets(dy_rows, offset_weights, dxp, g)
+            dx_cl[start:stop] = dxp[:, top:top + height, left:left + width]
+        self.grads["W"][...] = grad[:k].reshape(*g.kernel, g.channels, filters).transpose(3, 2, 0, 1)
         if "b" in self.grads:
-            self.grads["b"][...] = grad[:, k]
-        if not need_input_grad:
-            return None
-
-        w = self.params["W"].reshape(filters, k)
-        dcols = self._workspace.get("dcols", batch, (k, oh * ow), self.dtype)
-        np.matmul(w.T, dy3, out=dcols)
-        dx = np.zeros((batch, *self.built_input_shape()), dtype=self.dtype)
-        col2im(dcols.reshape(batch, in_c, kh, kw, oh * ow), dx, g)
+            self.grads["b"][...] = grad[k]
         return dx
+
+    def _dy_rows(self, dy: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Samples ``start:stop`` of dy (batch, filters, OH, OW) as a (pixels, filters) matrix:
+        a view when dy has the output's memory order (a transposed one for channel-major),
+        else a copy."""
+        filters = self.config["filters"]
+        if not self._channels_last_output() and dy.dtype == self.dtype:
+            dy_cm = dy.transpose(1, 0, 2, 3)[:, start:stop]  # (filters, n, OH, OW)
+            _, n, oh, ow = dy_cm.shape
+            item = self.dtype.itemsize
+            if dy_cm.strides[1:] == (oh * ow * item, ow * item, item):  # channel-major memory
+                return cast(np.ndarray, dy_cm.reshape(filters, n * oh * ow).T)
+        return np.ascontiguousarray(channels_last(dy)[start:stop], dtype=self.dtype).reshape(-1, filters)
