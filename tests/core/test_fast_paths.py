@@ -244,3 +244,32 @@ def test_conv_relu_pool_chain_equals_reference_chain(filters, dtype):
     for got, want in [(c2.grads["W"], d_w2), (c2.grads["b"], d_b2), (c1.grads["W"], d_w1), (c1.grads["b"], d_b1),
                       (g, d_x)]:
         assert_close(got, want, dtype)
+
+
+# -- inference batches sized for the cache ---------------------------------------------------------------
+def test_predict_runs_big_feature_maps_in_cache_sized_batches():
+    from core import Network
+    from core.network import INFERENCE_BLOCK_BYTES
+
+    spec = {"input_shape": [1, 28, 28], "seed": 0, "loss": "cross_entropy", "layers": [
+        {"type": "Conv2D", "filters": 32, "kernel_size": 3, "padding": "same"},
+        {"type": "Activation", "function": "relu"}, {"type": "MaxPool2D", "pool_size": 2},
+        {"type": "Flatten"}, {"type": "Dense", "units": 10}, {"type": "Activation", "function": "softmax"}]}
+    net = Network.from_spec(spec)
+    seen: list[int] = []
+    first = net.layers[0]
+    original = first.forward
+    first.forward = lambda x, training=False: (seen.append(x.shape[0]), original(x, training))[1]
+    x = np.random.default_rng(11).random((300, 1, 28, 28)).astype(np.float32)
+    probabilities = net.predict_proba(x, batch_size=512)
+    per_sample = 32 * 28 * 28 * 4  # the largest layer output of one image, in bytes
+    assert max(seen) == INFERENCE_BLOCK_BYTES // per_sample < 300 and sum(seen) == 300
+    whole = net._predict_batch(x)  # one batch of 300, as before
+    np.testing.assert_allclose(probabilities, whole, rtol=1e-5, atol=1e-6)
+    seen.clear()
+    net.scores(x)
+    assert max(seen) == INFERENCE_BLOCK_BYTES // per_sample
+
+    mlp = Network.from_spec({"input_shape": [784], "seed": 0, "loss": "cross_entropy", "layers": [
+        {"type": "Dense", "units": 128}, {"type": "Activation", "function": "relu"}, {"type": "Dense", "units": 10}]})
+    assert mlp._inference_batch(512) == 512  # small activations: the caller's batch stands
