@@ -6,8 +6,9 @@
 1. The whole MNIST test set (10,000 images) through ``Network.predict_proba`` (its default
    batches of 512) and through the same network in PyTorch (``torch.no_grad``, eval mode,
    the same weights, batches of 512, softmax), one thread each side, rounds alternating;
-   medians and the median per-round ratio (target: <= 0.6). The two sides' predicted classes
-   are compared, so a fast but wrong engine cannot pass.
+   medians and the median per-round ratio (target: <= 0.6). PyTorch is also timed with
+   batches of 64, and the ratio is taken against whichever of its two batch sizes is faster.
+   The two sides' predicted classes are compared, so a fast but wrong engine cannot pass.
 2. One canvas drawing -> probabilities, as the Draw tab does it
    (``core.data.drawing.to_network_input`` on a 280x280 image, then ``predict_proba``):
    median of many calls (target: <= 3 ms).
@@ -37,6 +38,7 @@ from core.resource_files import resource_file
 
 SHIPPED_MODEL = "models/mnist_cnn.nnz"
 BATCH = 512
+TORCH_BATCHES = (512, 64)
 CANVAS = 280
 
 
@@ -47,8 +49,9 @@ def test_images() -> tuple[np.ndarray, np.ndarray]:
     return (x.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28), y
 
 
-def torch_copy(net: Network) -> Callable[[np.ndarray], np.ndarray] | None:
-    """The same network in PyTorch with the same weights: x (n, 1, 28, 28) -> probabilities."""
+def torch_copy(net: Network) -> Callable[[np.ndarray, int], np.ndarray] | None:
+    """The same network in PyTorch with the same weights: (x (n, 1, 28, 28), batch size) ->
+    probabilities."""
     try:
         import torch
     except ImportError:
@@ -82,9 +85,9 @@ def torch_copy(net: Network) -> Callable[[np.ndarray], np.ndarray] | None:
             raise SystemExit(f"bench_inference has no PyTorch twin for {kind}")
     model = nn.Sequential(*modules).eval()
 
-    def predict(x: np.ndarray) -> np.ndarray:
+    def predict(x: np.ndarray, batch: int) -> np.ndarray:
         with torch.no_grad():
-            parts = [model(torch.from_numpy(x[i:i + BATCH])) for i in range(0, len(x), BATCH)]
+            parts = [model(torch.from_numpy(x[i:i + batch])) for i in range(0, len(x), batch)]
         return torch.cat(parts).numpy()
     return predict
 
@@ -143,29 +146,35 @@ def main() -> int:
     print(f"MNIST test set {len(x):,} images, 1 thread, numpy {np.__version__}; "
           f"float32 sgemm (2048 square): {sgemm_rate():.1f} GFLOP/s")
 
-    ours_probs = net.predict_proba(x)  # warm-up, and the answers to compare
-    mine, ref = [], []
+    ours_probs = net.predict_proba(x, BATCH)  # warm-up, and the answers to compare
+    mine: list[float] = []
+    ref: dict[int, list[float]] = {batch: [] for batch in TORCH_BATCHES}
     for _ in range(args.rounds):
         start = time.perf_counter()
-        net.predict_proba(x)
+        net.predict_proba(x, BATCH)
         mine.append(time.perf_counter() - start)
         if theirs is not None:
-            start = time.perf_counter()
-            theirs(x)
-            ref.append(time.perf_counter() - start)
+            for batch in TORCH_BATCHES:
+                start = time.perf_counter()
+                theirs(x, batch)
+                ref[batch].append(time.perf_counter() - start)
     flops = inference_flops(net, len(x))
     ours_s = float(np.median(mine))
     accuracy = float(np.mean(ours_probs.argmax(axis=1) == labels))
-    print(f"  nnstudio  {ours_s * 1e3:8.1f} ms  {flops / ours_s / 1e9:6.1f} GFLOP/s  test accuracy {accuracy:.4f}")
+    print(f"  nnstudio, predict_proba(batch_size={BATCH})  {ours_s * 1e3:8.1f} ms  "
+          f"{flops / ours_s / 1e9:6.1f} GFLOP/s  test accuracy {accuracy:.4f}")
     if theirs is not None:
-        torch_probs = theirs(x)
+        torch_probs = theirs(x, BATCH)
         agree = float(np.mean(torch_probs.argmax(axis=1) == ours_probs.argmax(axis=1)))
-        torch_s = float(np.median(ref))
-        ratio = float(np.median([a / b for a, b in zip(mine, ref, strict=True)]))
-        print(f"  PyTorch   {torch_s * 1e3:8.1f} ms  {flops / torch_s / 1e9:6.1f} GFLOP/s  "
-              f"same class for {agree:.2%} of the images, max |p - p_torch| "
+        for batch in TORCH_BATCHES:
+            torch_s = float(np.median(ref[batch]))
+            print(f"  PyTorch, batches of {batch:<4d}                 {torch_s * 1e3:8.1f} ms  "
+                  f"{flops / torch_s / 1e9:6.1f} GFLOP/s")
+        best = min(TORCH_BATCHES, key=lambda batch: float(np.median(ref[batch])))
+        ratio = float(np.median([a / b for a, b in zip(mine, ref[best], strict=True)]))
+        print(f"  same class for {agree:.2%} of the images, max |p - p_torch| "
               f"{float(np.abs(torch_probs - ours_probs).max()):.1e}")
-        print(f"  ratio nnstudio / PyTorch: {ratio:.2f} (target <= 0.6)")
+        print(f"  ratio nnstudio / PyTorch (its faster batch size, {best}): {ratio:.2f} (target <= 0.6)")
 
     drawing = a_drawing()
     preprocessing = net.metadata.get("preprocessing")
