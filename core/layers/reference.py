@@ -75,7 +75,7 @@ def _pool_windows(x: np.ndarray, pool: tuple[int, int], stride: tuple[int, int])
 
 def max_pool2d_forward(x: np.ndarray, pool: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
     """The maximum of each window (no padding; incomplete windows are ignored)."""
-    return _pool_windows(x, pool, stride).max(axis=-1)
+    return np.asarray(_pool_windows(x, pool, stride).max(axis=-1))
 
 
 def max_pool2d_backward(x: np.ndarray, dy: np.ndarray, pool: tuple[int, int],
@@ -93,7 +93,7 @@ def max_pool2d_backward(x: np.ndarray, dy: np.ndarray, pool: tuple[int, int],
 
 def avg_pool2d_forward(x: np.ndarray, pool: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
     """The mean of each window (divisor ph*pw)."""
-    return _pool_windows(x, pool, stride).mean(axis=-1).astype(x.dtype, copy=False)
+    return np.asarray(_pool_windows(x, pool, stride).mean(axis=-1), dtype=x.dtype)
 
 
 def avg_pool2d_backward(x: np.ndarray, dy: np.ndarray, pool: tuple[int, int],

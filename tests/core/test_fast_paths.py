@@ -110,6 +110,29 @@ def test_conv2d_blocks_with_a_partial_last_one(case, monkeypatch):
     np.testing.assert_allclose(layer.forward(full_x[:3]), ref, rtol=1e-12, atol=1e-12)  # a smaller batch after
 
 
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30], ids=["rebuilt", "kept"])
+@pytest.mark.parametrize("case", [CONV_CASES[0], CONV_CASES[3], CONV_CASES[5]], ids=["offset-major", "pixel-major",
+                                                                                    "rectangular"])
+def test_conv2d_backward_with_kept_or_rebuilt_columns(case, keep_bytes, monkeypatch):
+    """Small column matrices are kept from forward, big ones rebuilt from x: same gradients;
+    an inference forward in between makes backward use that call's input."""
+    monkeypatch.setattr(conv_module, "KEEP_COLUMNS_BYTES", keep_bytes)
+    shape, filters, kernel, stride, padding, use_bias = case
+    layer = built(Conv2D(filters, kernel, stride, padding, use_bias=use_bias), shape, np.float64)
+    rng = np.random.default_rng(12)
+    x, other = rng.standard_normal((2, 6, *shape))
+    y = layer.forward(x, training=True)
+    assert layer._kept_columns == bool(keep_bytes)
+    dy = rng.standard_normal(y.shape)
+    for inputs in (x, other):
+        if inputs is other:
+            layer.forward(other, training=False)
+        dx = layer.backward(dy)
+        ref_dx, ref_dw, _ = reference.conv2d_backward(inputs, layer.params["W"], dy, layer.strides, padding)
+        assert_close(dx, ref_dx, np.float64)
+        assert_close(layer.grads["W"], ref_dw, np.float64)
+
+
 def test_conv2d_huge_inference_batch_runs_in_workspace_sized_chunks(monkeypatch):
     import core.layers._im2col as im2col_module
 
