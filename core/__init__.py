@@ -9,7 +9,10 @@ Public names (stable; see README "Library API"):
   "binary_cross_entropy");
 - ``fit``, ``TrainingControl``, ``History`` and the report types;
 - metrics ``accuracy``, ``confusion_matrix``, ``classification_report``;
-- ``check_network`` (gradient check); ``trace_step`` (one training step, traced);
+- ``check_network`` (gradient check); ``trace_step`` (one training step, traced) and
+  ``explain`` / ``Pick`` / ``Formula`` / ``Term`` (the formula behind any of its numbers),
+  ``finite_difference_check`` (backprop against central differences for one layer),
+  ``seed_walkthrough`` (seed 1's article, one traced sample in its notation);
 - model files: ``save_model``, ``load_model``, ``ModelFileError``; data: ``core.data``;
 - errors ``SpecError``, ``ShapeError``, ``TrainingError``.
 """
@@ -19,9 +22,12 @@ from __future__ import annotations
 #: Marker so the app can check that the ``core`` it imported is nnstudio's own.
 __nnstudio_core__ = True
 
+from core.analysis.finite_differences import FiniteDifference, finite_difference_check
+from core.analysis.formulas import Formula, Pick, Term, available_quantities, explain
 from core.analysis.gradcheck import check_network
 from core.analysis.metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
 from core.analysis.trace import LayerTrace, OptimizerStepState, StepTrace, trace_step
+from core.analysis.walkthrough import WalkStep, seed_walkthrough
 from core.errors import Problem, ShapeError, SpecError, TrainingError
 from core.layers import Activation, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
 from core.losses import LOSSES, get_loss
@@ -59,7 +65,9 @@ __all__ = [
     "Dense",
     "Dropout",
     "EpochReport",
+    "FiniteDifference",
     "Flatten",
+    "Formula",
     "History",
     "Layer",
     "LayerSpec",
@@ -70,28 +78,35 @@ __all__ = [
     "NetworkSpec",
     "Optimizer",
     "OptimizerStepState",
+    "Pick",
     "Problem",
     "ShapeError",
     "SpecAnalysis",
     "SpecError",
     "StepTrace",
+    "Term",
     "TrainingConfig",
     "TrainingControl",
     "TrainingError",
     "TrainingResult",
+    "WalkStep",
     "__nnstudio_core__",
     "__version__",
     "accuracy",
     "analyze",
+    "available_quantities",
     "check_network",
     "classification_report",
     "confusion_matrix",
     "drive",
+    "explain",
+    "finite_difference_check",
     "fit",
     "get_loss",
     "layer_class",
     "load_model",
     "run_training",
     "save_model",
+    "seed_walkthrough",
     "trace_step",
 ]

@@ -6,7 +6,9 @@
 
 Trains the default network (8×8 digits) for its configured epochs through the real
 controller, then captures the Train, Draw (with a digit drawn by synthetic mouse strokes)
-and Evaluate tabs. With ``--all`` (implied by ``--out``) it also runs the gradient check and
+and Evaluate tabs, then the Step-through tab on the MNIST CNN preset with the drawn 7 traced
+and a pixel of the first convolution clicked (screenshot-step-through.png). With ``--all``
+(implied by ``--out``) it also runs the gradient check and
 captures every main tab and every Evaluate sub-tab at each window size (default 1024×640,
 the default 1400×860 and 1920×1080) in each theme, as ``<theme>-<W>x<H>-<tab>.png`` in the
 output folder (default ``shots/`` at the repository root, which git ignores). Uses a
@@ -82,6 +84,40 @@ def draw_on_canvas(window) -> None:
     settle(500)
 
 
+def trace_the_drawing(window, label: int = 7) -> None:
+    """Step-through tab: trace the Draw tab's drawing with ``label``, click the brightest pixel of
+    the first layer's output (its formula, input window and kernel appear)."""
+    import numpy as np
+
+    view = window.step_view
+    window.tabs.setCurrentWidget(view)
+    view.source_combo.setCurrentIndex(view.source_combo.findData("drawing"))
+    view.label_spin.setValue(label)
+    view.trace()
+    wait_for(view.controller.traced, 60_000)
+    settle()
+    if view.result is None:
+        return
+    out = view.result.trace.layers[0].output[0]
+    index = tuple(int(i) for i in np.unravel_index(np.argmax(out), out.shape))
+    target = view.stage_view("output", 0)
+    point = target.point_of(index)
+    QTest.mouseClick(target, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+    wait_for(view.controller.explained, 60_000)
+    settle()
+
+
+def step_through_screenshot(window) -> None:
+    """docs/screenshot-step-through.png: the MNIST CNN preset (untrained) with the drawn 7."""
+    from nnstudio.state.presets import load_presets
+
+    cnn = next(p for p in load_presets() if p.key == "05-mnist-cnn")
+    window.document.reset(cnn.state())
+    settle()
+    trace_the_drawing(window)
+    window.grab().save(str(OUT / "screenshot-step-through.png"))
+
+
 def readme_screenshots(window) -> None:
     """docs/screenshot.png (Train), screenshot-draw.png (a drawn 7), screenshot-evaluate.png."""
     window.tabs.setCurrentWidget(window.dashboard)
@@ -94,6 +130,7 @@ def readme_screenshots(window) -> None:
     window.tabs.setCurrentWidget(window.evaluation_panel)
     settle(1500)
     window.grab().save(str(OUT / "screenshot-evaluate.png"))
+    step_through_screenshot(window)
     print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('screenshot*.png')))} in {OUT}")
 
 
@@ -154,6 +191,7 @@ def render_all(window, out: Path, sizes, themes) -> list[Path]:
     settle()
     if view.run_check():
         wait_for(view.checkFinished, 60_000)
+    trace_the_drawing(window)
     written = []
     for theme in themes:
         theme_manager().apply(theme, remember=False)

@@ -5,7 +5,7 @@ here (``_wire_panels``, ``wire_training_commands``): a panel emits what the user
 and shows what the document and the controller it observes tell it; it never calls
 another panel or sends the controller a command itself.
 
-Left: the network (layer editor). Centre: tabs Start / Train / Draw / Evaluate. Right:
+Left: the network (layer editor). Centre: tabs Start / Train / Step through / Draw / Evaluate. Right:
 dataset and training settings. File handling (new, presets, open, save, recent, drag and
 drop) and the unsaved-changes guard live here; all questions go through ``Dialogs``.
 """
@@ -33,6 +33,7 @@ from nnstudio.widgets.data.dataset_panel import DatasetPanel
 from nnstudio.widgets.draw.draw_panel import DrawPanel
 from nnstudio.widgets.evaluate.evaluation_panel import EvaluationPanel
 from nnstudio.widgets.network.layer_editor import LayerEditor
+from nnstudio.widgets.stepthrough.step_through_view import StepThroughView
 from nnstudio.widgets.train.training_dashboard import TrainingDashboard
 from nnstudio.widgets.train.training_settings_panel import TrainingSettingsPanel
 
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self.dashboard = TrainingDashboard(doc, self.controller, self.dialogs)
         self.draw_panel = DrawPanel(doc)
         self.evaluation_panel = EvaluationPanel(doc, self.controller, self.dialogs)
+        self.step_view = StepThroughView(doc, self.controller)
         self.start_page = StartPage()
         self._wire_panels()
 
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.start_page, "Start")
         self.tabs.addTab(self.dashboard, "Train")
+        self.tabs.addTab(self.step_view, "Step through")
         self.tabs.addTab(self.draw_panel, "Draw")
         self.tabs.addTab(self.evaluation_panel, "Evaluate")
         self.tabs.setCurrentWidget(self.dashboard)
@@ -154,6 +157,11 @@ class MainWindow(QMainWindow):
         # The Evaluate tab shows the activations of whatever the Draw tab feeds the network.
         self.draw_panel.networkInputChanged.connect(self.evaluation_panel.set_probe_input)
         self.draw_panel.drawingAdded.connect(self._on_draw_panel_drawing_added)
+        # The Step-through tab can trace the Draw tab's drawing.
+        self.draw_panel.canvas.imageChanged.connect(self._on_draw_canvas_image_changed)
+
+    def _on_draw_canvas_image_changed(self) -> None:
+        self.step_view.set_drawing(self.draw_panel.canvas.image_array())
 
     def _on_dashboard_status_text(self, text: str) -> None:
         self.statusBar().showMessage(text)
@@ -170,6 +178,7 @@ class MainWindow(QMainWindow):
     def _shutdown_workers(self) -> bool:
         """Stop every background thread (training, download, evaluation); True when none is left."""
         results = [self.controller.shutdown(), self.dataset_panel.shutdown(), self.evaluation_panel.shutdown(),
+                   self.step_view.controller.shutdown(), self.draw_panel.shutdown(),
                    self.document.wait_for_dataset(10_000), self.exports.runner.wait(30_000)]
         return all(results)
 

@@ -1,1 +1,1 @@
-"""analysis."""
+"""analysis: metrics, evaluation, gradient checks and the traced training step with its formulas."""

@@ -190,3 +190,22 @@ def data_file_problem(path: str | os.PathLike[str]) -> str | None:
         return (f"{path} is larger ({info.st_size:,} bytes) than the {MAX_DATA_FILE_BYTES // 2**20:,} MiB "
                 "nnstudio reads for a dataset")
     return None
+
+
+def read_text_bytes(path: Path, kind: str, max_bytes: int, too_large: str) -> bytes | bytearray:
+    """The bytes of a text file, unpacked when it is gzip, never more than ``max_bytes`` held.
+    ``too_large``: the sentence for a file over the limit (its word "holds" becomes "unpacks
+    to" for a gzip file that unpacks to more). DataError for a file that cannot be opened
+    (``kind`` names it) or is too large."""
+    with opened(path, kind) as f:
+        if f.read(2) == GZIP_MAGIC:
+            f.seek(0)
+            data: bytes | bytearray = GzipStream(f, path.name).read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise DataError(too_large.replace("holds", "unpacks to"))
+            return data
+        f.seek(0)
+        limited = read_limited(f, max_bytes) if file_size(f) <= max_bytes else None
+        if limited is None:
+            raise DataError(too_large)
+        return limited

@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from core.data.brush import capsule_coverage
 from core.data.errors import DataError
 
 __all__ = [
@@ -229,11 +230,10 @@ def draw_segments(images: np.ndarray, starts: np.ndarray, ends: np.ndarray, widt
     rows = np.arange(h, dtype=np.float32)[None, :, None]
     cols = np.arange(w, dtype=np.float32)[None, None, :]
     s = starts.astype(np.float32)[:, :, None, None]
-    d = (ends - starts).astype(np.float32)[:, :, None, None]
-    length2 = np.maximum((d ** 2).sum(axis=1), 1e-6)
-    t = np.clip(((rows - s[:, 0]) * d[:, 0] + (cols - s[:, 1]) * d[:, 1]) / length2, 0, 1)
-    dist = np.hypot(rows - (s[:, 0] + t * d[:, 0]), cols - (s[:, 1] + t * d[:, 1]))
-    stroke = np.clip(widths.astype(np.float32)[:, None, None] / 2 - dist + 0.5, 0, 1)
+    e = ends.astype(np.float32)[:, :, None, None]
+    # The canvas's own brush model (core.data.brush), here with pixel centres at integers.
+    stroke = capsule_coverage(rows, cols, s[:, 0], s[:, 1], e[:, 0], e[:, 1],
+                              widths.astype(np.float32)[:, None, None] / 2)
     return np.maximum(images, stroke)
 
 

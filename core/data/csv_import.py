@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data._files import GZIP_MAGIC, GzipStream, count, file_size, opened, read_limited, size_text
+from core.data._files import count, read_text_bytes, size_text
 from core.data.errors import DataError
 
 __all__ = ["MAX_CLASSES", "MAX_CSV_BYTES", "MAX_INT_LABEL", "load_csv", "parse_csv_text"]
@@ -60,19 +60,7 @@ def _read_text(path: Path) -> str:
     name = path.name
     too_large = (f"{name}: the file holds more than {size_text(MAX_CSV_BYTES)} of text; nnstudio imports "
                  f"CSV files of up to {size_text(MAX_CSV_BYTES)}: use a smaller file (fewer rows)")
-    with opened(path, _KIND) as f:
-        if f.read(2) == GZIP_MAGIC:
-            f.seek(0)
-            stream = GzipStream(f, name)
-            data: bytes | bytearray = stream.read(MAX_CSV_BYTES + 1)
-            if len(data) > MAX_CSV_BYTES:
-                raise DataError(too_large.replace("holds", "unpacks to"))
-        else:
-            f.seek(0)
-            limited = read_limited(f, MAX_CSV_BYTES) if file_size(f) <= MAX_CSV_BYTES else None
-            if limited is None:
-                raise DataError(too_large)
-            data = limited
+    data = read_text_bytes(path, _KIND, MAX_CSV_BYTES, too_large)
     if b"\0" in data[:65536]:
         raise DataError(f"{name}: this is not a text file (it contains NUL bytes); choose a CSV file")
     try:

@@ -62,7 +62,8 @@ class Dataset:
     one (MNIST), else None. Arrays are stored as read-only views. ``preprocessing`` is a
     JSON-able description of the input scaling (see :func:`apply_preprocessing`).
     ``split_mode`` is ``"stratified"`` (default) or ``"all"`` for tiny sets such as XOR where
-    every split is the whole set.
+    every split is the whole set. ``groups``: optional int64 ``(n,)``, who made each sample of
+    ``x`` (the pen digits' writers); when given, :meth:`split` keeps every group on one side.
     """
 
     name: str
@@ -76,6 +77,7 @@ class Dataset:
     attribution: str = ""
     preprocessing: dict = field(default_factory=dict)
     split_mode: str = "stratified"
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         def fail(message: str) -> None:
@@ -116,6 +118,12 @@ class Dataset:
             set_(yn, _readonly_view(np.ascontiguousarray(y)))
         if len(self.x) == 0:
             fail("the dataset has no samples")
+        if self.groups is not None:
+            groups = np.asarray(self.groups)
+            if groups.shape != (len(self.x),) or not np.issubdtype(groups.dtype, np.integer):
+                fail(f"groups must be one integer per sample of x ({count(len(self.x))}), not {groups.dtype} "
+                     f"{groups.shape}")
+            set_("groups", _readonly_view(np.ascontiguousarray(groups, dtype=np.int64)))
 
     def __repr__(self) -> str:
         test = f", test={len(self.y_test)}" if self.y_test is not None else ""
@@ -166,6 +174,9 @@ class Dataset:
         test set and ``test_fraction`` is ignored; validation is then carved from ``x``.
         For ``split_mode == "all"`` (XOR) train and test are all samples, and validation is
         all samples too (or empty when ``validation_fraction`` is 0).
+        With ``groups`` (writers), validation and test are made of whole groups, drawn with
+        the seed, as close to their fractions as whole groups allow (training keeps at least
+        one group): no group is ever on two sides.
         """
         seed = check_seed(seed)
         vf, tf = check_fraction("validation_fraction", validation_fraction), check_fraction(
@@ -184,7 +195,10 @@ class Dataset:
             val = every if vf > 0 else every[:0]
             return self._make_splits(every, val, every, official=False)
         rng = np.random.default_rng(seed)
-        train, val, test = _stratified_indices(self.y, self.n_classes, rng, vf, tf)
+        if self.groups is not None:
+            train, val, test = _group_indices(self.groups, rng, vf, tf)
+        else:
+            train, val, test = _stratified_indices(self.y, self.n_classes, rng, vf, tf)
         if official:
             return self._make_splits(train, val, np.arange(len(self._official_test_set()[1])), official=True)
         return self._make_splits(train, val, test, official=False)
@@ -240,3 +254,22 @@ def _stratified_indices(y: np.ndarray, k: int, rng: np.random.Generator, vf: flo
         val.append(members[t:t + v])
         train.append(members[t + v:])
     return tuple(np.sort(np.concatenate(part)).astype(np.int64) for part in (train, val, test))
+
+
+def _group_indices(groups: np.ndarray, rng: np.random.Generator, vf: float, tf: float):
+    """(train, val, test) sorted row indices made of whole groups: the groups in a seeded
+    order, the first ones to test and the next to validation, each part taking the number of
+    groups whose sample count comes closest to its fraction (none for a fraction of 0; at
+    least one group always stays for training)."""
+    ids = rng.permutation(np.unique(groups))
+    sizes = np.array([np.count_nonzero(groups == g) for g in ids])
+    chosen, start = [], 0
+    for fraction in (tf, vf):
+        take = 0
+        if fraction > 0 and len(ids) - start > 1:
+            reached = np.cumsum(sizes[start:])
+            take = min(int(np.argmin(np.abs(reached - fraction * len(groups)))) + 1, len(ids) - start - 1)
+        chosen.append(ids[start:start + take])
+        start += take
+    rows = [np.flatnonzero(np.isin(groups, part)).astype(np.int64) for part in (ids[start:], chosen[1], chosen[0])]
+    return tuple(rows)

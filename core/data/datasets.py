@@ -12,6 +12,11 @@ Named sets (``load_dataset(name, **params)``; ``DATASETS`` describes each for a 
   and uses the same 4 points for validation and test (train = test = all points).
 - ``"digits8x8"``: 1,797 8×8 handwritten digits (UCI, CC BY 4.0), bundled. Values 0..16
   scaled by 1/16. ``layout="flat"`` (64,) or ``"image"`` (1, 8, 8).
+- ``"pendigits"``: 7,494 digits drawn with a pen by 30 writers (UCI, CC BY 4.0), bundled as
+  strokes and rendered as the Draw canvas renders a drawing (:mod:`core.data.pen`), at 28×28
+  (``mode="mnist"``) or 8×8 (``mode="digits8x8"``), each with the Draw tab's own
+  preprocessing. Split by writer: the test part is the 6 writers of
+  ``core.data.pen.HELD_OUT_WRITERS``, validation takes whole other writers.
 - ``"mnist"``: 60,000 + 10,000 28×28 digits, found on this computer or downloaded (see
   :mod:`core.data.mnist`). Pixels scaled by 1/255. ``layout="flat"`` (784,) or
   ``"image"`` (1, 28, 28). Has an official test split.
@@ -50,6 +55,7 @@ import numpy as np
 
 from core.data.csv_import import parse_csv_text
 from core.data.dataset import Dataset, DataSplits
+from core.data.drawing import MODES, dataset_preprocessing
 from core.data.errors import DataError
 from core.data.generated import (
     PointMaker,
@@ -159,6 +165,50 @@ def _digits8x8(layout: str = "flat") -> Dataset:
     )
 
 
+@functools.lru_cache(maxsize=len(MODES))
+def _pen_rendered(mode: str) -> tuple[np.ndarray, ...]:
+    """The bundled pen digits rendered once per process and mode: x, y, writers of the
+    training writers, then x_test, y_test of HELD_OUT_WRITERS; x (n, 1, s, s) float32,
+    read-only. Deterministic: one fixed placement per digit (``vary=False``). Rendering takes
+    a few seconds, so the result is kept on disk (:mod:`core.data.pen.cache`) and later
+    loads, in any process, read it back in a fraction of a second."""
+    from core.data import pen
+    from core.data.pen import HELD_OUT_WRITERS, render_pen_digits, writer_split
+    from core.data.pen.bundled import load_pen_digits as bundled_digits
+    from core.data.pen.cache import read_cached_renderings, write_cached_renderings
+
+    # The cache holds renderings of the bundled file only: digits from anywhere else (a
+    # substituted source) are rendered afresh and never stored under the bundled file's key.
+    cacheable = pen.load_pen_digits is bundled_digits
+    if cacheable and (cached := read_cached_renderings(mode)) is not None:
+        return cached
+    train, test = writer_split(pen.load_pen_digits(), HELD_OUT_WRITERS)
+    rng = np.random.default_rng(0)  # unused with vary=False; the renderer takes one
+    out = (render_pen_digits(train, rng, mode, vary=False), np.array([d.label for d in train], dtype=np.int64),
+           np.array([d.writer for d in train], dtype=np.int64),
+           render_pen_digits(test, rng, mode, vary=False), np.array([d.label for d in test], dtype=np.int64))
+    for array in out:
+        array.flags.writeable = False
+    if cacheable:
+        write_cached_renderings(mode, out)
+    return out
+
+
+def _pen_digits(mode: str = "mnist", layout: str = "flat") -> Dataset:
+    from core.data.pen import PEN_DIGITS_ATTRIBUTION
+
+    pre = dataset_preprocessing(mode, layout)  # checks mode and layout first
+    x, y, writers, x_test, y_test = _pen_rendered(mode)
+    if layout == "flat":
+        x, x_test = x.reshape(len(x), -1), x_test.reshape(len(x_test), -1)
+    return Dataset(
+        name="pendigits", x=x, y=y, class_names=tuple(str(i) for i in range(10)),
+        input_shape=x.shape[1:], x_test=x_test, y_test=y_test,
+        description=DATASETS["pendigits"].description, attribution=PEN_DIGITS_ATTRIBUTION,
+        preprocessing=pre, groups=writers,
+    )
+
+
 def _mnist(layout: str = "flat", location: Any = None) -> Dataset:
     """MNIST from ``location``: a ``MnistLocation``, a folder (or ``.npz``) path such as a
     model file records, or None (wherever :func:`find_mnist` finds it)."""
@@ -192,6 +242,11 @@ LAYOUT = Param("layout", "choice", default="flat", choices=("flat", "image"),
                     "height × width (for Conv2D)")
 
 
+PEN_MODE = Param("mode", "choice", default="mnist", choices=MODES, label="Rendered as",
+                 help="mnist: 28×28 images, as the Draw tab feeds a 28×28 network; digits8x8: 8×8 "
+                      "block counts, as it feeds an 8×8 network")
+
+
 def _point_set(name: str, title: str, description: str, shape: PointMaker, noise: float = 0.1,
                n_classes: int | None = None) -> DatasetInfo:
     """The catalogue entry of a generated 2-D point set drawn by ``shape``."""
@@ -213,6 +268,11 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo("digits8x8", "Digits 8×8 (1,797 images)",
                     "Handwritten digits 0-9 as 8×8 images with values 0..16 (UCI), scaled to 0..1.",
                     "bundled", load=_digits8x8, schema=(LAYOUT,)),
+        DatasetInfo("pendigits", "Pen digits (drawn)",
+                    "Digits 0-9 drawn with a pen by 30 people (UCI pen-based digits), rendered as the "
+                    "Draw tab's canvas renders a drawing, at 28×28 or 8×8. Split by writer: the test "
+                    "set is 6 writers (1,500 digits) the model never sees, validation whole other "
+                    "writers.", "bundled", load=_pen_digits, schema=(PEN_MODE, LAYOUT)),
         DatasetInfo("mnist", "MNIST (70,000 images)",
                     "Handwritten digits 0-9 as 28×28 images, 60,000 for training and the official "
                     "10,000 for testing. Not bundled: found on this computer or downloaded (11.6 MB).",

@@ -38,6 +38,7 @@ the user interface shows "Draw a digit" instead of a prediction.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TypeGuard
 
 import numpy as np
@@ -47,16 +48,22 @@ from core.data.preprocessing import apply_preprocessing, image_preprocessing
 
 __all__ = [
     "INK_THRESHOLD",
+    "MNIST_INK_MASS",
+    "MNIST_INK_MASS_PER_DIGIT",
+    "MNIST_STROKE_WIDTH",
     "MODES",
+    "DrawingHint",
     "area_resize",
     "area_resize_matrix",
     "bitmap_32",
     "block_counts",
     "center_of_mass",
     "dataset_preprocessing",
+    "drawing_hint",
     "drawing_to_raw",
     "has_enough_ink",
     "ink_bounding_box",
+    "ink_mass",
     "mode_for_input_shape",
     "normalize_mnist",
     "preprocess_batch",
@@ -65,6 +72,7 @@ __all__ = [
     "sample_fits",
     "sample_to_network_input",
     "shift_whole_pixels",
+    "stroke_width",
     "to_network_input",
 ]
 
@@ -383,3 +391,102 @@ def sample_fits(sample: np.ndarray, input_shape: tuple[int, ...]) -> bool:
     """True when a dataset sample holds exactly as many values as a network's per-sample
     input (so :func:`sample_to_network_input` can reshape it)."""
     return int(np.asarray(sample).size) == math.prod(int(d) for d in input_shape)
+
+
+# --------------------------------------------------------------------------- drawing quality
+#
+# How a drawing compares with the digits networks learnt from, measured after the MNIST
+# recipe (the 28×28 image the network reads). Two measures:
+#
+# - ink mass: the sum of the grey levels (0..1). MNIST's 60,000 training digits: mean 102.4,
+#   percentiles 1/5/50/95/99 = 38.6 / 51.2 / 99.9 / 162.5 / 192.9; it depends on the digit
+#   (a 1 has 60 on average, a 0 136), so it compares drawings of the same digit;
+# - stroke width: 2 × ink / length of the ink's outline (the pixels above 0.5 and their ink;
+#   for a stroke of length L and width w, area ≈ L·w and outline ≈ 2L). Nearly the same for
+#   every digit: MNIST's median is 1.74 px (each digit's between 1.59 and 1.95), percentiles
+#   1/5/95/99 = 0.86 / 1.07 / 2.79 / 3.38.
+#
+# Both grow with brush width / digit size, since every digit is scaled to the same 20-px box.
+
+#: MNIST's ink mass (sum of the 28×28 grey levels in [0, 1]) over its training digits.
+MNIST_INK_MASS = {"mean": 102.4, "p1": 38.6, "p5": 51.2, "p50": 99.9, "p95": 162.5, "p99": 192.9}
+#: MNIST's mean ink mass per digit 0..9 (training set).
+MNIST_INK_MASS_PER_DIGIT = (135.9, 59.6, 116.8, 111.0, 95.2, 100.9, 107.6, 89.8, 117.7, 96.1)
+#: MNIST's stroke width (:func:`stroke_width`, pixels of the 28×28 image), training set.
+MNIST_STROKE_WIDTH = {"p1": 0.86, "p5": 1.07, "p50": 1.74, "p95": 2.79, "p99": 3.38}
+#: A drawing whose ink's bounding box is shorter than this share of the canvas is "small":
+#: enlarged to the 20-px box, its strokes blur and thicken.
+SMALL_EXTENT_FRACTION = 0.25
+#: Thinner strokes than (nearly) any MNIST digit: the network sees a faint digit.
+FAINT_STROKE_WIDTH = 0.85
+#: Thicker strokes than (nearly) any MNIST digit: loops fill in.
+THICK_STROKE_WIDTH = 3.4
+#: A drawing whose brightest pixel is below this is faint (a light pen pressure).
+FAINT_PEAK = 0.5
+
+
+def _check_image28(image28: np.ndarray) -> np.ndarray:
+    image = _check_image(image28)
+    if image.shape != (MNIST_SIZE, MNIST_SIZE):
+        raise DataError(f"ink is measured on the network's 28×28 input, not on shape {image.shape}")
+    return image
+
+
+def ink_mass(image28: np.ndarray) -> float:
+    """Sum of the grey levels of a preprocessed 28×28 digit (values in [0, 1]): how much ink
+    the network sees. MNIST's digits: 102 on average (:data:`MNIST_INK_MASS`)."""
+    return float(_check_image28(image28).sum())
+
+
+def stroke_width(image28: np.ndarray) -> float:
+    """Average stroke width in pixels of a preprocessed 28×28 digit (values in [0, 1]):
+    2 × the ink of the pixels above 0.5 / the length of their outline (horizontal and
+    vertical edges counted). 0.0 when no pixel is above 0.5 (nothing but faint ink). MNIST's
+    median: 1.74 (:data:`MNIST_STROKE_WIDTH`)."""
+    image = _check_image28(image28)
+    mask = image > 0.5
+    outline = int(np.count_nonzero(np.diff(mask, axis=0, prepend=False, append=False))
+                  + np.count_nonzero(np.diff(mask, axis=1, prepend=False, append=False)))
+    # Only the ink inside the outline: faint anti-aliased specks of a very thin stroke would
+    # otherwise count as width with hardly any outline around them.
+    return 2.0 * float(image[mask].sum()) / outline if outline else 0.0
+
+
+@dataclass(frozen=True)
+class DrawingHint:
+    """Why a drawing may be read badly: ``code`` ("too_small", "too_faint", "too_thick") for
+    programs, ``message`` (a short sentence saying what to do) for the user."""
+
+    code: str
+    message: str
+
+
+def drawing_hint(image: np.ndarray) -> DrawingHint | None:
+    """A hint for a canvas image (H, W) in [0, 1] (white ink on black) that the network may
+    read badly, else None (also for an empty drawing: the prompt says "Draw a digit").
+
+    Checked in order: drawn small (the ink's box shorter than :data:`SMALL_EXTENT_FRACTION` of
+    the canvas), faint (brightest pixel below :data:`FAINT_PEAK`, or strokes thinner than
+    :data:`FAINT_STROKE_WIDTH` px once scaled to the network's input), strokes too thick
+    (wider than :data:`THICK_STROKE_WIDTH` px there).
+    """
+    image = np.clip(_check_image(image), 0.0, 1.0)
+    if not has_enough_ink(image):
+        return None
+    box = ink_bounding_box(image)
+    assert box is not None  # has_enough_ink found ink
+    extent = max(box[1] - box[0], box[3] - box[2]) / max(image.shape)
+    if extent < SMALL_EXTENT_FRACTION:
+        return DrawingHint("too_small", "Drawn small: enlarged to the network's size, its strokes come out "
+                                        "thick. Draw the digit larger.")
+    field = normalize_mnist(image)
+    if field is None:
+        return None
+    width = stroke_width(field)
+    if float(image.max()) < FAINT_PEAK or width < FAINT_STROKE_WIDTH:
+        return DrawingHint("too_faint", "Faint: the strokes are thin for the digit's size. "
+                                        "Use a wider brush or press harder.")
+    if width > THICK_STROKE_WIDTH:
+        return DrawingHint("too_thick", "Thick strokes for the digit's size: loops may fill in. "
+                                        "Draw larger or use a thinner brush.")
+    return None

@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from core.params import Param
 
 #: The batch size a run may use (checked when a run starts and when a knob changes it).
@@ -36,6 +38,7 @@ class TrainingControl:
         self._batch_credit = 0
         self._epoch_credit = False
         self._changes: list[tuple[str, Any]] = []
+        self._inspections: list[Callable[[Any, np.ndarray, np.ndarray], None]] = []
         self.before_wait: Callable[[], None] | None = None
         self.generation = 0
 
@@ -80,6 +83,17 @@ class TrainingControl:
     def set_batch_size(self, value: int) -> None:
         self._queue("batch_size", BATCH_SIZE.check(value, "training"))
 
+    def inspect(self, job: Callable[[Any, np.ndarray, np.ndarray], None]) -> None:
+        """Run ``job(network, x, targets)`` in the loop's thread, right before its next batch,
+        on that batch: x (batch, *input_shape) and targets (batch, k) exactly as the loop
+        will train them, the network in exactly the state it will train them from. A paused
+        loop runs it and stays paused; a running one runs it before that batch. ``job`` must
+        not change the network (copy what it needs) and should be quick: the loop waits for it.
+        """
+        with self._cond:
+            self._inspections.append(job)
+            self._cond.notify_all()
+
     def _queue(self, name: str, value: Any) -> None:
         with self._cond:
             self._changes.append((name, value))
@@ -94,10 +108,24 @@ class TrainingControl:
         return self._paused
 
     # loop side
-    def _wait_turn(self) -> bool:
-        """Block while paused without step credit. False once stop was requested."""
-        with self._cond:
-            while True:
+    def _wait_turn(self, next_batch: Callable[[], tuple[Any, np.ndarray, np.ndarray]] | None = None) -> bool:
+        """Block while paused without step credit. False once stop was requested.
+
+        ``next_batch()``: (network, x, targets) of the batch about to be trained, for the
+        ``inspect`` jobs, which run here (outside the lock, so commands are never held up).
+        """
+        while True:
+            with self._cond:
+                jobs, self._inspections = self._inspections, []
+            if jobs:
+                if next_batch is not None:
+                    network, x, targets = next_batch()
+                    for job in jobs:
+                        job(network, x, targets)
+                continue
+            with self._cond:
+                if self._inspections:
+                    continue
                 if self._stop:
                     return False
                 if not self._paused:

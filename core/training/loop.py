@@ -93,7 +93,15 @@ def run_training(network, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_si
         sum_loss = 0.0
         sum_correct = 0
         while pos < n:
-            if not control._wait_turn():
+
+            def next_batch(pos: int = pos, order: np.ndarray | None = order,
+                           batch_size: int = batch_size) -> tuple[Any, np.ndarray, np.ndarray]:
+                """The batch this turn trains, for ``control.inspect`` (pending knob changes not applied)."""
+                end = min(pos + batch_size, n)
+                idx = order[pos:end] if order is not None else slice(pos, end)
+                return network, x[idx], targets[idx]
+
+            if not control._wait_turn(next_batch):
                 return TrainingResult("stopped", f"stopped during epoch {epoch + 1}", network.epochs_done)
             for name, value in control._take_changes():
                 old = optimizer.learning_rate if name == "learning_rate" else batch_size

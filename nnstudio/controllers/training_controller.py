@@ -218,6 +218,16 @@ class TrainingController(BackgroundWork):
         """Train to the end of the current epoch (a whole one at its start), then pause."""
         self._step(lambda control: control.step_epoch())
 
+    def inspect_next_batch(self, job: Callable[[Network, object, object], None]) -> bool:
+        """While a run is paused: run ``job(network, x, targets)`` in the training thread on
+        the batch the run trains next (``core.TrainingControl.inspect``). ``job`` must only
+        copy what it needs (the run's network is live) and deliver its result to the GUI
+        thread itself (a queued signal). False, and nothing queued, unless a run is paused."""
+        if self._run is None or self._state != PAUSED:
+            return False
+        self._run.control.inspect(job)
+        return True
+
     def stop(self) -> None:
         """Stop after the current batch; the model stays usable (``finished`` with a RunEnd
         whose status is "stopped")."""

@@ -101,6 +101,8 @@ class Document(QObject):
     #: A message for the user: (text, level "error" | "warning" | "info", details). Widgets
     #: call ``notify``; the main window shows it in its message bar (never a modal box).
     message = Signal(str, str, str)
+    #: The document's drawing reader (the shipped model taught the user's handwriting) changed.
+    drawingReaderChanged = Signal()
     #: The data an opened model file names could not be re-opened (a sentence saying which
     #: file to locate). The model itself is open; ``dataset_problem()`` says why.
     datasetUnavailable = Signal(str)
@@ -147,6 +149,12 @@ class Document(QObject):
     def network(self) -> Network | None:
         """The trained network, or None when the current spec has not been trained yet."""
         return self._state.network
+
+    @property
+    def drawing_reader(self) -> Network | None:
+        """The shipped digit reader tuned to the user's handwriting, or None (see
+        ``DocumentState.drawing_reader``)."""
+        return self._state.drawing_reader
 
     @property
     def path(self) -> Path | None:
@@ -253,6 +261,25 @@ class Document(QObject):
             return
         self.undo_stack.push(_StateCommand(self, new, text, merge_key))
 
+    def adopt_network(self, network: Network, text: str) -> None:
+        """Replace the trained network by ``network`` (same architecture, e.g. tuned to the
+        user's handwriting) as one undoable edit named ``text``; undo brings the previous
+        network back. Refused while training runs (RuntimeError) or when the architecture
+        differs (ValueError)."""
+        if self._training_active:
+            raise RuntimeError("the document cannot change while training runs")
+        if architecture_of(network.to_spec()) != architecture_of(self._state.spec):
+            raise ValueError("the network does not have the document's architecture")
+        self.undo_stack.push(_StateCommand(self, replace(self._state, network=network), text))
+
+    def set_drawing_reader(self, network: Network | None, text: str) -> None:
+        """Keep ``network`` as the document's drawing reader (None: forget it), one undoable
+        edit named ``text``; the user's own network is not touched."""
+        if self._training_active:
+            raise RuntimeError("the document cannot change while training runs")
+        if network is not self._state.drawing_reader:
+            self.undo_stack.push(_StateCommand(self, replace(self._state, drawing_reader=network), text))
+
     def _apply(self, new: DocumentState) -> None:
         old, self._state = self._state, new
         if old.spec != new.spec:
@@ -264,6 +291,8 @@ class Document(QObject):
         if old.network is not new.network:
             self._refresh_snapshot()
             self.networkChanged.emit()
+        if old.drawing_reader is not new.drawing_reader:
+            self.drawingReaderChanged.emit()
 
     # -- trained network (not undoable: training is not an edit) ------------------------------------
     def network_for_training(self) -> Network:
@@ -481,6 +510,9 @@ class Document(QObject):
             network = Network.from_spec(self._state.spec)
         network.metadata.update(self.metadata_for_file())
         core.save_model(network, path, training_config=self._state.training)
+        reader = self._state.drawing_reader
+        if reader is not None:  # beside the model file, so the user's own network stays as it is
+            core.save_model(reader, drawing_reader_path(path))
         self._path = Path(path)
         self._unsaved_training = False
         was_clean = self.undo_stack.isClean()
@@ -497,7 +529,11 @@ class Document(QObject):
         names is loaded in the background when its files can be (``dataset_loading``), else
         ``datasetUnavailable`` tells the user which file to locate; the model opens anyway.
         """
-        self.reset(state_from_file(path), Path(path), load_data_in_background=True)
+        state = state_from_file(path)
+        reader, problem = read_drawing_reader(path)
+        self.reset(replace(state, drawing_reader=reader), Path(path), load_data_in_background=True)
+        if problem is not None:
+            self.notify(problem, "warning")
 
     def _on_undo_stack_clean_changed(self, clean: bool) -> None:
         self.modifiedChanged.emit(self.modified)
@@ -515,6 +551,25 @@ def state_from_file(path: str | Path) -> DocumentState:
         training = TrainingConfig()  # settings from a newer/odd file: fall back, the weights are what matter
     dataset = DatasetChoice.from_dict(meta["dataset"]) if isinstance(meta.get("dataset"), dict) else DatasetChoice()
     return DocumentState(network.to_spec(), training, dataset, network)
+
+
+def drawing_reader_path(path: str | Path) -> Path:
+    """Where the drawing reader of the document saved at ``path`` lives:
+    "digits.nnz" -> "digits.handwriting.nnz" (a model file of its own)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.handwriting.nnz")
+
+
+def read_drawing_reader(path: str | Path) -> tuple[Network | None, str | None]:
+    """(the drawing reader saved beside the model file at ``path`` or None, a sentence when
+    it exists but cannot be read: the document opens without it and the file stays)."""
+    reader_path = drawing_reader_path(path)
+    if not reader_path.is_file():
+        return None, None
+    try:
+        return core.load_model(reader_path), None
+    except (core.ModelFileError, OSError) as exc:
+        return None, f"The model taught your handwriting ({reader_path.name}) could not be read: {exc}"
 
 
 def dataset_file_problem(choice: DatasetChoice) -> str | None:

@@ -83,12 +83,16 @@ class DatasetChoice:
 
 @dataclass(frozen=True)
 class DocumentState:
-    """Everything an undoable edit can change. ``network`` is the trained model or None."""
+    """Everything an undoable edit can change. ``network`` is the trained model or None.
+    ``drawing_reader``: the shipped digit reader taught the user's handwriting ("Teach it your
+    handwriting" ▸ Keep), which the Draw tab reads with when ``network`` cannot read
+    drawings; saved beside the model file (``Document.save``)."""
 
     spec: NetworkSpec
     training: TrainingConfig
     dataset: DatasetChoice
     network: Network | None = None
+    drawing_reader: Network | None = None
 
 
 def architecture_of(spec: NetworkSpec) -> tuple:

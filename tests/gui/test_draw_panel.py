@@ -388,3 +388,28 @@ def test_user_drawings_refuse_bad_input_and_keep_what_they_have(tmp_path):
     np.savez(path, images=np.zeros((2, 28, 28), np.uint8), labels=np.array([1, 12]))
     with pytest.raises(DataError, match="bad labels"):
         UserDrawings.load(path)
+
+
+def test_hint_when_the_drawing_is_too_small_or_faint(qtbot, panel):
+    hint = panel.quality_label
+    assert not hint.isVisible()
+    # A small 3 in a corner: read, but the tab says to draw larger.
+    draw(qtbot, panel.canvas, [np.array([[20, 20], [50, 20], [35, 38], [50, 55], [20, 60]], float)])
+    qtbot.waitUntil(lambda: hint.isVisible(), timeout=2000)
+    assert "Draw the digit larger" in hint.text()
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    assert not hint.isVisible()
+    # Large, with the thinnest brush: faint once scaled to the network's size.
+    panel.brush_spin.setFocus()
+    panel.brush_spin.selectAll()
+    qtbot.keyClicks(panel.brush_spin, "4")
+    assert panel.canvas.brush_width == 4
+    draw(qtbot, panel.canvas, [*vertical_one(), np.array([[60, 40], [220, 40], [120, 250]], float)])
+    qtbot.waitUntil(lambda: hint.isVisible(), timeout=2000)
+    assert hint.text().startswith("⚠ Faint")
+    # An ordinary digit: no hint.
+    qtbot.mouseClick(panel.clear_button, Qt.MouseButton.LeftButton)
+    panel.brush_spin.selectAll()
+    qtbot.keyClicks(panel.brush_spin, "24")
+    draw(qtbot, panel.canvas, vertical_one())
+    assert panel.prediction is not None and not hint.isVisible()

@@ -12,6 +12,11 @@
   inline notice offers ``fitNetworkButton``: ``core.spec.dataset_fit.fit_spec_to_dataset``, applied
   in the same undo step as the dataset choice that caused the mismatch when that choice is
   still the last edit.
+- A catalogue set that takes seconds to build the first time (``LOADED_IN_BACKGROUND``: the
+  pen digits, rendered stroke by stroke) is loaded off the GUI thread when chosen or when a
+  setting changes: ``datasetLoading`` says so, the window stays responsive, and the choice
+  becomes the document's (undoable) once the data is there; a newer choice or a change of
+  the document's dataset meanwhile supersedes it; a failure is shown as for any choice.
 - MNIST not on this computer: an inline notice with ``downloadMnistButton`` (progress bar
   ``downloadProgress``, ``cancelDownloadButton``; on failure the message and "Retry") and
   ``locateMnistButton`` (``dialogs.choose_folder``; the files are copied into nnstudio's
@@ -24,6 +29,7 @@ Image sets (digits, MNIST) are laid out to suit the network's first layer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +51,10 @@ from core.spec.dataset_fit import (
     layout_for_spec,
     propose_dataset_fit,
 )
+from nnstudio.background.task_runner import TaskRunner
 from nnstudio.controllers.mnist_download import DownloadProgress, MnistDownloader, adopt_mnist_copy
 from nnstudio.messages import describe_failure
-from nnstudio.state.document import DatasetChoice, DatasetUnavailable, Document
+from nnstudio.state.document import DatasetChoice, DatasetUnavailable, Document, load_choice
 from nnstudio.state.user_dataset import UserDrawings
 from nnstudio.widgets.common.schema_form import SchemaForm
 from nnstudio.widgets.data.dataset_facts import facts_html
@@ -64,6 +71,28 @@ from nnstudio.widgets.data.dataset_notices import MNIST_TOTAL_BYTES, MnistNotice
 from nnstudio.widgets.data.dataset_preview import DatasetPreview
 
 _CURRENT_IMPORT = "current-import"
+
+#: Catalogue sets whose first load takes seconds (rendering every pen digit through the
+#: canvas brush; later loads read the on-disk cache): loaded off the GUI thread.
+LOADED_IN_BACKGROUND = frozenset({"pendigits"})
+
+
+def _load_quietly(choice: DatasetChoice) -> tuple[DatasetChoice, Exception | None]:
+    """Background job: load ``choice`` (this fills core's in-process cache, so loading it
+    again in the GUI thread costs little); the error, if any, is returned to be shown."""
+    try:
+        load_choice(choice)
+    except Exception as exc:  # broad on purpose: shown to the user as any failed choice is
+        return choice, exc
+    return choice, None
+
+
+@dataclass
+class _PendingLoad:
+    """A choice being loaded in the background and what to do once it is ready."""
+
+    choice: DatasetChoice
+    then: Callable[[], object]
 
 
 @dataclass
@@ -99,6 +128,11 @@ class DatasetPanel(QGroupBox):
         self._param_name: str | None = None
         self._failed_choice: DatasetChoice | None = None
         self._want_mnist = False  # the user asked for MNIST: switch to it once it is here
+        self._pending: _PendingLoad | None = None  # a choice loading in the background
+        self._ready: DatasetChoice | None = None  # loaded in the background: apply it now
+        self._loader = TaskRunner(self)
+        self._loader.finished.connect(self._on_loader_finished)
+        self._loader.failed.connect(self._on_loader_failed)
         self._build()
         document.datasetChanged.connect(self._on_document_dataset_changed)
         document.specChanged.connect(self._on_document_spec_changed)
@@ -120,6 +154,13 @@ class DatasetPanel(QGroupBox):
         self.combo.setMinimumContentsLength(10)
         self.combo.activated.connect(self._on_combo_activated)
         layout.addWidget(self.combo)
+
+        self.loading_label = QLabel()
+        self.loading_label.setObjectName("datasetLoading")
+        self.loading_label.setWordWrap(True)
+        self.loading_label.setStyleSheet("color: palette(placeholder-text);")
+        self.loading_label.hide()
+        layout.addWidget(self.loading_label)
 
         self.description = QLabel()
         self.description.setObjectName("datasetDescription")
@@ -210,14 +251,24 @@ class DatasetPanel(QGroupBox):
         self.combo.addItem("Import CSV…", IMPORT_CSV)
         self.combo.setItemData(self.combo.count() - 1, "A table with one sample per row and the class in the last "
                                "column", Qt.ItemDataRole.ToolTipRole)
+        if self._pending is not None:  # the list shows what the user chose while it loads
+            choice = self._pending.choice
         current = _CURRENT_IMPORT if choice.name in (IMPORT_IDX, IMPORT_CSV) else choice.name
         self.combo.setCurrentIndex(max(0, self.combo.findData(current)))
         self.combo.blockSignals(False)
 
     # -- public ---------------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Stop a running download and wait for its thread (call before the window closes)."""
-        return self.downloader.shutdown(timeout_ms)
+        """Stop a running download and wait for its thread and for a dataset loading in the
+        background (call before the window closes)."""
+        self._pending = None
+        downloaded = self.downloader.shutdown(timeout_ms)
+        return self._loader.wait(timeout_ms) and downloaded
+
+    @property
+    def loading_choice(self) -> DatasetChoice | None:
+        """The choice being loaded in the background (None when none is)."""
+        return None if self._pending is None else self._pending.choice
 
     def choose(self, name: str) -> bool:
         """Choose the named dataset as if picked in the combo. True when it was applied."""
@@ -252,9 +303,14 @@ class DatasetPanel(QGroupBox):
         return self._apply_choice(self._choice_for(name), f"Use dataset {dataset_title(DatasetChoice(name))}")
 
     def _apply_choice(self, choice: DatasetChoice, text: str, failure: str = "") -> bool:
-        """Load ``choice``; on success make it the document's dataset (undoable)."""
+        """Load ``choice``; on success make it the document's dataset (undoable). False when
+        it could not be loaded, or is loading in the background (applied once ready)."""
         if choice == self.document.dataset_choice:
+            self._pending = None  # back to the current choice: a pending one is given up
+            self.loading_label.hide()
             return True
+        if self._load_in_background(choice, lambda: self._apply_choice(choice, text, failure)):
+            return False
         try:
             with busy():
                 validate_choice(self.document, choice)
@@ -309,7 +365,9 @@ class DatasetPanel(QGroupBox):
 
     # -- parameters of generated sets --------------------------------------------------------------
     def _rebuild_params(self, choice: DatasetChoice) -> None:
-        schema = [p for p in dataset_param_schema(choice.name) if p.kind != "choice"] if choice.name in DATASETS else []
+        # "layout" follows the network (flat rows or images); other choices (the pen digits'
+        # rendering mode) are the user's.
+        schema = [p for p in dataset_param_schema(choice.name) if p.name != "layout"] if choice.name in DATASETS else []
         if self._param_name != choice.name:
             self._param_name = choice.name
             if self.params_form is not None:
@@ -335,6 +393,8 @@ class DatasetPanel(QGroupBox):
         defaults = {p.name: p.default for p in dataset_param_schema(choice.name)}
         params = defaults | dict(choice.params) | {name: value}
         new = DatasetChoice(choice.name, params)
+        if self._load_in_background(new, lambda: self._on_param_value_changed(name, value)):
+            return
         try:
             validate_choice(self.document, new)
         except DataError as exc:  # the ranges should make this impossible; never lose the old choice
@@ -350,6 +410,58 @@ class DatasetPanel(QGroupBox):
 
     def _on_param_editing_finished(self, _name: str = "") -> None:
         self._param_session += 1  # the next edit starts a new undo step
+
+    # -- loading in the background -------------------------------------------------------------------
+    def _load_in_background(self, choice: DatasetChoice, then: Callable[[], object]) -> bool:
+        """Start loading ``choice`` off the GUI thread when it is slow to load and not in
+        memory; ``then()`` runs once it is loaded (and runs the usual synchronous path, now
+        quick). False when the caller should load it now; a pending load is then given up."""
+        if choice == self._ready:
+            self._ready = None
+            return False
+        if choice.name not in LOADED_IN_BACKGROUND or self.document.loaded_dataset(choice) is not None:
+            self._pending = None  # a newer choice supersedes one still loading
+            self.loading_label.hide()
+            return False
+        self._pending = _PendingLoad(choice, then)
+        self._loader.submit("dataset", _load_quietly, choice)
+        self.loading_label.setText(f"Loading {dataset_title(choice)}… The first time it takes a few seconds; "
+                                   "you can keep working meanwhile.")
+        self.loading_label.show()
+        return True
+
+    def _on_loader_finished(self, _kind: str, result: tuple[DatasetChoice, Exception | None]) -> None:
+        choice, error = result
+        pending = self._pending
+        if pending is None or pending.choice != choice:
+            return  # superseded by a newer choice, or the document's dataset changed meanwhile
+        self._pending = None
+        self.loading_label.hide()
+        if error is not None:
+            title = dataset_title(choice)
+            text, details = describe_failure(f"{title} could not be loaded", error, title)
+            self.document.notify(text, "error", details)
+            self._param_name = None  # the settings show the document's values again
+            self._refresh()
+            return
+        if self.document.training_active:  # choices wait for the end of training
+            self._refresh()
+            return
+        self._ready = choice
+        try:
+            pending.then()
+        finally:
+            self._ready = None
+        self._fill_combo()
+
+    def _on_loader_failed(self, _kind: str, message: str, details: str) -> None:
+        if self._pending is None:
+            return
+        title = dataset_title(self._pending.choice)
+        self._pending = None
+        self.loading_label.hide()
+        self.document.notify(f"{title} could not be loaded ({message}).", "error", details)
+        self._refresh()
 
     # -- fitting the network -------------------------------------------------------------------------
     def _fit_proposal(self, data: Dataset) -> tuple[Any, DatasetChoice] | None:
@@ -498,6 +610,9 @@ class DatasetPanel(QGroupBox):
 
     def _on_document_dataset_changed(self) -> None:
         self._failed_choice = None
+        if self._pending is not None:  # undo, redo or another file: the document's choice wins
+            self._pending = None
+            self.loading_label.hide()
         self._refresh()
 
     def _on_document_spec_changed(self) -> None:

@@ -1,11 +1,14 @@
-"""A square canvas to draw a digit on, round anti-aliased brush.
+"""A square canvas to draw a digit on, round anti-aliased brush (core's brush).
 
 The image always holds white ink on black (what the model's preprocessing expects); the
 screen shows it as is in a dark theme and inverted, black ink on white paper, in a light one.
 
-The strokes are painted into a grey QImage at the screen's device-pixel ratio (crisp on
-high-DPI screens); ``image_array()`` hands its grey levels to core as a NumPy array (a view
-on the image's bytes, converted to [0, 1]: no maths here).
+The strokes are painted by :func:`core.data.brush.paint_segment` into a NumPy uint8 buffer
+at the screen's device-pixel ratio (crisp on high-DPI screens); the screen shows that buffer
+through a QImage wrapping its bytes, and ``image_array()`` hands it to core converted to
+[0, 1]. The widget computes no ink itself: what it shows and what the network reads is, by
+construction, what :func:`core.data.brush.render_strokes` renders for the same strokes
+(``strokes_array()``), which is how training data is made.
 
 The widget's side follows the window (``set_side``, the Draw tab sizes it), but the drawing
 does not: strokes are kept in *canvas units*, a fixed ``CANVAS_SIZE``-square coordinate
@@ -51,19 +54,24 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
+from core.data.brush import (
+    CANVAS_SIZE,
+    DEFAULT_BRUSH,
+    MAX_BRUSH,
+    MAX_SIDE,
+    MIN_BRUSH,
+    MIN_SIDE,
+    image_side,
+    paint_segment,
+)
 from nnstudio.theme import is_dark, is_palette_event
 from nnstudio.widgets.draw.input_preview import array_to_qimage
 
-#: Side of the drawing's coordinate system and image (canvas units = logical pixels at 1:1).
-CANVAS_SIZE = 280
-#: Range of the widget's side on screen (logical pixels).
-MIN_SIDE, MAX_SIDE = 160, 640
-#: Default pen width. With digits drawn 130-230 px tall it gives preprocessed strokes as thick
-#: as MNIST's (mean ink 102 grey-level units per 28×28 input against MNIST's 103), and the
-#: shipped model read every synthetic mouse-drawn test digit at widths 20-28 (see
-#: resources/models/README.md).
-DEFAULT_BRUSH = 24
-MIN_BRUSH, MAX_BRUSH = 4, 60
+# CANVAS_SIZE (the drawing's coordinate system), DEFAULT_BRUSH, MIN_BRUSH, MAX_BRUSH and the
+# widget's side range MIN_SIDE, MAX_SIDE live in core.data.brush (training data is rendered
+# with them) and are re-exported here.
+__all__ = ["CANVAS_SIZE", "DEFAULT_BRUSH", "MAX_BRUSH", "MAX_SIDE", "MIN_BRUSH", "MIN_SIDE", "DigitCanvas", "Stroke"]
+
 THROTTLE_MS = 30
 
 
@@ -103,7 +111,9 @@ class DigitCanvas(QWidget):
         self._history: list[list[Stroke] | None] = []
         self._current: Stroke | None = None
         self._sample: QImage | None = None
-        self._image = self._blank_image()
+        #: The drawing's grey levels, (S, S) uint8 with S = round(CANVAS_SIZE × ratio).
+        self._ratio_used = self._ratio()
+        self._buffer = self._blank_buffer()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(THROTTLE_MS)
@@ -152,9 +162,18 @@ class DigitCanvas(QWidget):
 
     def image_array(self) -> np.ndarray:
         """The drawing's grey levels: (H, W) float32 in [0, 1] at the device-pixel ratio."""
-        image = self._image
-        view = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine())
-        return view[:, :image.width()].astype(np.float32) / np.float32(255)
+        return self._buffer.astype(np.float32) / np.float32(255)
+
+    @property
+    def device_ratio(self) -> float:
+        """The device-pixel ratio the image is painted at (image pixels per canvas unit)."""
+        return self._ratio_used
+
+    def strokes_array(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The finished strokes as core takes them (:func:`core.data.brush.render_strokes`):
+        per stroke (points (n, 2) float64 x, y in canvas units, widths (n,) float64)."""
+        return [(np.array([(p.x(), p.y()) for p in stroke.points], dtype=np.float64).reshape(-1, 2),
+                 np.array(stroke.widths, dtype=np.float64)) for stroke in self._strokes]
 
     def clear(self) -> None:
         """Remove every stroke (and a shown sample); emits imageChanged at once. ``undo``
@@ -206,43 +225,46 @@ class DigitCanvas(QWidget):
     def _ratio(self) -> float:
         return max(1.0, float(self.devicePixelRatioF()))
 
-    def _blank_image(self) -> QImage:
-        ratio = self._ratio()
-        side = round(CANVAS_SIZE * ratio)
-        image = QImage(side, side, QImage.Format.Format_Grayscale8)
-        image.setDevicePixelRatio(ratio)
-        image.fill(0)
+    def _blank_buffer(self) -> np.ndarray:
+        side = image_side(CANVAS_SIZE, self._ratio_used)
+        return np.zeros((side, side), dtype=np.uint8)
+
+    def _buffer_image(self) -> QImage:
+        """A QImage over the buffer's bytes (no copy): valid while the buffer lives, so it is
+        made where it is drawn."""
+        side = self._buffer.shape[0]
+        image = QImage(self._buffer.data, side, side, side, QImage.Format.Format_Grayscale8)
+        image.setDevicePixelRatio(self._ratio_used)
         return image
 
-    def _pen(self, width: float) -> QPen:
-        pen = QPen(QColor(255, 255, 255), width)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-        return pen
-
-    def _painter(self) -> QPainter:
-        painter = QPainter(self._image)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        return painter
-
-    def _paint_segment(self, painter: QPainter, stroke: Stroke, i: int) -> None:
+    def _paint_point(self, stroke: Stroke, i: int) -> None:
         """Paint point i of a stroke: a dot for the first point, else the segment from i-1."""
-        painter.setPen(self._pen(stroke.widths[i]))
-        if i == 0:
-            painter.drawPoint(stroke.points[0])
-        else:
-            painter.drawLine(stroke.points[i - 1], stroke.points[i])
+        a = stroke.points[i - 1] if i > 0 else stroke.points[0]
+        b = stroke.points[i]
+        paint_segment(self._buffer, (a.x(), a.y()), (b.x(), b.y()), stroke.widths[i], self._ratio_used)
+
+    def _paint_sample(self) -> None:
+        """The shown sample scaled up into the buffer (nearest neighbour: its pixels stay
+        visible). Qt scales it into an image of the buffer's size, whose bytes are copied."""
+        assert self._sample is not None
+        side = self._buffer.shape[0]
+        scaled = QImage(side, side, QImage.Format.Format_Grayscale8)
+        scaled.fill(0)
+        painter = QPainter(scaled)
+        painter.drawImage(QRectF(0, 0, side, side), self._sample)
+        painter.end()
+        rows = np.frombuffer(scaled.constBits(), dtype=np.uint8).reshape(side, scaled.bytesPerLine())
+        self._buffer[:] = rows[:, :side]
 
     def _redraw(self) -> None:
         """Repaint the whole image from the stroke list (after undo, clear, DPI change)."""
-        self._image = self._blank_image()
-        painter = self._painter()
+        self._ratio_used = self._ratio()
+        self._buffer = self._blank_buffer()
         if self._sample is not None:
-            painter.drawImage(QRectF(0, 0, CANVAS_SIZE, CANVAS_SIZE), self._sample)
+            self._paint_sample()
         for stroke in self._strokes + ([self._current] if self._current else []):
             for i in range(len(stroke.points)):
-                self._paint_segment(painter, stroke, i)
-        painter.end()
+                self._paint_point(stroke, i)
         self.update()
 
     def _add_point(self, pos: QPointF, pressure: float | None) -> None:
@@ -252,9 +274,7 @@ class DigitCanvas(QWidget):
             return
         stroke.points.append(QPointF(pos))
         stroke.widths.append(width)
-        painter = self._painter()
-        self._paint_segment(painter, stroke, len(stroke.points) - 1)
-        painter.end()
+        self._paint_point(stroke, len(stroke.points) - 1)
         # Repaint only around the new segment (canvas units to widget pixels).
         a = stroke.points[-2] if len(stroke.points) > 1 else pos
         margin = width / 2 + 2
@@ -292,7 +312,7 @@ class DigitCanvas(QWidget):
         side = float(self._side)
         # The drawing's image scaled to the widget (smoothly: strokes stay round at any size).
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._sample is None)
-        painter.drawImage(QRectF(0, 0, side, side), self._image)
+        painter.drawImage(QRectF(0, 0, side, side), self._buffer_image())
         if not is_dark(self.palette()):  # light theme: invert on screen only (255 - grey)
             painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Difference)
             painter.fillRect(QRectF(0, 0, side, side), Qt.GlobalColor.white)
@@ -409,5 +429,5 @@ class DigitCanvas(QWidget):
 
     def _check_ratio(self) -> None:
         """Re-render the strokes when the screen's device-pixel ratio differs from the image's."""
-        if abs(self._image.devicePixelRatio() - self._ratio()) > 1e-6:
+        if abs(self._ratio_used - self._ratio()) > 1e-6:
             self._redraw()

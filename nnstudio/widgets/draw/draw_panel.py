@@ -6,15 +6,30 @@ tab too narrow for both, smaller than the 1024×640 window gives): the predictio
 class. The canvas grows and shrinks with the tab (``_arrange``); what the network receives
 does not depend on its size (see ``digit_canvas``). Right-click the prediction or the bars
 to keep the drawing for training ("Add this drawing to the training set as label k", stored by
-:mod:`nnstudio.state.user_dataset`).
+:mod:`nnstudio.state.user_dataset`). Under the prediction, a hint when the drawing is hard to
+read (drawn small, faint, thick strokes: :func:`core.data.drawing.drawing_hint` decides).
 
-The model is the document's snapshot when it can read a drawing, else the shipped MNIST
-CNN (:mod:`nnstudio.controllers.prediction`); the panel re-predicts whenever the snapshot changes (each
-epoch while training). All preprocessing and shapes are core's; this widget only shows.
+"Teach it your handwriting…" opens the guided :class:`HandwritingTeacher` above the prediction
+(non-modal: the canvas stays the place to draw). What Keep does depends on the model taught,
+so that the user's own network is never lost:
+
+- the document's network (the Draw tab reads with it): the tuned copy becomes the document's
+  network, one undoable edit ("Undo Teach your handwriting" brings the previous weights
+  back), saved with the document as usual;
+- the shipped model (the document's network cannot read drawings, or is untrained): the
+  tuned copy becomes the document's *drawing reader* (``Document.set_drawing_reader``, also
+  undoable), which the Draw tab reads with instead of the shipped model and which is saved
+  beside the model file ("name.handwriting.nnz"); the document's own network is not touched.
+
+The model is the document's snapshot when it can read a drawing, else the document's drawing
+reader, else the shipped MNIST CNN (:mod:`nnstudio.controllers.prediction`); the panel
+re-predicts whenever the snapshot changes (each epoch while training). All preprocessing and
+shapes are core's; this widget only shows.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 
 import numpy as np
@@ -37,27 +52,33 @@ from PySide6.QtWidgets import (
 
 from core.data import DataError, load_dataset
 from core.data.drawing import (
+    drawing_hint,
     mode_for_input_shape,
     preprocess_drawing,
     sample_as_image,
     sample_fits,
     sample_to_network_input,
 )
+from core.training import FineTuneResult
+from nnstudio.controllers.handwriting import HandwritingTuner
 from nnstudio.controllers.prediction import (
     Prediction,
     Predictor,
     choose_predictor,
     predict_drawing,
     predict_sample,
+    predictor_for,
     shipped_model_error,
 )
 from nnstudio.state.document import Document
 from nnstudio.state.user_dataset import UserDrawings
 from nnstudio.widgets.draw.digit_canvas import DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, MIN_SIDE, DigitCanvas
+from nnstudio.widgets.draw.handwriting_teacher import HandwritingTeacher
 from nnstudio.widgets.draw.input_preview import InputPreview
 from nnstudio.widgets.draw.probability_bars import ProbabilityBars
 
 DRAW_PROMPT = "Draw a digit"
+READER_DESCRIPTION = "Shipped model, taught your handwriting"
 #: Image size (side) of each drawing recipe's network input.
 _SIDE = {"mnist": 28, "digits8x8": 8}
 
@@ -80,6 +101,7 @@ class DrawPanel(QWidget):
         self.setObjectName("drawPanel")
         self.document = document
         self._rng = np.random.default_rng(seed)
+        self.tuner = HandwritingTuner(self, seed=seed)
         self._predictor: Predictor | None = None
         self._prediction: Prediction | None = None
         self._sample: tuple[np.ndarray, str] | None = None  # shown dataset sample and its caption
@@ -89,6 +111,8 @@ class DrawPanel(QWidget):
         self._build()
         document.snapshotChanged.connect(self._on_document_snapshotChanged)
         document.pathChanged.connect(self._on_document_pathChanged)
+        document.drawingReaderChanged.connect(self._on_document_drawingReaderChanged)
+        document.trainingActiveChanged.connect(self._on_document_trainingActiveChanged)
         self._on_document_snapshotChanged()
 
     # -- construction -------------------------------------------------------------------------
@@ -117,6 +141,12 @@ class DrawPanel(QWidget):
         self.random_button.setToolTip("Show a random test-set image and let the network read it")
         self.random_button.clicked.connect(self._on_random_button_clicked)
 
+        self.teach_button = QPushButton("&Teach it your handwriting…")
+        self.teach_button.setObjectName("teachHandwritingButton")
+        self.teach_button.setToolTip("Draw a few examples of each digit; a copy of the model learns your style, "
+                                     "and you decide whether to keep it")
+        self.teach_button.clicked.connect(self._on_teach_button_clicked)
+
         self.sample_label = QLabel("")
         self.sample_label.setObjectName("sampleCaptionLabel")
         self.sample_label.setWordWrap(True)
@@ -137,6 +167,7 @@ class DrawPanel(QWidget):
         tools.addWidget(self.clear_button)
         left.addLayout(tools)
         left.addWidget(self.random_button)
+        left.addWidget(self.teach_button)
         left.addWidget(self.sample_label)
         left.addWidget(hint)
         left.addStretch(1)
@@ -150,6 +181,16 @@ class DrawPanel(QWidget):
         self.prediction_label.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.prediction_label.customContextMenuRequested.connect(self._on_prediction_label_customContextMenuRequested)
         self.prediction_label.setToolTip("Right-click to add this drawing to your training drawings")
+
+        self.quality_label = QLabel("")
+        self.quality_label.setObjectName("drawingQualityHint")
+        self.quality_label.setWordWrap(True)
+        self.quality_label.hide()
+
+        self.teacher = HandwritingTeacher(self.canvas, self.tuner, self)
+        self.teacher.hide()
+        self.teacher.keepRequested.connect(self._on_teacher_keepRequested)
+        self.teacher.closed.connect(self._on_teacher_closed)
 
         self.model_label = QLabel("")
         self.model_label.setObjectName("modelLabel")
@@ -182,7 +223,9 @@ class DrawPanel(QWidget):
         view_row.addStretch(1)  # past the bars' maximum width, space goes here (left-aligned)
         self._view_row = view_row
         right = QVBoxLayout()
+        right.addWidget(self.teacher)
         right.addWidget(self.prediction_label)
+        right.addWidget(self.quality_label)
         right.addWidget(self.model_label)
         right.addLayout(view_row)
         right.addWidget(self.drawings_label)
@@ -267,6 +310,10 @@ class DrawPanel(QWidget):
         """Predict the current drawing or sample again."""
         self._predict_current()
 
+    def shutdown(self, msecs: int = 30_000) -> bool:
+        """Stop a running "Teach it your handwriting" (the window closes); False on timeout."""
+        return self.tuner.shutdown(msecs)
+
     # -- prediction ----------------------------------------------------------------------------
     def _predict_current(self) -> None:
         predictor = self._predictor
@@ -285,15 +332,24 @@ class DrawPanel(QWidget):
                     note = f" (a {image.shape[0]}×{image.shape[1]} sample, read as a drawing)"
                 self.sample_label.setText(caption + note)
             else:
-                prediction = predict_drawing(predictor, self.canvas.image_array())
+                image = self.canvas.image_array()
+                prediction = predict_drawing(predictor, image)
+                self._show_hint(drawing_hint(image) if prediction is not None else None)
         except DataError as exc:
             self._show(None, "Cannot read this input")
             self.document.notify(f"The drawing could not be prepared for the network: {exc}", "error")
             return
         self._show(prediction, DRAW_PROMPT)
 
+    def _show_hint(self, hint) -> None:
+        """The drawing-quality hint under the prediction (None hides it)."""
+        self.quality_label.setText("" if hint is None else f"⚠ {hint.message}")
+        self.quality_label.setVisible(hint is not None)
+
     def _show(self, prediction: Prediction | None, empty_text: str) -> None:
         start = time.perf_counter()
+        if prediction is None or self._sample is not None:
+            self._show_hint(None)
         self._prediction = prediction
         names = prediction.class_names if prediction is not None else (
             self._predictor.class_names if self._predictor is not None else tuple(str(i) for i in range(10)))
@@ -312,10 +368,27 @@ class DrawPanel(QWidget):
             sample_to_network_input(prediction.network_input, self._predictor.input_shape) if own else None)
 
     # -- slots ---------------------------------------------------------------------------------
+    def _choose_predictor(self) -> Predictor | None:
+        """The document's snapshot when it reads drawings, else the document's drawing reader
+        (the shipped model taught the user's handwriting), else the shipped model."""
+        predictor = choose_predictor(self.document.snapshot, self.document.path)
+        reader = self.document.drawing_reader
+        if (predictor is None or predictor.shipped) and reader is not None:
+            return predictor_for(reader, READER_DESCRIPTION, shipped=True) or predictor
+        return predictor
+
     def _on_document_snapshotChanged(self) -> None:
-        self._predictor = choose_predictor(self.document.snapshot, self.document.path)
+        self._predictor = self._choose_predictor()
         self.model_label.setText(self._model_text())
+        self.teacher.set_predictor(self._predictor)
+        self._update_teach_button()
         self._predict_current()
+
+    def _on_document_drawingReaderChanged(self) -> None:
+        self._on_document_snapshotChanged()
+
+    def _on_document_trainingActiveChanged(self, _active: bool) -> None:
+        self._update_teach_button()
 
     def _on_document_pathChanged(self) -> None:
         self._on_document_snapshotChanged()  # the model's description names the file
@@ -331,6 +404,52 @@ class DrawPanel(QWidget):
             text += (f"\nYour network's input {tuple(snapshot.input_shape)} cannot take a drawing "
                      "(it needs 28×28 or 8×8 images).")
         return text
+
+    # -- "Teach it your handwriting" -------------------------------------------------------------
+    def _update_teach_button(self) -> None:
+        predictor = self._predictor
+        own_busy = predictor is not None and not predictor.shipped and self.document.training_active
+        self.teach_button.setEnabled(predictor is not None and not own_busy and not self.teacher.isVisible())
+        self.teach_button.setToolTip(
+            "No model can read drawings" if predictor is None else
+            "Your network is training: teach it when the run has ended" if own_busy else
+            "Draw a few examples of each digit; a copy of the model learns your style, and you decide "
+            "whether to keep it")
+
+    def _on_teach_button_clicked(self) -> None:
+        if self._predictor is None:
+            return
+        self._on_clear_button_clicked()
+        self.teacher.begin(self._predictor)
+        self._update_teach_button()
+
+    def _on_teacher_closed(self) -> None:
+        self._update_teach_button()
+
+    def _on_teacher_keepRequested(self, result: FineTuneResult) -> None:
+        """Keep the tuned model without ever losing the user's own network (module doc)."""
+        base = self.teacher.predictor  # the model that was taught
+        if base is None:
+            return
+        tuned = result.network
+        if base.shipped:
+            self.document.set_drawing_reader(tuned, "Teach the shipped model your handwriting")
+            self.document.notify("The Draw tab now reads with the shipped model taught your handwriting; it is "
+                                 "saved beside your model file. Edit ▸ Undo takes it back.", "info")
+            return
+        own = self.document.network
+        if own is None or self.document.snapshot is not base.network or self.document.training_active:
+            self.document.notify("Your network changed while it was being taught (it trained or was edited), "
+                                 "so the tuned copy was not kept: teach it again.", "warning")
+            return
+        # Continue like the document's own network: its optimizer settings, its history.
+        tuned.compile(optimizer=dict(self.document.spec.optimizer))
+        tuned.history = copy.deepcopy(own.history)
+        tuned.metadata = {**own.metadata, "fine_tuned": tuned.metadata.get("fine_tuned")}
+        tuned.seed = own.seed
+        self.document.adopt_network(tuned, "Teach your handwriting")
+        self.document.notify("Your network now reads your handwriting (Edit ▸ Undo takes it back; save to keep "
+                             "it).", "info")
 
     def _on_canvas_imageChanged(self) -> None:
         if self.canvas.showing_sample:

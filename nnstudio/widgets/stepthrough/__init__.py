@@ -1,0 +1,1 @@
+"""The Step-through tab: one training step, every number and its formula."""
