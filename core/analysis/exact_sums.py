@@ -128,15 +128,23 @@ class Order:
     lanes are then added pairwise, neighbours first ((0+1)+(2+3)) …; the last K mod L
     products (``tail``) are added afterwards one by one, by "fma" or as rounded products
     ("add"). One lane is a plain fused multiply-add chain.
+
+    ``second_first``: the chain starts with product 1 (rounded), then fuses product 0 onto it,
+    then 2, 3, … in order: how a compiler contracts the C expression a₀·b₀ + a₁·b₁ + a₂·b₂
+    (OpenBLAS's dgemv_t tail for fewer than 4 summed terms, e.g. a matrix times a vector of
+    3 filters' gradients).
     """
 
     blocks: tuple[int, ...]
     lanes: int = 1
     tail: str = "fma"
+    second_first: bool = False
 
     def describe(self) -> str:
         text = ("one chain of fused multiply-adds" if self.lanes == 1 else
                 f"{self.lanes} interleaved chains of fused multiply-adds added pairwise")
+        if self.second_first:
+            text += " starting from the second product (as compiled C evaluates a₀·b₀ + a₁·b₁ + …)"
         if len(self.blocks) > 1:
             text += f" over blocks of {' + '.join(map(str, self.blocks))} terms, the blocks then added"
         return text
@@ -147,6 +155,9 @@ def ordered_sum(a: np.ndarray, b: np.ndarray, order: Order, dtype: np.dtype | st
     ``dtype`` (exact emulation of the fused multiply-add: Dekker's two-product and fsum)."""
     a64 = np.asarray(a, dtype=np.float64).ravel()
     b64 = np.asarray(b, dtype=np.float64).ravel()
+    if order.second_first and a64.size >= 2:
+        swap = np.r_[1, 0, 2:a64.size]
+        a64, b64 = a64[swap], b64[swap]
     p_all, e_all = two_products(a64, b64)
     single = np.dtype(dtype) == np.float32
     total: float | None = None
@@ -199,6 +210,8 @@ def _candidates(k: int) -> list[Order]:
         if k >= lanes:
             orders += [Order(blocks, lanes, tail) for blocks in cuts for tail in ("fma", "add")
                        if all(b >= lanes for b in blocks)]
+    if k >= 2:  # tried last: an order found before this one is never displaced
+        orders.append(Order((k,), second_first=True))
     return orders
 
 

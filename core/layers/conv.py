@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
@@ -40,6 +41,112 @@ KEEP_COLUMNS_BYTES = 8 << 20
 #: channels-first output (see ``Conv2D._channels_last_output``).
 CHANNELS_LAST_FROM = 16
 IntOrPair = int | tuple[int, int] | list[int]
+
+
+@dataclass(frozen=True)
+class MatmulForm:
+    """The form of one ``np.matmul`` the layer runs: per stack item C = op(A) @ op(B), C (m, n),
+    summed over k. ``a_transposed`` / ``b_transposed``: that operand is the transposed view of
+    a C-contiguous array; ``stacked``: a broadcast product over that many matrices (0: none)."""
+
+    m: int
+    k: int
+    n: int
+    a_transposed: bool = False
+    b_transposed: bool = False
+    stacked: int = 0
+
+
+@dataclass(frozen=True)
+class ConvArithmetic:
+    """How ``Conv2D.forward`` / ``backward`` computed a batch of ``batch`` samples: which
+    formulation, which blocks of samples and which matrix products (``Conv2D.arithmetic``).
+
+    For ``core.analysis.formulas``, which recomputes one number in the engine's own order.
+    Every formulation orders a patch (K = kh*kw*C values) by kernel offset, then channel:
+    ``patch_index(c, i, j)``, the bias folded in as entry K against a constant 1.
+
+    ``layout``:
+      * ``"pixel-major"``: per block, cols (pixels, K [+1]) @ weights (K [+1], filters);
+        the weight gradient cols^T @ dy_rows (cols a transposed operand).
+      * ``"offset-major"``: cols_t (K [+1], pixels), forward cols_t^T @ weights; the weight
+        gradient cols_t @ dy_rows.
+      * ``"per-sample"`` (few filters on few channels, e.g. a 1-channel first layer): per sample
+        weights^T (filters, K [+1]) @ cols (K [+1], OH*OW); the weight gradient per sample
+        cols @ dy^T, summed over the block's samples in order.
+    Blocks' weight-gradient partials are added to a zero total in block order. The input
+    gradient (every layout): per block, dy_rows (pixels, filters) @ W_ij^T (filters, C) for
+    each kernel offset (stacked), added onto a zero image offset by offset, (i, j) row-major.
+    Pixels of a block are ordered (sample, r, c).
+    """
+
+    layout: str
+    batch: int
+    block: int
+    geometry: Geometry
+    filters: int
+    use_bias: bool
+
+    @property
+    def patch_length(self) -> int:
+        """K [+1]: the summed length of the forward product."""
+        return self.geometry.k + self.use_bias
+
+    @property
+    def bias_index(self) -> int:
+        return self.geometry.k
+
+    def patch_index(self, channel: int, i: int, j: int) -> int:
+        """Position of input channel ``channel`` at kernel offset (i, j) in a patch."""
+        return (i * self.geometry.kernel[1] + j) * self.geometry.channels + channel
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """(start, stop) of each block of samples, in the order they are computed."""
+        return [(start, min(start + self.block, self.batch)) for start in range(0, self.batch, self.block)]
+
+    def block_of(self, sample: int) -> tuple[int, int]:
+        start = sample - sample % self.block
+        return start, min(start + self.block, self.batch)
+
+    def _pixel_row(self, sample: int, r: int, c: int) -> int:
+        """Row of output pixel (r, c) of ``sample`` among its block's pixels."""
+        oh, ow = self.geometry.out_hw
+        return (sample - self.block_of(sample)[0]) * oh * ow + r * ow + c
+
+    def output_product(self, sample: int, f: int, r: int, c: int) -> tuple[MatmulForm, int, int]:
+        """The product whose entry (i, j) is output (f, r, c) of ``sample`` (summed over the
+        patch, K [+1] long), as (form, i, j)."""
+        start, stop = self.block_of(sample)
+        pixels = self.geometry.out_hw[0] * self.geometry.out_hw[1]
+        if self.layout == "per-sample":
+            return (MatmulForm(self.filters, self.patch_length, pixels, a_transposed=True, stacked=stop - start),
+                    f, r * self.geometry.out_hw[1] + c)
+        form = MatmulForm((stop - start) * pixels, self.patch_length, self.filters,
+                          a_transposed=self.layout == "offset-major")
+        return form, self._pixel_row(sample, r, c), f
+
+    def weight_grad_product(self, start: int, row: int, f: int) -> tuple[MatmulForm, int, int]:
+        """The product of the block starting at ``start`` whose entry (i, j) is that block's
+        share of gradient entry (row, f) (row: ``patch_index`` or ``bias_index``): summed over
+        the block's pixels, or, for ``"per-sample"``, one sample's (then summed over samples)."""
+        _, stop = self.block_of(start)
+        pixels = self.geometry.out_hw[0] * self.geometry.out_hw[1]
+        if self.layout == "per-sample":
+            form = MatmulForm(self.patch_length, pixels, self.filters, b_transposed=True, stacked=stop - start)
+        else:
+            form = MatmulForm(self.patch_length, (stop - start) * pixels, self.filters,
+                              a_transposed=self.layout == "pixel-major")
+        return form, row, f
+
+    def input_grad_product(self, sample: int, r: int, c: int, channel: int) -> tuple[MatmulForm, int, int]:
+        """The product whose entry (i, j) of each stack item (kernel offset) is what output
+        pixel (r, c) of ``sample`` passes back to ``channel`` through that offset (summed
+        over the filters)."""
+        start, stop = self.block_of(sample)
+        g = self.geometry
+        form = MatmulForm((stop - start) * g.out_hw[0] * g.out_hw[1], self.filters, g.channels,
+                          stacked=g.kernel[0] * g.kernel[1])
+        return form, self._pixel_row(sample, r, c), channel
 
 
 @register_layer
@@ -283,6 +390,17 @@ class Conv2D(Layer):
         long rows suit the element-wise layers better (measured on the README CNN's first
         layer: 1.6x faster forward than one wide product)."""
         return not (self._offset_major() and int(self.config["filters"]) < CHANNELS_LAST_FROM)
+
+    def arithmetic(self, batch: int) -> ConvArithmetic:
+        """How ``forward`` and ``backward`` compute a batch of ``batch`` samples (see
+        ``ConvArithmetic``): read by the step-through formulas, so they follow this layer's
+        arithmetic instead of guessing it."""
+        if self._offset_major():
+            layout = "offset-major" if self._channels_last_output() else "per-sample"
+        else:
+            layout = "pixel-major"
+        return ConvArithmetic(layout, batch, self._chunk(batch), self._built_geometry(),
+                              int(self.config["filters"]), "b" in self.params)
 
     def _columns_kp(self, x: np.ndarray, start: int, stop: int, keep: bool = False,
                     compute: bool = True) -> np.ndarray:
