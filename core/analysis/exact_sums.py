@@ -50,6 +50,12 @@ _CANDIDATE_Q = (128, 192, 224, 240, 256, 320, 384, 448, 512, 640, 768, 1024)
 _CANDIDATE_UNROLL = (1, 2, 4, 8, 16, 24, 32, 48, 64)
 #: Random products a candidate order must reproduce (one entry each) to be accepted.
 _CALIBRATION_RUNS = 12
+#: Sums shorter than this get up to ``_SHORT_SUM_RUNS`` runs: orders of a few terms often
+#: round alike (of 3 terms, two orders agree on ~80% of random sums, so 12 runs let a wrong
+#: order through for ~5% of entries; 96 runs for ~1e-7), within ``_SHORT_SUM_BUDGET`` numbers.
+_SHORT_SUM = 32
+_SHORT_SUM_RUNS = 96
+_SHORT_SUM_BUDGET = 1 << 22
 #: Longest sum reproduced term by term (a Python loop: ~0.5 µs per term).
 MAX_CHAIN = 20_000
 
@@ -274,13 +280,21 @@ def blas_threads() -> int:
 
 @functools.lru_cache(maxsize=8)
 def _calibration_runs(product: Product, threads: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    return [product.run(np.random.default_rng(20261206 + seed)) for seed in range(_CALIBRATION_RUNS)]
+    return [product.run(np.random.default_rng(20261206 + seed)) for seed in range(_run_count(product))]
+
+
+def _run_count(product: Product) -> int:
+    """How many random products calibrate ``product``'s orders (more for short sums)."""
+    if product.k >= _SHORT_SUM:
+        return _CALIBRATION_RUNS
+    per_run = max(product.stacked, 1) * (product.m * product.k + product.k * product.n + product.m * product.n)
+    return max(_CALIBRATION_RUNS, min(_SHORT_SUM_RUNS, _SHORT_SUM_BUDGET // per_run))
 
 
 def blas_order(product: Product, i: int, j: int) -> Order | None:
     """The order in which the BLAS adds entry (i, j) of a product of this form, learned by
     calibration: the first candidate ``Order`` that reproduces entry (i, j) bit for bit in
-    each of ``_CALIBRATION_RUNS`` products of this form on seeded random numbers (the kernel
+    each of ``_CALIBRATION_RUNS`` (short sums: more) products of this form on seeded random numbers (the kernel
     used depends on where the entry lies in the BLAS's tiles), computed with the BLAS thread
     count in force now (``blas_threads``). None when no candidate does or the sum is too long
     to reproduce term by term."""
