@@ -133,7 +133,9 @@ class Order:
     l + 2L, … go to accumulator l (a SIMD register's lanes) by fused multiply-adds; the
     lanes are then added pairwise, neighbours first ((0+1)+(2+3)) …; the last K mod L
     products (``tail``) are added afterwards one by one, by "fma" or as rounded products
-    ("add"). One lane is a plain fused multiply-add chain.
+    ("add"), or go to the lanes like the others ("wrap": a masked last load, e.g. OpenBLAS's
+    SkylakeX sgemm for fewer than 16 output columns). One lane is a plain fused multiply-add
+    chain.
 
     ``second_first``: the chain starts with product 1 (rounded), then fuses product 0 onto it,
     then 2, 3, … in order: how a compiler contracts the C expression a₀·b₀ + a₁·b₁ + a₂·b₂
@@ -173,7 +175,7 @@ def ordered_sum(a: np.ndarray, b: np.ndarray, order: Order, dtype: np.dtype | st
         e = e_all[k0:k0 + size].tolist()
         k0 += size
         lanes = order.lanes
-        body = size - size % lanes if lanes > 1 else size
+        body = size - size % lanes if lanes > 1 and order.tail != "wrap" else size
         acc = [0.0] * lanes
         for k in range(body):
             acc[k % lanes] = _fma(p[k], e[k], acc[k % lanes], single)
@@ -216,7 +218,9 @@ def _candidates(k: int) -> list[Order]:
         if k >= lanes:
             orders += [Order(blocks, lanes, tail) for blocks in cuts for tail in ("fma", "add")
                        if all(b >= lanes for b in blocks)]
-    if k >= 2:  # tried last: an order found before this one is never displaced
+    # Tried last: an order found before these is never displaced.
+    orders += [Order(blocks, lanes, "wrap") for lanes in (16, 8, 4) for blocks in cuts if k > lanes]
+    if k >= 2:
         orders.append(Order((k,), second_first=True))
     return orders
 
