@@ -147,10 +147,19 @@ class Order:
     lanes: int = 1
     tail: str = "fma"
     second_first: bool = False
+    #: How the lanes are added at the end: "neighbours" ((0+1)+(2+3)), "halves" ((0+2)+(1+3):
+    #: the upper half of the register onto the lower one, as a horizontal reduction does) or
+    #: "halves-then-neighbours" (one halving, then neighbours: an AVX extract, then hadds).
+    pairing: str = "neighbours"
 
     def describe(self) -> str:
         text = ("one chain of fused multiply-adds" if self.lanes == 1 else
                 f"{self.lanes} interleaved chains of fused multiply-adds added pairwise")
+        if self.lanes > 1 and self.pairing != "neighbours":
+            text = text.replace("added pairwise", "added half onto half" if self.pairing == "halves"
+                                else "added half onto half, then pairwise")
+        if self.tail == "wrap" and self.lanes > 1:
+            text += " (the last products in the first chains)"
         if self.second_first:
             text += " starting from the second product (as compiled C evaluates a₀·b₀ + a₁·b₁ + …)"
         if len(self.blocks) > 1:
@@ -180,7 +189,11 @@ def ordered_sum(a: np.ndarray, b: np.ndarray, order: Order, dtype: np.dtype | st
         for k in range(body):
             acc[k % lanes] = _fma(p[k], e[k], acc[k % lanes], single)
         while len(acc) > 1:
-            acc = [_add(acc[2 * i], acc[2 * i + 1], single) for i in range(len(acc) // 2)]
+            half = len(acc) // 2
+            if order.pairing == "halves" or (order.pairing == "halves-then-neighbours" and len(acc) == lanes):
+                acc = [_add(acc[i], acc[i + half], single) for i in range(half)]
+            else:
+                acc = [_add(acc[2 * i], acc[2 * i + 1], single) for i in range(half)]
         result = acc[0]
         for k in range(body, size):
             if order.tail == "fma":
@@ -220,6 +233,10 @@ def _candidates(k: int) -> list[Order]:
                        if all(b >= lanes for b in blocks)]
     # Tried last: an order found before these is never displaced.
     orders += [Order(blocks, lanes, "wrap") for lanes in (16, 8, 4) for blocks in cuts if k > lanes]
+    orders += [Order(blocks, lanes, tail, pairing="halves") for lanes in (4, 8, 16, 2)
+               for tail in ("wrap", "fma", "add") for blocks in cuts if k >= lanes]
+    orders += [Order(blocks, lanes, tail, pairing="halves-then-neighbours") for lanes in (8, 16)
+               for tail in ("wrap", "fma", "add") for blocks in cuts if k >= lanes]
     if k >= 2:
         orders.append(Order((k,), second_first=True))
     return orders
