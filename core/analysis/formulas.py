@@ -14,7 +14,9 @@ in its order and dtype, on the one entry; sums over a row (softmax's Σ exp, the
 mean) use the same NumPy reduction on the same row. Sums of products (Dense, Conv2D and
 their gradients) are computed by the BLAS in the engine, whose order depends on the matrix
 shapes and the CPU's kernels: ``core.analysis.exact_sums`` learns that order by calibration
-and adds the products in it, term by term. All of these give the engine's value to the last
+and adds the products in it, term by term. Which products a Conv2D ran (its fast path's
+formulation, patch order, blocks of samples) is asked of the layer (``Conv2D.arithmetic``),
+not modelled here. All of these give the engine's value to the last
 bit (``exact``, ``tolerance`` 0.0). Where the BLAS order is unknown (a one-sample batch,
 which the BLAS computes as a matrix-vector product with interleaved accumulators), ``value``
 is the exactly rounded sum of the exact products and ``tolerance`` the worst-case rounding
@@ -517,7 +519,7 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
     kernel, stride, top, left = _conv_geometry(record, trace)
     arithmetic = _conv_arithmetic(trace, record)
     w, b = record.params["W"], record.params.get("b")
-    filters, channels = w.shape[:2]
+    channels = w.shape[1]
     x, dy = record.input, record.grad_output
     batch = x.shape[0]
     oh, ow = record.output.shape[2:]
