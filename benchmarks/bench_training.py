@@ -9,9 +9,19 @@ strategy (a fresh permutation each epoch, batches gathered by fancy indexing).
     python benchmarks/bench_training.py --samples 12000 # quicker, same ratios
     python benchmarks/bench_training.py --only mlp
 
-Prints seconds per epoch for each side and the ratio nnstudio / PyTorch (lower is
-better; targets from issue 3: MLP <= 1.0 at batch 128, <= 0.8 at batch 32, CNN <= 1.5,
-float64 <= 2x float32). Without PyTorch it prints nnstudio's times only.
+    python benchmarks/bench_training.py --only cnn      # the two CNNs (README's and the shipped one)
+
+Rounds alternate between the two sides (one nnstudio epoch, one PyTorch epoch, ...); each
+side's time is the median of its rounds and the ratio is the median of the per-round ratios,
+so a burst of load elsewhere on the machine hits both sides alike. Prints seconds per epoch,
+the ratio nnstudio / PyTorch (lower is better), the training GFLOP/s each side achieves and,
+first, the machine's float32 matrix-multiply (sgemm) rate measured in the same run on the
+shapes the convolutions multiply and on a big square product: the distance to the limit.
+
+Targets (issue 20): MLP <= 1.0 at batch 128, <= 0.8 at batch 32; README CNN
+(conv8-pool-conv16-pool-dense10) <= 0.7; shipped architecture (conv32-pool-conv64-pool-
+dense128, batch 64 as its recipe trains) <= 0.8; float64 <= 1.8x float32. Without PyTorch
+it prints nnstudio's times only.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +45,6 @@ from core import Network
 from core.data.idx import load_idx
 
 THREADS = int(os.environ["OMP_NUM_THREADS"])
-REPEAT = 3  # best of REPEAT epochs on each side: the least disturbed by the rest of the machine
 
 MLP_LAYERS = [{"type": "Dense", "units": 128}, {"type": "Activation", "function": "relu"},
               {"type": "Dense", "units": 64}, {"type": "Activation", "function": "relu"},
@@ -44,6 +54,15 @@ CNN_LAYERS = [{"type": "Conv2D", "filters": 8, "kernel_size": 3, "padding": "sam
               {"type": "Conv2D", "filters": 16, "kernel_size": 3, "padding": "same"},
               {"type": "Activation", "function": "relu"}, {"type": "MaxPool2D", "pool_size": 2},
               {"type": "Flatten"}, {"type": "Dense", "units": 10}, {"type": "Activation", "function": "softmax"}]
+# core/recipes/train_shipped_model.py LAYERS, without the initializer settings (timing only).
+SHIPPED_LAYERS = [{"type": "Conv2D", "filters": 32, "kernel_size": 3, "padding": "same"},
+                  {"type": "Activation", "function": "relu"}, {"type": "MaxPool2D", "pool_size": 2},
+                  {"type": "Conv2D", "filters": 64, "kernel_size": 3, "padding": "same"},
+                  {"type": "Activation", "function": "relu"}, {"type": "MaxPool2D", "pool_size": 2},
+                  {"type": "Flatten"}, {"type": "Dropout", "rate": 0.25}, {"type": "Dense", "units": 128},
+                  {"type": "Activation", "function": "relu"}, {"type": "Dropout", "rate": 0.4},
+                  {"type": "Dense", "units": 10}, {"type": "Activation", "function": "softmax"}]
+LAYERS = {"mlp": MLP_LAYERS, "cnn": CNN_LAYERS, "shipped": SHIPPED_LAYERS}
 
 
 def mnist(samples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,23 +71,25 @@ def mnist(samples: int) -> tuple[np.ndarray, np.ndarray]:
     return (x[:samples].astype(np.float32) / 255.0), y[:samples]
 
 
-def time_numpy(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndarray, dtype: str = "float32") -> float:
-    image = kind == "cnn"
-    spec = {"input_shape": [1, 28, 28] if image else [784], "layers": CNN_LAYERS if image else MLP_LAYERS,
+def numpy_side(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndarray,
+               dtype: str = "float32") -> tuple[Callable[[], float], Network]:
+    """A function timing one nnstudio epoch (seconds), after a warm-up (allocator, caches)."""
+    image = kind != "mlp"
+    spec = {"input_shape": [1, 28, 28] if image else [784], "layers": LAYERS[kind],
             "loss": "cross_entropy", "optimizer": optimizer, "seed": 0, "dtype": dtype}
     net = Network.from_spec(spec)
-    data = x.reshape(-1, 1, 28, 28) if image else x.reshape(-1, 784)
-    data = data.astype(dtype)
-    net.fit(data[:batch * 4], y[:batch * 4], epochs=1, batch_size=batch)  # warm-up (allocator, caches)
-    times = []
-    for _ in range(REPEAT):
+    data = (x.reshape(-1, 1, 28, 28) if image else x.reshape(-1, 784)).astype(dtype)
+    net.fit(data[:batch * 4], y[:batch * 4], epochs=1, batch_size=batch)
+
+    def epoch() -> float:
         start = time.perf_counter()
         net.fit(data, y, epochs=1, batch_size=batch)
-        times.append(time.perf_counter() - start)
-    return min(times)
+        return time.perf_counter() - start
+    return epoch, net
 
 
-def time_torch(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndarray) -> float | None:
+def torch_side(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndarray) -> Callable[[], float] | None:
+    """A function timing one PyTorch epoch of the same model (None without PyTorch)."""
     try:
         import torch
     except ImportError:
@@ -80,10 +101,14 @@ def time_torch(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndar
         model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                               nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                               nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
-        data = torch.from_numpy(x.reshape(-1, 1, 28, 28).copy())
+    elif kind == "shipped":
+        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+                              nn.Dropout(0.4), nn.Linear(128, 10))
     else:
         model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
-        data = torch.from_numpy(x.reshape(-1, 784).copy())
+    data = torch.from_numpy(x.reshape(-1, 1, 28, 28).copy() if kind != "mlp" else x.reshape(-1, 784).copy())
     labels = torch.from_numpy(y.astype(np.int64))
     if optimizer["type"] == "Adam":
         opt = torch.optim.Adam(model.parameters(), lr=optimizer["learning_rate"])
@@ -92,7 +117,7 @@ def time_torch(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndar
                               momentum=optimizer.get("momentum", 0.0))
     loss_fn = nn.CrossEntropyLoss()
 
-    def epoch(n: int) -> None:
+    def run(n: int) -> None:
         perm = torch.randperm(n)
         for i in range(0, n, batch):
             idx = perm[i:i + batch]
@@ -101,24 +126,77 @@ def time_torch(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndar
             loss.backward()
             opt.step()
 
-    epoch(batch * 4)  # warm-up
-    times = []
-    for _ in range(REPEAT):
+    run(batch * 4)  # warm-up
+
+    def epoch() -> float:
         start = time.perf_counter()
-        epoch(len(data))
-        times.append(time.perf_counter() - start)
-    return min(times)
+        run(len(data))
+        return time.perf_counter() - start
+    return epoch
+
+
+def alternate(ours: Callable[[], float], theirs: Callable[[], float] | None,
+              rounds: int) -> tuple[float, float | None, float | None]:
+    """(median nnstudio s, median PyTorch s, median per-round ratio), rounds alternating."""
+    mine, ref = [], []
+    for _ in range(rounds):
+        mine.append(ours())
+        if theirs is not None:
+            ref.append(theirs())
+    if not ref:
+        return float(np.median(mine)), None, None
+    ratios = [a / b for a, b in zip(mine, ref, strict=True)]
+    return float(np.median(mine)), float(np.median(ref)), float(np.median(ratios))
+
+
+def training_flops(net: Network, samples: int) -> float:
+    """Multiply-add FLOPs of one training epoch: forward 2*MACs, backward 2*MACs for the
+    weight gradients and 2*MACs for the input gradients (the first layer needs none)."""
+    shape = net.known_input_shape()
+    total = 0.0
+    for n, layer in enumerate(net.layers):
+        macs = layer.macs(shape)
+        total += 2 * macs * (3 if n > 0 else 2)
+        shape = layer.output_shape(shape)
+    return total * samples
+
+
+def sgemm_rates(net: Network | None, batch: int) -> list[tuple[str, float]]:
+    """Measured float32 matmul GFLOP/s: each convolution's forward product at this batch
+    size ((batch*OH*OW, K+1) @ (K+1, filters)) and a 2048-square product."""
+    shapes: list[tuple[str, int, int, int]] = []
+    if net is not None:
+        shape = net.known_input_shape()
+        for layer in net.layers:
+            out = layer.output_shape(shape)
+            if layer.type_name == "Conv2D":
+                k = int(np.prod(layer.params["W"].shape[1:])) + 1
+                shapes.append((f"conv {shape[0]}->{out[0]} ({batch * out[1] * out[2]}x{k} @ {k}x{out[0]})",
+                               batch * out[1] * out[2], k, out[0]))
+            shape = out
+    shapes.append(("square 2048", 2048, 2048, 2048))
+    rng = np.random.default_rng(0)
+    rates = []
+    for name, m, k, n in shapes:
+        a = rng.random((m, k), dtype=np.float32)
+        b = rng.random((k, n), dtype=np.float32)
+        a @ b
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - start)
+        rates.append((name, 2 * m * k * n / float(np.median(times)) / 1e9))
+    return rates
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=60_000)
     parser.add_argument("--only", choices=["mlp", "cnn", "float64"], default=None)
-    parser.add_argument("--repeat", type=int, default=3, help="epochs timed per case; the best counts")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating rounds per case; the median counts")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
-    global REPEAT
-    REPEAT = args.repeat
     x, y = mnist(args.samples)
     sgd = {"type": "SGD", "learning_rate": 0.05}
     adam = {"type": "Adam", "learning_rate": 0.001}
@@ -129,23 +207,37 @@ def main() -> int:
                   ("MLP 784-128-64-10, SGD, batch 32", "mlp", sgd, 32),
                   ("MLP 784-128-64-10, Adam, batch 32", "mlp", adam, 32)]
     if args.only in (None, "cnn"):
-        cases += [("CNN conv8-pool-conv16-pool-dense10, Adam, batch 128", "cnn", adam, 128)]
-    results = []
-    print(f"MNIST {len(x):,} samples, {THREADS} thread(s), numpy {np.__version__}")
-    print(f"{'case':55s} {'nnstudio s':>10s} {'torch s':>9s} {'ratio':>6s}")
+        cases += [("CNN conv8-pool-conv16-pool-dense10, Adam, batch 128", "cnn", adam, 128),
+                  ("shipped conv32-pool-conv64-pool-dense128, Adam, batch 64", "shipped", adam, 64),
+                  ("shipped conv32-pool-conv64-pool-dense128, Adam, batch 128", "shipped", adam, 128)]
+    results: list[dict] = []
+    print(f"MNIST {len(x):,} samples, {THREADS} thread(s), numpy {np.__version__}, "
+          f"{args.repeat} alternating rounds per case (medians)")
+    if any(kind != "mlp" for _, kind, _, _ in cases):
+        probe = Network.from_spec({"input_shape": [1, 28, 28], "layers": SHIPPED_LAYERS, "seed": 0})
+        print("float32 matmul (sgemm) on this machine, GFLOP/s:")
+        for name, rate in sgemm_rates(probe, 64):
+            print(f"  {name:55s} {rate:7.1f}")
+            results.append({"sgemm": name, "gflops": rate})
+    print(f"{'case':58s} {'nnstudio s':>10s} {'torch s':>8s} {'ratio':>6s} {'GFLOP/s':>8s} {'torch':>6s}")
     for name, kind, opt, batch in cases:
-        ours = time_numpy(kind, opt, batch, x, y)
-        ref = time_torch(kind, opt, batch, x, y)
-        ratio = ours / ref if ref else None
-        results.append({"case": name, "nnstudio_s": ours, "torch_s": ref, "ratio": ratio})
-        print(f"{name:55s} {ours:10.2f} {ref if ref else float('nan'):9.2f} {ratio if ratio else float('nan'):6.2f}",
-              flush=True)
+        ours, net = numpy_side(kind, opt, batch, x, y)
+        theirs = torch_side(kind, opt, batch, x, y)
+        mine, ref, ratio = alternate(ours, theirs, args.repeat)
+        flops = training_flops(net, len(x))
+        results.append({"case": name, "nnstudio_s": mine, "torch_s": ref, "ratio": ratio,
+                        "nnstudio_gflops": flops / mine / 1e9, "torch_gflops": flops / ref / 1e9 if ref else None})
+        print(f"{name:58s} {mine:10.2f} {ref if ref else float('nan'):8.2f} {ratio if ratio else float('nan'):6.2f} "
+              f"{flops / mine / 1e9:8.1f} {flops / ref / 1e9 if ref else float('nan'):6.1f}", flush=True)
     if args.only in (None, "float64"):
-        f32 = time_numpy("mlp", adam, 128, x, y, "float32")
-        f64 = time_numpy("mlp", adam, 128, x, y, "float64")
-        results.append({"case": "MLP Adam batch 128 float64 / float32", "float32_s": f32, "float64_s": f64,
-                        "ratio": f64 / f32})
-        print(f"{'MLP Adam batch 128: float64 vs float32':55s} {f64:10.2f} {f32:9.2f} {f64 / f32:6.2f}")
+        for title, kind, batch in [("MLP Adam batch 128", "mlp", 128), ("CNN Adam batch 128", "cnn", 128)]:
+            f32, _ = numpy_side(kind, adam, batch, x, y, "float32")
+            f64, _ = numpy_side(kind, adam, batch, x, y, "float64")
+            t64, t32, ratio = alternate(f64, f32, args.repeat)  # ratio = float64 / float32
+            results.append({"case": f"{title} float64 / float32", "float32_s": t32, "float64_s": t64,
+                            "ratio": ratio})
+            print(f"{title + ': float64 s, float32 s, ratio':58s} {t64:10.2f} {t32 or float('nan'):8.2f} "
+                  f"{ratio or float('nan'):6.2f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

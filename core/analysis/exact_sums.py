@@ -50,8 +50,16 @@ _CANDIDATE_Q = (128, 192, 224, 240, 256, 320, 384, 448, 512, 640, 768, 1024)
 _CANDIDATE_UNROLL = (1, 2, 4, 8, 16, 24, 32, 48, 64)
 #: Random products a candidate order must reproduce (one entry each) to be accepted.
 _CALIBRATION_RUNS = 12
-#: Longest sum reproduced term by term (a Python loop: ~0.5 µs per term).
-MAX_CHAIN = 20_000
+#: Sums shorter than this get up to ``_SHORT_SUM_RUNS`` runs: orders of a few terms often
+#: round alike (of 3 terms, two orders agree on ~80% of random sums, so 12 runs let a wrong
+#: order through for ~5% of entries; 96 runs for ~1e-7), within ``_SHORT_SUM_BUDGET`` numbers.
+_SHORT_SUM = 32
+_SHORT_SUM_RUNS = 96
+_SHORT_SUM_BUDGET = 1 << 22
+#: Longest sum reproduced term by term (a Python loop: ~0.5 µs per term). Covers the weight
+#: gradient of a 3×3 first Conv2D in float32, summed over a block's pixels in one product
+#: (the shipped MNIST CNN: 33 samples × 784 pixels = 25,872 terms; calibrated in ~0.5 s).
+MAX_CHAIN = 32_768
 
 
 def two_products(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,16 +135,35 @@ class Order:
     l + 2L, … go to accumulator l (a SIMD register's lanes) by fused multiply-adds; the
     lanes are then added pairwise, neighbours first ((0+1)+(2+3)) …; the last K mod L
     products (``tail``) are added afterwards one by one, by "fma" or as rounded products
-    ("add"). One lane is a plain fused multiply-add chain.
+    ("add"), or go to the lanes like the others ("wrap": a masked last load, e.g. OpenBLAS's
+    SkylakeX sgemm for fewer than 16 output columns). One lane is a plain fused multiply-add
+    chain.
+
+    ``second_first``: the chain starts with product 1 (rounded), then fuses product 0 onto it,
+    then 2, 3, … in order: how a compiler contracts the C expression a₀·b₀ + a₁·b₁ + a₂·b₂
+    (OpenBLAS's dgemv_t tail for fewer than 4 summed terms, e.g. a matrix times a vector of
+    3 filters' gradients).
     """
 
     blocks: tuple[int, ...]
     lanes: int = 1
     tail: str = "fma"
+    second_first: bool = False
+    #: How the lanes are added at the end: "neighbours" ((0+1)+(2+3)), "halves" ((0+2)+(1+3):
+    #: the upper half of the register onto the lower one, as a horizontal reduction does) or
+    #: "halves-then-neighbours" (one halving, then neighbours: an AVX extract, then hadds).
+    pairing: str = "neighbours"
 
     def describe(self) -> str:
         text = ("one chain of fused multiply-adds" if self.lanes == 1 else
                 f"{self.lanes} interleaved chains of fused multiply-adds added pairwise")
+        if self.lanes > 1 and self.pairing != "neighbours":
+            text = text.replace("added pairwise", "added half onto half" if self.pairing == "halves"
+                                else "added half onto half, then pairwise")
+        if self.tail == "wrap" and self.lanes > 1:
+            text += " (the last products in the first chains)"
+        if self.second_first:
+            text += " starting from the second product (as compiled C evaluates a₀·b₀ + a₁·b₁ + …)"
         if len(self.blocks) > 1:
             text += f" over blocks of {' + '.join(map(str, self.blocks))} terms, the blocks then added"
         return text
@@ -147,6 +174,9 @@ def ordered_sum(a: np.ndarray, b: np.ndarray, order: Order, dtype: np.dtype | st
     ``dtype`` (exact emulation of the fused multiply-add: Dekker's two-product and fsum)."""
     a64 = np.asarray(a, dtype=np.float64).ravel()
     b64 = np.asarray(b, dtype=np.float64).ravel()
+    if order.second_first and a64.size >= 2:
+        swap = np.r_[1, 0, 2:a64.size]
+        a64, b64 = a64[swap], b64[swap]
     p_all, e_all = two_products(a64, b64)
     single = np.dtype(dtype) == np.float32
     total: float | None = None
@@ -156,12 +186,16 @@ def ordered_sum(a: np.ndarray, b: np.ndarray, order: Order, dtype: np.dtype | st
         e = e_all[k0:k0 + size].tolist()
         k0 += size
         lanes = order.lanes
-        body = size - size % lanes if lanes > 1 else size
+        body = size - size % lanes if lanes > 1 and order.tail != "wrap" else size
         acc = [0.0] * lanes
         for k in range(body):
             acc[k % lanes] = _fma(p[k], e[k], acc[k % lanes], single)
         while len(acc) > 1:
-            acc = [_add(acc[2 * i], acc[2 * i + 1], single) for i in range(len(acc) // 2)]
+            half = len(acc) // 2
+            if order.pairing == "halves" or (order.pairing == "halves-then-neighbours" and len(acc) == lanes):
+                acc = [_add(acc[i], acc[i + half], single) for i in range(half)]
+            else:
+                acc = [_add(acc[2 * i], acc[2 * i + 1], single) for i in range(half)]
         result = acc[0]
         for k in range(body, size):
             if order.tail == "fma":
@@ -199,6 +233,14 @@ def _candidates(k: int) -> list[Order]:
         if k >= lanes:
             orders += [Order(blocks, lanes, tail) for blocks in cuts for tail in ("fma", "add")
                        if all(b >= lanes for b in blocks)]
+    # Tried last: an order found before these is never displaced.
+    orders += [Order(blocks, lanes, "wrap") for lanes in (16, 8, 4) for blocks in cuts if k > lanes]
+    orders += [Order(blocks, lanes, tail, pairing="halves") for lanes in (4, 8, 16, 2)
+               for tail in ("wrap", "fma", "add") for blocks in cuts if k >= lanes]
+    orders += [Order(blocks, lanes, tail, pairing="halves-then-neighbours") for lanes in (8, 16)
+               for tail in ("wrap", "fma", "add") for blocks in cuts if k >= lanes]
+    if k >= 2:
+        orders.append(Order((k,), second_first=True))
     return orders
 
 
@@ -261,13 +303,21 @@ def blas_threads() -> int:
 
 @functools.lru_cache(maxsize=8)
 def _calibration_runs(product: Product, threads: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    return [product.run(np.random.default_rng(20261206 + seed)) for seed in range(_CALIBRATION_RUNS)]
+    return [product.run(np.random.default_rng(20261206 + seed)) for seed in range(_run_count(product))]
+
+
+def _run_count(product: Product) -> int:
+    """How many random products calibrate ``product``'s orders (more for short sums)."""
+    if product.k >= _SHORT_SUM:
+        return _CALIBRATION_RUNS
+    per_run = max(product.stacked, 1) * (product.m * product.k + product.k * product.n + product.m * product.n)
+    return max(_CALIBRATION_RUNS, min(_SHORT_SUM_RUNS, _SHORT_SUM_BUDGET // per_run))
 
 
 def blas_order(product: Product, i: int, j: int) -> Order | None:
     """The order in which the BLAS adds entry (i, j) of a product of this form, learned by
     calibration: the first candidate ``Order`` that reproduces entry (i, j) bit for bit in
-    each of ``_CALIBRATION_RUNS`` products of this form on seeded random numbers (the kernel
+    each of ``_CALIBRATION_RUNS`` (short sums: more) products of this form on seeded random numbers (the kernel
     used depends on where the entry lies in the BLAS's tiles), computed with the BLAS thread
     count in force now (``blas_threads``). None when no candidate does or the sum is too long
     to reproduce term by term."""

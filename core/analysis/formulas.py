@@ -14,7 +14,9 @@ in its order and dtype, on the one entry; sums over a row (softmax's Σ exp, the
 mean) use the same NumPy reduction on the same row. Sums of products (Dense, Conv2D and
 their gradients) are computed by the BLAS in the engine, whose order depends on the matrix
 shapes and the CPU's kernels: ``core.analysis.exact_sums`` learns that order by calibration
-and adds the products in it, term by term. All of these give the engine's value to the last
+and adds the products in it, term by term. Which products a Conv2D ran (its fast path's
+formulation, patch order, blocks of samples) is asked of the layer (``Conv2D.arithmetic``),
+not modelled here. All of these give the engine's value to the last
 bit (``exact``, ``tolerance`` 0.0). Where the BLAS order is unknown (a one-sample batch,
 which the BLAS computes as a matrix-vector product with interleaved accumulators), ``value``
 is the exactly rounded sum of the exact products and ``tolerance`` the worst-case rounding
@@ -39,7 +41,7 @@ from core.errors import TrainingError
 from core.layers._im2col import output_size_and_padding, pair
 from core.layers.activations import Activation, activation_function
 from core.layers.base import Layer
-from core.layers.conv import Conv2D
+from core.layers.conv import Conv2D, ConvArithmetic, MatmulForm
 from core.layers.dense import Dense
 from core.layers.dropout import Dropout
 from core.layers.pooling import MaxPool2D, Pool2D
@@ -500,27 +502,42 @@ def _conv_window(x: np.ndarray, r: int, c: int, kernel: tuple[int, int], stride:
     return window
 
 
+def _conv_arithmetic(trace: StepTrace, record: LayerTrace) -> ConvArithmetic:
+    """How the layer computed this batch (its formulation, blocks and products), asked of the layer."""
+    layer = _layer(trace, record)
+    assert isinstance(layer, Conv2D)
+    return layer.arithmetic(record.input.shape[0])
+
+
+def _matmul_product(form: MatmulForm, dtype: np.dtype) -> Product:
+    return Product(form.m, form.k, form.n, dtype.name, form.a_transposed, form.b_transposed, form.stacked)
+
+
 def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tuple[int, ...],
                   sample: int | None, max_terms: int) -> Formula:
     dtype = _dtype(record)
     kernel, stride, top, left = _conv_geometry(record, trace)
+    arithmetic = _conv_arithmetic(trace, record)
     w, b = record.params["W"], record.params.get("b")
-    filters, channels = w.shape[:2]
+    channels = w.shape[1]
     x, dy = record.input, record.grad_output
     batch = x.shape[0]
     oh, ow = record.output.shape[2:]
-    k = channels * kernel[0] * kernel[1]
-    k_all = k + (b is not None)  # the engine folds the bias in as one more weight against a 1
-    offsets = [(ch, i, j) for ch in range(channels) for i in range(kernel[0]) for j in range(kernel[1])]
+    k_all = arithmetic.patch_length  # the engine folds the bias in as one more weight against a 1
+    # A patch as the engine orders it: kernel offset (i, j) row by row, the channels of each offset together.
+    offsets = sorted(((ch, i, j) for ch in range(channels) for i in range(kernel[0]) for j in range(kernel[1])),
+                     key=lambda o: arithmetic.patch_index(*o))
     if quantity == "output":
         assert sample is not None
         f, r, c = index
-        window = _conv_window(x[sample], r, c, kernel, stride, top, left)
+        window = _conv_window(x[sample], r, c, kernel, stride, top, left).astype(dtype)
         r0, c0 = r * stride[0] - top, c * stride[1] - left
-        weights = w[f].ravel() if b is None else np.append(w[f].ravel(), b[f])
-        inputs = window.ravel() if b is None else np.append(window.ravel(), dtype.type(1))
-        value, tolerance, how = _product_sum(weights, inputs, Product(filters, k_all, oh * ow, dtype.name,
-                                                                      stacked=batch), f, r * ow + c)
+        patch = window.transpose(1, 2, 0).ravel()
+        kernel_patch = np.asarray(w[f], dtype=dtype).transpose(1, 2, 0).ravel()
+        weights = kernel_patch if b is None else np.append(kernel_patch, dtype.type(b[f]))
+        inputs = patch if b is None else np.append(patch, dtype.type(1))
+        form, i_entry, j_entry = arithmetic.output_product(sample, f, r, c)
+        value, tolerance, how = _product_sum(weights, inputs, _matmul_product(form, dtype), i_entry, j_entry)
         labels = [f"x{sub(ch, r0 + i, c0 + j)}·W{sub(f, ch, i, j)}" for ch, i, j in offsets] + [f"b{sub(f)}·1"]
         terms, rest = _sum_terms(labels, inputs, weights, max_terms)
         equation = (f"z{sub(f, r, c)} = Σ over channels c and kernel offsets (i, j) of "
@@ -529,8 +546,10 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
         lines = [equation, f"the window: {channels} channel(s) × {kernel[0]}×{kernel[1]}, rows {r0} to "
                            f"{r0 + kernel[0] - 1}, columns {c0} to {c0 + kernel[1] - 1} of the input "
                            "(outside the image: zero padding)",
-                 *_listed(terms, rest), f"Σ of the {k_all:,} products ({how}; the bias as one more product b·1, "
-                                        "as the engine computes it)"]
+                 *_listed(terms, rest),
+                 f"Σ of the {k_all:,} products in the engine's order (kernel offsets row by row, the channels "
+                 f"of each offset together; {how}"
+                 + ("" if b is None else "; the bias as one more product b·1, as the engine computes it") + ")"]
         drawn = {"input": window, "kernel": np.array(w[f]), "products": window * w[f],
                  "origin": np.array([r0, c0])}
         return _formula(f"{_name(record)} · filter {f} · pixel ({r}, {c}) · sample {sample} — convolution",
@@ -539,40 +558,55 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
     if quantity in ("grad:W", "grad:b"):
         if quantity == "grad:W":
             f, ch, i, j = index
-            column = offsets.index((ch, i, j))
-            cols = np.stack([_conv_window_values(x[s], ch, i, j, (oh, ow), stride, top, left) for s in range(batch)])
+            row = arithmetic.patch_index(ch, i, j)
+            cols = np.stack([_conv_window_values(x[s], ch, i, j, (oh, ow), stride, top, left)
+                             for s in range(batch)]).astype(dtype)
             what = f"W[{f}, {ch}, {i}, {j}]"
             equation = (f"dL/dW{sub(f, ch, i, j)} = Σ over the batch and the output pixels (r, c) of "
                         f"δ[{f}, r, c]·x[{ch}, r·{stride[0]} + {i} − {top}, c·{stride[1]} + {j} − {left}]")
         else:
             (f,) = index
-            column = k
+            row = arithmetic.bias_index
             cols = np.ones((batch, oh * ow), dtype=dtype)
             what = f"b[{f}]"
             equation = f"dL/db{sub(f)} = Σ over the batch and the output pixels of δ[{f}, r, c]"
-        product = Product(filters, oh * ow, k_all, dtype.name, b_transposed=True, stacked=batch)
-        per_sample = []
+        deltas = np.asarray(dy[:, f], dtype=dtype).reshape(batch, -1)
         tolerance = 0.0
         hows = set()
-        for s in range(batch):
-            part, tol, how = _product_sum(dy[s, f].ravel(), cols[s], product, f, column)
-            per_sample.append(dtype.type(part))
-            tolerance += tol
-            hows.add(how)
-        total = per_sample[0]
-        for part in per_sample[1:]:  # the per-sample products summed over axis 0, in batch order
-            total = total + part
+        part_lines = []
+        total = dtype.type(0)
+        for start, stop in arithmetic.blocks():
+            form, i_entry, j_entry = arithmetic.weight_grad_product(start, row, f)
+            product = _matmul_product(form, dtype)
+            if arithmetic.layout == "per-sample":  # one product per sample, summed over the block in order
+                block_sum = None
+                for s in range(start, stop):
+                    part, tol, how = _product_sum(cols[s], deltas[s], product, i_entry, j_entry)
+                    block_sum = dtype.type(part) if block_sum is None else block_sum + dtype.type(part)
+                    tolerance += tol
+                    hows.add(how)
+                    part_lines.append(f"sample {s}: Σ of {oh * ow:,} products = {full(part)}")
+            else:  # one product over the block's pixels
+                part, tol, how = _product_sum(cols[start:stop].ravel(), deltas[start:stop].ravel(), product,
+                                              i_entry, j_entry)
+                block_sum = dtype.type(part)
+                tolerance += tol
+                hows.add(how)
+                part_lines.append(f"samples {start} to {stop - 1}: Σ of {(stop - start) * oh * ow:,} products "
+                                  f"= {full(part)}")
+            total = total + block_sum  # the blocks' shares added to a zero gradient in order
         labels = [f"δ{sub(f, r, c)}·x (sample {s})" for s in range(batch) for r in range(oh) for c in range(ow)]
-        terms, rest = _sum_terms(labels, dy[:, f].reshape(-1), cols.reshape(-1), max_terms)
-        lines = [equation, *_listed(terms, rest),
-                 *[f"sample {s}: Σ of {oh * ow:,} products = {full(part)}" for s, part in enumerate(per_sample)],
-                 f"the samples added in order ({'; '.join(sorted(hows))})"]
+        terms, rest = _sum_terms(labels, deltas.reshape(-1), cols.reshape(-1), max_terms)
+        blocks = len(arithmetic.blocks())
+        lines = [equation, *_listed(terms, rest), *part_lines,
+                 f"the {'samples' if arithmetic.layout == 'per-sample' else 'blocks of samples'} added in order"
+                 + (f", in {blocks} blocks of up to {arithmetic.block} samples" if blocks > 1 else "")
+                 + f" ({'; '.join(sorted(hows))})"]
         return _formula(f"{_name(record)} · {what} — gradient", equation, lines, float(total),
                         float(record.grads[quantity[5:]][index]), terms, rest, tolerance=tolerance)
     # grad_input: the sum over the outputs whose window saw this pixel, kernel offset by offset
     assert sample is not None
     ch, yy, xx = index
-    product = Product(k, filters, oh * ow, dtype.name, a_transposed=True, stacked=batch)
     total = dtype.type(0)
     tolerance = 0.0
     terms_all: list[Term] = []
@@ -584,9 +618,11 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
             r, c = r_num // stride[0], c_num // stride[1]
             if not (0 <= r < oh and 0 <= c < ow):
                 continue
-            part, tol, _ = _product_sum(w[:, ch, i, j], dy[sample, :, r, c], product,
-                                        offsets.index((ch, i, j)), r * ow + c)
-            total = total + dtype.type(part)  # col2im adds the kernel offsets in order
+            form, i_entry, j_entry = arithmetic.input_grad_product(sample, r, c, ch)
+            part, tol, _ = _product_sum(np.asarray(dy[sample, :, r, c], dtype=dtype),
+                                        np.asarray(w[:, ch, i, j], dtype=dtype), _matmul_product(form, dtype),
+                                        i_entry, j_entry)
+            total = total + dtype.type(part)  # the kernel offsets' blocks are added onto the image in order
             tolerance += tol
             terms_all.append(Term(f"output ({r}, {c}) through W[:, {ch}, {i}, {j}]: Σ_f W[f, {ch}, {i}, {j}]·δ[f, "
                                   f"{r}, {c}]", float(part)))

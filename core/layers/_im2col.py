@@ -1,32 +1,33 @@
-"""Private helpers for Conv2D and MaxPool2D: padding arithmetic, im2col / col2im, scratch buffers.
+"""Private helpers for Conv2D and the pooling layers: padding arithmetic, patches, scratch buffers.
 
-Conventions: images are channels-first, ``(batch, channels, height, width)``. A kernel
-offset ``(i, j)`` is a position inside the kernel window (``0 <= i < kh``, ``0 <= j < kw``).
-Output pixel ``(r, c)`` reads input pixel ``(r * sh + i - top, c * sw + j - left)`` for
-offset ``(i, j)``; reads that fall into the padding are zero.
+Conventions: the public layout is channels-first, ``(batch, channels, height, width)``; a
+kernel offset ``(i, j)`` is a position inside the kernel window. Output pixel ``(r, c)``
+reads padded pixel ``(r * sh + i, c * sw + j)``.
 
-Why no explicit padded copy: ``im2col`` writes each kernel offset's rectangle of valid
-input pixels straight into the column matrix, and the entries that would come from the
-zero padding are never written (or reset to zero, see ``Geometry.flat_offsets``). The
-column matrix lives in a reused scratch buffer (``Workspace``) that is zeroed once when
-allocated, so those entries stay zero. Compared to "pad, then one copy from a
-``sliding_window_view``", this saves the padded temporary (measured 10-15% faster
-forward); the data written is the same single pass over the column matrix.
+Memory order (measured on the shipped model's layers, one thread): convolutions compute in
+channels-last memory. The input is copied once into a zero-bordered channels-last buffer
+(``pad_channels_last``); a patch row is then kw * C contiguous values, so building the column
+matrix (``im2col_rows``) moves long runs, and the product columns @ weights yields the output
+directly as (pixels, filters), i.e. channels-last. Layers hand that array on as a transposed
+view with the public (batch, C, H, W) shape; NumPy's element-wise operations keep its memory
+order, so activations and pooling never transpose it. For one input channel a patch row is
+only kw values, and ``im2col_offsets`` copies whole output rows per kernel offset instead.
 
-Layout of the column matrix: per sample, ``(batch, channels*kh*kw, out_h*out_w)``. A
-broadcast ``matmul`` then produces the output directly as ``(batch, filters, out_h*out_w)``.
-The two single-GEMM layouts ``(batch*out_h*out_w, channels*kh*kw)`` and
-``(channels*kh*kw, batch*out_h*out_w)`` need transposing copies of the output and of dy
-and measured 2-3.5x slower (``python benchmarks/bench_conv.py --layouts``).
+The input gradient is not "dcols = dy @ W^T, then col2im" (runs of C values): one batched
+product gives each kernel offset's contribution as a contiguous block, added onto the image
+shifted by that offset (``col2im_offsets``), whole image rows at a time.
+
+The plain reference each fast path is tested against lives in ``core.layers.reference``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from core.layers.base import Shape, format_shape
 
@@ -85,38 +86,13 @@ def output_size_and_padding(size: int, kernel: int, stride: int, padding: str) -
     raise ValueError(f"unknown padding {padding!r}")
 
 
-def offset_slices(offset: int, pad_before: int, in_size: int, stride: int,
-                  out_size: int) -> tuple[slice, slice] | None:
-    """For one kernel offset along one axis: (output slice, input slice) of the valid reads.
-
-    Output index ``r`` reads input index ``r * stride + offset - pad_before``; only the ``r``
-    whose read lands inside ``[0, in_size)`` are returned (the rest read zero padding).
-    ``None`` when no output index reads a real input value for this offset.
-    """
-    shift = offset - pad_before
-    first = max(0, -(shift // stride))  # smallest r with r * stride + shift >= 0
-    stop = min(out_size, (in_size - 1 - shift) // stride + 1)  # largest r reading < in_size, + 1
-    if stop <= first:
-        return None
-    start_in = first * stride + shift
-    return slice(first, stop), slice(start_in, start_in + (stop - first - 1) * stride + 1, stride)
-
-
 @dataclass(frozen=True)
 class Geometry:
-    """Where each kernel offset reads from, for one per-sample input shape and layer setting.
+    """Where a convolution's windows lie, for one per-sample input shape and layer setting.
 
-    ``offsets`` lists ``(i, j, out_rows, out_cols, in_rows, in_cols)`` for every kernel
-    offset that reads at least one real input pixel.
-
-    ``flat_offsets`` is set when the output grid has the input's width and stride 1 (the
-    common "same", stride-1 case). Then an output pixel and the input pixel it reads for
-    offset (i, j) are a constant distance ``shift`` apart in the flattened (height*width)
-    index, so each offset is ONE contiguous 1-D slice per (sample, channel) instead of one
-    short row segment per image row: about 1.7x faster im2col / col2im. The price is that
-    entries near the left/right border read pixels wrapped around from the neighbouring row;
-    those are exactly the columns that should read padding, listed in ``bad_cols`` and reset
-    to zero. Entries: ``(i, j, start, stop, shift, bad_cols)`` over the flat output index.
+    ``pads`` is ``(top, bottom, left, right)``; the zero-padded image is ``padded_hw``
+    (height + top + bottom, width + left + right). Output pixel ``(r, c)`` reads padded
+    pixel ``(r * sh + i, c * sw + j)`` for kernel offset ``(i, j)``.
     """
 
     channels: int
@@ -124,94 +100,133 @@ class Geometry:
     out_hw: tuple[int, int]
     kernel: tuple[int, int]
     stride: tuple[int, int]
-    offsets: tuple[tuple[int, int, slice, slice, slice, slice], ...]
-    flat_offsets: tuple[tuple[int, int, int, int, int, tuple[slice, ...]], ...] | None = None
+    pads: tuple[int, int, int, int]
 
     @classmethod
     def create(cls, input_shape: tuple[int, int, int], kernel: tuple[int, int], stride: tuple[int, int],
                padding: str) -> Geometry:
         """``input_shape``: per-sample ``(channels, height, width)``; the output must be non-empty."""
         channels, height, width = input_shape
-        oh, top, _ = output_size_and_padding(height, kernel[0], stride[0], padding)
-        ow, left, _ = output_size_and_padding(width, kernel[1], stride[1], padding)
-        offsets = []
-        for i in range(kernel[0]):
-            rows = offset_slices(i, top, height, stride[0], oh)
-            if rows is None:
-                continue
-            for j in range(kernel[1]):
-                cols = offset_slices(j, left, width, stride[1], ow)
-                if cols is not None:
-                    offsets.append((i, j, rows[0], cols[0], rows[1], cols[1]))
-        flat = None
-        if tuple(stride) == (1, 1) and (oh, ow) == (height, width):
-            flat = tuple(_flat_offset(o, height, width) for o in offsets)
+        oh, top, bottom = output_size_and_padding(height, kernel[0], stride[0], padding)
+        ow, left, right = output_size_and_padding(width, kernel[1], stride[1], padding)
         return cls(channels, (height, width), (oh, ow), (kernel[0], kernel[1]), (stride[0], stride[1]),
-                   tuple(offsets), flat)
+                   (top, bottom, left, right))
+
+    @property
+    def padded_hw(self) -> tuple[int, int]:
+        top, bottom, left, right = self.pads
+        return self.in_hw[0] + top + bottom, self.in_hw[1] + left + right
+
+    @property
+    def padded(self) -> bool:
+        return any(self.pads)
+
+    @property
+    def k(self) -> int:
+        """Length of one patch: kh * kw * channels."""
+        return self.kernel[0] * self.kernel[1] * self.channels
+
+    @property
+    def patch_run(self) -> int:
+        """Contiguous values one kernel row copies in channels-last memory: kw * channels."""
+        return self.kernel[1] * self.channels
 
 
-def _flat_offset(offset: tuple[int, int, slice, slice, slice, slice], height: int,
-                 width: int) -> tuple[int, int, int, int, int, tuple[slice, ...]]:
-    """The flat-index form of one 2-D offset, for stride 1 and output size == input size."""
-    i, j, out_r, out_c, in_r, in_c = offset
-    shift = (in_r.start - out_r.start) * width + (in_c.start - out_c.start)
-    # Valid rows only, and clipped so the shifted read stays inside the image.
-    start = max(out_r.start * width, -shift)
-    stop = min(out_r.stop * width, height * width - shift)
-    bad = tuple(s for s in (slice(0, out_c.start), slice(out_c.stop, width)) if s.stop > s.start)
-    return i, j, start, stop, shift, bad
+def channels_last(x: np.ndarray) -> np.ndarray:
+    """(batch, C, H, W) -> the (batch, H, W, C) view of the same values (no copy).
 
-
-def im2col(x: np.ndarray, cols: np.ndarray, geometry: Geometry) -> None:
-    """Copy the image patches of ``x`` into ``cols``.
-
-    x:    (batch, channels, height, width), any strides and real dtype.
-    cols: (batch, channels, kh, kw, out_h * out_w), written in place (converted to its
-          dtype). Entries that read padding must already be zero: they are either never
-          written or reset to zero after the copy.
-    One slice assignment per kernel offset; no loop over samples or pixels.
+    C-contiguous when ``x`` is a channels-last array seen through ``to_channels_first``
+    (what Conv2D and the pooling layers return), or when C == 1.
     """
-    batch = x.shape[0]
-    c, (h, w), (oh, ow) = geometry.channels, geometry.in_hw, geometry.out_hw
-    if geometry.flat_offsets is not None:
-        x_flat = x.reshape(batch, c, h * w)
-        for i, j, start, stop, shift, bad_cols in geometry.flat_offsets:
-            cols[:, :, i, j, start:stop] = x_flat[:, :, start + shift:stop + shift]
-            grid = cols[:, :, i, j].reshape(batch, c, oh, ow)  # splitting an axis: a view
-            for bad in bad_cols:
-                grid[:, :, :, bad] = 0
-        return
-    grid = cols.reshape(batch, c, *geometry.kernel, oh, ow)  # a view
-    for i, j, out_r, out_c, in_r, in_c in geometry.offsets:
-        grid[:, :, i, j, out_r, out_c] = x[:, :, in_r, in_c]
+    return cast(np.ndarray, x.transpose(0, 2, 3, 1))
 
 
-def col2im(dcols: np.ndarray, dx: np.ndarray, geometry: Geometry) -> None:
-    """Adjoint of ``im2col``: add each patch gradient back onto the pixel it was read from.
+def to_channels_first(x_cl: np.ndarray) -> np.ndarray:
+    """(batch, H, W, C) -> the (batch, C, H, W) view (no copy): the public layout, stored
+    channels-last. NumPy's element-wise operations keep that memory order (order='K')."""
+    return cast(np.ndarray, x_cl.transpose(0, 3, 1, 2))
 
-    dcols: (batch, channels, kh, kw, out_h * out_w); scratch: entries that read padding may
-           be overwritten with zeros.
-    dx:    (batch, channels, height, width), C-contiguous, accumulated in place (start from
-           zeros).
-    Gradients of padding entries are dropped. Within one kernel offset every output pixel
-    reads a different input pixel, so each ``+=`` has no repeated targets; overlapping
-    windows are summed across the offsets.
+
+def pad_channels_last(x: np.ndarray, geometry: Geometry, workspace: Workspace, name: str) -> np.ndarray:
+    """x (batch, C, H, W), any memory order -> (batch, H + top + bottom, W + left + right, C),
+    C-contiguous, zero border. Returns ``channels_last(x)`` itself when it already is that
+    (no padding, channels-last memory): no copy at all.
+
+    The padded buffer is a reused workspace buffer: its border is zeroed once, when it is
+    allocated, and never written, so each call copies only the interior (one pass, which
+    also turns a channels-first input channels-last).
     """
-    if not dx.flags.c_contiguous:
-        raise ValueError("col2im needs a C-contiguous dx")
-    batch = dx.shape[0]
-    c, (h, w), (oh, ow) = geometry.channels, geometry.in_hw, geometry.out_hw
-    if geometry.flat_offsets is not None:
-        dx_flat = dx.reshape(batch, c, h * w)
-        for i, j, start, stop, shift, bad_cols in geometry.flat_offsets:
-            grid = dcols[:, :, i, j].reshape(batch, c, oh, ow)
-            for bad in bad_cols:  # would otherwise land on the wrapped-around pixels
-                grid[:, :, :, bad] = 0
-            dx_flat[:, :, start + shift:stop + shift] += dcols[:, :, i, j, start:stop]
-        return
-    grid = dcols.reshape(batch, c, *geometry.kernel, oh, ow)
-    for i, j, out_r, out_c, in_r, in_c in geometry.offsets:
-        dx[:, :, in_r, in_c] += grid[:, :, i, j, out_r, out_c]
+    x_cl = channels_last(x)
+    if not geometry.padded and x_cl.flags.c_contiguous:
+        return x_cl
+    batch, dtype = x.shape[0], x.dtype
+    top, _, left, _ = geometry.pads
+    (h, w), (hp, wp) = geometry.in_hw, geometry.padded_hw
+    buffer = workspace.get(name, batch, (hp, wp, geometry.channels), dtype, init=lambda b: None)
+    buffer[:, top:top + h, left:left + w, :] = x_cl
+    return buffer
+
+
+def patch_view(xp: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Every patch of a padded channels-last image, without copying.
+
+    xp: (batch, Hp, Wp, C), C-contiguous (``pad_channels_last``).
+    Returns (batch, OH, OW, kh, kw * C): entry ``[n, r, c, i]`` is kernel row ``i`` of the
+    patch of output pixel (r, c), i.e. ``xp[n, r * sh + i, c * sw : c * sw + kw, :]`` flattened,
+    which is contiguous in memory (why channels-last: each copy moves kw * C values at once).
+    """
+    sb, sh_, sw_, sc = xp.strides
+    (oh, ow), (kh, _), (sh, sw) = geometry.out_hw, geometry.kernel, geometry.stride
+    return as_strided(xp, (xp.shape[0], oh, ow, kh, geometry.patch_run), (sb, sh_ * sh, sw_ * sw, sh_, sc),
+                      writeable=False)
+
+
+def im2col_rows(xp: np.ndarray, cols: np.ndarray, geometry: Geometry) -> None:
+    """Patches in pixel-major order: ``cols`` (batch, OH, OW, >= K) gets, in its first K
+    entries of each pixel, that pixel's patch ordered (i, j, channel); K = kh * kw * C.
+
+    One copy of kh * batch * OH * OW runs of kw * C contiguous values.
+    """
+    batch, (oh, ow), (kh, _) = xp.shape[0], geometry.out_hw, geometry.kernel
+    target = cols[..., :geometry.k].reshape(batch, oh, ow, kh, geometry.patch_run)  # a view
+    np.copyto(target, patch_view(xp, geometry))
+
+
+def im2col_offsets(xp: np.ndarray, cols_t: np.ndarray, geometry: Geometry) -> None:
+    """Patches in offset-major order: ``cols_t`` (>= K, batch, OH, OW); row (i, j, channel)
+    holds that input value for every output pixel.
+
+    For few channels (the first layer of an image network: C = 1) a pixel's patch is a
+    handful of values, so the pixel-major copy would move runs of 3; here each of the K
+    copies moves whole output rows instead.
+    """
+    c, (oh, ow), (kh, kw), (sh, sw) = geometry.channels, geometry.out_hw, geometry.kernel, geometry.stride
+    for i in range(kh):
+        for j in range(kw):
+            window = xp[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
+            start = (i * kw + j) * c
+            np.copyto(cols_t[start:start + c], window.transpose(3, 0, 1, 2))
+
+
+def col2im_offsets(dy_rows: np.ndarray, offset_weights: np.ndarray, dxp: np.ndarray, geometry: Geometry) -> None:
+    """The input gradient of a convolution, added onto a padded channels-last image.
+
+    dy_rows:        (n*OH*OW, filters), the output gradient of n samples, pixel-major.
+    offset_weights: (kh*kw, filters, C): W_ij^T for each kernel offset (i, j), row-major.
+    dxp:            (n, Hp, Wp, C) C-contiguous, accumulated in place (start from zeros).
+
+    One batched product gives, per kernel offset, the gradient of every input pixel that
+    offset read: (kh*kw, pixels, C), each block contiguous. Adding block (i, j) onto the
+    image shifted by (i, j) then moves whole image rows (OW * C values) at a time. The usual
+    "dcols = dy @ W^T, then col2im" reads the same numbers but in runs of only C values
+    (one pixel's channels for one offset): measured 1.2-1.7x slower for the dx part.
+    """
+    n, (oh, ow), (kh, kw), (sh, sw) = dxp.shape[0], geometry.out_hw, geometry.kernel, geometry.stride
+    blocks = np.matmul(dy_rows, offset_weights)  # (kh*kw, n*OH*OW, C)
+    for i in range(kh):
+        for j in range(kw):
+            target = dxp[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
+            target += blocks[i * kw + j].reshape(n, oh, ow, geometry.channels)
 
 
 class Workspace:
@@ -252,6 +267,22 @@ class Workspace:
             else:
                 self._buffers.pop(name, None)
         return buffer[:batch]
+
+    def get_exact(self, name: str, shape: tuple[int, ...], dtype: np.dtype,
+                  init: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
+        """A C-contiguous array of exactly ``shape`` (for buffers whose batch axis is not the
+        first one); re-created, and re-initialised as in ``get``, whenever the shape changes."""
+        dtype = np.dtype(dtype)
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.dtype != dtype or buffer.shape != tuple(shape):
+            buffer = np.zeros(shape, dtype=dtype)
+            if init is not None:
+                init(buffer)
+            if buffer.nbytes <= WORKSPACE_LIMIT_BYTES:
+                self._buffers[name] = buffer
+            else:
+                self._buffers.pop(name, None)
+        return buffer
 
     def clear(self) -> None:
         """Release every buffer (they are re-created on demand)."""

@@ -103,3 +103,18 @@ def test_a_model_file_on_the_command_line_is_opened_and_qt_options_still_reach_q
                             text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"opened True {model} fusion" in result.stdout, result.stdout + result.stderr
+
+
+def test_ready_file_hook_records_when_the_first_window_is_up(tmp_path, monkeypatch):
+    """NNSTUDIO_READY_FILE (benchmarks/bench_startup.py): a wall-clock time after the spawn
+    and before the exit, written once the window is shown."""
+    import time
+
+    ready = tmp_path / "ready.txt"
+    monkeypatch.setenv("NNSTUDIO_READY_FILE", str(ready))
+    spawned = time.time()
+    result = run_app(tmp_path, quit_after_ms=300)
+    exited = time.time()
+    assert result.returncode == 0, result.stderr
+    assert spawned < float(ready.read_text()) < exited
+    assert not (tmp_path / "ready.txt.part").exists()
