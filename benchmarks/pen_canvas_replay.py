@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  digit {label}: {right[label]}/{total[label]} = {100 * accuracy:.1f}%")
     ms = 1000 * np.array(latencies)
     print(f"canvas -> bars (preprocessing, prediction, display) after the last stroke: median {np.median(ms):.2f} ms, "
-          f"95th percentile {np.percentile(ms, 95):.2f} ms, max {ms.max():.2f} ms (digit {int(ms.argmax()) + 1} of {len(ms)}), "
-          f"{int((ms > 5).sum())} over 5 ms")
+          f"95th percentile {np.percentile(ms, 95):.2f} ms, max {ms.max():.2f} ms "
+          f"(digit {int(ms.argmax()) + 1} of {len(ms)}), {int((ms > 5).sum())} over 5 ms")
     print("most frequent misreads (true → shown):",
           ", ".join(f"{a}→{b} ×{k}" for (a, b), k in confusions.most_common(10)) or "none")
     window.close()
