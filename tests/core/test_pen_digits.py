@@ -222,17 +222,10 @@ def test_rendering_is_the_canvas_brush_and_the_draw_tab_preprocessing(bundled):
 def few_pen_digits(monkeypatch, bundled):
     """The catalogue entry built from 12 digits per writer (all 30 writers): the same code
     path in a fraction of the time."""
-    from core.data import datasets, pen
+    from core.data import datasets
+    from tests.pen_subset import use_few_pen_digits
 
-    per_writer: dict[int, int] = {}
-    subset = []
-    for digit in bundled:
-        if per_writer.get(digit.writer, 0) < 12:
-            per_writer[digit.writer] = per_writer.get(digit.writer, 0) + 1
-            subset.append(digit)
-    monkeypatch.setattr(pen, "load_pen_digits", lambda: tuple(subset))
-    datasets._pen_rendered.cache_clear()
-    yield subset
+    yield use_few_pen_digits(monkeypatch, 12, bundled)
     datasets._pen_rendered.cache_clear()
 
 

@@ -12,9 +12,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QLabel
 
 from core.data import DataError, datasets, pen
-from nnstudio.widgets.data.dataset_panel import DatasetPanel
+from tests.pen_subset import use_few_pen_digits
 
-from .test_pen_dataset_panel import pick
+from .test_pen_dataset_panel import panel, pick  # noqa: F401  (panel: the same fixture)
 
 
 class Gate:
@@ -39,30 +39,13 @@ class Gate:
 @pytest.fixture
 def gate(monkeypatch) -> Gate:
     """Two digits per writer (the catalogue's code path in a moment), rendered through a gate."""
-    per_writer: dict[int, int] = {}
-    subset = []
-    for digit in pen.load_pen_digits():
-        if per_writer.get(digit.writer, 0) < 2:
-            per_writer[digit.writer] = per_writer.get(digit.writer, 0) + 1
-            subset.append(digit)
-    monkeypatch.setattr(pen, "load_pen_digits", lambda: tuple(subset))
+    use_few_pen_digits(monkeypatch, 2)
     gate = Gate(pen.render_pen_digits)
     monkeypatch.setattr(pen, "render_pen_digits", gate)
-    datasets._pen_rendered.cache_clear()
     yield gate
     gate.open()
     datasets._pen_rendered.cache_clear()
 
-
-@pytest.fixture
-def panel(qtbot, document, dialogs):
-    widget = DatasetPanel(document, dialogs)
-    qtbot.addWidget(widget)
-    widget.resize(360, 800)
-    widget.show()
-    qtbot.waitExposed(widget)
-    yield widget
-    assert widget.shutdown(5000)
 
 
 def timed_pick(qtbot, combo: QComboBox, data) -> float:

@@ -7,22 +7,15 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel
 
-from core.data import datasets, pen
+from core.data import datasets
 from nnstudio.widgets.data.dataset_panel import DatasetPanel
+from tests.pen_subset import use_few_pen_digits
 
 
 @pytest.fixture
 def few_pen_digits(monkeypatch):
     """Two digits per writer: the catalogue's own code path, rendered in a moment."""
-    per_writer: dict[int, int] = {}
-    subset = []
-    for digit in pen.load_pen_digits():
-        if per_writer.get(digit.writer, 0) < 2:
-            per_writer[digit.writer] = per_writer.get(digit.writer, 0) + 1
-            subset.append(digit)
-    monkeypatch.setattr(pen, "load_pen_digits", lambda: tuple(subset))
-    datasets._pen_rendered.cache_clear()
-    yield subset
+    yield use_few_pen_digits(monkeypatch, 2)
     datasets._pen_rendered.cache_clear()
 
 
