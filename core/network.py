@@ -18,6 +18,7 @@ from core.errors import SpecError, TrainingError
 from core.history import History
 from core.layers.activations import Activation
 from core.layers.base import Layer, format_shape
+from core.layers.execution_order import execution_order
 from core.losses import Loss, get_loss, targets_for
 from core.optimizers import Optimizer, optimizer_from_config
 from core.spec.analysis import SpecAnalysis, analyze
@@ -200,7 +201,7 @@ class Network:
         activation (true softmax probabilities). Caches what ``backward`` needs."""
         self._ensure_built()
         out = self._check_input(x)
-        for layer in self.layers:
+        for layer in execution_order(self.layers):
             out = layer.forward(out, training)
         return out
 
@@ -211,7 +212,7 @@ class Network:
         layer's ``grads``. Call after ``forward``.
         """
         g = np.asarray(grad, dtype=self.dtype)
-        for layer in reversed(self.layers):
+        for layer in reversed(execution_order(self.layers)):
             g = layer.backward_input(g)
         return g
 
@@ -292,9 +293,9 @@ class Network:
 
     def compute_gradients(self, x: np.ndarray, targets: np.ndarray, training: bool = True) -> tuple[float, np.ndarray]:
         """Forward + backward without updating; fills every layer's grads. Returns (loss, scores)."""
-        split = self._fused_split()
+        body = execution_order(self.layers[:self._fused_split()])
         out = x
-        for layer in self.layers[:split]:
+        for layer in body:
             out = layer.forward(out, training)
         if self.loss.fused_activation is not None:
             loss = self.loss.value_from_logits(out, targets)
@@ -302,17 +303,16 @@ class Network:
         else:
             loss = self.loss.value(out, targets)
             g = self.loss.gradient(out, targets)
-        for i in range(split - 1, 0, -1):
-            g = self.layers[i].backward_input(g)
-        if split > 0:  # the first layer's input gradient is never needed
-            self.layers[0].backward(g, need_input_grad=False)
+        for layer in reversed(body[1:]):
+            g = layer.backward_input(g)
+        if body:  # the first layer's input gradient is never needed
+            body[0].backward(g, need_input_grad=False)
         return loss, out
 
     def loss_value(self, x: np.ndarray, targets: np.ndarray) -> float:
         """Loss of the network on (x, targets) in inference mode (dropout off)."""
-        split = self._fused_split()
         out = self._check_input(x)
-        for layer in self.layers[:split]:
+        for layer in execution_order(self.layers[:self._fused_split()]):
             out = layer.forward(out, False)
         if self.loss.fused_activation is not None:
             return self.loss.value_from_logits(out, targets)
@@ -337,7 +337,7 @@ class Network:
 
     def _predict_batch(self, x: np.ndarray) -> np.ndarray:
         out = x
-        for layer in self.layers:
+        for layer in execution_order(self.layers):
             out = layer.forward(out, False)
         return out
 
@@ -370,9 +370,10 @@ class Network:
         split = self._fused_split()
         parts = []
         step = self._inference_batch(batch_size)
+        body = execution_order(self.layers[:split])
         for i in range(0, x.shape[0], step):
             out = x[i:i + step]
-            for layer in self.layers[:split]:
+            for layer in body:
                 out = layer.forward(out, False)
             parts.append(out)
         fused = self.loss.fused_activation is not None
