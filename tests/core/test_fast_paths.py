@@ -18,6 +18,7 @@ from core.layers import reference
 from core.layers.activations import Activation
 from core.layers.conv import Conv2D
 from core.layers.pooling import AvgPool2D, MaxPool2D
+from core.layers.reshape import Flatten
 
 DTYPES = [np.float32, np.float64]
 #: Relative to the largest magnitude in the expected array: a float32 sum of thousands of
@@ -225,6 +226,18 @@ def test_conv_input_gradient_has_the_inputs_memory_order():
     assert is_channels_last(conv.backward(dy))
     conv.forward(x, training=True)
     assert conv.backward(dy).flags.c_contiguous
+
+
+def test_flatten_gives_its_gradient_the_memory_order_of_its_input():
+    rng = np.random.default_rng(11)
+    flatten = built(Flatten(), (6, 3, 3), np.float32)
+    x = rng.standard_normal((5, 6, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((5, 54)).astype(np.float32)
+    for stored in (x, channels_last_copy(x)):
+        np.testing.assert_array_equal(flatten.forward(stored), x.reshape(5, -1))  # channels, rows, columns
+        dx = flatten.backward(dy)
+        np.testing.assert_array_equal(dx, dy.reshape(x.shape))
+        assert is_channels_last(dx) == is_channels_last(stored) and dx.flags.c_contiguous == stored.flags.c_contiguous
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
