@@ -425,7 +425,7 @@ class Conv2D(Layer):
         (height, width), (top, _, left, _) = g.in_hw, g.pads
         # dx in x's memory order, so the layer before reads its gradient as it wrote its output;
         # each block is zeroed just before its sums, while it is in the cache.
-        dx = np.zeros_like(x, dtype=self.dtype) if need_input_grad else None
+        dx = np.empty_like(x, dtype=self.dtype) if need_input_grad else None
         dx_cl = None if dx is None else channels_last(dx)
         chunk = self._chunk(batch)
         for start in range(0, batch, chunk):
