@@ -35,6 +35,8 @@ class Param:
     exclusive_minimum: bool = False
     exclusive_maximum: bool = False
     choices: tuple[str, ...] = ()
+    #: What a form shows for each of ``choices`` (same order; empty: the values themselves).
+    choice_labels: tuple[str, ...] = ()
     optional: bool = False
     log_scale: bool = False
     help: str = ""
@@ -45,6 +47,17 @@ class Param:
     decimals: int | None = None
     #: For ``log_scale`` floats whose 0 means "off" (weight decay): the form allows 0.
     zero_means_off: bool = False
+
+    def __post_init__(self) -> None:
+        if self.choice_labels and len(self.choice_labels) != len(self.choices):
+            raise ValueError(f"Param {self.name!r}: one label per choice ({len(self.choices)}), "
+                             f"not {len(self.choice_labels)}")
+
+    def choice_label(self, value: str) -> str:
+        """What a form shows for the choice ``value`` (the value itself without labels)."""
+        if self.choice_labels and value in self.choices:
+            return self.choice_labels[self.choices.index(value)]
+        return value
 
     @property
     def title(self) -> str:

@@ -243,6 +243,7 @@ LAYOUT = Param("layout", "choice", default="flat", choices=("flat", "image"),
 
 
 PEN_MODE = Param("mode", "choice", default="mnist", choices=MODES, label="Rendered as",
+                 choice_labels=("28×28 (as MNIST)", "8×8 (as 8×8 digits)"),
                  help="mnist: 28×28 images, as the Draw tab feeds a 28×28 network; digits8x8: 8×8 "
                       "block counts, as it feeds an 8×8 network")
 

@@ -93,6 +93,17 @@ def test_every_entry_loads_with_its_schema_defaults_and_refuses_out_of_range_val
                                                                 "n_classes": 3}
 
 
+def test_choice_labels_name_each_choice_and_must_match_them():
+    mode = Param("mode", "choice", default="a", choices=("a", "b"), choice_labels=("Alpha", "Beta"))
+    assert [mode.choice_label(c) for c in mode.choices] == ["Alpha", "Beta"]
+    assert mode.check("b", "test") == "b"  # values, not labels, are what a spec holds
+    with pytest.raises(SpecError):
+        mode.check("Beta", "test")
+    assert Param("plain", "choice", choices=("x",)).choice_label("x") == "x"
+    with pytest.raises(ValueError, match="one label per choice"):
+        Param("bad", "choice", choices=("a", "b"), choice_labels=("Alpha",))
+
+
 def test_mnist_location_is_a_setting_no_form_shows(tmp_path):
     assert "location" not in DATASETS["mnist"].params and DATASETS["mnist"].hidden_settings == ("location",)
     with pytest.raises(DataError, match=re.escape(f"MNIST was not found in {tmp_path}")):

@@ -46,7 +46,9 @@ def test_the_pen_digits_are_offered_and_their_mode_is_a_setting(qtbot, panel, do
     assert "48 samples + 12 official test samples" in info.text() and "784 inputs" in info.text()
     mode = panel.findChild(QComboBox, "datasetParam_mode")
     assert mode is not None and mode.isVisible()
-    assert [mode.itemText(i) for i in range(mode.count())] == ["mnist", "digits8x8"]
+    # Each mode is shown in words and carries its value.
+    assert [mode.itemText(i) for i in range(mode.count())] == ["28×28 (as MNIST)", "8×8 (as 8×8 digits)"]
+    assert [mode.itemData(i) for i in range(mode.count())] == ["mnist", "digits8x8"]
     assert panel.findChild(QComboBox, "datasetParam_layout") is None  # the layout follows the network
     pick(qtbot, mode, "digits8x8")
     qtbot.waitUntil(lambda: document.dataset_choice.params.get("mode") == "digits8x8")

@@ -253,16 +253,17 @@ class _ChoiceEditor(_Editor):
     def __init__(self, param: Param, prefix: str, parent: QWidget | None = None):
         super().__init__(param, prefix, parent)
         self.combo = QComboBox()
-        self.combo.addItems(list(param.choices))
+        for choice in param.choices:  # shown by its label, carrying its value
+            self.combo.addItem(param.choice_label(choice), choice)
         self._own(self.combo)
         self.combo.currentIndexChanged.connect(self._emit_edited)
         self._layout.addWidget(self.combo)
 
     def value(self) -> str:
-        return self.combo.currentText()
+        return str(self.combo.currentData())
 
     def set_value(self, value: Any) -> None:
-        _silently(self.combo, lambda: self.combo.setCurrentIndex(max(self.combo.findText(str(value)), 0)))
+        _silently(self.combo, lambda: self.combo.setCurrentIndex(max(self.combo.findData(str(value)), 0)))
 
     def focus_widget(self) -> QWidget:
         return self.combo
