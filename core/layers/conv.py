@@ -34,9 +34,11 @@ OFFSET_MAJOR_BELOW = 16
 #: Target size of one block's column matrix: about half the L2 cache of one core.
 BLOCK_BYTES = 1 << 20
 #: Column matrices up to this size are kept from a training forward for backward; larger
-#: ones are rebuilt block by block (measured on the shipped model's and README's layers:
-#: 2-7 MB kept 5-20% faster, 15 MB rebuilt 7% faster).
-KEEP_COLUMNS_BYTES = 8 << 20
+#: ones are rebuilt block by block (measured on the shipped model's and README's layers,
+#: whole training steps: 2-7 MB kept 5-20% faster; the README CNN's second layer in float64,
+#: 14.6 MB, kept 4% faster; the shipped second layer, 14.5 MB, the same either way in
+#: float32 and, at 29 MB in float64, rebuilt 6% faster).
+KEEP_COLUMNS_BYTES = 16 << 20
 #: Offset-major layers (few input channels) with fewer filters than this give a
 #: channels-first output (see ``Conv2D._channels_last_output``).
 CHANNELS_LAST_FROM = 16
