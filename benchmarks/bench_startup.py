@@ -12,6 +12,10 @@ Start-up = that time minus the time just before the process was spawned. The win
 on an X server started once for all launches (Xvfb, when installed: Debian's ``xvfb``), else
 Qt's offscreen platform. Settings go to a temporary NNSTUDIO_HOME, never the user's; the
 first launch (which creates them) is reported separately and left out of the median.
+The app runs from compiled bytecode, as an installed copy does: the first launch writes it
+to the temporary folder (PYTHONPYCACHEPREFIX; this machine's PYTHONDONTWRITEBYTECODE=1 would
+otherwise make every launch compile core and nnstudio again, ~0.2 s); ``--no-bytecode-cache``
+measures that case.
 
 Then one more launch under ``python -X importtime`` lists the modules that cost the most
 (self time and, per top-level package, cumulative time), to show what the first window
@@ -53,10 +57,21 @@ def start_x_server() -> tuple[subprocess.Popen | None, str | None]:
     return server, f":{number}"
 
 
+#: Launch with compiled bytecode, as an installed app runs (pip writes the .pyc files when it
+#: installs). Off (``--no-bytecode-cache``): every launch compiles core and nnstudio from
+#: source again, as a checkout does under PYTHONDONTWRITEBYTECODE=1 (this machine sets it).
+BYTECODE_CACHE = True
+
+
 def launch_env(home: Path, display: str | None, ready: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"NNSTUDIO_HOME": str(home), "NNSTUDIO_READY_FILE": str(ready), "NNSTUDIO_QUIT_AFTER_MS": "200",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))})
+    if BYTECODE_CACHE:
+        # The bytecode goes to the run's temporary folder, never into the source tree; the
+        # first (warm-up) launch writes it.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(home / "bytecode")
     if display:
         env.update({"DISPLAY": display, "QT_QPA_PLATFORM": "xcb"})
     else:
@@ -137,17 +152,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--launches", type=int, default=7, help="launches; the first one is a warm-up")
     parser.add_argument("--importtime", type=int, default=20, help="rows of the -X importtime tables (0: skip)")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="compile the sources on every launch (a checkout under PYTHONDONTWRITEBYTECODE=1) "
+                             "instead of running from compiled bytecode as an installed app does")
     args = parser.parse_args()
+    global BYTECODE_CACHE
+    BYTECODE_CACHE = not args.no_bytecode_cache
     server, display = start_x_server()
     try:
         with tempfile.TemporaryDirectory() as home:
             where = f"Xvfb {display}" if display else "Qt offscreen (no Xvfb)"
-            print(f"python -m nnstudio, {args.launches} launches on {where}, {os.cpu_count()} CPUs")
+            code = ("from compiled bytecode (written by the first launch), as installed" if BYTECODE_CACHE else
+                    "compiling the sources every launch (--no-bytecode-cache)")
+            print(f"python -m nnstudio, {args.launches} launches on {where}, {os.cpu_count()} CPUs, {code}")
             times = []
             for n in range(args.launches):
                 seconds, _ = launch_once(Path(home), display)
                 times.append(seconds)
-                note = "  (first: creates the settings)" if n == 0 else ""
+                note = "  (first: creates the settings and the bytecode)" if n == 0 else ""
                 print(f"  launch {n + 1}: {seconds * 1e3:7.0f} ms{note}")
             rest = times[1:] or times
             median = statistics.median(rest)
