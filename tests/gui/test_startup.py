@@ -65,3 +65,113 @@ def test_preload_reads_no_imported_file_and_nothing_already_loaded(monkeypatch, 
                                                  DatasetChoice("import-csv", {"path": str(tmp_path / "a.csv")})))
     document.preload_dataset()
     assert document.finish_preload(1000) and calls == [] and not document.dataset_loading()
+
+
+# ----------------------------------------------------------------------------------------------
+# what the first window imports, and the deferred parts working the first time they are used
+# ----------------------------------------------------------------------------------------------
+#: Modules the first window must not import (they load when their feature is first used): the
+#: step-through machinery, every exporter and its check, fine-tuning and what only it needs.
+DEFERRED = ("core.analysis.formulas", "core.analysis.finite_differences", "core.analysis.exact_sums",
+            "core.analysis.walkthrough", "core.export.check", "core.export.onnx", "core.export.pytorch",
+            "core.export.numpy_script", "core.export.weights", "core.training.finetune", "core.data.augment",
+            "core.data.pen")
+
+#: Runs ``python -m nnstudio``'s own ``main`` in a fresh interpreter; at the moment the app
+#: declares itself ready (NNSTUDIO_READY_FILE's hook) it records what is imported and loaded,
+#: then uses the Step-through tab like a user (real clicks on the tab bar, Trace, a number,
+#: the finite-difference check; waiting on the GUI-thread signals), closes the window
+#: and prints a JSON report.
+_LAUNCH = r'''
+import json, sys
+from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+import nnstudio.app as app
+
+DEFERRED = json.loads(sys.argv[1])
+report = {}
+
+def loaded():
+    return sorted(m for m in DEFERRED if m in sys.modules)
+
+def click(widget, pos=None):
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     pos if pos is not None else widget.rect().center())
+
+def wait(signal, action):
+    """Do ``action`` and run the event loop until ``signal`` (True) or 60 s (False), as
+    qtbot.waitSignal does (QSignalSpy.wait keeps the GIL: the job it waits for never runs)."""
+    seen = []
+    loop = QEventLoop()
+    signal.connect(lambda *args: (seen.append(args), loop.quit()))
+    QTimer.singleShot(60_000, loop.quit)
+    action()
+    if not seen:
+        loop.exec()
+    return bool(seen)
+
+def ready(_path):
+    try:
+        use_the_window()
+    finally:  # whatever happened, the window closes and the report is printed
+        for window in QApplication.topLevelWidgets():
+            window.close()
+        QApplication.quit()
+
+def use_the_window():
+    window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow")
+    from nnstudio.controllers import prediction
+    report.update(at_ready=loaded(), dataset_loaded=window.document.loaded_dataset() is not None,
+                  shipped_model_loaded=prediction._shipped.get("network") is not None,
+                  predictor=window.draw_panel.predictor is not None,
+                  current_tab=window.tabs.tabText(window.tabs.currentIndex()))
+    view = window.step_view
+    bar = window.tabs.tabBar()
+    click(bar, bar.tabRect(window.tabs.indexOf(view)).center())
+    report["step_tab_current"] = window.tabs.currentWidget() is view and view.isVisible()
+    report["traced"] = wait(view.controller.traced, lambda: click(view.trace_button))
+    result = view.result
+    dense = next(r for r in result.trace.layers if r.type == "Dense")
+    while view.stages[view.stage_index].layer != dense.index:
+        click(view.forward_button)
+    target = view.stage_view("output", dense.index)
+    view.panels_scroll.ensureWidgetVisible(target)
+    report["explained"] = wait(view.controller.explained, lambda: click(target, target.point_of(target.panel.indices[0])))
+    report["formula_title"] = view.side.formula.title_label.text()
+    while not (view.stages[view.stage_index].direction == "backward"
+               and view.stages[view.stage_index].layer == dense.index):
+        click(view.forward_button)
+    report["checked"] = wait(view.controller.checked, lambda: click(view.check_button))
+    report["after_use"] = loaded()
+
+app._write_ready_time = ready
+code = app.main(["nnstudio"])
+print("REPORT " + json.dumps(report))
+sys.exit(code)
+'''
+
+
+def test_the_first_window_imports_no_deferred_module_and_step_through_loads_its_own_on_first_use(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NNSTUDIO_HOME=str(tmp_path), NNSTUDIO_READY_FILE=str(tmp_path / "ready"))
+    env.pop("NNSTUDIO_QUIT_AFTER_MS", None)
+    result = subprocess.run([sys.executable, "-c", _LAUNCH, json.dumps(DEFERRED)], env=env, capture_output=True,
+                            text=True, timeout=180, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("REPORT "))
+    report = json.loads(line[len("REPORT "):])
+    # Ready means: the editor filled, the data loaded, the shipped model loaded, Train shown.
+    assert report["at_ready"] == [], f"imported by the first window: {report['at_ready']}"
+    assert report["dataset_loaded"] and report["shipped_model_loaded"] and report["predictor"]
+    assert report["current_tab"] == "Train"
+    # The Step-through tab works the first time it is shown, and loads what it needs then.
+    assert report["step_tab_current"] and report["traced"] and report["explained"] and report["checked"]
+    assert report["formula_title"]
+    assert {"core.analysis.formulas", "core.analysis.finite_differences",
+            "core.analysis.exact_sums"} <= set(report["after_use"])
+    assert "core.export.check" not in report["after_use"]  # still nothing exported
