@@ -137,7 +137,8 @@ def use_the_window():
         click(view.forward_button)
     target = view.stage_view("output", dense.index)
     view.panels_scroll.ensureWidgetVisible(target)
-    report["explained"] = wait(view.controller.explained, lambda: click(target, target.point_of(target.panel.indices[0])))
+    first = target.point_of(target.panel.indices[0])  # long layers show a summary of their units
+    report["explained"] = wait(view.controller.explained, lambda: click(target, first))
     report["formula_title"] = view.side.formula.title_label.text()
     while not (view.stages[view.stage_index].direction == "backward"
                and view.stages[view.stage_index].layer == dense.index):
