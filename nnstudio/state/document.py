@@ -475,7 +475,15 @@ class Document(QObject):
 
     def _on_loader_failed(self, _kind: str, message: str, details: str) -> None:
         # Only a bug gets here (_load_for_document turns bad data into a sentence): every
-        # choice still loading is given up.
+        # choice still loading is given up. A read ahead nobody asked for yet is only
+        # dropped: the next dataset() reads again, and its failure reaches the window then.
+        if self._preloading:
+            for key in self._preloading & self._dataset_loading:
+                self._dataset_loading.discard(key)
+            self._preloading.clear()
+            if not self._dataset_loading:
+                self.datasetChanged.emit()
+                return
         for key in list(self._dataset_loading):
             self._dataset_loading.discard(key)
             self._dataset_missing[key] = f"The data could not be loaded because of an unexpected error ({message})."

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 import nnstudio.state.document as document_module
 from core.data import DataError, load_dataset
@@ -176,3 +177,21 @@ def test_the_first_window_imports_no_deferred_module_and_step_through_loads_its_
     assert {"core.analysis.formulas", "core.analysis.finite_differences",
             "core.analysis.exact_sums"} <= set(report["after_use"])
     assert "core.export.check" not in report["after_use"]  # still nothing exported
+
+
+def test_a_preload_that_hits_a_bug_is_dropped_quietly_and_the_next_read_raises_it_where_the_window_sees_it(
+        qapp, monkeypatch):
+    def broken(choice):
+        raise RuntimeError("a bug in a loader (test)")
+
+    monkeypatch.setattr(document_module, "load_choice", broken)
+    document = Document(default_state())
+    messages: list[str] = []
+    document.message.connect(lambda text, *_: messages.append(text))
+    document.preload_dataset()
+    assert document.finish_preload(30_000)
+    # Not recorded as "missing" (which would hide the error behind a locate-the-file message
+    # that nobody saw: the window did not exist yet), not loading any more.
+    assert messages == [] and document.dataset_problem() is None and not document.dataset_loading()
+    with pytest.raises(RuntimeError, match="a bug in a loader"):
+        document.dataset()
