@@ -15,7 +15,9 @@ first launch (which creates them) is reported separately and left out of the med
 The app runs from compiled bytecode, as an installed copy does: the first launch writes it
 to the temporary folder (PYTHONPYCACHEPREFIX; this machine's PYTHONDONTWRITEBYTECODE=1 would
 otherwise make every launch compile core and nnstudio again, ~0.2 s); ``--no-bytecode-cache``
-measures that case.
+measures that case. Each launch also reports the process's CPU time, and the run says what
+share of a core a plain Python loop got before and after the launches: on this shared
+machine wall times scale with its inverse (0.5: every launch takes about twice as long).
 
 Then one more launch under ``python -X importtime`` lists the modules that cost the most
 (self time and, per top-level package, cumulative time), to show what the first window
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -98,6 +101,16 @@ def launch_once(home: Path, display: str | None, extra_args: tuple[str, ...] = (
         return float(ready.read_text().strip()) - spawned, stderr
 
 
+def cpu_share(loop_seconds: float = 0.2) -> float:
+    """CPU time over wall time of a pure-Python loop in this process: about 1.0 when a core
+    was free for it, about 0.5 when the machine's other work (other benchmarks, other virtual
+    machines on the same cores) left it half a core. Launch times scale with its inverse."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    while time.process_time() - cpu < loop_seconds:
+        sum(range(10_000))
+    return (time.process_time() - cpu) / (time.perf_counter() - wall)
+
+
 def import_phases(home: Path, display: str | None, repeat: int = 3) -> list[str]:
     """Median seconds a fresh interpreter needs for: starting Python itself, importing the
     engine, importing Qt and the whole main window's module tree (what start-up must pay
@@ -165,16 +178,23 @@ def main() -> int:
             code = ("from compiled bytecode (written by the first launch), as installed" if BYTECODE_CACHE else
                     "compiling the sources every launch (--no-bytecode-cache)")
             print(f"python -m nnstudio, {args.launches} launches on {where}, {os.cpu_count()} CPUs, {code}")
-            times = []
+            share_before = cpu_share()
+            times, cpus = [], []
             for n in range(args.launches):
+                used = resource.getrusage(resource.RUSAGE_CHILDREN)
                 seconds, _ = launch_once(Path(home), display)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 times.append(seconds)
+                cpus.append(after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime)
                 note = "  (first: creates the settings and the bytecode)" if n == 0 else ""
-                print(f"  launch {n + 1}: {seconds * 1e3:7.0f} ms{note}")
+                print(f"  launch {n + 1}: {seconds * 1e3:7.0f} ms  (process CPU {cpus[-1] * 1e3:4.0f} ms){note}")
             rest = times[1:] or times
             median = statistics.median(rest)
             print(f"start-up to an interactive window: median {median * 1e3:.0f} ms of {len(rest)} "
                   f"(min {min(rest) * 1e3:.0f}, max {max(rest) * 1e3:.0f}); target <= 1000 ms")
+            print(f"  process CPU per launch, median {statistics.median(cpus[1:] or cpus) * 1e3:.0f} ms (whole run: "
+                  f"start, the 200 ms open, closing); this process got {share_before:.2f} / "
+                  f"{cpu_share():.2f} of a core before / after the launches (1.00: a quiet machine)")
             print("where the time goes before the window is built (medians of 3 fresh interpreters):")
             print("\n".join(import_phases(Path(home), display)))
             if args.importtime:
