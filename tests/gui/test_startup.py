@@ -81,8 +81,8 @@ DEFERRED = ("core.analysis.formulas", "core.analysis.finite_differences", "core.
 #: Runs ``python -m nnstudio``'s own ``main`` in a fresh interpreter; at the moment the app
 #: declares itself ready (NNSTUDIO_READY_FILE's hook) it records what is imported and loaded,
 #: then uses the Step-through tab like a user (real clicks on the tab bar, Trace, a number,
-#: the finite-difference check; waiting on the GUI-thread signals), closes the window
-#: and prints a JSON report.
+#: the finite-difference check; waiting on the GUI-thread signals) and File ▸ Export ▸ NumPy
+#: on the opened shipped model, closes the window and prints a JSON report.
 _LAUNCH = r'''
 import json, sys
 from PySide6.QtCore import QEventLoop, Qt, QTimer
@@ -146,6 +146,25 @@ def use_the_window():
         click(view.forward_button)
     report["checked"] = wait(view.controller.checked, lambda: click(view.check_button))
     report["after_use"] = loaded()
+    # File > Export > NumPy script on a trained model (the shipped one, opened): the exporter
+    # and its check load now. The folder question goes through the Dialogs indirection.
+    from core.resource_files import resource_file
+
+    with resource_file("models/mnist_cnn.nnz") as path:
+        report["opened"] = window.open_path(path)
+    window.document.wait_for_dataset(60_000)
+
+    class Answers:
+        def new_folder_path(self, title, suggestion):
+            return sys.argv[2]
+
+    window.dialogs = Answers()
+    messages = []
+    window.document.message.connect(lambda text, level, details: messages.append((level, text)))
+    report["export_started"] = wait(window.exports.busyChanged, window.export_actions["numpy"].trigger)
+    report["exported"] = not window.exports.busy() or wait(window.exports.busyChanged, lambda: None)  # its end
+    report["export_messages"] = messages
+    report["after_export"] = loaded()
 
 app._write_ready_time = ready
 code = app.main(["nnstudio"])
@@ -154,7 +173,8 @@ sys.exit(code)
 '''
 
 
-def test_the_first_window_imports_no_deferred_module_and_step_through_loads_its_own_on_first_use(tmp_path):
+def test_the_first_window_imports_no_deferred_module_and_step_through_and_export_load_theirs_on_first_use(
+        tmp_path):
     import json
     import os
     import subprocess
@@ -162,8 +182,8 @@ def test_the_first_window_imports_no_deferred_module_and_step_through_loads_its_
 
     env = dict(os.environ, NNSTUDIO_HOME=str(tmp_path), NNSTUDIO_READY_FILE=str(tmp_path / "ready"))
     env.pop("NNSTUDIO_QUIT_AFTER_MS", None)
-    result = subprocess.run([sys.executable, "-c", _LAUNCH, json.dumps(DEFERRED)], env=env, capture_output=True,
-                            text=True, timeout=180, cwd=tmp_path)
+    result = subprocess.run([sys.executable, "-c", _LAUNCH, json.dumps(DEFERRED), str(tmp_path / "exported")],
+                            env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("REPORT "))
     report = json.loads(line[len("REPORT "):])
@@ -177,6 +197,11 @@ def test_the_first_window_imports_no_deferred_module_and_step_through_loads_its_
     assert {"core.analysis.formulas", "core.analysis.finite_differences",
             "core.analysis.exact_sums"} <= set(report["after_use"])
     assert "core.export.check" not in report["after_use"]  # still nothing exported
+    # The export works the first time it is used, and loads the exporter and its check then.
+    assert report["opened"] and report["export_started"] and report["exported"]
+    assert report["export_messages"][-1][0] == "success", report["export_messages"]
+    assert {"core.export.check", "core.export.numpy_script"} <= set(report["after_export"])
+    assert (tmp_path / "exported" / "predict.py").is_file()
 
 
 def test_a_preload_that_hits_a_bug_is_dropped_quietly_and_the_next_read_raises_it_where_the_window_sees_it(
