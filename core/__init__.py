@@ -22,12 +22,9 @@ from __future__ import annotations
 #: Marker so the app can check that the ``core`` it imported is nnstudio's own.
 __nnstudio_core__ = True
 
-from core.analysis.finite_differences import FiniteDifference, finite_difference_check
-from core.analysis.formulas import Formula, Pick, Term, available_quantities, explain
-from core.analysis.gradcheck import check_network
-from core.analysis.metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
-from core.analysis.trace import LayerTrace, OptimizerStepState, StepTrace, trace_step
-from core.analysis.walkthrough import WalkStep, seed_walkthrough
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from core.errors import Problem, ShapeError, SpecError, TrainingError
 from core.layers import Activation, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
 from core.losses import LOSSES, get_loss
@@ -49,6 +46,27 @@ from core.training.loop import (
     run_training,
 )
 from core.version import __version__
+
+if TYPE_CHECKING:  # imported on first use (``__getattr__`` below); type checkers see them here
+    from core.analysis.finite_differences import FiniteDifference, finite_difference_check
+    from core.analysis.formulas import Formula, Pick, Term, available_quantities, explain
+    from core.analysis.gradcheck import check_network
+    from core.analysis.metrics import ClassificationReport, accuracy, classification_report, confusion_matrix
+    from core.analysis.trace import LayerTrace, OptimizerStepState, StepTrace, trace_step
+    from core.analysis.walkthrough import WalkStep, seed_walkthrough
+
+#: The analysis tools (tracing, formulas, gradient checks, metrics) by the module that
+#: defines them, imported the first time one of their names is used: ``import core`` (the
+#: app's first import) then costs only the engine the first window needs.
+_ON_FIRST_USE: dict[str, str] = {
+    **dict.fromkeys(("FiniteDifference", "finite_difference_check"), "core.analysis.finite_differences"),
+    **dict.fromkeys(("Formula", "Pick", "Term", "available_quantities", "explain"), "core.analysis.formulas"),
+    "check_network": "core.analysis.gradcheck",
+    **dict.fromkeys(("ClassificationReport", "accuracy", "classification_report", "confusion_matrix"),
+                    "core.analysis.metrics"),
+    **dict.fromkeys(("LayerTrace", "OptimizerStepState", "StepTrace", "trace_step"), "core.analysis.trace"),
+    **dict.fromkeys(("WalkStep", "seed_walkthrough"), "core.analysis.walkthrough"),
+}
 
 __all__ = [
     "LAYER_TYPES",
@@ -110,3 +128,19 @@ __all__ = [
     "seed_walkthrough",
     "trace_step",
 ]
+
+
+
+if not TYPE_CHECKING:  # (hidden from type checkers, which would then accept any core.<name>)
+
+    def __getattr__(name: str) -> Any:
+        """``core.explain`` and the other names of ``_ON_FIRST_USE``: imported now, then kept."""
+        module = _ON_FIRST_USE.get(name)
+        if module is None:
+            raise AttributeError(f"module 'core' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))

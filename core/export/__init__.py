@@ -7,10 +7,35 @@ loads weights a ``train.py`` run wrote. None of them imports torch, onnx or onnx
 until its self-check runs.
 """
 
-from core.export.check import ExportCheck
-from core.export.numpy_script import to_numpy
-from core.export.onnx import to_onnx
-from core.export.pytorch import to_pytorch
-from core.export.weights import import_weights
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.export.check import ExportCheck
+    from core.export.numpy_script import to_numpy
+    from core.export.onnx import to_onnx
+    from core.export.pytorch import to_pytorch
+    from core.export.weights import import_weights
 
 __all__ = ["ExportCheck", "import_weights", "to_numpy", "to_onnx", "to_pytorch"]
+
+#: Each name's module, imported on first use: the app's File ▸ Export menu reads only
+#: ``core.export.targets`` at start-up, and no exporter is loaded before an export runs.
+_ON_FIRST_USE = {"ExportCheck": "core.export.check", "import_weights": "core.export.weights",
+                 "to_numpy": "core.export.numpy_script", "to_onnx": "core.export.onnx",
+                 "to_pytorch": "core.export.pytorch"}
+
+if not TYPE_CHECKING:  # (hidden from type checkers, which would then accept any name)
+
+    def __getattr__(name: str) -> Any:
+        module = _ON_FIRST_USE.get(name)
+        if module is None:
+            raise AttributeError(f"module 'core.export' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(__all__))

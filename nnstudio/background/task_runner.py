@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal
 
 from nnstudio.background.work import BackgroundWork
 
@@ -81,6 +81,11 @@ class TaskRunner(BackgroundWork):
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until every queued job has run (for shutdown and tests); False on timeout."""
         return self._pool.waitForDone(msecs)
+
+    def deliver_results(self) -> None:
+        """Emit ``finished`` / ``failed`` now for jobs that have run, instead of when the event
+        loop gets to their queued results (start-up, before the loop runs)."""
+        QCoreApplication.sendPostedEvents(self)  # the relay's queued signals are posted to this runner
 
     def _take(self, kind: str, token: int) -> bool:
         if self._latest.get(kind) != token:

@@ -13,6 +13,7 @@ before replacing trained weights.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -20,10 +21,12 @@ from PySide6.QtCore import QObject, Signal
 from core import ModelFileError, Network
 from core.data import DataError
 from core.errors import SpecError
-from core.export.check import CHECK_SAMPLES, ExportCheck
 from core.export.targets import EXPORT_TARGETS, ExportTarget, load_function
 from nnstudio.background.task_runner import TaskRunner
 from nnstudio.state.document import Document
+
+if TYPE_CHECKING:  # core.export.check (and the exporters) load when an export runs, not with the menu
+    from core.export.check import ExportCheck
 
 EXPORT_KIND = "export"
 
@@ -77,6 +80,8 @@ class ExportController(QObject):
         network = snapshot.inference_copy()  # the job's own copy: Draw keeps using the snapshot
         target = self.target(option)
         data = self._dataset_arrays(network)
+        from core.export.check import CHECK_SAMPLES
+
         x = data[0][:CHECK_SAMPLES] if data is not None else None
         self.runner.submit(EXPORT_KIND, run_export, target, network, path, x, data)
         self.document.notify(f"Exporting the {target.title} to {path}…", "info")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QThreadPool, Signal
@@ -25,9 +26,11 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 import core
 from core import Network
 from core.data import DataError
-from core.training import FineTuneResult, fine_tune
 from nnstudio.background.work import BackgroundWork
 from nnstudio.controllers.training_worker import blas_controller
+
+if TYPE_CHECKING:  # core.training.finetune loads when a tuning starts (start-up need not pay for it)
+    from core.training import FineTuneResult
 
 __all__ = ["KIND", "HandwritingTuner"]
 
@@ -83,6 +86,7 @@ class HandwritingTuner(BackgroundWork):
         x, y = np.array(x, copy=True), np.array(y, copy=True)
         relay, blas, budget = self._relay, self._blas, self._budget
         seed = self._seed if self._seed is not None else int(np.random.default_rng().integers(2 ** 31))
+        from core.training import fine_tune  # here, on the GUI thread, the first time a tuning starts
 
         def report(fraction: float, text: str, last=[0.0]) -> None:  # noqa: B006 (a cell)
             now = time.perf_counter()

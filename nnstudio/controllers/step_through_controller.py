@@ -33,24 +33,26 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 import core
-from core.analysis.exact_sums import one_blas_thread
-from core.analysis.finite_differences import finite_difference_check
-from core.analysis.formulas import explain
-from core.analysis.trace import StepTrace
-from core.analysis.trace_views import GridPanel, Stage, build_stages, grid_panel, walkthrough_fits
-from core.analysis.walkthrough import seed_walkthrough
 from core.data import DataError
 from core.data.drawing import mode_for_input_shape, to_network_input
 from nnstudio.background.task_runner import TaskRunner
 from nnstudio.background.work import BackgroundWork
 from nnstudio.controllers.training_controller import IDLE, PAUSED, TrainingController
 from nnstudio.state.document import Document
+
+if TYPE_CHECKING:
+    from core.analysis.trace import StepTrace
+    from core.analysis.trace_views import GridPanel, Stage
+
+# The tracing, formula and gradient-check machinery (core.analysis: exact_sums, formulas,
+# finite_differences, trace_views, walkthrough) is imported by the jobs that use it, the
+# first time the user traces a step: the app's first window does not pay for it.
 
 __all__ = ["CheckResult", "Explanation", "StepThroughController", "TraceRequest", "TraceResult", "drawing_problem"]
 
@@ -129,6 +131,9 @@ def drawing_problem(input_shape: tuple[int, ...] | None) -> str | None:
 
 # ------------------------------------------------------------------------------------ jobs (pool)
 def _stages_and_extras(trace: StepTrace, sample: int, class_names: tuple[str, ...]) -> tuple[list[Stage], list | None]:
+    from core.analysis.trace_views import build_stages, walkthrough_fits
+    from core.analysis.walkthrough import seed_walkthrough
+
     stages = build_stages(trace, sample, class_names)
     walkthrough = None
     if trace.targets.shape[0] == 1 and walkthrough_fits(layer.type for layer in trace.layers):
@@ -141,6 +146,8 @@ def _stages_and_extras(trace: StepTrace, sample: int, class_names: tuple[str, ..
 
 def _trace_job(request: TraceRequest, network: Any, x: np.ndarray, y: np.ndarray, origin: str, base: Any,
                description: str, class_names: tuple[str, ...]) -> TraceResult:
+    from core.analysis.exact_sums import one_blas_thread
+
     start = time.perf_counter()
     with one_blas_thread():  # as training runs on small machines; the formulas recompute under the same
         trace = core.trace_step(network, x, y)
@@ -165,6 +172,8 @@ def _drawing_trace_job(request: TraceRequest, network: Any, base: Any, class_nam
 def _restage_job(result: TraceResult, sample: int) -> TraceResult:
     from dataclasses import replace
 
+    from core.analysis.trace_views import build_stages
+
     start = time.perf_counter()
     stages = build_stages(result.trace, sample, result.class_names)
     return replace(result, request=replace(result.request, sample=sample), stages=stages,
@@ -172,6 +181,9 @@ def _restage_job(result: TraceResult, sample: int) -> TraceResult:
 
 
 def _explain_job(trace: StepTrace, pick: Any) -> Explanation:
+    from core.analysis.exact_sums import one_blas_thread
+    from core.analysis.formulas import explain
+    from core.analysis.trace_views import grid_panel
 
     with one_blas_thread():  # the thread count the step was traced with
         formula = explain(trace, pick)
@@ -195,6 +207,8 @@ def _explain_job(trace: StepTrace, pick: Any) -> Explanation:
 
 
 def _check_job(network: Any, x: np.ndarray, targets: np.ndarray, layer: int, title: str) -> CheckResult:
+    from core.analysis.finite_differences import finite_difference_check
+
     start = time.perf_counter()
     rows = tuple(finite_difference_check(network, x, targets, layer))
     return CheckResult(layer, title, rows, time.perf_counter() - start)

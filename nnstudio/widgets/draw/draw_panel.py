@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
@@ -59,7 +60,6 @@ from core.data.drawing import (
     sample_fits,
     sample_to_network_input,
 )
-from core.training import FineTuneResult
 from nnstudio.controllers.handwriting import HandwritingTuner
 from nnstudio.controllers.prediction import (
     Prediction,
@@ -76,6 +76,9 @@ from nnstudio.widgets.draw.digit_canvas import DEFAULT_BRUSH, MAX_BRUSH, MIN_BRU
 from nnstudio.widgets.draw.handwriting_teacher import HandwritingTeacher
 from nnstudio.widgets.draw.input_preview import InputPreview
 from nnstudio.widgets.draw.probability_bars import ProbabilityBars
+
+if TYPE_CHECKING:
+    from core.training import FineTuneResult
 
 DRAW_PROMPT = "Draw a digit"
 READER_DESCRIPTION = "Shipped model, taught your handwriting"

@@ -19,6 +19,8 @@ The canvas image becomes the network's input through core
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
@@ -38,12 +40,14 @@ from PySide6.QtWidgets import (
 
 from core.data import DataError
 from core.data.drawing import sample_to_network_input, to_network_input
-from core.training import FineTuneResult
 from nnstudio.controllers.handwriting import HandwritingTuner
 from nnstudio.controllers.prediction import Predictor
 from nnstudio.state.user_dataset import UserDrawings
 from nnstudio.widgets.common.flow_layout import FlowLayout
 from nnstudio.widgets.draw.digit_canvas import DigitCanvas
+
+if TYPE_CHECKING:
+    from core.training import FineTuneResult
 
 DEFAULT_PER_DIGIT = 5
 MAX_PER_DIGIT = 10
