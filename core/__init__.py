@@ -130,7 +130,6 @@ __all__ = [
 ]
 
 
-
 if not TYPE_CHECKING:  # (hidden from type checkers, which would then accept any core.<name>)
 
     def __getattr__(name: str) -> Any:
