@@ -22,11 +22,11 @@ from __future__ import annotations
 #: Marker so the app can check that the ``core`` it imported is nnstudio's own.
 __nnstudio_core__ = True
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.errors import Problem, ShapeError, SpecError, TrainingError
 from core.layers import Activation, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
+from core.lazy_imports import deferred_names
 from core.losses import LOSSES, get_loss
 from core.network import Network
 from core.optimizers import OPTIMIZERS, SGD, Adam, Optimizer
@@ -131,15 +131,4 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # (hidden from type checkers, which would then accept any core.<name>)
-
-    def __getattr__(name: str) -> Any:
-        """``core.explain`` and the other names of ``_ON_FIRST_USE``: imported now, then kept."""
-        module = _ON_FIRST_USE.get(name)
-        if module is None:
-            raise AttributeError(f"module 'core' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = deferred_names(__name__, globals(), _ON_FIRST_USE, __all__)

@@ -9,8 +9,9 @@ until its self-check runs.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from core.lazy_imports import deferred_names
 
 if TYPE_CHECKING:
     from core.export.check import ExportCheck
@@ -28,14 +29,4 @@ _ON_FIRST_USE = {"ExportCheck": "core.export.check", "import_weights": "core.exp
                  "to_pytorch": "core.export.pytorch"}
 
 if not TYPE_CHECKING:  # (hidden from type checkers, which would then accept any name)
-
-    def __getattr__(name: str) -> Any:
-        module = _ON_FIRST_USE.get(name)
-        if module is None:
-            raise AttributeError(f"module 'core.export' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted(set(globals()) | set(__all__))
+    __getattr__, __dir__ = deferred_names(__name__, globals(), _ON_FIRST_USE, __all__)

@@ -3,8 +3,9 @@ trained digit reader on someone's handwriting (``finetune``)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from core.lazy_imports import deferred_names
 
 if TYPE_CHECKING:
     from core.training.finetune import FineTuneResult, fine_tune, replay_samples
@@ -12,15 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["FineTuneResult", "fine_tune", "replay_samples"]
 
 if not TYPE_CHECKING:  # (hidden from type checkers, which would then accept any name)
-
-    def __getattr__(name: str) -> Any:
-        """The fine-tuning names, imported on first use: ``core.training.loop`` and ``control``
-        (which the app's first window needs) do not load the augmentation and pen-data code."""
-        if name not in __all__:
-            raise AttributeError(f"module 'core.training' has no attribute {name!r}")
-        value = getattr(importlib.import_module("core.training.finetune"), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted(set(globals()) | set(__all__))
+    # The fine-tuning names, imported on first use: ``core.training.loop`` and ``control``
+    # (which the app's first window needs) do not load the augmentation and pen-data code.
+    __getattr__, __dir__ = deferred_names(__name__, globals(), dict.fromkeys(__all__, "core.training.finetune"),
+                                          __all__)
