@@ -88,6 +88,22 @@ def numpy_side(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndar
     return epoch, net
 
 
+def torch_model(kind: str):
+    """The PyTorch twin of ``LAYERS[kind]`` (the final softmax lives in CrossEntropyLoss)."""
+    from torch import nn
+
+    if kind == "cnn":
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
+    if kind == "shipped":
+        return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+                             nn.Dropout(0.4), nn.Linear(128, 10))
+    return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
 def torch_side(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndarray) -> Callable[[], float] | None:
     """A function timing one PyTorch epoch of the same model (None without PyTorch)."""
     try:
@@ -97,17 +113,7 @@ def torch_side(kind: str, optimizer: dict, batch: int, x: np.ndarray, y: np.ndar
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
     nn = torch.nn
-    if kind == "cnn":
-        model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
-    elif kind == "shipped":
-        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
-                              nn.Dropout(0.4), nn.Linear(128, 10))
-    else:
-        model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+    model = torch_model(kind)
     data = torch.from_numpy(x.reshape(-1, 1, 28, 28).copy() if kind != "mlp" else x.reshape(-1, 784).copy())
     labels = torch.from_numpy(y.astype(np.int64))
     if optimizer["type"] == "Adam":

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_training import LAYERS, mnist  # benchmarks share one model list
+from bench_training import LAYERS, mnist, torch_model  # benchmarks share one model list
 
 from core import Network
 from core.layers.execution_order import execution_order
@@ -83,20 +83,11 @@ def theirs(kind: str, batch: int, steps: int, rounds: int) -> tuple[float, list[
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    nn = torch.nn
-    if kind == "cnn":
-        model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
-    else:
-        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
-                              nn.Dropout(0.4), nn.Linear(128, 10))
+    model = torch_model(kind)
     x, y = mnist(batch * steps)
     data, labels = torch.from_numpy(x.reshape(-1, 1, 28, 28).copy()), torch.from_numpy(y.astype(np.int64))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = torch.nn.CrossEntropyLoss()
 
     def run() -> float:
         start = time.perf_counter()
