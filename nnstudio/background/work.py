@@ -1,9 +1,10 @@
 """The one signal vocabulary of every piece of background work in nnstudio.
 
-Training (``TrainingWorker``, relayed by ``TrainingController``), the evaluation and
-dataset jobs (``TaskRunner``) and the MNIST download (``MnistDownloader``) all derive from
-``BackgroundWork`` and so speak the same five words, each signal naming the job (its
-``kind``: ``"training"``, ``"mnist"``, ``"evaluation"``…) first:
+Training (``TrainingWorker``, relayed by ``TrainingController``), the evaluation,
+dataset, export, step-through and fine-tuning jobs (``TaskRunner``) and the MNIST download
+(``MnistDownloader``) all derive from ``BackgroundWork`` and so speak the same five words,
+each signal naming the job (its ``kind``: ``"training"``, ``"mnist"``, ``"evaluation"``…)
+first:
 
 - ``started(kind)``: the job began (the object is busy with ``kind`` from now on);
 - ``progressed(kind, payload)``: news while it runs (a report packet, bytes downloaded…);

@@ -4,28 +4,27 @@
 kind ``"handwriting"``: ``started``, ``progressed(kind, (fraction, text))``, then one of
 ``finished(kind, FineTuneResult)``, ``failed(kind, message, details)`` or ``cancelled(kind)``.
 
-The job runs in a private one-thread ``QThreadPool`` with one BLAS thread (the budget of 20 s
-for 10 drawings per digit is measured on one core, and the GUI keeps the other). It gets a
-copy of the base network (``inference_copy``, made here in the GUI thread), so the network
-the Draw tab predicts with is never read by two threads. A relay ``QObject`` living in the
-GUI thread carries the worker's news back as queued signals to bound methods (PITFALLS.md,
-QThread 5 and 6); Cancel sets a ``threading.Event`` that ``fine_tune`` polls before every
-step.
+The job is a steered ``TaskRunner`` job (its own one-thread pool; ``progress`` and
+``should_stop`` handed to ``fine_tune``, which polls the stop request before every step) run
+with one BLAS thread: the budget of 20 s for 10 drawings per digit is measured on one core,
+and the GUI keeps the other. It gets a copy of the base network (``inference_copy``, made
+here in the GUI thread), so the network the Draw tab predicts with is never read by two
+threads.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-import traceback
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject
 
 import core
 from core import Network
 from core.data import DataError
+from nnstudio.background.task_runner import TaskRunner
 from nnstudio.background.work import BackgroundWork
 from nnstudio.controllers.training_worker import blas_controller
 
@@ -41,12 +40,29 @@ PROGRESS_INTERVAL = 0.05
 USER_ERRORS = (core.TrainingError, core.SpecError, DataError)
 
 
-class _Relay(QObject):
-    """Emitted from the pool's thread; lives in the GUI thread, so delivery is queued."""
+def _teach(base: Network, x: np.ndarray, y: np.ndarray, seed: int, budget: float, blas: Any, *,
+           progress: Callable[[float, str], None], should_stop: Callable[[], bool]) -> FineTuneResult:
+    """The job (pool thread): fine-tune ``base`` on one BLAS thread, progress at most every
+    ``PROGRESS_INTERVAL`` seconds (and at the end)."""
+    from core.training import fine_tune
 
-    progressed = Signal(int, float, str)
-    finished = Signal(int, object)
-    failed = Signal(int, str, str)
+    last = 0.0
+
+    def report(fraction: float, text: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        if now - last >= PROGRESS_INTERVAL or fraction >= 1.0:
+            last = now
+            progress(fraction, text)
+
+    try:
+        with blas.limit(limits=1, user_api="blas"):
+            return fine_tune(base, x, y, seed=seed, seconds_budget=budget, progress=report,
+                             should_stop=should_stop)
+    except USER_ERRORS:
+        raise  # its sentence is the message
+    except Exception as exc:  # a bug: said as one, the traceback in the details
+        raise RuntimeError(f"Teaching stopped with an internal error: {exc}") from exc
 
 
 class HandwritingTuner(BackgroundWork):
@@ -57,93 +73,38 @@ class HandwritingTuner(BackgroundWork):
     def __init__(self, parent: QObject | None = None, *, seed: int | None = None,
                  seconds_budget: float = 20.0):
         super().__init__(parent)
-        # Created before the relay: Qt deletes children in creation order and the pool's
-        # destructor waits for its job, so the relay outlives every emission.
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._relay = _Relay(self)
-        self._relay.progressed.connect(self._on_relay_progressed)
-        self._relay.finished.connect(self._on_relay_finished)
-        self._relay.failed.connect(self._on_relay_failed)
+        self._runner = TaskRunner(self)
+        for theirs, ours in ((self._runner.started, self.started), (self._runner.progressed, self.progressed),
+                             (self._runner.finished, self.finished), (self._runner.failed, self.failed),
+                             (self._runner.cancelled, self.cancelled)):
+            theirs.connect(ours)  # GUI thread to GUI thread: the runner already relayed them
         self._blas = blas_controller()
         self._seed = seed
         self._budget = seconds_budget
-        self._job = 0
-        self._stop: threading.Event | None = None
 
     def busy(self) -> bool:
-        return self._stop is not None
+        return self._runner.busy(KIND)
 
     def start(self, network: Network, x: np.ndarray, y: np.ndarray) -> bool:
         """Start a fine-tune; False (nothing started) while one runs."""
         if self.busy():
             return False
-        self._job += 1
-        job, stop = self._job, threading.Event()
-        self._stop = stop
         base = network.inference_copy()  # the worker never reads the Draw tab's network
         base.metadata = dict(network.metadata)
-        x, y = np.array(x, copy=True), np.array(y, copy=True)
-        relay, blas, budget = self._relay, self._blas, self._budget
         seed = self._seed if self._seed is not None else int(np.random.default_rng().integers(2 ** 31))
-        from core.training import fine_tune  # here, on the GUI thread, the first time a tuning starts
-
-        def report(fraction: float, text: str, last=[0.0]) -> None:  # noqa: B006 (a cell)
-            now = time.perf_counter()
-            if now - last[0] >= PROGRESS_INTERVAL or fraction >= 1.0:
-                last[0] = now
-                relay.progressed.emit(job, fraction, text)
-
-        def run() -> None:
-            try:
-                with blas.limit(limits=1, user_api="blas"):
-                    result = fine_tune(base, x, y, seed=seed, seconds_budget=budget,
-                                       progress=report, should_stop=stop.is_set)
-            except USER_ERRORS as exc:
-                relay.failed.emit(job, str(exc), "")
-                return
-            except Exception as exc:  # broad on purpose: every failure must reach the user
-                relay.failed.emit(job, f"Teaching stopped with an internal error: {exc}", traceback.format_exc())
-                return
-            relay.finished.emit(job, result)
-
-        self._pool.start(run)
-        self.started.emit(KIND)
+        self._runner.submit(KIND, _teach, base, np.array(x, copy=True), np.array(y, copy=True), seed,
+                            self._budget, self._blas, steered=True)
         return True
 
     def cancel(self) -> None:
         """Ask the running job to stop; ``cancelled`` follows when it has."""
-        if self._stop is not None:
-            self._stop.set()
+        self._runner.cancel(KIND)
 
     def wait(self, msecs: int = 30_000) -> bool:
         """Block until the job has run (for shutdown and tests); False on timeout."""
-        return self._pool.waitForDone(msecs)
+        return self._runner.wait(msecs)
 
     def shutdown(self, msecs: int = 30_000) -> bool:
         """Cancel and wait (the window closes)."""
         self.cancel()
         return self.wait(msecs)
-
-    # -- relay slots (GUI thread) ---------------------------------------------------------------
-    def _current(self, job: int) -> bool:
-        return job == self._job and self._stop is not None
-
-    def _on_relay_progressed(self, job: int, fraction: float, text: str) -> None:
-        if self._current(job):
-            self.progressed.emit(KIND, (fraction, text))
-
-    def _on_relay_finished(self, job: int, result: FineTuneResult) -> None:
-        if not self._current(job):
-            return
-        cancelled = self._stop is not None and self._stop.is_set()
-        self._stop = None
-        if cancelled:
-            self.cancelled.emit(KIND)
-        else:
-            self.finished.emit(KIND, result)
-
-    def _on_relay_failed(self, job: int, message: str, details: str) -> None:
-        if self._current(job):
-            self._stop = None
-            self.failed.emit(KIND, message, details)

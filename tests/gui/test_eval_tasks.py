@@ -63,6 +63,74 @@ def test_only_the_newest_job_of_a_kind_reports(qtbot, runner):
     qtbot.waitUntil(lambda: results == ["new"], timeout=WAIT)
 
 
+def test_a_steered_job_reports_progress_on_the_gui_thread_then_its_result(qtbot, runner):
+    news = []
+
+    def job(n, *, progress, should_stop):
+        for i in range(n):
+            progress((i + 1) / n, f"step {i + 1}")
+        return "done"
+
+    runner.progressed.connect(lambda kind, payload: news.append((kind, payload, QThread.currentThread())))
+    with qtbot.waitSignal(runner.finished, timeout=WAIT) as finished:
+        runner.submit("tune", job, 3, steered=True)
+    assert finished.args == ["tune", "done"]
+    assert [payload for _, payload, _ in news] == [(1 / 3, "step 1"), (2 / 3, "step 2"), (1.0, "step 3")]
+    assert all(kind == "tune" and thread is gui_thread() for kind, _, thread in news)
+
+
+def test_cancel_stops_a_steered_job_which_then_reports_cancelled_not_its_result(qtbot, runner):
+    running, asked = threading.Event(), []
+    finished = []
+    runner.finished.connect(lambda kind, result: finished.append(result))
+
+    def job(*, progress, should_stop):
+        running.set()
+        while not should_stop():  # a fine-tune polls before every step
+            running.wait(0.001)
+        asked.append(True)
+        return "partial result"
+
+    runner.submit("tune", job, steered=True)
+    assert running.wait(WAIT / 1000)
+    with qtbot.waitSignal(runner.cancelled, timeout=WAIT) as cancelled:
+        runner.cancel("tune")
+    assert cancelled.args == ["tune"] and asked == [True]
+    assert finished == [] and not runner.busy("tune")
+
+
+def test_a_superseded_steered_job_is_asked_to_stop_and_its_news_is_dropped(qtbot, runner):
+    first_running, release = threading.Event(), threading.Event()
+    stopped_early, news = [], []
+    runner.progressed.connect(lambda kind, payload: news.append(payload))
+
+    def first(*, progress, should_stop):
+        first_running.set()
+        release.wait(WAIT / 1000)
+        stopped_early.append(should_stop())
+        progress(0.5, "old news")
+        return "old"
+
+    def second(*, progress, should_stop):
+        progress(1.0, "new news")
+        return "new"
+
+    runner.submit("tune", first, steered=True)
+    assert first_running.wait(WAIT / 1000)
+    with qtbot.waitSignal(runner.finished, timeout=WAIT) as finished:
+        runner.submit("tune", second, steered=True)
+        release.set()
+    assert finished.args == ["tune", "new"]
+    assert stopped_early == [True] and news == [(1.0, "new news")]
+
+
+def test_cancel_leaves_a_pure_job_alone(qtbot, runner):
+    with qtbot.waitSignal(runner.finished, timeout=WAIT) as finished:
+        runner.submit("eval", lambda: 42)
+        runner.cancel("eval")
+    assert finished.args == ["eval", 42]
+
+
 def test_busy_without_a_kind_covers_every_kind(qtbot, runner):
     gate = threading.Event()
     assert not runner.busy()
