@@ -9,6 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from core.layers._im2col import channels_last, image_shape_fix, pair, pair_text, to_channels_first
+from core.layers._pool_kernels import max_pool_backward, max_pool_forward
 from core.layers.base import Layer, Shape, format_shape
 from core.params import Param
 from core.registry import register_layer
@@ -42,6 +43,8 @@ class Pool2D(Layer):
         self.strides: tuple[int, int] = self.pool if self.config["stride"] is None else pair(self.config["stride"])
         self._x: np.ndarray | None = None
         self._y: np.ndarray | None = None
+        #: Each window's winner (0-3, row-major; 4: none) when the compiled path ran forward.
+        self._winner: np.ndarray | None = None
 
     def describe(self) -> str:
         text = f"{self.short_name} {pair_text(self.pool)}"
@@ -160,10 +163,25 @@ class MaxPool2D(Pool2D):
     palette_order = 30
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """x: (batch, C, H, W) -> (batch, C, OH, OW), same dtype as x."""
-        y = self._fold_windows(x, np.maximum)
+        """x: (batch, C, H, W) -> (batch, C, OH, OW), same dtype as x.
+
+        2×2 windows with stride 2 (the usual case) run compiled loops that also remember
+        each window's winner for backward (``core.layers._pool_kernels``); everything else,
+        or without numba, the NumPy loop over window offsets below."""
+        self._winner = None
+        compiled = self._compiled_forward(x)
+        if compiled is not None:
+            y, self._winner = compiled
+        else:
+            y = self._fold_windows(x, np.maximum)
         self._x, self._y = x, y
         return y
+
+    def _compiled_forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.pool != (2, 2) or self.strides != (2, 2) or x.dtype.kind != "f":
+            return None
+        self._check_input(x)
+        return max_pool_forward(x)
 
     def backward(self, dy: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         """dy: (batch, C, OH, OW) -> dx: (batch, C, H, W) (None if not needed)."""
@@ -172,6 +190,8 @@ class MaxPool2D(Pool2D):
         if not need_input_grad:
             return None
         x, y = self._x, self._y
+        if self._winner is not None:
+            return max_pool_backward(dy, self._winner, x)
         if self._pairs_fast_path(x) and channels_last(y).flags.c_contiguous:
             return self._backward_pairs(x, y, dy)
         dx = np.zeros_like(x)  # x's memory order (channels-last after a convolution)

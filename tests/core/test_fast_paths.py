@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import core.layers._pool_kernels as pool_kernels
 import core.layers.conv as conv_module
 from core.layers import reference
 from core.layers.activations import Activation
@@ -154,7 +155,9 @@ def test_conv2d_huge_inference_batch_runs_in_workspace_sized_chunks(monkeypatch)
     (2, None, (3, 8, 8)), (2, None, (4, 7, 9)), (2, None, (1, 5, 4)),  # the 2x2 fast path, odd leftovers
     (3, 2, (2, 7, 7)), ([2, 3], 1, (2, 5, 6)), (2, 1, (3, 4, 4)), (3, None, (2, 9, 8)),
 ])
-def test_max_pool_equals_reference_exactly_with_ties(pool, stride, shape, memory, dtype):
+@pytest.mark.parametrize("jit", ["compiled", "numpy"])
+def test_max_pool_equals_reference_exactly_with_ties(pool, stride, shape, memory, dtype, jit, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_JIT", "1" if jit == "compiled" else "0")
     layer = built(MaxPool2D(pool, stride), shape, dtype)
     rng = np.random.default_rng(5)
     # Values on a coarse grid with many zeros (as after relu): ties inside windows are common.
@@ -167,6 +170,32 @@ def test_max_pool_equals_reference_exactly_with_ties(pool, stride, shape, memory
     dx = layer.backward(dy)
     assert dx.dtype == dtype
     np.testing.assert_array_equal(dx, reference.max_pool2d_backward(x, dy, layer.pool, layer.strides))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("memory", ["channels_first", "channels_last"])
+def test_compiled_max_pool_runs_and_matches_numpy_with_nan_and_infinities(memory, dtype, monkeypatch):
+    """The 2×2 path is compiled (numba is a dependency) and gives the NumPy path's values and
+    gradients, NaN and ±inf windows included (a NaN window outputs NaN and passes nothing)."""
+    assert pool_kernels.kernels() is not None
+    rng = np.random.default_rng(12)
+    x = np.round(rng.standard_normal((3, 5, 6, 8)), 1).astype(dtype)
+    x[0, 0, 0, 0], x[1, 2, 3, 5], x[2, 4, 5, 7] = np.nan, np.inf, -np.inf
+    x[2, 1, :2, :2] = -np.inf  # a window of -inf only: its first entry wins
+    if memory == "channels_last":
+        x = channels_last_copy(x)
+    dy = rng.standard_normal((3, 5, 3, 4)).astype(dtype)
+    results = {}
+    for jit in ("1", "0"):
+        monkeypatch.setenv("NNSTUDIO_JIT", jit)
+        layer = built(MaxPool2D(2), (5, 6, 8), dtype)
+        results[jit] = (layer.forward(x, training=True), layer.backward(dy), layer._winner is not None)
+    (y1, dx1, compiled), (y0, dx0, fallback) = results["1"], results["0"]
+    assert compiled and not fallback
+    np.testing.assert_array_equal(y1, y0)  # NaN == NaN here
+    np.testing.assert_array_equal(dx1, dx0)
+    assert np.isnan(y1[0, 0, 0, 0]) and not dx1[0, 0, :2, :2].any()
+    assert is_channels_last(y1) == is_channels_last(x) and is_channels_last(dx1) == is_channels_last(x)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -1,0 +1,95 @@
+"""The numba kernels behind ``core.layers._pool_kernels`` (imported only from there, lazily:
+importing this module imports numba). Module-level functions, so numba can cache them.
+
+Every window is decided without branches (selects the compiler vectorises): the running
+maximum takes a later value only when it is strictly greater, so the first maximum in
+row-major order wins (codes 0-3); a window holding a NaN outputs NaN and code 4 (no winner).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+#: Winner code of a window whose maximum is NaN: no input receives its gradient.
+NO_WINNER = 4
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+@_jit
+def forward_last(x: np.ndarray, y: np.ndarray, winner: np.ndarray) -> None:
+    """x (B, H, W, C) -> y, winner (B, OH, OW, C); channels innermost (channels-last memory)."""
+    batch, oh, ow, channels = y.shape
+    for n in range(batch):
+        for r in range(oh):
+            top, bottom = x[n, 2 * r], x[n, 2 * r + 1]
+            for c in range(ow):
+                a, b, cc, d = top[2 * c], top[2 * c + 1], bottom[2 * c], bottom[2 * c + 1]
+                out, won = y[n, r, c], winner[n, r, c]
+                for ch in range(channels):
+                    va, vb, vc, vd = a[ch], b[ch], cc[ch], d[ch]
+                    m, k = va, 0
+                    t = vb > m
+                    m, k = (vb, 1) if t else (m, k)
+                    t = vc > m
+                    m, k = (vc, 2) if t else (m, k)
+                    t = vd > m
+                    m, k = (vd, 3) if t else (m, k)
+                    nan = (va != va) | (vb != vb) | (vc != vc) | (vd != vd)
+                    out[ch] = va + vb + vc + vd if nan else m
+                    won[ch] = NO_WINNER if nan else k
+
+
+@_jit
+def forward_first(x: np.ndarray, y: np.ndarray, winner: np.ndarray) -> None:
+    """x (B, C, H, W) -> y, winner (B, C, OH, OW); columns innermost (channels-first memory)."""
+    batch, channels, oh, ow = y.shape
+    for n in range(batch):
+        for ch in range(channels):
+            for r in range(oh):
+                top, bottom = x[n, ch, 2 * r], x[n, ch, 2 * r + 1]
+                out, won = y[n, ch, r], winner[n, ch, r]
+                for c in range(ow):
+                    va, vb, vc, vd = top[2 * c], top[2 * c + 1], bottom[2 * c], bottom[2 * c + 1]
+                    m, k = va, 0
+                    t = vb > m
+                    m, k = (vb, 1) if t else (m, k)
+                    t = vc > m
+                    m, k = (vc, 2) if t else (m, k)
+                    t = vd > m
+                    m, k = (vd, 3) if t else (m, k)
+                    nan = (va != va) | (vb != vb) | (vc != vc) | (vd != vd)
+                    out[c] = va + vb + vc + vd if nan else m
+                    won[c] = NO_WINNER if nan else k
+
+
+@_jit
+def backward_last(dy: np.ndarray, winner: np.ndarray, dx: np.ndarray) -> None:
+    """dy, winner (B, OH, OW, C) -> every whole window of dx (B, H, W, C): dy at the winner, 0 elsewhere."""
+    batch, oh, ow, channels = dy.shape
+    for n in range(batch):
+        for r in range(oh):
+            for i in range(2):
+                for c in range(ow):
+                    for j in range(2):
+                        code = 2 * i + j
+                        for ch in range(channels):
+                            dx[n, 2 * r + i, 2 * c + j, ch] = dy[n, r, c, ch] if winner[n, r, c, ch] == code else 0.0
+
+
+@_jit
+def backward_first(dy: np.ndarray, winner: np.ndarray, dx: np.ndarray) -> None:
+    """dy, winner (B, C, OH, OW) -> every whole window of dx (B, C, H, W): dy at the winner, 0 elsewhere."""
+    batch, channels, oh, ow = dy.shape
+    for n in range(batch):
+        for ch in range(channels):
+            for r in range(oh):
+                g, won = dy[n, ch, r], winner[n, ch, r]
+                top, bottom = dx[n, ch, 2 * r], dx[n, ch, 2 * r + 1]
+                for c in range(ow):
+                    v, k = g[c], won[c]
+                    top[2 * c] = v if k == 0 else 0.0
+                    top[2 * c + 1] = v if k == 1 else 0.0
+                    bottom[2 * c] = v if k == 2 else 0.0
+                    bottom[2 * c + 1] = v if k == 3 else 0.0
