@@ -618,7 +618,7 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
             r, c = r_num // stride[0], c_num // stride[1]
             if not (0 <= r < oh and 0 <= c < ow):
                 continue
-            form, i_entry, j_entry = arithmetic.input_grad_product(sample, r, c, ch)
+            form, i_entry, j_entry = arithmetic.input_grad_product(sample, r, c, ch, (i, j))
             part, tol, _ = _product_sum(np.asarray(dy[sample, :, r, c], dtype=dtype),
                                         np.asarray(w[:, ch, i, j], dtype=dtype), _matmul_product(form, dtype),
                                         i_entry, j_entry)

@@ -8,6 +8,7 @@ from types import MappingProxyType
 import numpy as np
 
 from core.initializers import INITIALIZERS, get_initializer
+from core.layers._compiled import gather_input_gradient, kernels
 from core.layers._im2col import (
     WORKSPACE_LIMIT_BYTES,
     Geometry,
@@ -78,8 +79,10 @@ class ConvArithmetic:
         cols @ dy^T, summed over the block's samples in order.
     Blocks' weight-gradient partials are added to a zero total in block order. The input
     gradient (every layout): per block, dy_rows (pixels, filters) @ W_ij^T (filters, C) for
-    each kernel offset (stacked), added onto a zero image offset by offset, (i, j) row-major.
-    Pixels of a block are ordered (sample, r, c).
+    each kernel offset (stacked), added onto a zero image offset by offset, (i, j) row-major;
+    with ``gathered_input_grad`` (stride 1, compiled kernels available) one product
+    dy_rows @ [W_ij^T for every (i, j)] (filters, kh*kw*C) instead, whose blocks each input
+    pixel sums from zero in the same (i, j) order. Pixels of a block are ordered (sample, r, c).
     """
 
     layout: str
@@ -88,6 +91,7 @@ class ConvArithmetic:
     geometry: Geometry
     filters: int
     use_bias: bool
+    gathered_input_grad: bool = False
 
     @property
     def patch_length(self) -> int:
@@ -140,14 +144,18 @@ class ConvArithmetic:
                               a_transposed=self.layout == "pixel-major")
         return form, row, f
 
-    def input_grad_product(self, sample: int, r: int, c: int, channel: int) -> tuple[MatmulForm, int, int]:
-        """The product whose entry (i, j) of each stack item (kernel offset) is what output
-        pixel (r, c) of ``sample`` passes back to ``channel`` through that offset (summed
-        over the filters)."""
+    def input_grad_product(self, sample: int, r: int, c: int, channel: int,
+                           offset: tuple[int, int] = (0, 0)) -> tuple[MatmulForm, int, int]:
+        """The product whose entry (i, j) is what output pixel (r, c) of ``sample`` passes back
+        to ``channel`` through kernel offset ``offset`` (summed over the filters): of each
+        stack item (one per offset), or of the one gathered product."""
         start, stop = self.block_of(sample)
         g = self.geometry
-        form = MatmulForm((stop - start) * g.out_hw[0] * g.out_hw[1], self.filters, g.channels,
-                          stacked=g.kernel[0] * g.kernel[1])
+        pixels = (stop - start) * g.out_hw[0] * g.out_hw[1]
+        if self.gathered_input_grad:
+            column = (offset[0] * g.kernel[1] + offset[1]) * g.channels + channel
+            return MatmulForm(pixels, self.filters, g.k), self._pixel_row(sample, r, c), column
+        form = MatmulForm(pixels, self.filters, g.channels, stacked=g.kernel[0] * g.kernel[1])
         return form, self._pixel_row(sample, r, c), channel
 
 
@@ -402,7 +410,12 @@ class Conv2D(Layer):
         else:
             layout = "pixel-major"
         return ConvArithmetic(layout, batch, self._chunk(batch), self._built_geometry(),
-                              int(self.config["filters"]), "b" in self.params)
+                              int(self.config["filters"]), "b" in self.params, self._gathers_input_grad())
+
+    def _gathers_input_grad(self) -> bool:
+        """Whether backward sums the input gradient with the compiled gather (stride 1, numba
+        available): one wide product per block instead of one narrow one per kernel offset."""
+        return self.strides == (1, 1) and kernels() is not None
 
     def _columns_kp(self, x: np.ndarray, start: int, stop: int, keep: bool = False,
                     compute: bool = True) -> np.ndarray:
@@ -421,8 +434,11 @@ class Conv2D(Layer):
             raise RuntimeError("Conv2D.backward needs a forward first (with training=True for very large batches)")
         g, x = self._built_geometry(), self._x
         batch, filters, k = x.shape[0], self.config["filters"], g.k
-        # (kh*kw, filters, in_c): one W_ij^T per kernel offset, for dx = sum_ij shift_ij(dy @ W_ij^T).
-        offset_weights = self.params["W"].transpose(2, 3, 0, 1).reshape(-1, filters, g.channels).astype(self.dtype)
+        gathered = need_input_grad and self._gathers_input_grad()
+        if gathered:  # (filters, kh*kw*C): every offset's W_ij^T side by side, (i, j, channel) order
+            offset_weights = self.params["W"].transpose(0, 2, 3, 1).reshape(filters, -1).astype(self.dtype)
+        else:  # (kh*kw, filters, in_c): one W_ij^T per kernel offset, for dx = sum_ij shift_ij(dy @ W_ij^T)
+            offset_weights = self.params["W"].transpose(2, 3, 0, 1).reshape(-1, filters, g.channels).astype(self.dtype)
         grad = np.zeros((k + ("b" in self.params), filters), dtype=self.dtype)
         (height, width), (top, _, left, _) = g.in_hw, g.pads
         # dx in x's memory order, so the layer before reads its gradient as it wrote its output;
@@ -446,6 +462,14 @@ class Conv2D(Layer):
             if dx_cl is None:
                 continue
             dx_block = dx_cl[start:stop]
+            if gathered:
+                dcols = (dy_rows @ offset_weights).reshape(n, *g.out_hw, g.kernel[0] * g.kernel[1], g.channels)
+                target = dx_block if dx_block.flags.c_contiguous else \
+                    self._workspace.get("dx_gathered", chunk, (*g.in_hw, g.channels), self.dtype)[:n]
+                gather_input_gradient(dcols, target, g.kernel, top, left)
+                if target is not dx_block:
+                    dx_block[...] = target
+                continue
             if dx_block.flags.c_contiguous:  # channels-last: summed in place
                 dx_block.fill(0)
                 col2im_offsets(dy_rows, offset_weights, dx_block, g)

@@ -8,8 +8,8 @@ from typing import ClassVar, cast
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from core.layers._compiled import max_pool_backward, max_pool_forward
 from core.layers._im2col import channels_last, image_shape_fix, pair, pair_text, to_channels_first
-from core.layers._pool_kernels import max_pool_backward, max_pool_forward
 from core.layers.base import Layer, Shape, format_shape
 from core.params import Param
 from core.registry import register_layer
@@ -166,7 +166,7 @@ class MaxPool2D(Pool2D):
         """x: (batch, C, H, W) -> (batch, C, OH, OW), same dtype as x.
 
         2×2 windows with stride 2 (the usual case) run compiled loops that also remember
-        each window's winner for backward (``core.layers._pool_kernels``); everything else,
+        each window's winner for backward (``core.layers._compiled``); everything else,
         or without numba, the NumPy loop over window offsets below."""
         self._winner = None
         compiled = self._compiled_forward(x)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import core.layers._pool_kernels as pool_kernels
+import core.layers._compiled as pool_kernels
 import core.layers.conv as conv_module
 from core.layers import reference
 from core.layers.activations import Activation
@@ -66,7 +66,9 @@ def built(layer, input_shape, dtype, seed=0):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("memory", ["channels_first", "channels_last"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}-{c[1]}f-k{c[2]}-s{c[3]}-{c[4]}")
-def test_conv2d_equals_reference(case, memory, dtype):
+@pytest.mark.parametrize("jit", ["compiled", "numpy"])
+def test_conv2d_equals_reference(case, memory, dtype, jit, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_JIT", "1" if jit == "compiled" else "0")  # the input gradient's two paths
     shape, filters, kernel, stride, padding, use_bias = case
     layer = built(Conv2D(filters, kernel, stride, padding, use_bias=use_bias), shape, dtype)
     rng = np.random.default_rng(1)
@@ -90,6 +92,31 @@ def test_conv2d_equals_reference(case, memory, dtype):
         assert_close(layer.grads["b"], ref_db, dtype)
     assert layer.backward(dy, need_input_grad=False) is None  # the first layer's shortcut
     assert_close(layer.grads["W"], ref_dw, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("memory", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("case", [c for c in CONV_CASES if c[3] == 1 and c[0][0] > 1],
+                         ids=lambda c: f"{c[0]}-{c[1]}f-k{c[2]}-{c[4]}")
+def test_compiled_input_gradient_is_the_numpy_sums_bit_for_bit(case, memory, dtype, monkeypatch):
+    """The gathered input gradient adds each pixel's offsets from zero in the order the NumPy
+    path adds its blocks, so the two give the same bits. (With one input channel the NumPy
+    path's per-offset products are one column wide, which BLAS sums as matrix-vector products
+    in another order; each path still explains itself exactly: test_formulas.py.)"""
+    shape, filters, kernel, stride, padding, use_bias = case
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((5, *shape)).astype(dtype)
+    if memory == "channels_last":
+        x = channels_last_copy(x)
+    results = []
+    for jit in ("1", "0"):
+        monkeypatch.setenv("NNSTUDIO_JIT", jit)
+        layer = built(Conv2D(filters, kernel, stride, padding, use_bias=use_bias), shape, dtype, seed=3)
+        assert layer.arithmetic(5).gathered_input_grad == (jit == "1")
+        y = layer.forward(x, training=True)
+        results.append(layer.backward(np.linspace(-1, 1, y.size).reshape(y.shape).astype(dtype)))
+    np.testing.assert_array_equal(results[0], results[1])
+    assert results[0].strides == results[1].strides
 
 
 @pytest.mark.parametrize("case", [CONV_CASES[0], CONV_CASES[2], CONV_CASES[4]], ids=["offset-major", "pixel-major",

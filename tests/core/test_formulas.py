@@ -200,12 +200,15 @@ CONV_FAST_PATHS = {
 }
 
 
+@pytest.mark.parametrize("jit", ["compiled", "numpy"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", list(CONV_FAST_PATHS))
-def test_conv_formulas_follow_each_fast_path_to_the_last_bit(case, dtype):
+def test_conv_formulas_follow_each_fast_path_to_the_last_bit(case, dtype, jit, monkeypatch):
     """Every Conv2D number (output, weight and bias gradient, input gradient) recomputes the
     engine's number bit for bit on each formulation of the fast path: patches ordered by
-    kernel offset then channel, the bias folded in, block by block."""
+    kernel offset then channel, the bias folded in, block by block; the input gradient both
+    gathered by the compiled kernel (stride 1) and summed offset by offset with NumPy."""
+    monkeypatch.setenv("NNSTUDIO_JIT", "1" if jit == "compiled" else "0")
     shape, settings, batch, layout, several_blocks = CONV_FAST_PATHS[case]
     net = Network.from_spec({"input_shape": shape, "dtype": dtype, "loss": "mse", "seed": 6,
                              "optimizer": {"type": "SGD", "learning_rate": 0.1},
@@ -214,6 +217,7 @@ def test_conv_formulas_follow_each_fast_path_to_the_last_bit(case, dtype):
     arithmetic = net.layers[0].arithmetic(batch)
     assert arithmetic.layout == layout
     assert (len(arithmetic.blocks()) > 1) == several_blocks
+    assert arithmetic.gathered_input_grad == (jit == "compiled" and settings.get("stride", 1) == 1)
     trace = _traced(net, n=batch)
     record = trace.layers[0]
     rng = np.random.default_rng(7)

@@ -76,7 +76,7 @@ def test_preload_reads_no_imported_file_and_nothing_already_loaded(monkeypatch, 
 DEFERRED = ("core.analysis.formulas", "core.analysis.finite_differences", "core.analysis.exact_sums",
             "core.analysis.walkthrough", "core.export.check", "core.export.onnx", "core.export.pytorch",
             "core.export.numpy_script", "core.export.weights", "core.training.finetune", "core.data.augment",
-            "core.data.pen", "numba", "core.layers._pool_kernels_jit")
+            "core.data.pen", "numba", "core.layers._compiled_jit")
 
 #: Runs ``python -m nnstudio``'s own ``main`` in a fresh interpreter; at the moment the app
 #: declares itself ready (NNSTUDIO_READY_FILE's hook) it records what is imported and loaded,

@@ -34,9 +34,9 @@ _failed = False
 def _compile() -> Any:
     """Import numba (~0.15 s, never at start-up) and the kernels (compiled per signature on
     first call, or loaded from numba's on-disk cache)."""
-    from core.layers import _pool_kernels_jit
+    from core.layers import _compiled_jit
 
-    return _pool_kernels_jit
+    return _compiled_jit
 
 
 def kernels() -> Any:
@@ -94,3 +94,13 @@ def max_pool_backward(dy: np.ndarray, winner: np.ndarray, x: np.ndarray) -> np.n
     if x.shape[3] > 2 * ow:
         dx[:, :, :, 2 * ow:] = 0
     return dx
+
+
+def gather_input_gradient(dcols: np.ndarray, dx: np.ndarray, kernel: tuple[int, int], top: int, left: int) -> None:
+    """dx (n, H, W, C), C-contiguous, from dcols (n, OH, OW, kh*kw, C) of a stride-1
+    convolution (see ``_compiled_jit.gather_input_gradient``). Only when ``kernels()`` is not
+    None (the caller checks: it sums with NumPy otherwise)."""
+    k = kernels()
+    if k is None or not dx.flags.c_contiguous or not dcols.flags.c_contiguous:
+        raise RuntimeError("gather_input_gradient needs the compiled kernels and C-contiguous arrays")
+    k.gather_input_gradient(dcols, dx, kernel[0], kernel[1], top, left)

@@ -1,4 +1,4 @@
-"""The numba kernels behind ``core.layers._pool_kernels`` (imported only from there, lazily:
+"""The numba kernels behind ``core.layers._compiled`` (imported only from there, lazily:
 importing this module imports numba). Module-level functions, so numba can cache them.
 
 Every window is decided without branches (selects the compiler vectorises): the running
@@ -93,3 +93,33 @@ def backward_first(dy: np.ndarray, winner: np.ndarray, dx: np.ndarray) -> None:
                     top[2 * c + 1] = v if k == 1 else 0.0
                     bottom[2 * c] = v if k == 2 else 0.0
                     bottom[2 * c + 1] = v if k == 3 else 0.0
+
+
+@_jit
+def gather_input_gradient(dcols: np.ndarray, dx: np.ndarray, kh: int, kw: int, top: int, left: int) -> None:
+    """A stride-1 convolution's input gradient from its per-offset blocks, one pass.
+
+    dcols: (n, OH, OW, kh*kw, C), entry [s, r, c, i*kw + j, ch] = what output pixel (r, c)
+    passes back through kernel offset (i, j) to channel ch (Σ over filters, one matrix product).
+    dx:    (n, H, W, C), written whole: each input pixel's contributions summed from zero in
+           row-major (i, j) order (the order ``col2im_offsets`` adds its blocks, so the same
+           bits); an offset whose output pixel would lie outside the output adds nothing.
+    """
+    batch, oh, ow, _, channels = dcols.shape
+    height, width = dx.shape[1], dx.shape[2]
+    for n in range(batch):
+        for y in range(height):
+            for x in range(width):
+                for ch in range(channels):
+                    dx[n, y, x, ch] = 0.0
+                for i in range(kh):
+                    r = y + top - i
+                    if r < 0 or r >= oh:
+                        continue
+                    for j in range(kw):
+                        c = x + left - j
+                        if c < 0 or c >= ow:
+                            continue
+                        offset = i * kw + j
+                        for ch in range(channels):
+                            dx[n, y, x, ch] += dcols[n, r, c, offset, ch]
