@@ -97,29 +97,28 @@ def backward_first(dy: np.ndarray, winner: np.ndarray, dx: np.ndarray) -> None:
 
 @_jit
 def gather_input_gradient(dcols: np.ndarray, dx: np.ndarray, kh: int, kw: int, top: int, left: int) -> None:
-    """A stride-1 convolution's input gradient from its per-offset blocks, one pass.
+    """A stride-1 convolution's input gradient from its per-offset blocks.
 
     dcols: (n, OH, OW, kh*kw, C), entry [s, r, c, i*kw + j, ch] = what output pixel (r, c)
     passes back through kernel offset (i, j) to channel ch (Σ over filters, one matrix product).
-    dx:    (n, H, W, C), written whole: each input pixel's contributions summed from zero in
-           row-major (i, j) order (the order ``col2im_offsets`` adds its blocks, so the same
-           bits); an offset whose output pixel would lie outside the output adds nothing.
+    dx:    (n, H, W, C), written whole: zeroed, then one pass per kernel offset in row-major
+           (i, j) order adds that offset's block onto the pixels it read (whole row runs; what
+           it read from the padding is left out): the order ``col2im_offsets`` adds its blocks
+           in, so the same bits.
     """
     batch, oh, ow, _, channels = dcols.shape
     height, width = dx.shape[1], dx.shape[2]
-    for n in range(batch):
-        for y in range(height):
-            for x in range(width):
-                for ch in range(channels):
-                    dx[n, y, x, ch] = 0.0
-                for i in range(kh):
+    dx[:] = 0.0
+    for i in range(kh):
+        for j in range(kw):
+            offset = i * kw + j
+            first, stop = max(0, j - left), min(width, ow + j - left)
+            for n in range(batch):
+                for y in range(height):
                     r = y + top - i
                     if r < 0 or r >= oh:
                         continue
-                    for j in range(kw):
+                    for x in range(first, stop):
                         c = x + left - j
-                        if c < 0 or c >= ow:
-                            continue
-                        offset = i * kw + j
                         for ch in range(channels):
                             dx[n, y, x, ch] += dcols[n, r, c, offset, ch]
