@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import SpecError
+from core.layers._compiled import adam_update
 from core.params import Param, validate_config
 from core.registry import OPTIMIZER_REGISTRY, register_optimizer
 
@@ -175,6 +176,12 @@ class Adam(Optimizer):
         b1, b2 = c["beta1"], c["beta2"]
         m = self._slot(key, "m", param)
         v = self._slot(key, "v", param)
+        bias1 = 1 - b1 ** t
+        bias2 = 1 - b2 ** t
+        # One compiled pass when numba is there: the same operations, so the same bits.
+        if adam_update(param, grad, m, v, (b1, b2, 1 - b1, 1 - b2, 1.0 / np.sqrt(bias2), c["epsilon"],
+                                           c["learning_rate"] / bias1)):
+            return
         # The textbook expressions, each pass written into one of two reused buffers instead
         # of a fresh temporary (same operations, same rounding; ~1/3 faster on big layers).
         scaled, denom = self._scratch(param)
@@ -185,8 +192,6 @@ class Adam(Optimizer):
         scaled *= dt(1 - b2)
         v *= dt(b2)
         v += scaled  # v = b2 v + (1 - b2) g²
-        bias1 = 1 - b1 ** t
-        bias2 = 1 - b2 ** t
         np.sqrt(v, out=denom)
         denom *= dt(1.0 / np.sqrt(bias2))
         denom += dt(c["epsilon"])  # sqrt(v / bias2) + eps

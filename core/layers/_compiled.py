@@ -104,3 +104,17 @@ def gather_input_gradient(dcols: np.ndarray, dx: np.ndarray, kernel: tuple[int, 
     if k is None or not dx.flags.c_contiguous or not dcols.flags.c_contiguous:
         raise RuntimeError("gather_input_gradient needs the compiled kernels and C-contiguous arrays")
     k.gather_input_gradient(dcols, dx, kernel[0], kernel[1], top, left)
+
+
+def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
+                scalars: tuple[float, ...]) -> bool:
+    """Adam's element-wise update in one compiled pass (``_compiled_jit.adam_update``;
+    ``scalars``: b1, b2, 1 - b1, 1 - b2, 1 / sqrt(bias2), eps, lr / bias1); False (nothing
+    done) when the kernels are unavailable or an array is not C-contiguous in param's dtype."""
+    k = kernels()
+    arrays = (param, grad, m, v)
+    if k is None or any(not a.flags.c_contiguous or a.dtype != param.dtype for a in arrays):
+        return False
+    dt = param.dtype.type
+    k.adam_update(*(a.reshape(-1) for a in arrays), *(dt(s) for s in scalars))
+    return True

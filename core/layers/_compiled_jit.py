@@ -122,3 +122,29 @@ def gather_input_gradient(dcols: np.ndarray, dx: np.ndarray, kh: int, kw: int, t
                         c = x + left - j
                         for ch in range(channels):
                             dx[n, y, x, ch] += dcols[n, r, c, offset, ch]
+
+
+@_jit
+def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, b1: float, b2: float,
+                one_minus_b1: float, one_minus_b2: float, inv_sqrt_bias2: float, eps: float, step: float) -> None:
+    """One Adam step over flat C-contiguous arrays in one pass, with exactly the NumPy path's
+    operations per element (each rounded to the arrays' dtype; no fused multiply-add):
+    m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²; p -= step · m / (sqrt(v) · inv_sqrt_bias2 + eps).
+    The scalars arrive already in the arrays' dtype."""
+    for k in range(param.size):
+        g = grad[k]
+        scaled = g * one_minus_b1
+        mk = m[k] * b1
+        mk = mk + scaled
+        m[k] = mk
+        sq = g * g
+        sq = sq * one_minus_b2
+        vk = v[k] * b2
+        vk = vk + sq
+        v[k] = vk
+        denom = np.sqrt(vk)
+        denom = denom * inv_sqrt_bias2
+        denom = denom + eps
+        update = mk / denom
+        update = update * step
+        param[k] = param[k] - update
