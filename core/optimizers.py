@@ -26,6 +26,10 @@ from core.params import Param, validate_config
 from core.registry import OPTIMIZER_REGISTRY, register_optimizer
 
 ParamTriple = tuple[str, np.ndarray, np.ndarray]
+#: Parameters of at least this many values take Adam's compiled one-pass update (measured per
+#: float32 parameter: 100,352 values 173 µs compiled vs 162 NumPy; 200,000: 339 vs 347;
+#: 401,408, the shipped model's Dense: 678 vs 916).
+COMPILED_ADAM_FROM = 1 << 18
 
 _LR = Param("learning_rate", "float", minimum=0.0, maximum=10.0, exclusive_minimum=True, log_scale=True,
             label="Learning rate", help="step size of each update; too high diverges, too low crawls")
@@ -178,9 +182,11 @@ class Adam(Optimizer):
         v = self._slot(key, "v", param)
         bias1 = 1 - b1 ** t
         bias2 = 1 - b2 ** t
-        # One compiled pass when numba is there: the same operations, so the same bits.
-        if adam_update(param, grad, m, v, (b1, b2, 1 - b1, 1 - b2, 1.0 / np.sqrt(bias2), c["epsilon"],
-                                           c["learning_rate"] / bias1)):
+        # One compiled pass when numba is there and the arrays outgrow the cache (the same
+        # operations, so the same bits); smaller ones are faster as NumPy's cached passes.
+        if param.size >= COMPILED_ADAM_FROM and adam_update(
+                param, grad, m, v, (b1, b2, 1 - b1, 1 - b2, 1.0 / np.sqrt(bias2), c["epsilon"],
+                                    c["learning_rate"] / bias1)):
             return
         # The textbook expressions, each pass written into one of two reused buffers instead
         # of a fresh temporary (same operations, same rounding; ~1/3 faster on big layers).
