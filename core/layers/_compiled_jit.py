@@ -18,6 +18,22 @@ _jit = numba.njit(cache=True, nogil=True)
 
 
 @_jit
+def window_max(va: float, vb: float, vc: float, vd: float) -> tuple[float, int]:
+    """(maximum, winner code) of one window's values in row-major order, without branches:
+    a later value wins only when strictly greater, so the first maximum does; a NaN anywhere
+    gives NaN and ``NO_WINNER``."""
+    m, k = va, 0
+    t = vb > m
+    m, k = (vb, 1) if t else (m, k)
+    t = vc > m
+    m, k = (vc, 2) if t else (m, k)
+    t = vd > m
+    m, k = (vd, 3) if t else (m, k)
+    nan = (va != va) | (vb != vb) | (vc != vc) | (vd != vd)
+    return (va + vb + vc + vd, NO_WINNER) if nan else (m, k)
+
+
+@_jit
 def forward_last(x: np.ndarray, y: np.ndarray, winner: np.ndarray) -> None:
     """x (B, H, W, C) -> y, winner (B, OH, OW, C); channels innermost (channels-last memory)."""
     batch, oh, ow, channels = y.shape
@@ -29,16 +45,7 @@ def forward_last(x: np.ndarray, y: np.ndarray, winner: np.ndarray) -> None:
                 out, won = y[n, r, c], winner[n, r, c]
                 for ch in range(channels):
                     va, vb, vc, vd = a[ch], b[ch], cc[ch], d[ch]
-                    m, k = va, 0
-                    t = vb > m
-                    m, k = (vb, 1) if t else (m, k)
-                    t = vc > m
-                    m, k = (vc, 2) if t else (m, k)
-                    t = vd > m
-                    m, k = (vd, 3) if t else (m, k)
-                    nan = (va != va) | (vb != vb) | (vc != vc) | (vd != vd)
-                    out[ch] = va + vb + vc + vd if nan else m
-                    won[ch] = NO_WINNER if nan else k
+                    out[ch], won[ch] = window_max(va, vb, vc, vd)
 
 
 @_jit
@@ -52,16 +59,7 @@ def forward_first(x: np.ndarray, y: np.ndarray, winner: np.ndarray) -> None:
                 out, won = y[n, ch, r], winner[n, ch, r]
                 for c in range(ow):
                     va, vb, vc, vd = top[2 * c], top[2 * c + 1], bottom[2 * c], bottom[2 * c + 1]
-                    m, k = va, 0
-                    t = vb > m
-                    m, k = (vb, 1) if t else (m, k)
-                    t = vc > m
-                    m, k = (vc, 2) if t else (m, k)
-                    t = vd > m
-                    m, k = (vd, 3) if t else (m, k)
-                    nan = (va != va) | (vb != vb) | (vc != vc) | (vd != vd)
-                    out[c] = va + vb + vc + vd if nan else m
-                    won[c] = NO_WINNER if nan else k
+                    out[c], won[c] = window_max(va, vb, vc, vd)
 
 
 @_jit
