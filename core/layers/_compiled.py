@@ -118,3 +118,17 @@ def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarra
     dt = param.dtype.type
     k.adam_update(*(a.reshape(-1) for a in arrays), *(dt(s) for s in scalars))
     return True
+
+
+def relu_backward(x: np.ndarray, dy: np.ndarray) -> np.ndarray | None:
+    """dy · (x > 0) in one compiled pass, in x's memory order; None (the caller multiplies
+    with NumPy) without the kernels, or when x and dy are not stored alike and contiguously."""
+    k = kernels()
+    if k is None or x.dtype != dy.dtype or x.strides != dy.strides or x.shape != dy.shape:
+        return None
+    dx = np.empty_like(x)
+    flats = [a.ravel(order="K") for a in (x, dy, dx)]
+    if not all(np.may_share_memory(f, a) for f, a in zip(flats, (x, dy, dx), strict=True)):
+        return None  # not contiguous in any order: ravel copied
+    k.relu_backward(*flats, x.dtype.type(1), x.dtype.type(0))
+    return dx

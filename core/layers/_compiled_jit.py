@@ -146,3 +146,12 @@ def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarra
         update = mk / denom
         update = update * step
         param[k] = param[k] - update
+
+
+@_jit
+def relu_backward(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, one: float, zero: float) -> None:
+    """Flat arrays in one memory order: dx = dy · (x > 0), the factor 1 or 0 in the arrays'
+    dtype (``one``, ``zero``) as the NumPy path multiplies; one pass instead of a comparison
+    and a mixed-type product."""
+    for k in range(x.size):
+        dx[k] = dy[k] * (one if x[k] > 0 else zero)

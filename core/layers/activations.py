@@ -15,6 +15,7 @@ from typing import cast
 
 import numpy as np
 
+from core.layers._compiled import relu_backward
 from core.layers.base import Layer, Shape
 from core.params import Param
 from core.registry import ACTIVATION_REGISTRY, register_activation, register_layer
@@ -100,6 +101,12 @@ def gelu_derivative(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return cast(np.ndarray, (dy * slope).astype(dy.dtype, copy=False))
 
 
+def _relu_derivative(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """dy · (x > 0): one compiled pass when x and dy are stored alike, else NumPy's product."""
+    compiled = relu_backward(x, dy)
+    return compiled if compiled is not None else dy * (x > 0)
+
+
 def _leaky_relu_derivative(x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
     scale = np.where(x > 0, dy.dtype.type(1), dy.dtype.type(LEAKY_RELU_SLOPE))
     return cast(np.ndarray, dy * scale)
@@ -114,7 +121,7 @@ def _softmax_derivative(x: np.ndarray, s: np.ndarray, dy: np.ndarray) -> np.ndar
 # (s' = s(1-s), tanh' = 1 - t²). Masks by multiplication: ~10x faster than np.where on
 # conv-sized arrays.
 ACTIVATION_FUNCTIONS: tuple[ActivationFunction, ...] = tuple(register_activation(f) for f in (
-    ActivationFunction("relu", lambda x: np.maximum(x, 0), lambda x, y, dy: dy * (x > 0),
+    ActivationFunction("relu", lambda x: np.maximum(x, 0), _relu_derivative,
                        "max(x, 0): passes positives, blocks negatives", kinked=True),
     ActivationFunction("leaky_relu", lambda x: np.where(x > 0, x, x * LEAKY_RELU_SLOPE), _leaky_relu_derivative,
                        f"like relu, but negatives keep a slope of {LEAKY_RELU_SLOPE}", kinked=True),

@@ -243,7 +243,9 @@ def test_avg_pool_equals_reference(pool, stride, shape, memory, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("memory", ["channels_first", "channels_last"])
-def test_relu_equals_reference_exactly(memory, dtype):
+@pytest.mark.parametrize("jit", ["compiled", "numpy"])
+def test_relu_equals_reference_exactly(memory, dtype, jit, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_JIT", "1" if jit == "compiled" else "0")
     layer = built(Activation("relu"), (4, 6, 6), dtype)
     rng = np.random.default_rng(7)
     x = np.round(rng.standard_normal((3, 4, 6, 6)), 1).astype(dtype)  # exact zeros included
@@ -251,7 +253,11 @@ def test_relu_equals_reference_exactly(memory, dtype):
         x = channels_last_copy(x)
     np.testing.assert_array_equal(layer.forward(x, training=True), reference.relu_forward(x))
     dy = rng.standard_normal(x.shape).astype(dtype)
-    np.testing.assert_array_equal(layer.backward(dy), reference.relu_backward(x, dy))
+    if memory == "channels_last":
+        dy = channels_last_copy(dy)  # stored like x: the compiled pass applies
+    dx = layer.backward(dy)
+    np.testing.assert_array_equal(dx, reference.relu_backward(x, dy))
+    assert dx.strides == x.strides
 
 
 # -- memory order: what keeps the layers from transposing each other's arrays -----------------------
