@@ -1,24 +1,24 @@
-"""Compiled loops for 2×2 / stride-2 max pooling (numba), the one place NumPy is too slow.
+"""The engine's few compiled loops (numba): where NumPy needs several passes over a big array
+for what one loop does in one. Each function here decides whether its kernel
+(``core.layers._compiled_jit``) can run and returns None / False otherwise, so the caller runs
+its NumPy path — which stays the reference: tests hold both equal, and both run
+(``NNSTUDIO_JIT=0`` switches the kernels off; so does a missing or incompatible numba).
 
-Why compiled: NumPy needs ~5 passes over a feature map for the max-pool gradient (compare
-every input with its window's maximum, the first-maximum rule on four quarters, a cast, a
-multiply) and its forward cannot remember where each maximum was without more passes. One
-loop does both in one pass each, remembering the winner of every window in one byte:
-measured on the shipped model's first pooling (64 × 32 × 28 × 28, float32, one thread)
-0.25 ms forward and 0.27 ms backward, against 0.9 and 2.3 ms for the NumPy path — the
-difference between a CNN step slower and faster than PyTorch's.
+- 2×2 / stride-2 max pooling: NumPy needs ~5 passes for the gradient (compare every input with
+  its window's maximum, the first-maximum rule on four quarters, a cast, a multiply); the
+  kernels remember each window's winner in a byte during forward. Shipped model's first
+  pooling (64 × 32 × 28 × 28, float32, one thread): 0.25 + 0.27 ms against 0.9 + 2.3 ms.
+  Semantics exactly NumPy's: the gradient goes to the FIRST maximum in row-major window order
+  (codes 0-3); a window holding a NaN outputs NaN and passes no gradient (code 4).
+- The stride-1 convolution input gradient's sums (``gather_input_gradient``), Adam's update on
+  big parameters (``adam_update``) and relu's backward (``relu_backward``): the NumPy path's
+  operations in its order, so the same bits.
 
-The NumPy implementation in ``core.layers.pooling`` stays the reference (and the fallback
-when numba is missing, fails to import, or ``NNSTUDIO_JIT=0``); ``tests/core/test_fast_paths.py``
-holds both equal, ties and NaN included. numba is imported on the first pooling call (never
-at start-up) and compiles each kernel once per dtype and layout (~0.25 s each), cached on
-disk (``cache=True``) for later runs. ``nogil=True``: the training thread lets the GUI run.
-
-Semantics, exactly those of the NumPy path: the output is the maximum of each window; the
-gradient goes to the FIRST maximum in row-major window order (0: top-left, 1: top-right, 2:
-bottom-left, 3: bottom-right); a window holding a NaN outputs that NaN and passes no gradient
-(winner code 4), as ``np.maximum`` and the equality test do.
+numba is imported on the first call (never at start-up: ~0.15 s), compiles each kernel once
+per signature (~0.25 s) and caches it on disk (``cache=True``); ``nogil``, so the training
+thread lets the GUI run.
 """
+
 
 from __future__ import annotations
 
