@@ -77,10 +77,13 @@ def max_pool_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
-def max_pool_backward(dy: np.ndarray, winner: np.ndarray, x: np.ndarray) -> np.ndarray:
+def max_pool_backward(dy: np.ndarray, winner: np.ndarray, x: np.ndarray) -> np.ndarray | None:
     """dy (batch, C, OH, OW) -> dx shaped and ordered like x, for the winner codes of
-    ``max_pool_forward(x)``; a last odd row / column (in no window) gets zero."""
+    ``max_pool_forward(x)``; a last odd row / column (in no window) gets zero. None when the
+    kernels were switched off since the forward pass (the caller's NumPy path then runs)."""
     k = kernels()
+    if k is None:
+        return None
     dx = np.empty_like(x)
     oh, ow = winner.shape[2:]
     dy = dy.astype(x.dtype, copy=False)

@@ -191,7 +191,9 @@ class MaxPool2D(Pool2D):
             return None
         x, y = self._x, self._y
         if self._winner is not None:
-            return max_pool_backward(dy, self._winner, x)
+            dx = max_pool_backward(dy, self._winner, x)
+            if dx is not None:
+                return dx
         if self._pairs_fast_path(x) and channels_last(y).flags.c_contiguous:
             return self._backward_pairs(x, y, dy)
         dx = np.zeros_like(x)  # x's memory order (channels-last after a convolution)
