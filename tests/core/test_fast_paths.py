@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import core.layers._compiled as pool_kernels
+import core.layers._compiled as compiled_loops
 import core.layers.conv as conv_module
 from core.layers import reference
 from core.layers.activations import Activation
@@ -204,7 +204,7 @@ def test_max_pool_equals_reference_exactly_with_ties(pool, stride, shape, memory
 def test_compiled_max_pool_runs_and_matches_numpy_with_nan_and_infinities(memory, dtype, monkeypatch):
     """The 2×2 path is compiled (numba is a dependency) and gives the NumPy path's values and
     gradients, NaN and ±inf windows included (a NaN window outputs NaN and passes nothing)."""
-    assert pool_kernels.kernels() is not None
+    assert compiled_loops.kernels() is not None
     rng = np.random.default_rng(12)
     x = np.round(rng.standard_normal((3, 5, 6, 8)), 1).astype(dtype)
     x[0, 0, 0, 0], x[1, 2, 3, 5], x[2, 4, 5, 7] = np.nan, np.inf, -np.inf
@@ -246,6 +246,7 @@ def test_avg_pool_equals_reference(pool, stride, shape, memory, dtype):
 @pytest.mark.parametrize("jit", ["compiled", "numpy"])
 def test_relu_equals_reference_exactly(memory, dtype, jit, monkeypatch):
     monkeypatch.setenv("NNSTUDIO_JIT", "1" if jit == "compiled" else "0")
+    monkeypatch.setattr(compiled_loops, "COMPILED_RELU_FROM", 1)  # this small map takes the compiled pass too
     layer = built(Activation("relu"), (4, 6, 6), dtype)
     rng = np.random.default_rng(7)
     x = np.round(rng.standard_normal((3, 4, 6, 6)), 1).astype(dtype)  # exact zeros included
