@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.analysis import winograd_bounds
 from core.analysis.exact_sums import Product, blas_sum, exact_dot, sum_bound
 from core.analysis.trace import LayerTrace, StepTrace
 from core.errors import TrainingError
@@ -215,19 +216,31 @@ def _same(value: float, engine: float) -> bool:
     return bool(np.float64(value) == np.float64(engine)) or (math.isnan(value) and math.isnan(engine))
 
 
-def _verdict(exact: bool, engine: float, value: float, tolerance: float) -> str:
+#: Why an engine number may differ from the sum shown, when it is not the same sum.
+OTHER_ORDER = "a sum added in another order"
+WINOGRAD_ARITHMETIC = "Winograd's arithmetic"
+#: How a Conv2D number computed by Winograd's F(2×2, 3×3) is shown (``core.layers._winograd``).
+WINOGRAD_HOW = ("the engine computed this number with Winograd's F(2×2, 3×3): it transforms each 4×4 tile "
+                "of inputs and each 3×3 kernel, multiplies 16 numbers per tile instead of 36 and transforms "
+                "back, which is the same sum in exact arithmetic but rounds differently; shown: the exactly "
+                "rounded direct sum")
+
+
+def _verdict(exact: bool, engine: float, value: float, tolerance: float, reason: str = OTHER_ORDER) -> str:
     if exact:
         return f"engine: {full(engine)}, identical to the last bit"
     return (f"engine: {full(engine)}, {num(abs(value - engine), 3)} apart, within the bound "
-            f"{num(tolerance, 3)} for a sum added in another order")
+            f"{num(tolerance, 3)} for {reason}")
 
 
 def _formula(title: str, equation: str, lines: Sequence[str], value: float, engine: float,
              terms: tuple[Term, ...] = (), rest: Term | None = None,
-             window: dict[str, np.ndarray] | None = None, tolerance: float = 0.0) -> Formula:
-    """A Formula whose last line compares ``value`` with the engine's number."""
+             window: dict[str, np.ndarray] | None = None, tolerance: float = 0.0,
+             reason: str = OTHER_ORDER) -> Formula:
+    """A Formula whose last line compares ``value`` with the engine's number (``reason``: why
+    they may differ, within ``tolerance``)."""
     exact = _same(value, engine)
-    lines = [*lines, f"= {full(value)}   ({_verdict(exact, engine, value, tolerance)})"]
+    lines = [*lines, f"= {full(value)}   ({_verdict(exact, engine, value, tolerance, reason)})"]
     return Formula(title, equation, terms, rest, tuple(lines), float(value), float(engine), exact,
                    0.0 if exact else tolerance, window)
 
@@ -518,6 +531,8 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
     dtype = _dtype(record)
     kernel, stride, top, left = _conv_geometry(record, trace)
     arithmetic = _conv_arithmetic(trace, record)
+    winograd = arithmetic.layout == "winograd"
+    reason = WINOGRAD_ARITHMETIC if winograd else OTHER_ORDER
     w, b = record.params["W"], record.params.get("b")
     channels = w.shape[1]
     x, dy = record.input, record.grad_output
@@ -536,25 +551,30 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
         kernel_patch = np.asarray(w[f], dtype=dtype).transpose(1, 2, 0).ravel()
         weights = kernel_patch if b is None else np.append(kernel_patch, dtype.type(b[f]))
         inputs = patch if b is None else np.append(patch, dtype.type(1))
-        form, i_entry, j_entry = arithmetic.output_product(sample, f, r, c)
-        value, tolerance, how = _product_sum(weights, inputs, _matmul_product(form, dtype), i_entry, j_entry)
+        if winograd:
+            value, how = float(dtype.type(exact_dot(weights, inputs))), WINOGRAD_HOW
+            tolerance = winograd_bounds.output_bound(x[sample], w, b, f, r, c, top, left, (oh, ow), dtype)
+        else:
+            form, i_entry, j_entry = arithmetic.output_product(sample, f, r, c)
+            value, tolerance, how = _product_sum(weights, inputs, _matmul_product(form, dtype), i_entry, j_entry)
         labels = [f"x{sub(ch, r0 + i, c0 + j)}·W{sub(f, ch, i, j)}" for ch, i, j in offsets] + [f"b{sub(f)}·1"]
         terms, rest = _sum_terms(labels, inputs, weights, max_terms)
         equation = (f"z{sub(f, r, c)} = Σ over channels c and kernel offsets (i, j) of "
                     f"x[c, {r}·{stride[0]} + i − {top}, {c}·{stride[1]} + j − {left}]·W[{f}, c, i, j]"
                     + ("" if b is None else f" + b{sub(f)}"))
+        summed = (f"Σ of the {k_all:,} products ({how})" if winograd else
+                  f"Σ of the {k_all:,} products in the engine's order (kernel offsets row by row, the channels "
+                  f"of each offset together; {how}"
+                  + ("" if b is None else "; the bias as one more product b·1, as the engine computes it") + ")")
         lines = [equation, f"the window: {channels} channel(s) × {kernel[0]}×{kernel[1]}, rows {r0} to "
                            f"{r0 + kernel[0] - 1}, columns {c0} to {c0 + kernel[1] - 1} of the input "
                            "(outside the image: zero padding)",
-                 *_listed(terms, rest),
-                 f"Σ of the {k_all:,} products in the engine's order (kernel offsets row by row, the channels "
-                 f"of each offset together; {how}"
-                 + ("" if b is None else "; the bias as one more product b·1, as the engine computes it") + ")"]
+                 *_listed(terms, rest), summed]
         drawn = {"input": window, "kernel": np.array(w[f]), "products": window * w[f],
                  "origin": np.array([r0, c0])}
         return _formula(f"{_name(record)} · filter {f} · pixel ({r}, {c}) · sample {sample} — convolution",
                         equation, lines, value, float(record.output[sample, f, r, c]), terms, rest, drawn,
-                        tolerance)
+                        tolerance, reason)
     if quantity in ("grad:W", "grad:b"):
         if quantity == "grad:W":
             f, ch, i, j = index
@@ -571,6 +591,9 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
             what = f"b[{f}]"
             equation = f"dL/db{sub(f)} = Σ over the batch and the output pixels of δ[{f}, r, c]"
         deltas = np.asarray(dy[:, f], dtype=dtype).reshape(batch, -1)
+        if winograd:
+            return _explain_winograd_gradient(record, quantity, index, arithmetic, cols, deltas, what, equation,
+                                              top, left, max_terms)
         tolerance = 0.0
         hows = set()
         part_lines = []
@@ -610,6 +633,7 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
     total = dtype.type(0)
     tolerance = 0.0
     terms_all: list[Term] = []
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []  # (δ, W) of every offset, for Winograd's direct sum
     for i in range(kernel[0]):
         for j in range(kernel[1]):
             r_num, c_num = yy + top - i, xx + left - j
@@ -618,12 +642,16 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
             r, c = r_num // stride[0], c_num // stride[1]
             if not (0 <= r < oh and 0 <= c < ow):
                 continue
-            form, i_entry, j_entry = arithmetic.input_grad_product(sample, r, c, ch, (i, j))
-            part, tol, _ = _product_sum(np.asarray(dy[sample, :, r, c], dtype=dtype),
-                                        np.asarray(w[:, ch, i, j], dtype=dtype), _matmul_product(form, dtype),
-                                        i_entry, j_entry)
-            total = total + dtype.type(part)  # the kernel offsets' blocks are added onto the image in order
-            tolerance += tol
+            deltas_rc = np.asarray(dy[sample, :, r, c], dtype=dtype)
+            weights_ij = np.asarray(w[:, ch, i, j], dtype=dtype)
+            if winograd:
+                part = exact_dot(deltas_rc, weights_ij)
+                pairs.append((deltas_rc, weights_ij))
+            else:
+                form, i_entry, j_entry = arithmetic.input_grad_product(sample, r, c, ch, (i, j))
+                part, tol, _ = _product_sum(deltas_rc, weights_ij, _matmul_product(form, dtype), i_entry, j_entry)
+                total = total + dtype.type(part)  # the kernel offsets' blocks are added onto the image in order
+                tolerance += tol
             terms_all.append(Term(f"output ({r}, {c}) through W[:, {ch}, {i}, {j}]: Σ_f W[f, {ch}, {i}, {j}]·δ[f, "
                                   f"{r}, {c}]", float(part)))
     ranked = sorted(terms_all, key=lambda t: -abs(t.value))
@@ -634,9 +662,51 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
     lines = [equation, f"{len(terms_all)} output pixel(s) saw input ({yy}, {xx}) of channel {ch}",
              *[f"  {t.text} = {num(t.value, 6)}" for t in shown],
              *([f"  + {rest.text}, summed: {num(rest.value, 6)}"] if rest else [])]
+    if winograd:
+        total = dtype.type(exact_dot(np.concatenate([d for d, _ in pairs] or [np.zeros(0)]),
+                                     np.concatenate([wt for _, wt in pairs] or [np.zeros(0)])))
+        tolerance = winograd_bounds.input_grad_bound(np.asarray(dy[sample]), w, ch, yy, xx, top, left, dtype)
+        lines.append(f"Σ of the contributions ({WINOGRAD_HOW})")
     return _formula(f"{_name(record)} · input ({ch}, {yy}, {xx}) · sample {sample} — gradient passed back",
                     equation, lines, float(total), float(record.grad_input[sample, ch, yy, xx]), shown, rest,
-                    tolerance=tolerance)
+                    tolerance=tolerance, reason=reason)
+
+
+def _explain_winograd_gradient(record: LayerTrace, quantity: str, index: tuple[int, ...],
+                               arithmetic: ConvArithmetic, cols: np.ndarray, deltas: np.ndarray, what: str,
+                               equation: str, top: int, left: int, max_terms: int) -> Formula:
+    """A weight or bias gradient of a Conv2D computed by Winograd's F(2×2, 3×3).
+
+    cols (batch, OH*OW): the input value each output pixel multiplied the weight with (ones for
+    the bias); deltas (batch, OH*OW): δ of the filter. The bias gradient is a plain sum the
+    engine adds pixel after pixel within each block of samples, then block after block: shown
+    in that order, to the last bit. A weight gradient goes through the transformed tiles: the
+    exactly rounded direct sum and the bound (``core.analysis.winograd_bounds``)."""
+    dtype = _dtype(record)
+    batch, pixels = deltas.shape
+    labels = [f"δ{sub(index[0], p // record.output.shape[3], p % record.output.shape[3])}·x (sample {s})"
+              for s in range(batch) for p in range(pixels)]
+    terms, rest = _sum_terms(labels, deltas.reshape(-1), cols.reshape(-1), max_terms)
+    engine = float(record.grads[quantity[5:]][index])
+    if quantity == "grad:b":
+        total = dtype.type(0)
+        for start, stop in arithmetic.blocks():  # each block's pixels added in order, then onto the total
+            total = total + np.cumsum(deltas[start:stop].reshape(-1), dtype=dtype)[-1]
+        abs_sum = float(np.abs(deltas.astype(np.float64)).sum())
+        tolerance = sum_bound(abs_sum, deltas.size, dtype)
+        how = (f"the δ added one after another within each block of up to {arithmetic.block} samples, the blocks "
+               "added in order, as the engine adds them")
+        reason = OTHER_ORDER
+    else:
+        f, ch, i, j = index
+        total = dtype.type(exact_dot(deltas.reshape(-1), cols.reshape(-1)))
+        tolerance = winograd_bounds.weight_grad_bound(record.input, record.grad_output, f, ch, i, j, top, left,
+                                                      dtype)
+        how = WINOGRAD_HOW
+        reason = WINOGRAD_ARITHMETIC
+    lines = [equation, *_listed(terms, rest), f"Σ of the {deltas.size:,} products ({how})"]
+    return _formula(f"{_name(record)} · {what} — gradient", equation, lines, float(total), engine, terms, rest,
+                    tolerance=tolerance, reason=reason)
 
 
 def _conv_window_values(x: np.ndarray, ch: int, i: int, j: int, out_hw: tuple[int, int],

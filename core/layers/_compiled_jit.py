@@ -155,3 +155,158 @@ def relu_backward(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, one: float, zer
     and a mixed-type product."""
     for k in range(x.size):
         dx[k] = dy[k] * (one if x[k] > 0 else zero)
+
+
+# -- Winograd F(2×2, 3×3) tile transforms (see core.layers._winograd) ----------------------------
+# Each loop reads and writes whole channel rows (views), so the innermost loop runs over
+# contiguous values and vectorises; a tile's values outside the image read a row of zeros.
+
+
+@_jit
+def winograd_input_tiles(x: np.ndarray, top: int, left: int, tiles_h: int, tiles_w: int, v: np.ndarray) -> None:
+    """x (n, H, W, C) -> v (16, n*tiles_h*tiles_w, C): for every 4×4 input tile d (tile (a, b)
+    starts at row 2a - top, column 2b - left; zeros outside the image), V = Bᵀ d B, entry
+    (k, l) of V at v[4k + l, tile]. Tiles are ordered (sample, a, b)."""
+    n, height, width, channels = x.shape
+    zero = np.zeros(channels, x.dtype)
+    rows = np.empty((4, 4, channels), x.dtype)  # Bᵀ d, the tile's rows combined
+    t = 0
+    for s in range(n):
+        for a in range(tiles_h):
+            r0 = 2 * a - top
+            in0, in1 = 0 <= r0 < height, 0 <= r0 + 1 < height
+            in2, in3 = 0 <= r0 + 2 < height, 0 <= r0 + 3 < height
+            for b in range(tiles_w):
+                c0 = 2 * b - left
+                for j in range(4):
+                    c = c0 + j
+                    col = 0 <= c < width
+                    d0 = x[s, r0, c] if col and in0 else zero
+                    d1 = x[s, r0 + 1, c] if col and in1 else zero
+                    d2 = x[s, r0 + 2, c] if col and in2 else zero
+                    d3 = x[s, r0 + 3, c] if col and in3 else zero
+                    e0, e1, e2, e3 = rows[0, j], rows[1, j], rows[2, j], rows[3, j]
+                    for ch in range(channels):
+                        e0[ch] = d0[ch] - d2[ch]
+                        e1[ch] = d1[ch] + d2[ch]
+                        e2[ch] = d2[ch] - d1[ch]
+                        e3[ch] = d1[ch] - d3[ch]
+                for k in range(4):
+                    f0, f1, f2, f3 = rows[k, 0], rows[k, 1], rows[k, 2], rows[k, 3]
+                    o0, o1, o2, o3 = v[4 * k, t], v[4 * k + 1, t], v[4 * k + 2, t], v[4 * k + 3, t]
+                    for ch in range(channels):
+                        o0[ch] = f0[ch] - f2[ch]
+                        o1[ch] = f1[ch] + f2[ch]
+                        o2[ch] = f2[ch] - f1[ch]
+                        o3[ch] = f1[ch] - f3[ch]
+                t += 1
+
+
+@_jit
+def winograd_output_tiles(m: np.ndarray, bias: np.ndarray, tiles_h: int, tiles_w: int, y: np.ndarray) -> None:
+    """m (16, n*tiles_h*tiles_w, F) -> y (n, OH, OW, F): each tile's 2×2 outputs Aᵀ M A + bias
+    (entry (k, l) of M at m[4k + l, tile]); outputs past OH / OW (odd sizes) are dropped."""
+    n, oh, ow, filters = y.shape
+    p = np.empty((4, filters), y.dtype)  # Aᵀ M, first row
+    q = np.empty((4, filters), y.dtype)  # Aᵀ M, second row
+    t = 0
+    for s in range(n):
+        for a in range(tiles_h):
+            r = 2 * a
+            for b in range(tiles_w):
+                c = 2 * b
+                for j in range(4):
+                    m0, m1, m2, m3 = m[j, t], m[4 + j, t], m[8 + j, t], m[12 + j, t]
+                    pj, qj = p[j], q[j]
+                    for f in range(filters):
+                        pj[f] = m0[f] + m1[f] + m2[f]
+                        qj[f] = m1[f] - m2[f] - m3[f]
+                for i in range(2):
+                    if r + i >= oh:
+                        continue
+                    h0, h1, h2, h3 = (p[0], p[1], p[2], p[3]) if i == 0 else (q[0], q[1], q[2], q[3])
+                    out = y[s, r + i, c]
+                    for f in range(filters):
+                        out[f] = h0[f] + h1[f] + h2[f] + bias[f]
+                    if c + 1 < ow:
+                        out = y[s, r + i, c + 1]
+                        for f in range(filters):
+                            out[f] = h1[f] - h2[f] - h3[f] + bias[f]
+                t += 1
+
+
+@_jit
+def winograd_output_grad_tiles(dy: np.ndarray, tiles_h: int, tiles_w: int, dm: np.ndarray) -> None:
+    """dy (n, OH, OW, F) -> dm (16, n*tiles_h*tiles_w, F): per tile dM = A dY Aᵀ, dY the
+    tile's 2×2 output gradient (zeros past OH / OW): the transpose of the output transform."""
+    n, oh, ow, filters = dy.shape
+    zero = np.zeros(filters, dy.dtype)
+    t = 0
+    for s in range(n):
+        for a in range(tiles_h):
+            r = 2 * a
+            for b in range(tiles_w):
+                c = 2 * b
+                g00 = dy[s, r, c]
+                g01 = dy[s, r, c + 1] if c + 1 < ow else zero
+                g10 = dy[s, r + 1, c] if r + 1 < oh else zero
+                g11 = dy[s, r + 1, c + 1] if r + 1 < oh and c + 1 < ow else zero
+                for k in range(4):  # row k of A dY: (g0 + ... ) per column, then (.) Aᵀ
+                    o0, o1, o2, o3 = dm[4 * k, t], dm[4 * k + 1, t], dm[4 * k + 2, t], dm[4 * k + 3, t]
+                    for f in range(filters):
+                        if k == 0:
+                            u, w = g00[f], g01[f]
+                        elif k == 1:
+                            u, w = g00[f] + g10[f], g01[f] + g11[f]
+                        elif k == 2:
+                            u, w = g00[f] - g10[f], g01[f] - g11[f]
+                        else:
+                            u, w = -g10[f], -g11[f]
+                        o0[f] = u
+                        o1[f] = u + w
+                        o2[f] = u - w
+                        o3[f] = -w
+                t += 1
+
+
+@_jit
+def winograd_input_grad_tiles(dv: np.ndarray, top: int, left: int, tiles_h: int, tiles_w: int,
+                              dx: np.ndarray) -> None:
+    """dv (16, n*tiles_h*tiles_w, C) -> dx (n, H, W, C) += B dV Bᵀ of every tile, at the 4×4
+    pixels it read (those inside the image), tiles in order: the transpose of the input
+    transform. The caller zeroes dx."""
+    n, height, width, channels = dx.shape
+    rows = np.empty((4, 4, channels), dx.dtype)  # B dV
+    tile = np.empty((4, 4, channels), dx.dtype)  # B dV Bᵀ
+    t = 0
+    for s in range(n):
+        for a in range(tiles_h):
+            r0 = 2 * a - top
+            for b in range(tiles_w):
+                c0 = 2 * b - left
+                for j in range(4):
+                    v0, v1, v2, v3 = dv[j, t], dv[4 + j, t], dv[8 + j, t], dv[12 + j, t]
+                    e0, e1, e2, e3 = rows[0, j], rows[1, j], rows[2, j], rows[3, j]
+                    for ch in range(channels):
+                        e0[ch] = v0[ch]
+                        e1[ch] = v1[ch] - v2[ch] + v3[ch]
+                        e2[ch] = v1[ch] + v2[ch] - v0[ch]
+                        e3[ch] = -v3[ch]
+                for i in range(4):
+                    f0, f1, f2, f3 = rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3]
+                    o0, o1, o2, o3 = tile[i, 0], tile[i, 1], tile[i, 2], tile[i, 3]
+                    for ch in range(channels):
+                        o0[ch] = f0[ch]
+                        o1[ch] = f1[ch] - f2[ch] + f3[ch]
+                        o2[ch] = f1[ch] + f2[ch] - f0[ch]
+                        o3[ch] = -f3[ch]
+                first, stop = max(0, -c0), min(4, width - c0)
+                for i in range(4):
+                    r = r0 + i
+                    if r < 0 or r >= height:
+                        continue
+                    for j in range(first, stop):
+                        out, add = dx[s, r, c0 + j], tile[i, j]
+                        for ch in range(channels):
+                            out[ch] += add[ch]
+                t += 1

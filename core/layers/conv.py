@@ -8,6 +8,7 @@ from types import MappingProxyType
 import numpy as np
 
 from core.initializers import INITIALIZERS, get_initializer
+from core.layers import _winograd as winograd
 from core.layers._compiled import gather_input_gradient, kernels
 from core.layers._im2col import (
     WORKSPACE_LIMIT_BYTES,
@@ -77,6 +78,10 @@ class ConvArithmetic:
       * ``"per-sample"`` (few filters on few channels, e.g. a 1-channel first layer): per sample
         weights^T (filters, K [+1]) @ cols (K [+1], OH*OW); the weight gradient per sample
         cols @ dy^T, summed over the block's samples in order.
+      * ``"winograd"`` (3×3, stride 1, 16+ input channels, compiled kernels available):
+        Winograd's F(2×2, 3×3) (``core.layers._winograd``), block by block; no product here
+        yields one number as a plain sum (the formulas bound the difference instead), except
+        the bias gradient: each block's δ added pixel after pixel, the blocks in order.
     Blocks' weight-gradient partials are added to a zero total in block order. The input
     gradient (every layout): per block, dy_rows (pixels, filters) @ W_ij^T (filters, C) for
     each kernel offset (stacked), added onto a zero image offset by offset, (i, j) row-major;
@@ -179,8 +184,14 @@ class Conv2D(Layer):
     into the product as an extra weight row against a constant column of ones (db falls out
     of the dW product). The output is stored channels-last (what the product yields; the
     next layers read it without transposing), except for a first layer with few filters. The
-    backward pass recomputes each block's patches from the cached input instead of keeping
-    a batch-wide column matrix. ``core.layers.reference.conv2d_*`` is the plain version.
+    backward pass reads the patches kept from forward when they are small, else recomputes
+    them block by block from the cached input.
+
+    A 3×3, stride-1 layer on 16+ input channels (the usual hidden convolution) runs Winograd's
+    F(2×2, 3×3) instead when the compiled kernels are available (``core.layers._winograd``):
+    16 multiplications per 2×2 outputs and channel instead of 36; the same numbers up to
+    rounding. ``core.layers.reference.conv2d_*`` is the plain version; tests hold every path
+    to it.
     """
 
     type_name = "Conv2D"
@@ -212,6 +223,8 @@ class Conv2D(Layer):
         self._geometry: Geometry | None = None
         self._x: np.ndarray | None = None
         self._kept_columns = False
+        self._forward_winograd = False  # how the last forward computed (backward follows it)
+        self._kept_winograd = False
 
     def describe(self) -> str:
         text = f"Conv2D {self.config['filters']} {pair_text(self.kernel)}"
@@ -267,6 +280,7 @@ class Conv2D(Layer):
         self._workspace.clear()
         self._x = None
         self._kept_columns = False
+        self._forward_winograd = self._kept_winograd = False
 
     def _built_geometry(self) -> Geometry:
         if self._geometry is None:
@@ -367,6 +381,10 @@ class Conv2D(Layer):
                              f"but receives a batch of shape {format_shape(x.shape)}")
         g = self._built_geometry()
         batch, (oh, ow), filters = x.shape[0], g.out_hw, self.config["filters"]
+        jit = kernels() if self._winograd_shape() else None
+        if jit is not None:
+            return self._forward_winograd_path(x, training, jit)
+        self._forward_winograd = False
         weights = self._weight_matrix()
         channels_last_out = self._channels_last_output()
         if channels_last_out:
@@ -393,6 +411,24 @@ class Conv2D(Layer):
         self._x = x if training or column_bytes <= WORKSPACE_LIMIT_BYTES else None
         return to_channels_first(y) if channels_last_out else y
 
+    def _winograd_shape(self) -> bool:
+        """Whether this layer has the shape Winograd's F(2×2, 3×3) computes (3×3, stride 1, enough
+        input channels: ``core.layers._winograd``); it runs when the compiled kernels are there."""
+        return winograd.applies(self.kernel, self.strides, self._built_geometry().channels)
+
+    def _forward_winograd_path(self, x: np.ndarray, training: bool, jit: object) -> np.ndarray:
+        """``forward`` by Winograd's F(2×2, 3×3); the output stored channels-last. Training keeps
+        the transformed input tiles for backward when they are small (as the column matrices)."""
+        g = self._built_geometry()
+        tiles_h, tiles_w = winograd.tile_counts(g.out_hw)
+        tile_bytes = 16 * tiles_h * tiles_w * g.channels * x.shape[0] * self.dtype.itemsize
+        keep = training and tile_bytes <= min(KEEP_COLUMNS_BYTES, WORKSPACE_LIMIT_BYTES)
+        x = np.asarray(x, dtype=self.dtype)
+        y = winograd.forward(x, self.params["W"], self.params.get("b"), g, self._workspace, keep, jit)
+        self._forward_winograd, self._kept_winograd, self._kept_columns = True, keep, False
+        self._x = x if training or tile_bytes <= WORKSPACE_LIMIT_BYTES else None
+        return to_channels_first(y)
+
     def _channels_last_output(self) -> bool:
         """The memory order of the output: channels-last (batch, OH, OW, filters), what the
         pixel-major product yields, except for few filters on few input channels (the first
@@ -405,6 +441,10 @@ class Conv2D(Layer):
         """How ``forward`` and ``backward`` compute a batch of ``batch`` samples (see
         ``ConvArithmetic``): read by the step-through formulas, so they follow this layer's
         arithmetic instead of guessing it."""
+        g, filters = self._built_geometry(), int(self.config["filters"])
+        if self._winograd_shape() and kernels() is not None:
+            block = winograd.block_samples(g, filters, batch, self.dtype.itemsize)
+            return ConvArithmetic("winograd", batch, block, g, filters, "b" in self.params, False)
         if self._offset_major():
             layout = "offset-major" if self._channels_last_output() else "per-sample"
         else:
@@ -433,6 +473,15 @@ class Conv2D(Layer):
         if self._x is None:
             raise RuntimeError("Conv2D.backward needs a forward first (with training=True for very large batches)")
         g, x = self._built_geometry(), self._x
+        if self._forward_winograd:
+            jit = kernels()
+            if jit is not None:
+                dw, db, dx_wino = winograd.backward(x, dy, self.params["W"], g, self._workspace, self._kept_winograd,
+                                                    need_input_grad, jit)
+                self.grads["W"][...] = dw
+                if "b" in self.grads:
+                    self.grads["b"][...] = db
+                return dx_wino
         batch, filters, k = x.shape[0], self.config["filters"], g.k
         gathered = need_input_grad and self._gathers_input_grad()
         if gathered:  # (filters, kh*kw*C): every offset's W_ij^T side by side, (i, j, channel) order

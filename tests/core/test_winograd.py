@@ -1,0 +1,224 @@
+"""Conv2D's Winograd F(2×2, 3×3) path (``core.layers._winograd``): which layers take it, the
+tile transforms against the documented matrices, the layer against the plain reference
+(values and gradients, every shape of tiling), finite differences in float64, and the
+step-through's explanation of its numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import core.layers.conv as conv_module
+from core import Network
+from core.analysis.formulas import Pick, explain
+from core.analysis.trace import trace_step
+from core.layers import _compiled, reference
+from core.layers import _winograd as winograd
+from core.layers.conv import Conv2D
+
+pytestmark = pytest.mark.skipif(_compiled.kernels() is None, reason="needs numba (a dependency)")
+
+TOLERANCE = {np.float32: 3e-6, np.float64: 1e-13}  # × the largest reference value
+
+# (input per sample, filters, padding, use_bias): odd and even sizes, rectangles, tiny images
+CASES = [
+    ((16, 14, 14), 32, "same", True),   # even: 7×7 whole tiles
+    ((16, 13, 11), 5, "same", True),    # odd both ways: the last tiles cut off
+    ((17, 9, 12), 3, "valid", True),    # valid: 7×10 outputs, no padding
+    ((16, 3, 3), 4, "valid", False),    # one output pixel, no bias
+    ((16, 1, 1), 2, "same", True),      # a 1×1 image: every tile mostly padding
+    ((20, 2, 5), 7, "same", False),
+]
+
+
+def _layer(shape, filters, padding, use_bias, dtype, seed=0) -> Conv2D:
+    layer = Conv2D(filters, 3, 1, padding, use_bias=use_bias)
+    layer.build(shape, np.random.default_rng(seed), dtype)
+    if use_bias:
+        layer.params["b"][...] = np.random.default_rng(seed + 1).standard_normal(filters)
+    return layer
+
+
+def _close(got: np.ndarray, want: np.ndarray, dtype) -> None:
+    assert got.shape == want.shape and got.dtype == dtype
+    scale = max(float(np.abs(want).max(initial=0.0)), 1.0)
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE[dtype] * scale)
+
+
+def test_which_layers_take_winograd(monkeypatch):
+    def layout(channels, kernel=3, stride=1):
+        layer = Conv2D(8, kernel, stride, "same")
+        layer.build((channels, 10, 10), np.random.default_rng(0))
+        return layer.arithmetic(4).layout
+
+    assert layout(16) == layout(64) == "winograd"
+    assert layout(15) != "winograd"  # too few channels: the 16 products would be too thin
+    assert layout(32, kernel=5) != "winograd" and layout(32, stride=2) != "winograd"
+    monkeypatch.setenv("NNSTUDIO_JIT", "0")  # no compiled transforms: im2col
+    assert layout(32) == "pixel-major"
+
+
+def test_tile_kernels_compute_the_documented_transforms():
+    """The compiled transforms against B_T, A_T and G written as matrices (one tile, many channels)."""
+    jit = _compiled.kernels()
+    rng = np.random.default_rng(0)
+    d = rng.standard_normal((1, 4, 4, 5))  # one 4×4 tile (a 2×2-output 'valid' layer)
+    v = np.empty((16, 1, 5))
+    jit.winograd_input_tiles(d, 0, 0, 1, 1, v)
+    want = np.einsum("ki,ijc,lj->klc", winograd.B_T, d[0], winograd.B_T).reshape(16, 1, 5)
+    np.testing.assert_allclose(v, want, atol=1e-13)
+
+    m = rng.standard_normal((16, 1, 3))
+    bias = rng.standard_normal(3)
+    y = np.empty((1, 2, 2, 3))
+    jit.winograd_output_tiles(m, bias, 1, 1, y)
+    want_y = np.einsum("ik,klf,jl->ijf", winograd.A_T, m.reshape(4, 4, 3), winograd.A_T) + bias
+    np.testing.assert_allclose(y[0], want_y, atol=1e-13)
+
+    dy = rng.standard_normal((1, 2, 2, 3))  # the transposes: A dY Aᵀ and B dV Bᵀ
+    dm = np.empty((16, 1, 3))
+    jit.winograd_output_grad_tiles(dy, 1, 1, dm)
+    np.testing.assert_allclose(dm.reshape(4, 4, 3), np.einsum("ki,ijf,lj->klf", winograd.A_T.T, dy[0],
+                                                              winograd.A_T.T), atol=1e-13)
+    dv = rng.standard_normal((16, 1, 5))
+    dx = np.zeros((1, 4, 4, 5))
+    jit.winograd_input_grad_tiles(dv, 0, 0, 1, 1, dx)
+    np.testing.assert_allclose(dx[0], np.einsum("ik,klc,jl->ijc", winograd.B_T.T, dv.reshape(4, 4, 5),
+                                                winograd.B_T.T), atol=1e-13)
+
+    w = rng.standard_normal((3, 5, 3, 3))  # U = G g Gᵀ, and dW = Gᵀ dU G its transpose
+    u = winograd.transformed_weights(w, np.dtype(np.float64))
+    want_u = np.einsum("ki,fcij,lj->klcf", winograd.G, w, winograd.G).reshape(16, 5, 3)
+    np.testing.assert_allclose(u, want_u, atol=1e-13)
+    du = rng.standard_normal((16, 5, 3))
+    np.testing.assert_allclose(winograd.weight_gradient(du), np.einsum("ki,klcf,lj->fcij", winograd.G,
+                                                                       du.reshape(4, 4, 5, 3), winograd.G),
+                               atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("memory", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[1]}f-{c[2]}")
+def test_winograd_equals_the_reference_convolution(case, memory, dtype):
+    shape, filters, padding, use_bias = case
+    layer = _layer(shape, filters, padding, use_bias, dtype)
+    assert layer.arithmetic(5).layout == "winograd"
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, *shape)).astype(dtype)
+    if memory == "channels_last":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    w, b = layer.params["W"], layer.params.get("b")
+    y = layer.forward(x, training=True)
+    _close(y, reference.conv2d_forward(x, w, b, (1, 1), padding), dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(dy)
+    ref_dx, ref_dw, ref_db = reference.conv2d_backward(x, w, dy, (1, 1), padding)
+    _close(dx, ref_dx, dtype)
+    assert dx.strides == np.empty_like(x).strides or np.array_equal(np.argsort(dx.strides), np.argsort(x.strides))
+    _close(layer.grads["W"], ref_dw, dtype)
+    if b is not None:
+        _close(layer.grads["b"], ref_db, dtype)
+    assert layer.backward(dy, need_input_grad=False) is None  # the first layer's shortcut
+    _close(layer.grads["W"], ref_dw, dtype)
+
+
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30], ids=["tiles rebuilt", "tiles kept"])
+def test_blocks_with_a_partial_last_one_and_kept_or_rebuilt_tiles(keep_bytes, monkeypatch):
+    """A block per sample and a batch of 7 (block size 2, so a last block of 1): the same
+    numbers as one batch-wide block, whether forward's tiles are kept or rebuilt in backward."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 16, 10, 9))
+    dy = rng.standard_normal((7, 6, 10, 9))
+    results = []
+    for block_bytes in (1 << 30, 1):
+        monkeypatch.setattr(winograd, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(conv_module, "KEEP_COLUMNS_BYTES", keep_bytes)
+        layer = _layer((16, 10, 9), 6, "same", True, np.float64)
+        blocks = layer.arithmetic(7).blocks()
+        assert (len(blocks) == 1) == (block_bytes > 1)
+        layer.forward(x, training=True)
+        results.append((layer.backward(dy), layer.grads["W"].copy(), layer.grads["b"].copy()))
+    for one, many in zip(*results, strict=True):
+        np.testing.assert_allclose(one, many, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_gradients_match_finite_differences():
+    """dL/dx and dL/dW of L = Σ y·R (R fixed) by central differences, float64."""
+    rng = np.random.default_rng(5)
+    layer = _layer((16, 5, 6), 3, "same", True, np.float64)
+    x = rng.standard_normal((2, 16, 5, 6))
+    r = rng.standard_normal((2, 3, 5, 6))
+    layer.forward(x, training=True)
+    dx = layer.backward(r)
+    dw = layer.grads["W"].copy()
+
+    def loss() -> float:
+        return float((layer.forward(x) * r).sum())
+
+    h = 1e-6
+    for index in [(0, 0, 0, 0), (1, 15, 4, 5), (0, 7, 2, 3), (1, 3, 0, 5)]:
+        saved = x[index]
+        x[index] = saved + h
+        up = loss()
+        x[index] = saved - h
+        down = loss()
+        x[index] = saved
+        assert (up - down) / (2 * h) == pytest.approx(dx[index], rel=1e-6, abs=1e-8)
+    w = layer.params["W"]
+    for index in [(0, 0, 0, 0), (2, 15, 2, 2), (1, 8, 1, 0)]:
+        saved = w[index]
+        w[index] = saved + h
+        up = loss()
+        w[index] = saved - h
+        down = loss()
+        w[index] = saved
+        assert (up - down) / (2 * h) == pytest.approx(dw[index], rel=1e-6, abs=1e-8)
+
+
+def test_a_nan_reaches_exactly_the_outputs_whose_window_holds_it():
+    """The transforms mix a tile's inputs, but an output's formula uses only its own 3×3 window
+    (its transform coefficients for the others are structurally absent, not zero multiples)."""
+    layer = _layer((16, 8, 8), 4, "same", True, np.float32)
+    x = np.ones((1, 16, 8, 8), np.float32)
+    x[0, 3, 4, 5] = np.nan
+    y = layer.forward(x)
+    want = np.isnan(reference.conv2d_forward(x, layer.params["W"], layer.params["b"], (1, 1), "same"))
+    np.testing.assert_array_equal(np.isnan(y), want)
+    assert want.sum() == 4 * 9
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_step_through_explains_winograd_numbers_within_their_bound(dtype):
+    """Every Conv2D number of a Winograd layer: the direct sum of its products, the engine's
+    number, and a bound on their difference that holds and is small beside the numbers; the
+    bias gradient, a plain sum, to the last bit."""
+    net = Network.from_spec({"input_shape": [16, 7, 6], "dtype": dtype, "loss": "mse", "seed": 6,
+                             "optimizer": {"type": "SGD", "learning_rate": 0.1},
+                             "layers": [{"type": "Conv2D", "filters": 5, "kernel_size": 3, "padding": "same"},
+                                        {"type": "Activation", "function": "tanh"},
+                                        {"type": "Flatten"}, {"type": "Dense", "units": 3}]})
+    assert net.layers[0].arithmetic(6).layout == "winograd"
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(6, 16, 7, 6))
+    trace = trace_step(net, x, rng.integers(0, 3, size=6))
+    record = trace.layers[0]
+    shapes = {"output": record.output.shape[1:], "grad_input": record.input.shape[1:],
+              "grad:W": record.grads["W"].shape, "grad:b": record.grads["b"].shape}
+    arrays = {"output": record.output, "grad_input": record.grad_input, "grad:W": record.grads["W"],
+              "grad:b": record.grads["b"]}
+    worst = 0.0
+    for quantity, shape in shapes.items():
+        for _ in range(6):
+            index = tuple(int(rng.integers(d)) for d in shape)
+            sample = None if quantity.startswith("grad:") else int(rng.integers(6))
+            f = explain(trace, Pick(0, quantity, index, sample))
+            if quantity == "grad:b":
+                assert f.exact, "\n".join(f.lines)
+                continue
+            assert "Winograd" in "\n".join(f.lines)
+            assert f.exact or abs(f.value - f.engine_value) <= f.tolerance, "\n".join(f.lines)
+            scale = float(np.abs(arrays[quantity]).max())
+            worst = max(worst, f.tolerance / scale)
+    # A worst-case bound (every rounding the same way, magnified by the transforms' absolute
+    # values), yet small beside the numbers themselves.
+    assert 0 < worst < (1e-3 if dtype == "float32" else 1e-12)
