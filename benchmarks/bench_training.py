@@ -20,8 +20,9 @@ shapes the convolutions multiply and on a big square product: the distance to th
 
 Targets (issue 20): MLP <= 1.0 at batch 128, <= 0.8 at batch 32; README CNN
 (conv8-pool-conv16-pool-dense10) <= 0.7; shipped architecture (conv32-pool-conv64-pool-
-dense128, batch 64 as its recipe trains) <= 0.8; float64 <= 1.8x float32. Without PyTorch
-it prints nnstudio's times only.
+dense128, batch 64 as its recipe trains) <= 0.8; float64 <= 1.8x float32 (printed beside the
+float64 / float32 ratio of the model's matrix products alone on this machine, measured in the
+same run: the hardware's share of it). Without PyTorch it prints nnstudio's times only.
 """
 
 from __future__ import annotations
@@ -196,6 +197,38 @@ def sgemm_rates(net: Network | None, batch: int) -> list[tuple[str, float]]:
     return rates
 
 
+def _median_time(product: Callable[[], object], repeats: int = 5) -> float:
+    product()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def gemm_dtype_ratio(net: Network, batch: int) -> float:
+    """The machine's own float64 / float32 time for the model's matrix products at this batch
+    size (each Dense layer's (batch, in) @ (in, units), each convolution's im2col product
+    (batch*OH*OW, K+1) @ (K+1, filters)), summed: what a training step could at best achieve
+    if it were nothing but those products."""
+    shapes: list[tuple[int, int, int]] = []
+    shape = net.known_input_shape()
+    for layer in net.layers:
+        out = layer.output_shape(shape)
+        if layer.type_name == "Conv2D":
+            shapes.append((batch * out[1] * out[2], int(np.prod(layer.params["W"].shape[1:])) + 1, out[0]))
+        elif layer.type_name == "Dense":
+            shapes.append((batch, int(np.prod(shape)), out[0]))
+        shape = out
+    rng = np.random.default_rng(0)
+    totals = {}
+    for dtype in (np.float32, np.float64):
+        operands = [(rng.random((m, k)).astype(dtype), rng.random((k, n)).astype(dtype)) for m, k, n in shapes]
+        totals[dtype] = sum(_median_time(lambda a=a, b=b: a @ b) for a, b in operands)
+    return totals[np.float64] / totals[np.float32]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=60_000)
@@ -237,13 +270,14 @@ def main() -> int:
               f"{flops / mine / 1e9:8.1f} {flops / ref / 1e9 if ref else float('nan'):6.1f}", flush=True)
     if args.only in (None, "float64"):
         for title, kind, batch in [("MLP Adam batch 128", "mlp", 128), ("CNN Adam batch 128", "cnn", 128)]:
-            f32, _ = numpy_side(kind, adam, batch, x, y, "float32")
+            f32, net32 = numpy_side(kind, adam, batch, x, y, "float32")
             f64, _ = numpy_side(kind, adam, batch, x, y, "float64")
             t64, t32, ratio = alternate(f64, f32, args.repeat)  # ratio = float64 / float32
+            products = gemm_dtype_ratio(net32, batch)
             results.append({"case": f"{title} float64 / float32", "float32_s": t32, "float64_s": t64,
-                            "ratio": ratio})
+                            "ratio": ratio, "matrix_products_ratio": products})
             print(f"{title + ': float64 s, float32 s, ratio':58s} {t64:10.2f} {t32 or float('nan'):8.2f} "
-                  f"{ratio or float('nan'):6.2f}")
+                  f"{ratio or float('nan'):6.2f}   (its matrix products alone: {products:.2f})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

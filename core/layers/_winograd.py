@@ -45,18 +45,22 @@ A_T = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=np.float64)
 
 #: Target size of one block's transformed tiles (V and M): about the L2 cache of one core.
 BLOCK_BYTES = 1 << 20
-#: Fewer input channels than this stay on im2col: the 16 products are too thin to pay for the
-#: transforms. Measured, forward + backward of one layer, float32, one thread, Winograd vs
-#: im2col: 8 -> 16 channels at 14×14, batch 128: 4.1 vs 3.6 ms; 4 -> 8 at 28×28: 12.2 vs 7.6;
+#: Input channels from which Winograd is the faster path, by item size (float32: 4 bytes,
+#: float64: 8); fewer stay on im2col, whose single long product then wins. Measured, forward +
+#: backward of one layer, one thread, Winograd vs im2col, float32: 8 -> 16 channels at 14×14,
+#: batch 128: 4.1 vs 3.6 ms; 4 -> 8 at 28×28: 12.2 vs 7.6; 12 -> 16 at 14×14: 5.1 vs 5.2;
 #: 16 -> 16 at 14×14, batch 64: 2.9 vs 3.3; 32 -> 64 at 14×14 (the shipped model): 7.2 vs
-#: 12.8; 64 -> 64 at 7×7: 4.2 vs 6.1; 16 -> 32 at 28×28, batch 32: 7.5 vs 8.7.
-WINOGRAD_FROM_CHANNELS = 16
+#: 12.8; 64 -> 64 at 7×7: 4.2 vs 6.1. float64 (im2col's wide products are memory-bound there):
+#: 8 -> 16 at 14×14, batch 128: 5.9 vs 7.3; 8 -> 8 at 28×28: 22.2 vs 21.5; 4 -> 8: 15.4 vs 13.3;
+#: 32 -> 64 at 14×14: 15.6 vs 26.2.
+WINOGRAD_FROM_CHANNELS = {4: 16, 8: 8}
 
 
-def applies(kernel: tuple[int, int], strides: tuple[int, int], channels: int) -> bool:
-    """Whether a convolution has the shape F(2×2, 3×3) computes: 3×3 kernel, stride 1, and
-    enough input channels for the products to pay."""
-    return kernel == (3, 3) and strides == (1, 1) and channels >= WINOGRAD_FROM_CHANNELS
+def applies(kernel: tuple[int, int], strides: tuple[int, int], channels: int, dtype: np.dtype) -> bool:
+    """Whether a convolution has the shape F(2×2, 3×3) computes (3×3 kernel, stride 1) and
+    enough input channels, for its dtype, for the 16 products to pay for the transforms."""
+    enough = WINOGRAD_FROM_CHANNELS.get(np.dtype(dtype).itemsize, WINOGRAD_FROM_CHANNELS[4])
+    return kernel == (3, 3) and strides == (1, 1) and channels >= enough
 
 
 def tile_counts(out_hw: tuple[int, int]) -> tuple[int, int]:

@@ -78,7 +78,7 @@ class ConvArithmetic:
       * ``"per-sample"`` (few filters on few channels, e.g. a 1-channel first layer): per sample
         weights^T (filters, K [+1]) @ cols (K [+1], OH*OW); the weight gradient per sample
         cols @ dy^T, summed over the block's samples in order.
-      * ``"winograd"`` (3×3, stride 1, 16+ input channels, compiled kernels available):
+      * ``"winograd"`` (3×3, stride 1, 16+ input channels or 8+ in float64, compiled kernels):
         Winograd's F(2×2, 3×3) (``core.layers._winograd``), block by block; no product here
         yields one number as a plain sum (the formulas bound the difference instead), except
         the bias gradient: each block's δ added pixel after pixel, the blocks in order.
@@ -187,10 +187,10 @@ class Conv2D(Layer):
     backward pass reads the patches kept from forward when they are small, else recomputes
     them block by block from the cached input.
 
-    A 3×3, stride-1 layer on 16+ input channels (the usual hidden convolution) runs Winograd's
-    F(2×2, 3×3) instead when the compiled kernels are available (``core.layers._winograd``):
-    16 multiplications per 2×2 outputs and channel instead of 36; the same numbers up to
-    rounding. ``core.layers.reference.conv2d_*`` is the plain version; tests hold every path
+    A 3×3, stride-1 layer on 16+ input channels (8+ in float64; the usual hidden convolution)
+    runs Winograd's F(2×2, 3×3) instead when the compiled kernels are available
+    (``core.layers._winograd``): 16 multiplications per 2×2 outputs and channel instead of
+    36; the same numbers up to rounding. ``core.layers.reference.conv2d_*`` is the plain version; tests hold every path
     to it.
     """
 
@@ -413,8 +413,9 @@ class Conv2D(Layer):
 
     def _winograd_shape(self) -> bool:
         """Whether this layer has the shape Winograd's F(2×2, 3×3) computes (3×3, stride 1, enough
-        input channels: ``core.layers._winograd``); it runs when the compiled kernels are there."""
-        return winograd.applies(self.kernel, self.strides, self._built_geometry().channels)
+        input channels for its dtype: ``core.layers._winograd``); it runs when the compiled
+        kernels are there."""
+        return winograd.applies(self.kernel, self.strides, self._built_geometry().channels, self.dtype)
 
     def _forward_winograd_path(self, x: np.ndarray, training: bool, jit: object) -> np.ndarray:
         """``forward`` by Winograd's F(2×2, 3×3); the output stored channels-last. Training keeps

@@ -105,7 +105,7 @@ def test_compiled_input_gradient_is_the_numpy_sums_bit_for_bit(case, memory, dty
     path's per-offset products are one column wide, which BLAS sums as matrix-vector products
     in another order; each path still explains itself exactly: test_formulas.py.) Winograd's
     path, which would take the 3×3 layers with 16+ channels, is switched off: test_winograd.py."""
-    monkeypatch.setattr(winograd, "WINOGRAD_FROM_CHANNELS", 1 << 30)
+    monkeypatch.setattr(winograd, "WINOGRAD_FROM_CHANNELS", {4: 1 << 30, 8: 1 << 30})
     shape, filters, kernel, stride, padding, use_bias = case
     rng = np.random.default_rng(13)
     x = rng.standard_normal((5, *shape)).astype(dtype)
@@ -147,8 +147,10 @@ def test_conv2d_blocks_with_a_partial_last_one(case, monkeypatch):
                                                                                     "rectangular"])
 def test_conv2d_backward_with_kept_or_rebuilt_columns(case, keep_bytes, monkeypatch):
     """Small column matrices are kept from forward, big ones rebuilt from x: same gradients;
-    an inference forward in between makes backward use that call's input."""
+    an inference forward in between makes backward use that call's input. (im2col's columns:
+    Winograd's tiles are checked alike in test_winograd.py.)"""
     monkeypatch.setattr(conv_module, "KEEP_COLUMNS_BYTES", keep_bytes)
+    monkeypatch.setattr(winograd, "WINOGRAD_FROM_CHANNELS", {4: 1 << 30, 8: 1 << 30})
     shape, filters, kernel, stride, padding, use_bias = case
     layer = built(Conv2D(filters, kernel, stride, padding, use_bias=use_bias), shape, np.float64)
     rng = np.random.default_rng(12)

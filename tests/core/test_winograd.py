@@ -25,6 +25,7 @@ CASES = [
     ((16, 14, 14), 32, "same", True),   # even: 7×7 whole tiles
     ((16, 13, 11), 5, "same", True),    # odd both ways: the last tiles cut off
     ((17, 9, 12), 3, "valid", True),    # valid: 7×10 outputs, no padding
+    ((8, 6, 7), 4, "same", True),       # float64 from 8 channels (float32: im2col)
     ((16, 3, 3), 4, "valid", False),    # one output pixel, no bias
     ((16, 1, 1), 2, "same", True),      # a 1×1 image: every tile mostly padding
     ((20, 2, 5), 7, "same", False),
@@ -46,13 +47,14 @@ def _close(got: np.ndarray, want: np.ndarray, dtype) -> None:
 
 
 def test_which_layers_take_winograd(monkeypatch):
-    def layout(channels, kernel=3, stride=1):
+    def layout(channels, kernel=3, stride=1, dtype=np.float32):
         layer = Conv2D(8, kernel, stride, "same")
-        layer.build((channels, 10, 10), np.random.default_rng(0))
+        layer.build((channels, 10, 10), np.random.default_rng(0), dtype)
         return layer.arithmetic(4).layout
 
     assert layout(16) == layout(64) == "winograd"
     assert layout(15) != "winograd"  # too few channels: the 16 products would be too thin
+    assert layout(8, dtype=np.float64) == "winograd" and layout(7, dtype=np.float64) != "winograd"
     assert layout(32, kernel=5) != "winograd" and layout(32, stride=2) != "winograd"
     monkeypatch.setenv("NNSTUDIO_JIT", "0")  # no compiled transforms: im2col
     assert layout(32) == "pixel-major"
@@ -102,7 +104,7 @@ def test_tile_kernels_compute_the_documented_transforms():
 def test_winograd_equals_the_reference_convolution(case, memory, dtype):
     shape, filters, padding, use_bias = case
     layer = _layer(shape, filters, padding, use_bias, dtype)
-    assert layer.arithmetic(5).layout == "winograd"
+    assert (layer.arithmetic(5).layout == "winograd") == (shape[0] >= 16 or dtype == np.float64)
     rng = np.random.default_rng(2)
     x = rng.standard_normal((5, *shape)).astype(dtype)
     if memory == "channels_last":
@@ -140,6 +142,26 @@ def test_blocks_with_a_partial_last_one_and_kept_or_rebuilt_tiles(keep_bytes, mo
         results.append((layer.backward(dy), layer.grads["W"].copy(), layer.grads["b"].copy()))
     for one, many in zip(*results, strict=True):
         np.testing.assert_allclose(one, many, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30], ids=["tiles rebuilt", "tiles kept"])
+def test_an_inference_forward_in_between_makes_backward_use_its_input(keep_bytes, monkeypatch):
+    """As with im2col's kept columns: backward differentiates the last forward's input, never
+    tiles a training forward left behind."""
+    monkeypatch.setattr(conv_module, "KEEP_COLUMNS_BYTES", keep_bytes)
+    rng = np.random.default_rng(12)
+    layer = _layer((16, 6, 5), 4, "same", True, np.float64)
+    x, other = rng.standard_normal((2, 3, 16, 6, 5))
+    dy = rng.standard_normal((3, 4, 6, 5))
+    layer.forward(x, training=True)
+    assert layer._kept_winograd == bool(keep_bytes)
+    for inputs in (x, other):
+        if inputs is other:
+            layer.forward(other, training=False)
+        dx = layer.backward(dy)
+        ref_dx, ref_dw, _ = reference.conv2d_backward(inputs, layer.params["W"], dy, (1, 1), "same")
+        _close(dx, ref_dx, np.float64)
+        _close(layer.grads["W"], ref_dw, np.float64)
 
 
 def test_winograd_gradients_match_finite_differences():
