@@ -78,6 +78,16 @@ class Term:
     value: float
 
 
+#: Why an engine number may differ from the sum shown, when it is not the same sum.
+OTHER_ORDER = "a sum added in another order"
+WINOGRAD_ARITHMETIC = "Winograd's arithmetic"
+#: How a Conv2D number computed by Winograd's F(2×2, 3×3) is shown (``core.layers._winograd``).
+WINOGRAD_HOW = ("the engine computed this number with Winograd's F(2×2, 3×3): it transforms each 4×4 tile "
+                "of inputs and each 3×3 kernel, multiplies 16 numbers per tile instead of 36 and transforms "
+                "back, which is the same sum in exact arithmetic but rounds differently; shown: the exactly "
+                "rounded direct sum")
+
+
 @dataclass(frozen=True)
 class Formula:
     """The explanation of one number (see the module docstring on ``exact`` and ``tolerance``).
@@ -102,6 +112,8 @@ class Formula:
     exact: bool
     tolerance: float
     window: dict[str, np.ndarray] | None = field(default=None, compare=False)
+    #: Why ``value`` and ``engine_value`` may differ within ``tolerance`` when not ``exact``.
+    tolerance_reason: str = OTHER_ORDER
 
 
 # -- text helpers ------------------------------------------------------------------------------
@@ -216,16 +228,6 @@ def _same(value: float, engine: float) -> bool:
     return bool(np.float64(value) == np.float64(engine)) or (math.isnan(value) and math.isnan(engine))
 
 
-#: Why an engine number may differ from the sum shown, when it is not the same sum.
-OTHER_ORDER = "a sum added in another order"
-WINOGRAD_ARITHMETIC = "Winograd's arithmetic"
-#: How a Conv2D number computed by Winograd's F(2×2, 3×3) is shown (``core.layers._winograd``).
-WINOGRAD_HOW = ("the engine computed this number with Winograd's F(2×2, 3×3): it transforms each 4×4 tile "
-                "of inputs and each 3×3 kernel, multiplies 16 numbers per tile instead of 36 and transforms "
-                "back, which is the same sum in exact arithmetic but rounds differently; shown: the exactly "
-                "rounded direct sum")
-
-
 def _verdict(exact: bool, engine: float, value: float, tolerance: float, reason: str = OTHER_ORDER) -> str:
     if exact:
         return f"engine: {full(engine)}, identical to the last bit"
@@ -242,7 +244,7 @@ def _formula(title: str, equation: str, lines: Sequence[str], value: float, engi
     exact = _same(value, engine)
     lines = [*lines, f"= {full(value)}   ({_verdict(exact, engine, value, tolerance, reason)})"]
     return Formula(title, equation, terms, rest, tuple(lines), float(value), float(engine), exact,
-                   0.0 if exact else tolerance, window)
+                   0.0 if exact else tolerance, window, reason)
 
 
 def _sum_terms(labels: Sequence[str], a: np.ndarray, b: np.ndarray,
@@ -288,7 +290,8 @@ def _dtype(record: LayerTrace) -> np.dtype:
 
 
 def _name(record: LayerTrace) -> str:
-    return f"{record.description} (layer {record.index})"
+    """The layer as the editor and the step-through's stages number it (from 1)."""
+    return f"{record.description} (layer {record.index + 1})"
 
 
 def _at(sample: int | None, index: tuple[int, ...]) -> tuple[int, ...]:

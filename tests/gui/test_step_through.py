@@ -177,6 +177,34 @@ def test_drawing_on_the_cnn_walk_forward_and_back_and_a_conv_pixel_formula(qtbot
     assert len(view.stage_view("output", 1).outlines) == 1  # the window framed in the pooled feature map
 
 
+def test_a_winograd_convolution_pixel_is_explained_with_its_bound(qtbot, window):
+    """The shipped model's second convolution (32 -> 64 channels, 3×3) computes by Winograd's
+    F(2×2, 3×3): clicking one of its pixels shows the direct sum, says how the engine computed
+    it, and the check line names the bound it is within."""
+    from core.resource_files import resource_file
+
+    with resource_file("models/mnist_cnn.nnz") as path:
+        assert window.open_path(path)
+    view = window.step_view
+    click_tab(qtbot, window, window.draw_panel)
+    draw_seven(qtbot, window.draw_panel.canvas)
+    click_tab(qtbot, window, view)
+    choose_source(qtbot, view, "drawing")
+    trace_ = trace(qtbot, view).trace
+    assert window.document.network.layers[3].arithmetic(1).layout == "winograd"
+    while view.stages[view.stage_index].layer != 3:
+        click(qtbot, view.forward_button)
+    out = trace_.layers[3].output[0]
+    index = tuple(int(i) for i in np.unravel_index(np.argmax(out), out.shape))
+    formula = click_number(qtbot, view, "output", 3, index).formula
+    assert formula.engine_value == float(out[index]) and formula.title.startswith("Conv2D 64 3×3 same (layer 4)")
+    pane = view.side.formula
+    assert "Winograd's F(2×2, 3×3)" in pane.lines_edit.toPlainText()
+    assert abs(formula.value - formula.engine_value) <= formula.tolerance < 1e-3 * abs(formula.engine_value)
+    if not formula.exact:
+        assert "up to rounding (the bound for Winograd's arithmetic" in pane.check_label.text()
+
+
 def test_a_dense_unit_formula_and_apply_changes_the_weights_by_the_shown_update(qtbot, window):
     doc = window.document  # the default document: an MLP on the 8×8 digits
     view = window.step_view

@@ -93,7 +93,8 @@ class FormulaPane(QWidget):
         if formula.exact:
             agreement = "exactly the engine's number, bit for bit"
         elif abs(formula.value - formula.engine_value) <= formula.tolerance:
-            agreement = f"the engine's number within float32 rounding (±{formula.tolerance:.2g})"
+            agreement = (f"the engine's number up to rounding (the bound for {formula.tolerance_reason}: "
+                         f"±{formula.tolerance:.2g})")
         else:
             agreement = f"NOT the engine's number {number_text(formula.engine_value)}"
         self.check_label.setText(f"Recomputed here: {formula.value!r} — {agreement}.")
