@@ -168,6 +168,16 @@ def training_flops(net: Network, samples: int) -> float:
     return total * samples
 
 
+def _median_time(product: Callable[[], object], repeats: int = 5) -> float:
+    product()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def sgemm_rates(net: Network | None, batch: int) -> list[tuple[str, float]]:
     """Measured float32 matmul GFLOP/s: each convolution's forward product at this batch
     size ((batch*OH*OW, K+1) @ (K+1, filters)) and a 2048-square product."""
@@ -187,24 +197,8 @@ def sgemm_rates(net: Network | None, batch: int) -> list[tuple[str, float]]:
     for name, m, k, n in shapes:
         a = rng.random((m, k), dtype=np.float32)
         b = rng.random((k, n), dtype=np.float32)
-        a @ b
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            a @ b
-            times.append(time.perf_counter() - start)
-        rates.append((name, 2 * m * k * n / float(np.median(times)) / 1e9))
+        rates.append((name, 2 * m * k * n / _median_time(lambda a=a, b=b: a @ b) / 1e9))
     return rates
-
-
-def _median_time(product: Callable[[], object], repeats: int = 5) -> float:
-    product()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        product()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def gemm_dtype_ratio(net: Network, batch: int) -> float:

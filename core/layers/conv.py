@@ -190,8 +190,8 @@ class Conv2D(Layer):
     A 3×3, stride-1 layer on 16+ input channels (8+ in float64; the usual hidden convolution)
     runs Winograd's F(2×2, 3×3) instead when the compiled kernels are available
     (``core.layers._winograd``): 16 multiplications per 2×2 outputs and channel instead of
-    36; the same numbers up to rounding. ``core.layers.reference.conv2d_*`` is the plain version; tests hold every path
-    to it.
+    36; the same numbers up to rounding. ``core.layers.reference.conv2d_*`` is the plain
+    version; tests hold every path to it.
     """
 
     type_name = "Conv2D"
@@ -450,8 +450,8 @@ class Conv2D(Layer):
             layout = "offset-major" if self._channels_last_output() else "per-sample"
         else:
             layout = "pixel-major"
-        return ConvArithmetic(layout, batch, self._chunk(batch), self._built_geometry(),
-                              int(self.config["filters"]), "b" in self.params, self._gathers_input_grad())
+        return ConvArithmetic(layout, batch, self._chunk(batch), g, filters, "b" in self.params,
+                              self._gathers_input_grad())
 
     def _gathers_input_grad(self) -> bool:
         """Whether backward sums the input gradient with the compiled gather (stride 1, numba

@@ -177,24 +177,19 @@ def test_winograd_gradients_match_finite_differences():
     def loss() -> float:
         return float((layer.forward(x) * r).sum())
 
-    h = 1e-6
+    def central_difference(array: np.ndarray, index: tuple[int, ...], h: float = 1e-6) -> float:
+        saved = array[index]
+        array[index] = saved + h
+        up = loss()
+        array[index] = saved - h
+        down = loss()
+        array[index] = saved
+        return (up - down) / (2 * h)
+
     for index in [(0, 0, 0, 0), (1, 15, 4, 5), (0, 7, 2, 3), (1, 3, 0, 5)]:
-        saved = x[index]
-        x[index] = saved + h
-        up = loss()
-        x[index] = saved - h
-        down = loss()
-        x[index] = saved
-        assert (up - down) / (2 * h) == pytest.approx(dx[index], rel=1e-6, abs=1e-8)
-    w = layer.params["W"]
+        assert central_difference(x, index) == pytest.approx(dx[index], rel=1e-6, abs=1e-8)
     for index in [(0, 0, 0, 0), (2, 15, 2, 2), (1, 8, 1, 0)]:
-        saved = w[index]
-        w[index] = saved + h
-        up = loss()
-        w[index] = saved - h
-        down = loss()
-        w[index] = saved
-        assert (up - down) / (2 * h) == pytest.approx(dw[index], rel=1e-6, abs=1e-8)
+        assert central_difference(layer.params["W"], index) == pytest.approx(dw[index], rel=1e-6, abs=1e-8)
 
 
 def test_a_nan_reaches_exactly_the_outputs_whose_window_holds_it():
