@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import core.layers.conv as conv_module
 from core import Network
@@ -122,6 +124,35 @@ def test_winograd_equals_the_reference_convolution(case, memory, dtype):
         _close(layer.grads["b"], ref_db, dtype)
     assert layer.backward(dy, need_input_grad=False) is None  # the first layer's shortcut
     _close(layer.grads["W"], ref_dw, dtype)
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 11), width=st.integers(1, 11), extra_channels=st.integers(0, 3),
+       filters=st.integers(1, 5), batch=st.integers(1, 4), padding=st.sampled_from(["same", "valid"]),
+       float64=st.booleans(), channels_last=st.booleans(), seed=st.integers(0, 2**16))
+def test_any_image_size_equals_the_reference(height, width, extra_channels, filters, batch, padding, float64,
+                                             channels_last, seed):
+    """Random image sizes (odd, even, 1 pixel), channel and filter counts, both paddings, dtypes
+    and memory orders: forward and every gradient as the reference computes them."""
+    dtype = np.float64 if float64 else np.float32
+    if padding == "valid" and min(height, width) < 3:
+        height, width = max(height, 3), max(width, 3)
+    shape = ((8 if float64 else 16) + extra_channels, height, width)
+    layer = _layer(shape, filters, padding, True, dtype, seed)
+    assert layer.arithmetic(batch).layout == "winograd"
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, *shape)).astype(dtype)
+    if channels_last:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    w, b = layer.params["W"], layer.params["b"]
+    y = layer.forward(x, training=True)
+    _close(y, reference.conv2d_forward(x, w, b, (1, 1), padding), dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(dy)
+    ref_dx, ref_dw, ref_db = reference.conv2d_backward(x, w, dy, (1, 1), padding)
+    _close(dx, ref_dx, dtype)
+    _close(layer.grads["W"], ref_dw, dtype)
+    _close(layer.grads["b"], ref_db, dtype)
 
 
 @pytest.mark.parametrize("keep_bytes", [0, 1 << 30], ids=["tiles rebuilt", "tiles kept"])
