@@ -81,6 +81,13 @@ class Term:
 #: Why an engine number may differ from the sum shown, when it is not the same sum.
 OTHER_ORDER = "a sum added in another order"
 WINOGRAD_ARITHMETIC = "Winograd's arithmetic"
+#: How a Conv2D output computed by Winograd's F(2×2, 3×3) is recomputed when the BLAS order of
+#: its products is known (``winograd_bounds.engine_output``).
+WINOGRAD_REPLAYED = ("Winograd's F(2×2, 3×3) — the 4×4 input tile around this pixel transformed "
+                     "(V = Bᵀ d B) and each 3×3 kernel (U = G g Gᵀ), then 16 sums over the channels of V·U "
+                     "for the whole 2×2 output tile (the direct way takes 36 products per channel), each added "
+                     "as the BLAS adds it, transformed back (Aᵀ M A) plus the bias; the terms listed are the "
+                     "direct products, which add up to the same number in exact arithmetic")
 #: How a Conv2D number computed by Winograd's F(2×2, 3×3) is shown (``core.layers._winograd``).
 WINOGRAD_HOW = ("the engine computed this number with Winograd's F(2×2, 3×3): it transforms each 4×4 tile "
                 "of inputs and each 3×3 kernel, multiplies 16 numbers per tile instead of 36 and transforms "
@@ -554,9 +561,20 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
         kernel_patch = np.asarray(w[f], dtype=dtype).transpose(1, 2, 0).ravel()
         weights = kernel_patch if b is None else np.append(kernel_patch, dtype.type(b[f]))
         inputs = patch if b is None else np.append(patch, dtype.type(1))
+        winograd_m: list[float] = []
         if winograd:
-            value, how = float(dtype.type(exact_dot(weights, inputs))), WINOGRAD_HOW
+            start, stop = arithmetic.block_of(sample)
+            tiles_h, tiles_w = (oh + 1) // 2, (ow + 1) // 2
+            tile = ((sample - start) * tiles_h + r // 2) * tiles_w + c // 2
+            replayed = winograd_bounds.engine_output(np.asarray(x[sample], dtype=dtype), w, b, f, r, c, top, left,
+                                                     (tile, (stop - start) * tiles_h * tiles_w, arithmetic.filters),
+                                                     dtype)
             tolerance = winograd_bounds.output_bound(x[sample], w, b, f, r, c, top, left, (oh, ow), dtype)
+            if replayed is not None:
+                value, winograd_m = replayed
+                how = WINOGRAD_REPLAYED
+            else:
+                value, how = float(dtype.type(exact_dot(weights, inputs))), WINOGRAD_HOW
         else:
             form, i_entry, j_entry = arithmetic.output_product(sample, f, r, c)
             value, tolerance, how = _product_sum(weights, inputs, _matmul_product(form, dtype), i_entry, j_entry)
@@ -565,7 +583,8 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
         equation = (f"z{sub(f, r, c)} = Σ over channels c and kernel offsets (i, j) of "
                     f"x[c, {r}·{stride[0]} + i − {top}, {c}·{stride[1]} + j − {left}]·W[{f}, c, i, j]"
                     + ("" if b is None else f" + b{sub(f)}"))
-        summed = (f"Σ of the {k_all:,} products ({how})" if winograd else
+        summed = (f"the engine's own arithmetic, repeated here bit for bit: {how}" if winograd_m else
+                  f"Σ of the {k_all:,} products ({how})" if winograd else
                   f"Σ of the {k_all:,} products in the engine's order (kernel offsets row by row, the channels "
                   f"of each offset together; {how}"
                   + ("" if b is None else "; the bias as one more product b·1, as the engine computes it") + ")")
@@ -573,6 +592,9 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
                            f"{r0 + kernel[0] - 1}, columns {c0} to {c0 + kernel[1] - 1} of the input "
                            "(outside the image: zero padding)",
                  *_listed(terms, rest), summed]
+        if winograd_m:
+            lines.append("the 16 sums M (k, l) of its 2×2 output tile, each over the channels: "
+                         + ", ".join(num(v, 6) for v in winograd_m))
         drawn = {"input": window, "kernel": np.array(w[f]), "products": window * w[f],
                  "origin": np.array([r0, c0])}
         return _formula(f"{_name(record)} · filter {f} · pixel ({r}, {c}) · sample {sample} — convolution",

@@ -1,20 +1,27 @@
-"""How far a Conv2D number computed by Winograd's F(2×2, 3×3) (``core.layers._winograd``) can be
-from the direct sum of its products: the step-through shows the direct sum, the engine's
-number, and this bound.
+"""A Conv2D number computed by Winograd's F(2×2, 3×3) (``core.layers._winograd``), for the
+step-through: an output replayed exactly as the engine computed it, and how far a gradient can
+be from the direct sum of its products.
 
-Each bound is γₖ · E, where E is the engine's own computation carried out on absolute values
-(|Aᵀ|, |G|, |Bᵀ| and the absolute inputs) and k counts the roundings on the longest path
-through it (transforms, product, the sums over channels or tiles, the final additions), plus
-one for the exactly rounded direct sum it is compared with: for any evaluation built from
-additions and multiplications, |computed − exact| ≤ γₖ · E (Higham, Accuracy and Stability
-of Numerical Algorithms, §3.1). E ≥ |exact|, so the direct sum's own rounding is covered.
+``engine_output`` repeats the output's arithmetic: the input tile's transform in the kernel's
+order, the 16 sums over the channels in the BLAS's order (learned by calibration, as for every
+other product the step-through explains), the output transform: the engine's bits.
+
+A weight or input gradient sums over many tiles whose partial sums are not kept, so it is shown
+as the direct sum with a bound: γₖ · E, where E is the engine's own computation carried out on
+absolute values (|Aᵀ|, |G|, |Bᵀ| and the absolute inputs) and k counts the roundings on the
+longest path through it (transforms, product, the sums over channels or tiles, the final
+additions), plus one for the exactly rounded direct sum it is compared with: for any evaluation
+built from additions and multiplications, |computed − exact| ≤ γₖ · E (Higham, Accuracy and
+Stability of Numerical Algorithms, §3.1). E ≥ |exact|, so the direct sum's own rounding is
+covered. ``output_bound`` is the fallback for an output whose BLAS order is unknown.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.layers._winograd import A_T, B_T, KERNEL_TRANSFORM, G, tile_counts
+from core.analysis.exact_sums import Product, blas_sum
+from core.layers._winograd import A_T, B_T, KERNEL_TRANSFORM, G, tile_counts, transformed_weights
 
 _ABS_A_T, _ABS_B_T, _ABS_G, _ABS_KERNEL = np.abs(A_T), np.abs(B_T), np.abs(G), np.abs(KERNEL_TRANSFORM)
 #: Roundings besides the long sum: input or gradient transforms (2 + 2), the stored U (1), the
@@ -95,3 +102,46 @@ def input_grad_bound(dy: np.ndarray, w: np.ndarray, ch: int, yy: int, xx: int, t
                 dv = (dm[:, a, b] * u).sum(axis=0)
                 total += float((_ABS_B_T.T @ dv @ _ABS_B_T)[i, j])
     return _gamma(dy.shape[0] + _EXTRA_ROUNDINGS, dtype) * total
+
+
+def _transformed_tile(d: np.ndarray) -> np.ndarray:
+    """d (4, 4, C) in the layer's dtype -> V (16, C) = Bᵀ d B, each entry rounded in the order
+    ``_compiled_jit.winograd_input_tiles`` computes it (rows combined first, then columns)."""
+    e = np.stack([d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3]])  # (4 rows k, 4 columns, C)
+    v = np.stack([e[:, 0] - e[:, 2], e[:, 1] + e[:, 2], e[:, 2] - e[:, 1], e[:, 1] - e[:, 3]], axis=1)
+    return v.reshape(16, d.shape[2])
+
+
+def engine_output(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, f: int, r: int, c: int, top: int, left: int,
+                  block: tuple[int, int, int], dtype: np.dtype) -> tuple[float, list[float]] | None:
+    """Output (f, r, c) of one sample x (C, H, W) recomputed the way the engine computed it, to
+    the last bit: the sample's 4×4 input tile transformed (V = Bᵀ d B), each of the 16 entries
+    M_kl = Σ_c V_kl,c · U_kl,c,f added over the channels as the BLAS adds entry (tile, f) of
+    the block's stacked product (learned by calibration, ``exact_sums.blas_order``), then
+    Aᵀ M A + b in the kernel's order. ``block``: (tile of this output within its block, tiles
+    in the block, filters). Returns (value, the 16 M_kl), or None when the BLAS order is unknown."""
+    channels, height, width = x.shape
+    tile, tiles, filters = block
+    r0, c0 = 2 * (r // 2) - top, 2 * (c // 2) - left
+    d = np.zeros((4, 4, channels), dtype=dtype)
+    for i in range(4):
+        for j in range(4):
+            if 0 <= r0 + i < height and 0 <= c0 + j < width:
+                d[i, j] = x[:, r0 + i, c0 + j]
+    v = _transformed_tile(d)
+    u = transformed_weights(w, dtype)  # (16, C, F), exactly the engine's
+    product = Product(tiles, channels, filters, dtype.name, stacked=16)
+    m = []
+    for kl in range(16):
+        found = blas_sum(v[kl], u[kl, :, f], product, tile, f)
+        if found is None:
+            return None
+        m.append(dtype.type(found[0]))
+    one = dtype.type
+    if r % 2 == 0:  # first row of Aᵀ M: rows 0, 1, 2 of M added
+        h = [(m[j] + m[4 + j]) + m[8 + j] for j in range(4)]
+    else:  # second row: rows 1 − 2 − 3
+        h = [(m[4 + j] - m[8 + j]) - m[12 + j] for j in range(4)]
+    bias = one(0) if b is None else one(b[f])
+    value = ((h[0] + h[1]) + h[2]) + bias if c % 2 == 0 else ((h[1] - h[2]) - h[3]) + bias
+    return float(one(value)), [float(v) for v in m]

@@ -79,9 +79,9 @@ class ConvArithmetic:
         weights^T (filters, K [+1]) @ cols (K [+1], OH*OW); the weight gradient per sample
         cols @ dy^T, summed over the block's samples in order.
       * ``"winograd"`` (3×3, stride 1, 16+ input channels or 8+ in float64, compiled kernels):
-        Winograd's F(2×2, 3×3) (``core.layers._winograd``), block by block; no product here
-        yields one number as a plain sum (the formulas bound the difference instead), except
-        the bias gradient: each block's δ added pixel after pixel, the blocks in order.
+        Winograd's F(2×2, 3×3) (``core.layers._winograd``), block by block: per block one
+        stacked product (16, tiles, C) @ (16, C, F), tiles ordered (sample, tile row, tile
+        column); the bias gradient adds each block's δ pixel after pixel, the blocks in order.
     Blocks' weight-gradient partials are added to a zero total in block order. The input
     gradient (every layout): per block, dy_rows (pixels, filters) @ W_ij^T (filters, C) for
     each kernel offset (stacked), added onto a zero image offset by offset, (i, j) row-major;
