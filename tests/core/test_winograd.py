@@ -48,6 +48,23 @@ def _close(got: np.ndarray, want: np.ndarray, dtype) -> None:
     np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE[dtype] * scale)
 
 
+def _equals_reference(layer: Conv2D, x: np.ndarray, padding: str, dtype, rng) -> tuple[np.ndarray, np.ndarray]:
+    """A training forward and backward of ``layer`` on x against the reference: the output, dx
+    (in x's memory order), dW and db; returns (the dy used, the reference dW)."""
+    w, b = layer.params["W"], layer.params.get("b")
+    y = layer.forward(x, training=True)
+    _close(y, reference.conv2d_forward(x, w, b, (1, 1), padding), dtype)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(dy)
+    ref_dx, ref_dw, ref_db = reference.conv2d_backward(x, w, dy, (1, 1), padding)
+    _close(dx, ref_dx, dtype)
+    assert dx.strides == np.empty_like(x).strides
+    _close(layer.grads["W"], ref_dw, dtype)
+    if b is not None:
+        _close(layer.grads["b"], ref_db, dtype)
+    return dy, ref_dw
+
+
 def test_which_layers_take_winograd(monkeypatch):
     def layout(channels, kernel=3, stride=1, dtype=np.float32):
         layer = Conv2D(8, kernel, stride, "same")
@@ -111,17 +128,7 @@ def test_winograd_equals_the_reference_convolution(case, memory, dtype):
     x = rng.standard_normal((5, *shape)).astype(dtype)
     if memory == "channels_last":
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    w, b = layer.params["W"], layer.params.get("b")
-    y = layer.forward(x, training=True)
-    _close(y, reference.conv2d_forward(x, w, b, (1, 1), padding), dtype)
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    dx = layer.backward(dy)
-    ref_dx, ref_dw, ref_db = reference.conv2d_backward(x, w, dy, (1, 1), padding)
-    _close(dx, ref_dx, dtype)
-    assert dx.strides == np.empty_like(x).strides or np.array_equal(np.argsort(dx.strides), np.argsort(x.strides))
-    _close(layer.grads["W"], ref_dw, dtype)
-    if b is not None:
-        _close(layer.grads["b"], ref_db, dtype)
+    dy, ref_dw = _equals_reference(layer, x, padding, dtype, rng)
     assert layer.backward(dy, need_input_grad=False) is None  # the first layer's shortcut
     _close(layer.grads["W"], ref_dw, dtype)
 
@@ -144,21 +151,13 @@ def test_any_image_size_equals_the_reference(height, width, extra_channels, filt
     x = rng.standard_normal((batch, *shape)).astype(dtype)
     if channels_last:
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-    w, b = layer.params["W"], layer.params["b"]
-    y = layer.forward(x, training=True)
-    _close(y, reference.conv2d_forward(x, w, b, (1, 1), padding), dtype)
-    dy = rng.standard_normal(y.shape).astype(dtype)
-    dx = layer.backward(dy)
-    ref_dx, ref_dw, ref_db = reference.conv2d_backward(x, w, dy, (1, 1), padding)
-    _close(dx, ref_dx, dtype)
-    _close(layer.grads["W"], ref_dw, dtype)
-    _close(layer.grads["b"], ref_db, dtype)
+    _equals_reference(layer, x, padding, dtype, rng)
 
 
 @pytest.mark.parametrize("keep_bytes", [0, 1 << 30], ids=["tiles rebuilt", "tiles kept"])
 def test_blocks_with_a_partial_last_one_and_kept_or_rebuilt_tiles(keep_bytes, monkeypatch):
-    """A block per sample and a batch of 7 (block size 2, so a last block of 1): the same
-    numbers as one batch-wide block, whether forward's tiles are kept or rebuilt in backward."""
+    """One sample per block (a batch of 7: seven blocks) against one batch-wide block: the same
+    numbers, whether forward's tiles are kept or rebuilt in backward."""
     rng = np.random.default_rng(4)
     x = rng.standard_normal((7, 16, 10, 9))
     dy = rng.standard_normal((7, 6, 10, 9))
