@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.analysis import winograd_bounds
+from core.analysis import winograd_numbers
 from core.analysis.exact_sums import Product, blas_sum, exact_dot, sum_bound
 from core.analysis.trace import LayerTrace, StepTrace
 from core.errors import TrainingError
@@ -82,12 +82,22 @@ class Term:
 OTHER_ORDER = "a sum added in another order"
 WINOGRAD_ARITHMETIC = "Winograd's arithmetic"
 #: How a Conv2D output computed by Winograd's F(2×2, 3×3) is recomputed when the BLAS order of
-#: its products is known (``winograd_bounds.engine_output``).
+#: its products is known (``winograd_numbers.engine_output``).
 WINOGRAD_REPLAYED = ("Winograd's F(2×2, 3×3) — the 4×4 input tile around this pixel transformed "
                      "(V = Bᵀ d B) and each 3×3 kernel (U = G g Gᵀ), then 16 sums over the channels of V·U "
                      "for the whole 2×2 output tile (the direct way takes 36 products per channel), each added "
                      "as the BLAS adds it, transformed back (Aᵀ M A) plus the bias; the terms listed are the "
                      "direct products, which add up to the same number in exact arithmetic")
+WINOGRAD_WEIGHT_GRAD_REPLAYED = (
+    "Winograd's F(2×2, 3×3) backward — for every tile, this channel's input tile transformed (Bᵀ d B) "
+    "and this filter's output gradient tile (A δ Aᵀ); per block of samples, 16 sums over the tiles of "
+    "their products, each added as the BLAS adds it, the blocks added in order; then the kernel transform "
+    "backward (Gᵀ dU G); the terms listed are the direct products, the same sum in exact arithmetic")
+WINOGRAD_INPUT_GRAD_REPLAYED = (
+    "Winograd's F(2×2, 3×3) backward — for each 2×2 output tile whose 4×4 input tile holds this pixel, "
+    "its 16 sums over the filters of A δ Aᵀ times the transformed kernels, each added as the BLAS adds "
+    "it, transformed back (B dV Bᵀ), the tiles' shares added in order; the contributions listed are "
+    "the direct ones, the same sum in exact arithmetic")
 #: How a Conv2D number computed by Winograd's F(2×2, 3×3) is shown (``core.layers._winograd``).
 WINOGRAD_HOW = ("the engine computed this number with Winograd's F(2×2, 3×3): it transforms each 4×4 tile "
                 "of inputs and each 3×3 kernel, multiplies 16 numbers per tile instead of 36 and transforms "
@@ -566,10 +576,10 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
             start, stop = arithmetic.block_of(sample)
             tiles_h, tiles_w = (oh + 1) // 2, (ow + 1) // 2
             tile = ((sample - start) * tiles_h + r // 2) * tiles_w + c // 2
-            replayed = winograd_bounds.engine_output(np.asarray(x[sample], dtype=dtype), w, b, f, r, c, top, left,
-                                                     (tile, (stop - start) * tiles_h * tiles_w, arithmetic.filters),
-                                                     dtype)
-            tolerance = winograd_bounds.output_bound(x[sample], w, b, f, r, c, top, left, (oh, ow), dtype)
+            replayed = winograd_numbers.engine_output(np.asarray(x[sample], dtype=dtype), w, b, f, r, c, top, left,
+                                                      (oh, ow), (tile, (stop - start) * tiles_h * tiles_w,
+                                                                 arithmetic.filters), dtype)
+            tolerance = winograd_numbers.output_bound(x[sample], w, b, f, r, c, top, left, (oh, ow), dtype)
             if replayed is not None:
                 value, winograd_m = replayed
                 how = WINOGRAD_REPLAYED
@@ -688,10 +698,19 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
              *[f"  {t.text} = {num(t.value, 6)}" for t in shown],
              *([f"  + {rest.text}, summed: {num(rest.value, 6)}"] if rest else [])]
     if winograd:
-        total = dtype.type(exact_dot(np.concatenate([d for d, _ in pairs] or [np.zeros(0)]),
-                                     np.concatenate([wt for _, wt in pairs] or [np.zeros(0)])))
-        tolerance = winograd_bounds.input_grad_bound(np.asarray(dy[sample]), w, ch, yy, xx, top, left, dtype)
-        lines.append(f"Σ of the contributions ({WINOGRAD_HOW})")
+        start, stop = arithmetic.block_of(sample)
+        per_sample = ((oh + 1) // 2) * ((ow + 1) // 2)
+        replayed_dx = winograd_numbers.engine_input_grad(np.asarray(dy[sample]), w, ch, yy, xx, top, left,
+                                                         ((sample - start) * per_sample, (stop - start) * per_sample),
+                                                         dtype)
+        tolerance = winograd_numbers.input_grad_bound(np.asarray(dy[sample]), w, ch, yy, xx, top, left, dtype)
+        if replayed_dx is not None:
+            total = dtype.type(replayed_dx)
+            lines.append(f"the engine's own arithmetic, repeated here bit for bit: {WINOGRAD_INPUT_GRAD_REPLAYED}")
+        else:
+            total = dtype.type(exact_dot(np.concatenate([d for d, _ in pairs] or [np.zeros(0)]),
+                                         np.concatenate([wt for _, wt in pairs] or [np.zeros(0)])))
+            lines.append(f"Σ of the contributions ({WINOGRAD_HOW})")
     return _formula(f"{_name(record)} · input ({ch}, {yy}, {xx}) · sample {sample} — gradient passed back",
                     equation, lines, float(total), float(record.grad_input[sample, ch, yy, xx]), shown, rest,
                     tolerance=tolerance, reason=reason)
@@ -705,8 +724,9 @@ def _explain_winograd_gradient(record: LayerTrace, quantity: str, index: tuple[i
     cols (batch, OH*OW): the input value each output pixel multiplied the weight with (ones for
     the bias); deltas (batch, OH*OW): δ of the filter. The bias gradient is a plain sum the
     engine adds pixel after pixel within each block of samples, then block after block: shown
-    in that order, to the last bit. A weight gradient goes through the transformed tiles: the
-    exactly rounded direct sum and the bound (``core.analysis.winograd_bounds``)."""
+    in that order, to the last bit. A weight gradient goes through the transformed tiles:
+    replayed by ``winograd_numbers.engine_weight_grad``, or, should a BLAS order be unknown,
+    the exactly rounded direct sum and its bound."""
     dtype = _dtype(record)
     batch, pixels = deltas.shape
     labels = [f"δ{sub(index[0], p // record.output.shape[3], p % record.output.shape[3])}·x (sample {s})"
@@ -724,12 +744,18 @@ def _explain_winograd_gradient(record: LayerTrace, quantity: str, index: tuple[i
         reason = OTHER_ORDER
     else:
         f, ch, i, j = index
-        total = dtype.type(exact_dot(deltas.reshape(-1), cols.reshape(-1)))
-        tolerance = winograd_bounds.weight_grad_bound(record.input, record.grad_output, f, ch, i, j, top, left,
-                                                      dtype)
-        how = WINOGRAD_HOW
+        tolerance = winograd_numbers.weight_grad_bound(record.input, record.grad_output, f, ch, i, j, top, left,
+                                                       dtype)
         reason = WINOGRAD_ARITHMETIC
-    lines = [equation, *_listed(terms, rest), f"Σ of the {deltas.size:,} products ({how})"]
+        replayed = winograd_numbers.engine_weight_grad(record.input, record.grad_output, f, ch, i, j, top, left,
+                                                       arithmetic.blocks(), dtype)
+        if replayed is not None:
+            total, how = dtype.type(replayed), WINOGRAD_WEIGHT_GRAD_REPLAYED
+        else:
+            total, how = dtype.type(exact_dot(deltas.reshape(-1), cols.reshape(-1))), WINOGRAD_HOW
+    summed = (f"the engine's own arithmetic, repeated here bit for bit: {how}" if how == WINOGRAD_WEIGHT_GRAD_REPLAYED
+              else f"Σ of the {deltas.size:,} products ({how})")
+    lines = [equation, *_listed(terms, rest), summed]
     return _formula(f"{_name(record)} · {what} — gradient", equation, lines, float(total), engine, terms, rest,
                     tolerance=tolerance, reason=reason)
 

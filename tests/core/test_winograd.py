@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import core.layers.conv as conv_module
 from core import Network
+from core.analysis import winograd_numbers
 from core.analysis.formulas import Pick, explain
 from core.analysis.trace import trace_step
 from core.layers import _compiled, reference
@@ -234,39 +235,59 @@ def test_a_nan_reaches_exactly_the_outputs_whose_window_holds_it():
     assert want.sum() == 4 * 9
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_step_through_explains_winograd_numbers_within_their_bound(dtype):
-    """Every Conv2D number of a Winograd layer: an output recomputed by the engine's own
-    Winograd arithmetic (its 16 sums added in the BLAS's order) to the last bit, as is the bias
-    gradient, a plain sum; a weight or input gradient as the direct sum of its products, the
-    engine's number, and a bound on their difference that holds and is small beside the numbers."""
+def _traced_winograd_layer(dtype: str, batch: int = 6):
+    """A trace of a net whose first layer runs Winograd (16 channels, 7×6 images: odd tiles)."""
     net = Network.from_spec({"input_shape": [16, 7, 6], "dtype": dtype, "loss": "mse", "seed": 6,
                              "optimizer": {"type": "SGD", "learning_rate": 0.1},
                              "layers": [{"type": "Conv2D", "filters": 5, "kernel_size": 3, "padding": "same"},
                                         {"type": "Activation", "function": "tanh"},
                                         {"type": "Flatten"}, {"type": "Dense", "units": 3}]})
-    assert net.layers[0].arithmetic(6).layout == "winograd"
+    assert net.layers[0].arithmetic(batch).layout == "winograd"
     rng = np.random.default_rng(7)
-    x = rng.normal(size=(6, 16, 7, 6))
-    trace = trace_step(net, x, rng.integers(0, 3, size=6))
-    record = trace.layers[0]
+    x = rng.normal(size=(batch, 16, 7, 6))
+    return trace_step(net, x, rng.integers(0, 3, size=batch))
+
+
+def _random_picks(record, rng, per_quantity: int = 6):
     shapes = {"output": record.output.shape[1:], "grad_input": record.input.shape[1:],
               "grad:W": record.grads["W"].shape, "grad:b": record.grads["b"].shape}
-    arrays = {"output": record.output, "grad_input": record.grad_input, "grad:W": record.grads["W"],
-              "grad:b": record.grads["b"]}
-    worst = 0.0
+    batch = record.input.shape[0]
     for quantity, shape in shapes.items():
-        for _ in range(6):
+        for _ in range(per_quantity):
             index = tuple(int(rng.integers(d)) for d in shape)
-            sample = None if quantity.startswith("grad:") else int(rng.integers(6))
-            f = explain(trace, Pick(0, quantity, index, sample))
-            if quantity in ("grad:b", "output"):  # a plain sum; an output replayed as the engine computes it
-                assert f.exact and f.value == f.engine_value, "\n".join(f.lines)
-                continue
-            assert "Winograd" in "\n".join(f.lines)
-            assert f.exact or abs(f.value - f.engine_value) <= f.tolerance, "\n".join(f.lines)
-            scale = float(np.abs(arrays[quantity]).max())
-            worst = max(worst, f.tolerance / scale)
-    # A worst-case bound (every rounding the same way, magnified by the transforms' absolute
-    # values), yet small beside the numbers themselves.
+            yield Pick(0, quantity, index, None if quantity.startswith("grad:") else int(rng.integers(batch)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_step_through_replays_every_winograd_number_to_the_last_bit(dtype, monkeypatch):
+    """Output, weight gradient, input gradient, bias gradient of a Winograd layer: each
+    recomputed by the engine's own arithmetic (transforms in the kernels' order, the stacked
+    products' sums in the BLAS's calibrated order), in several blocks of samples."""
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)  # a block per sample: the blocks' order matters too
+    trace = _traced_winograd_layer(dtype)
+    for pick in _random_picks(trace.layers[0], np.random.default_rng(8)):
+        f = explain(trace, pick)
+        assert f.exact and f.value == f.engine_value, "\n".join(f.lines)
+        if pick.quantity != "grad:b":
+            assert "Winograd's F(2×2, 3×3)" in "\n".join(f.lines) and "bit for bit" in "\n".join(f.lines)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_without_the_blas_order_a_winograd_number_is_shown_within_a_bound_that_holds(dtype, monkeypatch):
+    """Should the BLAS's order not be found, the direct sum is shown with a worst-case bound on
+    its distance to the engine's number: the bound holds, and is small beside the numbers."""
+    monkeypatch.setattr(winograd_numbers, "blas_sum", lambda *args: None)
+    trace = _traced_winograd_layer(dtype)
+    record = trace.layers[0]
+    arrays = {"output": record.output, "grad_input": record.grad_input, "grad:W": record.grads["W"]}
+    worst = 0.0
+    for pick in _random_picks(record, np.random.default_rng(9)):
+        f = explain(trace, pick)
+        if pick.quantity == "grad:b":  # a plain sum, not a BLAS product
+            assert f.exact
+            continue
+        assert f.exact or abs(f.value - f.engine_value) <= f.tolerance, "\n".join(f.lines)
+        assert f.tolerance_reason == "Winograd's arithmetic" or f.exact
+        worst = max(worst, f.tolerance / float(np.abs(arrays[pick.quantity]).max()))
+    # Worst case: every rounding the same way, magnified by the transforms' absolute values.
     assert 0 < worst < (1e-3 if dtype == "float32" else 1e-12)

@@ -179,8 +179,8 @@ def test_drawing_on_the_cnn_walk_forward_and_back_and_a_conv_pixel_formula(qtbot
 
 def test_a_winograd_convolution_pixel_is_explained_with_its_bound(qtbot, window):
     """The shipped model's second convolution (32 -> 64 channels, 3×3) computes by Winograd's
-    F(2×2, 3×3): clicking one of its pixels replays that arithmetic to the last bit; one of its
-    weight gradients shows the direct sum and the bound for Winograd's arithmetic."""
+    F(2×2, 3×3): clicking one of its pixels, then one of its weight gradients, replays that
+    arithmetic to the last bit."""
     from core.resource_files import resource_file
 
     with resource_file("models/mnist_cnn.nnz") as path:
@@ -203,13 +203,12 @@ def test_a_winograd_convolution_pixel_is_explained_with_its_bound(qtbot, window)
     assert formula.exact and formula.value == formula.engine_value  # replayed as the engine computes it
     assert "bit for bit" in pane.check_label.text()
 
-    # A weight gradient of that layer: the direct sum, within the bound for Winograd's arithmetic.
+    # A weight gradient of that layer: Winograd's backward, replayed to the last bit too.
     while view.stages[view.stage_index].direction != "backward" or view.stages[view.stage_index].layer != 3:
         click(qtbot, view.forward_button)
     grad = click_number(qtbot, view, "grad:W", 3, (5, 7, 1, 1)).formula
-    assert abs(grad.value - grad.engine_value) <= grad.tolerance < 1e-3 * np.abs(trace_.layers[3].grads["W"]).max()
-    if not grad.exact:
-        assert "up to rounding (the bound for Winograd's arithmetic" in pane.check_label.text()
+    assert grad.exact and grad.value == grad.engine_value == float(trace_.layers[3].grads["W"][5, 7, 1, 1])
+    assert "bit for bit" in pane.check_label.text() and "Winograd" in pane.lines_edit.toPlainText()
 
 
 def test_a_dense_unit_formula_and_apply_changes_the_weights_by_the_shown_update(qtbot, window):
