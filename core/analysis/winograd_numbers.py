@@ -18,6 +18,8 @@ Algorithms, §3.1). E ≥ |exact|, so the direct sum's own rounding is covered.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from core.analysis.exact_sums import Product, blas_sum
@@ -40,6 +42,19 @@ def _abs_u(w: np.ndarray) -> np.ndarray:
     filters, channels = w.shape[:2]
     return (np.abs(np.asarray(w, np.float64)).reshape(filters * channels, 9) @ _ABS_KERNEL).reshape(
         filters, channels, 4, 4)
+
+
+def _tiles_reading(yy: int, xx: int, top: int, left: int,
+                   tiles: tuple[int, int]) -> Iterator[tuple[int, int, int, int]]:
+    """(a, b, i, j) for every tile (a, b), in row-major order, whose 4×4 input tile holds pixel
+    (yy, xx), at its row i and column j."""
+    for a in range(tiles[0]):
+        i = yy - (2 * a - top)
+        if 0 <= i < 4:
+            for b in range(tiles[1]):
+                j = xx - (2 * b - left)
+                if 0 <= j < 4:
+                    yield a, b, i, j
 
 
 def _input_tiles(image: np.ndarray, top: int, left: int, out_hw: tuple[int, int]) -> np.ndarray:
@@ -92,15 +107,9 @@ def input_grad_bound(dy: np.ndarray, w: np.ndarray, ch: int, yy: int, xx: int, t
     dm = _ABS_A_T.T @ _output_tiles(dy, out_hw) @ _ABS_A_T  # (F, th, tw, 4, 4)
     u = _abs_u(w)[:, ch]  # (F, 4, 4)
     total = 0.0
-    for a in range(tiles_h):
-        i = yy - (2 * a - top)
-        if not 0 <= i < 4:
-            continue
-        for b in range(tiles_w):
-            j = xx - (2 * b - left)
-            if 0 <= j < 4:
-                dv = (dm[:, a, b] * u).sum(axis=0)
-                total += float((_ABS_B_T.T @ dv @ _ABS_B_T)[i, j])
+    for a, b, i, j in _tiles_reading(yy, xx, top, left, (tiles_h, tiles_w)):
+        dv = (dm[:, a, b] * u).sum(axis=0)
+        total += float((_ABS_B_T.T @ dv @ _ABS_B_T)[i, j])
     return _gamma(dy.shape[0] + _EXTRA_ROUNDINGS, dtype) * total
 
 
@@ -214,23 +223,16 @@ def engine_input_grad(dy: np.ndarray, w: np.ndarray, ch: int, yy: int, xx: int, 
     u_t = transformed_weights(w, dtype).transpose(0, 2, 1)  # (16, F, C), as the engine multiplies it
     product = Product(tiles, filters, w.shape[1], dtype.name, stacked=16)
     total = dtype.type(0)
-    for a in range(tiles_h):
-        i = yy - (2 * a - top)
-        if not 0 <= i < 4:
-            continue
-        for b in range(tiles_w):
-            j = xx - (2 * b - left)
-            if not 0 <= j < 4:
-                continue
-            tile = first_tile + a * tiles_w + b
-            dv = []
-            for kl in range(16):
-                found = blas_sum(dm[:, a, b, kl], u_t[kl, :, ch], product, tile, ch)
-                if found is None:
-                    return None
-                dv.append(dtype.type(found[0]))
-            rows = [[dv[jc], (dv[4 + jc] - dv[8 + jc]) + dv[12 + jc], (dv[4 + jc] + dv[8 + jc]) - dv[jc], -dv[12 + jc]]
-                    for jc in range(4)]  # rows[column][k] of B dV
-            f0, f1, f2, f3 = (rows[jc][i] for jc in range(4))
-            total = total + [f0, (f1 - f2) + f3, (f1 + f2) - f0, -f3][j]
+    for a, b, i, j in _tiles_reading(yy, xx, top, left, (tiles_h, tiles_w)):  # in the kernel's tile order
+        tile = first_tile + a * tiles_w + b
+        dv = []
+        for kl in range(16):
+            found = blas_sum(dm[:, a, b, kl], u_t[kl, :, ch], product, tile, ch)
+            if found is None:
+                return None
+            dv.append(dtype.type(found[0]))
+        rows = [[dv[jc], (dv[4 + jc] - dv[8 + jc]) + dv[12 + jc], (dv[4 + jc] + dv[8 + jc]) - dv[jc], -dv[12 + jc]]
+                for jc in range(4)]  # rows[column][k] of B dV
+        f0, f1, f2, f3 = (rows[jc][i] for jc in range(4))
+        total = total + [f0, (f1 - f2) + f3, (f1 + f2) - f0, -f3][j]
     return float(total)
