@@ -158,7 +158,9 @@ def backward(x: np.ndarray, dy: np.ndarray, w: np.ndarray, geometry: Geometry, w
             v = _tiles_of(workspace, "winograd_v", chunk, 0, n, per_sample, channels, dtype)
             jit.winograd_input_tiles(_block_input(x_cl, start, stop), top, left, tiles_h, tiles_w, v)
         dy_block = np.ascontiguousarray(dy_cl[start:stop], dtype=dtype)
-        db += dy_block.reshape(-1, filters).sum(axis=0)
+        # Pixel after pixel, whatever the filter count (a sum over axis 0 of a one-column array
+        # would switch to pairwise summation): the order the step-through's formula replays.
+        db += np.cumsum(dy_block.reshape(-1, filters), axis=0)[-1]
         dm = _tiles_of(workspace, "winograd_m", chunk, 0, n, per_sample, filters, dtype)
         jit.winograd_output_grad_tiles(dy_block, tiles_h, tiles_w, dm)
         du += np.matmul(v.transpose(0, 2, 1), dm)

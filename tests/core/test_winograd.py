@@ -175,6 +175,19 @@ def test_blocks_with_a_partial_last_one_and_kept_or_rebuilt_tiles(keep_bytes, mo
         np.testing.assert_allclose(one, many, rtol=1e-12, atol=1e-12)
 
 
+def test_a_one_filter_layers_bias_gradient_is_replayed_to_the_last_bit():
+    """With a single filter the bias gradient is still added pixel after pixel (NumPy would sum
+    a one-column array pairwise), so the step-through's formula reproduces it exactly."""
+    net = Network.from_spec({"input_shape": [16, 9, 9], "dtype": "float32", "loss": "mse", "seed": 1,
+                             "optimizer": {"type": "SGD", "learning_rate": 0.1},
+                             "layers": [{"type": "Conv2D", "filters": 1, "kernel_size": 3, "padding": "same"},
+                                        {"type": "Flatten"}, {"type": "Dense", "units": 2}]})
+    rng = np.random.default_rng(3)
+    trace = trace_step(net, rng.normal(size=(9, 16, 9, 9)), rng.integers(0, 2, size=9))
+    f = explain(trace, Pick(0, "grad:b", (0,)))
+    assert f.exact and f.value == f.engine_value, "\n".join(f.lines)
+
+
 @pytest.mark.parametrize("keep_bytes", [0, 1 << 30], ids=["tiles rebuilt", "tiles kept"])
 def test_an_inference_forward_in_between_makes_backward_use_its_input(keep_bytes, monkeypatch):
     """As with im2col's kept columns: backward differentiates the last forward's input, never
