@@ -40,6 +40,7 @@ from core.analysis.exact_sums import Product, blas_sum, exact_dot, sum_bound
 from core.analysis.trace import LayerTrace, StepTrace
 from core.errors import TrainingError
 from core.layers._im2col import output_size_and_padding, pair
+from core.layers._winograd import tile_counts
 from core.layers.activations import Activation, activation_function
 from core.layers.base import Layer
 from core.layers.conv import Conv2D, ConvArithmetic, MatmulForm
@@ -574,7 +575,7 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
         winograd_m: list[float] = []
         if winograd:
             start, stop = arithmetic.block_of(sample)
-            tiles_h, tiles_w = (oh + 1) // 2, (ow + 1) // 2
+            tiles_h, tiles_w = tile_counts((oh, ow))
             tile = ((sample - start) * tiles_h + r // 2) * tiles_w + c // 2
             replayed = winograd_numbers.engine_output(np.asarray(x[sample], dtype=dtype), w, b, f, r, c, top, left,
                                                       (oh, ow), (tile, (stop - start) * tiles_h * tiles_w,
@@ -699,7 +700,7 @@ def _explain_conv(trace: StepTrace, record: LayerTrace, quantity: str, index: tu
              *([f"  + {rest.text}, summed: {num(rest.value, 6)}"] if rest else [])]
     if winograd:
         start, stop = arithmetic.block_of(sample)
-        per_sample = ((oh + 1) // 2) * ((ow + 1) // 2)
+        per_sample = math.prod(tile_counts((oh, ow)))
         replayed_dx = winograd_numbers.engine_input_grad(np.asarray(dy[sample]), w, ch, yy, xx, top, left,
                                                          ((sample - start) * per_sample, (stop - start) * per_sample),
                                                          dtype)

@@ -57,62 +57,6 @@ def _tiles_reading(yy: int, xx: int, top: int, left: int,
                     yield a, b, i, j
 
 
-def _input_tiles(image: np.ndarray, top: int, left: int, out_hw: tuple[int, int]) -> np.ndarray:
-    """image (..., H, W) -> its 4×4 input tiles (..., tiles_h, tiles_w, 4, 4), zeros outside."""
-    tiles_h, tiles_w = tile_counts(out_hw)
-    height, width = image.shape[-2:]
-    # Every pixel a tile reads is inside (2·tiles + 2) rows and columns from the padding's corner.
-    padded = np.zeros((*image.shape[:-2], max(2 * tiles_h + 2, top + height), max(2 * tiles_w + 2, left + width)))
-    padded[..., top:top + height, left:left + width] = np.abs(np.asarray(image, np.float64))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (4, 4), axis=(-2, -1))
-    return windows[..., ::2, ::2, :, :][..., :tiles_h, :tiles_w, :, :]
-
-
-def _output_tiles(grad: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
-    """grad (..., OH, OW) -> its 2×2 output tiles (..., tiles_h, tiles_w, 2, 2), zeros past the edge."""
-    tiles_h, tiles_w = tile_counts(out_hw)
-    padded = np.zeros((*grad.shape[:-2], 2 * tiles_h, 2 * tiles_w))
-    padded[..., :out_hw[0], :out_hw[1]] = np.abs(np.asarray(grad, np.float64))
-    return padded.reshape(*grad.shape[:-2], tiles_h, 2, tiles_w, 2).swapaxes(-3, -2)
-
-
-def output_bound(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, f: int, r: int, c: int, top: int, left: int,
-                 out_hw: tuple[int, int], dtype: np.dtype) -> float:
-    """Output (f, r, c) of one sample x (C, H, W): Σ_c over the channels in one product."""
-    tiles = _input_tiles(x, top, left, out_hw)[:, r // 2, c // 2]  # (C, 4, 4)
-    v = _ABS_B_T @ tiles @ _ABS_B_T.T
-    s = (_abs_u(w[f:f + 1])[0] * v).sum(axis=0)
-    e = (_ABS_A_T @ s @ _ABS_A_T.T)[r % 2, c % 2] + (0.0 if b is None else abs(float(b[f])))
-    return _gamma(x.shape[0] + _EXTRA_ROUNDINGS, dtype) * float(e)
-
-
-def weight_grad_bound(x: np.ndarray, dy: np.ndarray, f: int, ch: int, i: int, j: int, top: int, left: int,
-                      dtype: np.dtype) -> float:
-    """dL/dW[f, ch, i, j] of a batch x (N, C, H, W), dy (N, F, OH, OW): a sum over every tile."""
-    out_hw = dy.shape[2:]
-    v = _ABS_B_T @ _input_tiles(x[:, ch], top, left, out_hw) @ _ABS_B_T.T  # (N, th, tw, 4, 4)
-    dm = _ABS_A_T.T @ _output_tiles(dy[:, f], out_hw) @ _ABS_A_T  # (N, th, tw, 4, 4)
-    s = (v * dm).sum(axis=(0, 1, 2))
-    e = (_ABS_G.T @ s @ _ABS_G)[i, j]
-    tiles = x.shape[0] * v.shape[1] * v.shape[2]
-    return _gamma(tiles + _EXTRA_ROUNDINGS, dtype) * float(e)
-
-
-def input_grad_bound(dy: np.ndarray, w: np.ndarray, ch: int, yy: int, xx: int, top: int, left: int,
-                     dtype: np.dtype) -> float:
-    """dL/dx[ch, yy, xx] of one sample's output gradient dy (F, OH, OW): Σ over the filters in
-    one product, then over the (up to 4) tiles that read the pixel."""
-    out_hw = dy.shape[1:]
-    tiles_h, tiles_w = tile_counts(out_hw)
-    dm = _ABS_A_T.T @ _output_tiles(dy, out_hw) @ _ABS_A_T  # (F, th, tw, 4, 4)
-    u = _abs_u(w)[:, ch]  # (F, 4, 4)
-    total = 0.0
-    for a, b, i, j in _tiles_reading(yy, xx, top, left, (tiles_h, tiles_w)):
-        dv = (dm[:, a, b] * u).sum(axis=0)
-        total += float((_ABS_B_T.T @ dv @ _ABS_B_T)[i, j])
-    return _gamma(dy.shape[0] + _EXTRA_ROUNDINGS, dtype) * total
-
-
 def _transformed_tiles(d: np.ndarray) -> np.ndarray:
     """d (..., 4, 4) in the layer's dtype -> V (..., 16) = Bᵀ d B, entry (k, l) at 4k + l, each
     rounded in the order ``_compiled_jit.winograd_input_tiles`` computes it (rows, then columns)."""
@@ -147,6 +91,53 @@ def _grad_tiles(grad: np.ndarray, out_hw: tuple[int, int], dtype: np.dtype) -> n
     padded = np.zeros((*grad.shape[:-2], 2 * tiles_h, 2 * tiles_w), dtype=dtype)
     padded[..., :out_hw[0], :out_hw[1]] = grad
     return padded.reshape(*grad.shape[:-2], tiles_h, 2, tiles_w, 2).swapaxes(-3, -2)
+
+
+def _abs_input_tiles(image: np.ndarray, top: int, left: int, out_hw: tuple[int, int]) -> np.ndarray:
+    """|image|'s 4×4 input tiles in float64 (``_value_tiles``), for the bounds."""
+    return np.abs(_value_tiles(np.asarray(image, np.float64), top, left, out_hw, np.dtype(np.float64)))
+
+
+def _abs_grad_tiles(grad: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """|grad|'s 2×2 output tiles in float64 (``_grad_tiles``), for the bounds."""
+    return np.abs(_grad_tiles(np.asarray(grad, np.float64), out_hw, np.dtype(np.float64)))
+
+
+def output_bound(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, f: int, r: int, c: int, top: int, left: int,
+                 out_hw: tuple[int, int], dtype: np.dtype) -> float:
+    """Output (f, r, c) of one sample x (C, H, W): Σ_c over the channels in one product."""
+    tiles = _abs_input_tiles(x, top, left, out_hw)[:, r // 2, c // 2]  # (C, 4, 4)
+    v = _ABS_B_T @ tiles @ _ABS_B_T.T
+    s = (_abs_u(w[f:f + 1])[0] * v).sum(axis=0)
+    e = (_ABS_A_T @ s @ _ABS_A_T.T)[r % 2, c % 2] + (0.0 if b is None else abs(float(b[f])))
+    return _gamma(x.shape[0] + _EXTRA_ROUNDINGS, dtype) * float(e)
+
+
+def weight_grad_bound(x: np.ndarray, dy: np.ndarray, f: int, ch: int, i: int, j: int, top: int, left: int,
+                      dtype: np.dtype) -> float:
+    """dL/dW[f, ch, i, j] of a batch x (N, C, H, W), dy (N, F, OH, OW): a sum over every tile."""
+    out_hw = dy.shape[2:]
+    v = _ABS_B_T @ _abs_input_tiles(x[:, ch], top, left, out_hw) @ _ABS_B_T.T  # (N, th, tw, 4, 4)
+    dm = _ABS_A_T.T @ _abs_grad_tiles(dy[:, f], out_hw) @ _ABS_A_T  # (N, th, tw, 4, 4)
+    s = (v * dm).sum(axis=(0, 1, 2))
+    e = (_ABS_G.T @ s @ _ABS_G)[i, j]
+    tiles = x.shape[0] * v.shape[1] * v.shape[2]
+    return _gamma(tiles + _EXTRA_ROUNDINGS, dtype) * float(e)
+
+
+def input_grad_bound(dy: np.ndarray, w: np.ndarray, ch: int, yy: int, xx: int, top: int, left: int,
+                     dtype: np.dtype) -> float:
+    """dL/dx[ch, yy, xx] of one sample's output gradient dy (F, OH, OW): Σ over the filters in
+    one product, then over the (up to 4) tiles that read the pixel."""
+    out_hw = dy.shape[1:]
+    tiles_h, tiles_w = tile_counts(out_hw)
+    dm = _ABS_A_T.T @ _abs_grad_tiles(dy, out_hw) @ _ABS_A_T  # (F, th, tw, 4, 4)
+    u = _abs_u(w)[:, ch]  # (F, 4, 4)
+    total = 0.0
+    for a, b, i, j in _tiles_reading(yy, xx, top, left, (tiles_h, tiles_w)):
+        dv = (dm[:, a, b] * u).sum(axis=0)
+        total += float((_ABS_B_T.T @ dv @ _ABS_B_T)[i, j])
+    return _gamma(dy.shape[0] + _EXTRA_ROUNDINGS, dtype) * total
 
 
 def engine_output(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, f: int, r: int, c: int, top: int, left: int,
