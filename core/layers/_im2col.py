@@ -266,6 +266,19 @@ def col2im_offsets(dy_rows: np.ndarray, offset_weights: np.ndarray, dx: np.ndarr
         target += blocks[index].reshape(n, oh, ow, geometry.channels)[:, out_rows, out_cols, :]
 
 
+def fill_block(block: np.ndarray, workspace: Workspace, name: str, capacity: int,
+               fill: Callable[[np.ndarray], None]) -> None:
+    """Run ``fill(target)`` for a compiled loop that needs a C-contiguous array: on ``block``
+    itself when it is one, else on a reused workspace buffer (``capacity`` samples) whose
+    values are then copied into ``block`` (e.g. a channels-last view of a channels-first dx)."""
+    if block.flags.c_contiguous:
+        fill(block)
+        return
+    target = workspace.get(name, capacity, block.shape[1:], block.dtype)[:block.shape[0]]
+    fill(target)
+    block[...] = target
+
+
 class Workspace:
     """Named scratch buffers reused from call to call, growing with the batch size.
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from core.layers._im2col import Geometry, Workspace, channels_last
+from core.layers._im2col import Geometry, Workspace, channels_last, fill_block
 
 #: Input transform: V = Bᵀ d B for a 4×4 input tile d.
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
@@ -167,12 +167,10 @@ def backward(x: np.ndarray, dy: np.ndarray, w: np.ndarray, geometry: Geometry, w
         if dx_cl is not None and u_t is not None:
             dv = _tiles_of(workspace, "winograd_dv", chunk, 0, n, per_sample, channels, dtype)
             np.matmul(dm, u_t, out=dv)
-            dx_block = dx_cl[start:stop]
-            target = dx_block if dx_block.flags.c_contiguous else \
-                workspace.get("winograd_dx", chunk, dx_block.shape[1:], dtype)[:n]
-            target.fill(0)
-            jit.winograd_input_grad_tiles(dv, top, left, tiles_h, tiles_w, target)
-            if target is not dx_block:
-                dx_block[...] = target
+            def sum_tiles(target: np.ndarray, dv: np.ndarray = dv) -> None:
+                target.fill(0)
+                jit.winograd_input_grad_tiles(dv, top, left, tiles_h, tiles_w, target)
+
+            fill_block(dx_cl[start:stop], workspace, "winograd_dx", chunk, sum_tiles)
     dx = None if dx_cl is None else dx_cl.transpose(0, 3, 1, 2)
     return weight_gradient(du), db, dx

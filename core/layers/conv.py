@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from core.layers._im2col import (
     Workspace,
     channels_last,
     col2im_offsets,
+    fill_block,
     im2col_offsets,
     im2col_rows,
     image_shape_fix,
@@ -381,7 +384,7 @@ class Conv2D(Layer):
                              f"but receives a batch of shape {format_shape(x.shape)}")
         g = self._built_geometry()
         batch, (oh, ow), filters = x.shape[0], g.out_hw, self.config["filters"]
-        jit = kernels() if self._winograd_shape() else None
+        jit = self._winograd_kernels()
         if jit is not None:
             return self._forward_winograd_path(x, training, jit)
         self._forward_winograd = False
@@ -411,13 +414,15 @@ class Conv2D(Layer):
         self._x = x if training or column_bytes <= WORKSPACE_LIMIT_BYTES else None
         return to_channels_first(y) if channels_last_out else y
 
-    def _winograd_shape(self) -> bool:
-        """Whether this layer has the shape Winograd's F(2×2, 3×3) computes (3×3, stride 1, enough
-        input channels for its dtype: ``core.layers._winograd``); it runs when the compiled
-        kernels are there."""
-        return winograd.applies(self.kernel, self.strides, self._built_geometry().channels, self.dtype)
+    def _winograd_kernels(self) -> Any:
+        """The compiled kernels when this layer computes by Winograd's F(2×2, 3×3): its shape
+        fits (3×3, stride 1, enough input channels for its dtype: ``core.layers._winograd``)
+        and numba is available; else None (im2col)."""
+        if not winograd.applies(self.kernel, self.strides, self._built_geometry().channels, self.dtype):
+            return None
+        return kernels()
 
-    def _forward_winograd_path(self, x: np.ndarray, training: bool, jit: object) -> np.ndarray:
+    def _forward_winograd_path(self, x: np.ndarray, training: bool, jit: Any) -> np.ndarray:
         """``forward`` by Winograd's F(2×2, 3×3); the output stored channels-last. Training keeps
         the transformed input tiles for backward when they are small (as the column matrices)."""
         g = self._built_geometry()
@@ -443,7 +448,7 @@ class Conv2D(Layer):
         ``ConvArithmetic``): read by the step-through formulas, so they follow this layer's
         arithmetic instead of guessing it."""
         g, filters = self._built_geometry(), int(self.config["filters"])
-        if self._winograd_shape() and kernels() is not None:
+        if self._winograd_kernels() is not None:
             block = winograd.block_samples(g, filters, batch, self.dtype.itemsize)
             return ConvArithmetic("winograd", batch, block, g, filters, "b" in self.params, False)
         if self._offset_major():
@@ -514,11 +519,8 @@ class Conv2D(Layer):
             dx_block = dx_cl[start:stop]
             if gathered:
                 dcols = (dy_rows @ offset_weights).reshape(n, *g.out_hw, g.kernel[0] * g.kernel[1], g.channels)
-                target = dx_block if dx_block.flags.c_contiguous else \
-                    self._workspace.get("dx_gathered", chunk, (*g.in_hw, g.channels), self.dtype)[:n]
-                gather_input_gradient(dcols, target, g.kernel, top, left)
-                if target is not dx_block:
-                    dx_block[...] = target
+                fill_block(dx_block, self._workspace, "dx_gathered", chunk,
+                           partial(gather_input_gradient, dcols, kernel=g.kernel, top=top, left=left))
                 continue
             if dx_block.flags.c_contiguous:  # channels-last: summed in place
                 dx_block.fill(0)
