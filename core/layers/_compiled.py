@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from core.layers._im2col import channels_last, to_channels_first
+
 _kernels: Any = None
 _failed = False
 
@@ -66,12 +68,12 @@ def max_pool_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     batch, channels, height, width = x.shape
     oh, ow = height // 2, width // 2
-    x_last = x.transpose(0, 2, 3, 1)
+    x_last = channels_last(x)
     if x_last.flags.c_contiguous:
         y = np.empty((batch, oh, ow, channels), dtype=x.dtype)
         winner = np.empty((batch, oh, ow, channels), dtype=np.uint8)
         k.forward_last(x_last, y, winner)
-        return y.transpose(0, 3, 1, 2), winner.transpose(0, 3, 1, 2)
+        return to_channels_first(y), to_channels_first(winner)
     if x.flags.c_contiguous:
         y = np.empty((batch, channels, oh, ow), dtype=x.dtype)
         winner = np.empty((batch, channels, oh, ow), dtype=np.uint8)
@@ -90,9 +92,8 @@ def max_pool_backward(dy: np.ndarray, winner: np.ndarray, x: np.ndarray) -> np.n
     dx = np.empty_like(x)
     oh, ow = winner.shape[2:]
     dy = dy.astype(x.dtype, copy=False)
-    if winner.transpose(0, 2, 3, 1).flags.c_contiguous:  # channels-last, like x
-        k.backward_last(np.ascontiguousarray(dy.transpose(0, 2, 3, 1)), winner.transpose(0, 2, 3, 1),
-                        dx.transpose(0, 2, 3, 1))
+    if channels_last(winner).flags.c_contiguous:  # channels-last, like x
+        k.backward_last(np.ascontiguousarray(channels_last(dy)), channels_last(winner), channels_last(dx))
     else:
         k.backward_first(np.ascontiguousarray(dy), winner, dx)
     if x.shape[2] > 2 * oh:

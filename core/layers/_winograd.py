@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from core.layers._im2col import Geometry, Workspace, channels_last, fill_block
+from core.layers._im2col import Geometry, Workspace, channels_last, fill_block, to_channels_first
 
 #: Input transform: V = Bᵀ d B for a 4×4 input tile d.
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
@@ -172,5 +172,5 @@ def backward(x: np.ndarray, dy: np.ndarray, w: np.ndarray, geometry: Geometry, w
                 jit.winograd_input_grad_tiles(dv, top, left, tiles_h, tiles_w, target)
 
             fill_block(dx_cl[start:stop], workspace, "winograd_dx", chunk, sum_tiles)
-    dx = None if dx_cl is None else dx_cl.transpose(0, 3, 1, 2)
+    dx = None if dx_cl is None else to_channels_first(dx_cl)
     return weight_gradient(du), db, dx
