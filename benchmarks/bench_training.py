@@ -178,20 +178,27 @@ def _median_time(product: Callable[[], object], repeats: int = 5) -> float:
     return float(np.median(times))
 
 
+def product_shapes(net: Network, batch: int, dense: bool = True) -> list[tuple[str, int, int, int]]:
+    """(name, m, k, n) of the model's forward matrix products at this batch size: each
+    convolution's im2col product (batch*OH*OW, K+1) @ (K+1, filters) and, with ``dense``, each
+    Dense layer's (batch, in) @ (in, units)."""
+    shapes: list[tuple[str, int, int, int]] = []
+    shape = net.known_input_shape()
+    for layer in net.layers:
+        out = layer.output_shape(shape)
+        if layer.type_name == "Conv2D":
+            m, k = batch * out[1] * out[2], int(np.prod(layer.params["W"].shape[1:])) + 1
+            shapes.append((f"conv {shape[0]}->{out[0]} ({m}x{k} @ {k}x{out[0]})", m, k, out[0]))
+        elif dense and layer.type_name == "Dense":
+            shapes.append((f"dense {shape[0]}->{out[0]}", batch, int(np.prod(shape)), out[0]))
+        shape = out
+    return shapes
+
+
 def sgemm_rates(net: Network | None, batch: int) -> list[tuple[str, float]]:
     """Measured float32 matmul GFLOP/s: each convolution's forward product at this batch
     size ((batch*OH*OW, K+1) @ (K+1, filters)) and a 2048-square product."""
-    shapes: list[tuple[str, int, int, int]] = []
-    if net is not None:
-        shape = net.known_input_shape()
-        for layer in net.layers:
-            out = layer.output_shape(shape)
-            if layer.type_name == "Conv2D":
-                k = int(np.prod(layer.params["W"].shape[1:])) + 1
-                shapes.append((f"conv {shape[0]}->{out[0]} ({batch * out[1] * out[2]}x{k} @ {k}x{out[0]})",
-                               batch * out[1] * out[2], k, out[0]))
-            shape = out
-    shapes.append(("square 2048", 2048, 2048, 2048))
+    shapes = (product_shapes(net, batch, dense=False) if net is not None else []) + [("square 2048", 2048, 2048, 2048)]
     rng = np.random.default_rng(0)
     rates = []
     for name, m, k, n in shapes:
@@ -203,22 +210,13 @@ def sgemm_rates(net: Network | None, batch: int) -> list[tuple[str, float]]:
 
 def gemm_dtype_ratio(net: Network, batch: int) -> float:
     """The machine's own float64 / float32 time for the model's matrix products at this batch
-    size (each Dense layer's (batch, in) @ (in, units), each convolution's im2col product
-    (batch*OH*OW, K+1) @ (K+1, filters)), summed: what a training step could at best achieve
-    if it were nothing but those products."""
-    shapes: list[tuple[int, int, int]] = []
-    shape = net.known_input_shape()
-    for layer in net.layers:
-        out = layer.output_shape(shape)
-        if layer.type_name == "Conv2D":
-            shapes.append((batch * out[1] * out[2], int(np.prod(layer.params["W"].shape[1:])) + 1, out[0]))
-        elif layer.type_name == "Dense":
-            shapes.append((batch, int(np.prod(shape)), out[0]))
-        shape = out
+    size (``product_shapes``), summed: what a training step could at best achieve if it were
+    nothing but those products."""
     rng = np.random.default_rng(0)
     totals = {}
     for dtype in (np.float32, np.float64):
-        operands = [(rng.random((m, k)).astype(dtype), rng.random((k, n)).astype(dtype)) for m, k, n in shapes]
+        operands = [(rng.random((m, k)).astype(dtype), rng.random((k, n)).astype(dtype))
+                    for _, m, k, n in product_shapes(net, batch)]
         totals[dtype] = sum(_median_time(lambda a=a, b=b: a @ b) for a, b in operands)
     return totals[np.float64] / totals[np.float32]
 
